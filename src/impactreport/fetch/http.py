@@ -1,0 +1,360 @@
+"""The one retrying HTTP layer every source uses (Thinklab, GitHub, Discourse).
+
+Why: the servers we fetch from answer 502 HTML pages, 429s, slow or truncated bodies and resets; a fetch
+must end with either a good response or one clear line saying why not, within a bounded time that suits a
+daily cron job. The retry policy is tenacity's (exponential backoff with full jitter, stopped by attempts
+and by total time); this module only says *what* is retryable.
+
+Use::
+
+    from impactreport.fetch.http import HttpClient, RetryPolicy, RetryableResponse, Wait
+
+    client = HttpClient(policy=RetryPolicy(max_attempts=6, max_time=300, backoff=2))
+
+    def parse(response):                      # runs on every response that is not a retryable status
+        if "json" not in response.headers.get("content-type", ""):
+            raise RetryableResponse("not JSON", response)   # a 200 with an HTML page: try again
+        return response.json()
+
+    result = client.request("GET", url, validate=parse)     # -> Result(value, response, attempts, elapsed)
+    # raises HttpFailure (an impactreport FetchError) once the policy gives up; str(error) is one line
+
+Retried: connection errors and resets, timeouts, truncated bodies, 5xx, 408, 429 (``Retry-After`` in
+seconds or as an HTTP date is honoured), and whatever ``validate`` or ``classify`` marks retryable. Any
+other 4xx fails at once. A source with its own rules (GitHub's rate limits: a 403/429 with
+``x-ratelimit-remaining: 0`` and ``x-ratelimit-reset``; GraphQL's 200 with a ``RATE_LIMITED`` error) passes
+``classify(response) -> Wait | None``: a :class:`Wait` makes the response retryable after ``Wait.seconds``
+(use :meth:`Wait.until` for a reset time), ``None`` falls back to the default rules. ``on_wait(WaitEvent)``
+is called before every sleep (for a progress display), ``on_attempt(n)`` before every attempt.
+``request(..., build=fn)`` recomputes request arguments per attempt (a CSRF token that changed after a
+re-login). The transport is a ``requests.Session`` you may pass in.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+import tenacity
+from tenacity import RetryCallState, Retrying
+
+from impactreport.errors import FetchError
+
+__all__ = [
+    "HttpClient",
+    "HttpFailure",
+    "Result",
+    "RetryPolicy",
+    "RetryableResponse",
+    "Wait",
+    "WaitEvent",
+    "describe_response",
+    "parse_retry_after",
+]
+
+#: Statuses retried by default (besides every 5xx).
+RETRY_STATUSES = frozenset({408, 425, 429})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying one request (one project, for Thinklab).
+
+    Defaults fit a daily cron job: up to 8 attempts within 10 minutes, the first delay up to 2 s, doubling
+    (full jitter: a uniform draw between 0 and the doubled value), never more than 2 minutes apart.
+    ``timeout`` is requests' (connect, read) timeout per attempt; ``max_wait`` caps a server-requested
+    wait (a longer ``Retry-After`` than the remaining time budget ends the retries at once).
+    """
+
+    max_attempts: int = 8
+    max_time: float = 600.0
+    backoff: float = 2.0
+    max_backoff: float = 120.0
+    timeout: tuple[float, float] = (10.0, 120.0)
+    max_wait: float = 900.0
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A server-requested pause before the next attempt (``Retry-After``, a rate-limit reset)."""
+
+    seconds: float
+    reason: str = "server asked to wait"
+
+    @classmethod
+    def until(cls, moment: float | datetime, reason: str = "rate limit reset") -> Wait:
+        """Wait until an epoch time or an aware datetime (e.g. GitHub's ``x-ratelimit-reset``)."""
+        epoch = moment.timestamp() if isinstance(moment, datetime) else float(moment)
+        return cls(max(0.0, epoch - time.time()), reason)
+
+
+@dataclass(frozen=True)
+class WaitEvent:
+    """What ``on_wait`` receives before a sleep: which attempt failed, why, and how long we wait."""
+
+    attempt: int
+    seconds: float
+    reason: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """A successful request: ``value`` is what ``validate`` returned (the response itself without one)."""
+
+    value: Any
+    response: requests.Response
+    attempts: int
+    elapsed: float
+
+
+class RetryableResponse(Exception):
+    """Raise from ``validate``/``classify`` to say "this answer is bad, try again" (HTML instead of JSON,
+    a truncated or logged-out page). ``wait`` (seconds) overrides the backoff for the next sleep."""
+
+    def __init__(self, reason: str, response: requests.Response | None = None, wait: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.response = response
+        self.wait = wait
+
+
+class FatalResponse(Exception):
+    """A response that no retry will fix (404, 403 without a rate limit): stop at once."""
+
+    def __init__(self, reason: str, response: requests.Response | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.response = response
+
+
+class HttpFailure(FetchError):
+    """The policy gave up. ``str()`` is one line: attempts, last status, content type, first body line."""
+
+    def __init__(
+        self,
+        url: str,
+        attempts: int,
+        reason: str,
+        status: int | None = None,
+        content_type: str = "",
+        first_line: str = "",
+        elapsed: float = 0.0,
+    ):
+        self.url = url
+        self.attempts = attempts
+        self.reason = reason
+        self.status = status
+        self.content_type = content_type
+        self.first_line = first_line
+        self.elapsed = elapsed
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        """One line for a person: why, how often we tried, and what the server last said."""
+        status = f"HTTP {self.status}" if self.status is not None else "no response"
+        parts = [f"{status}", self.content_type or "no content type"]
+        if self.first_line:
+            parts.append(repr(self.first_line))
+        plural = "s" if self.attempts != 1 else ""
+        return f"{self.reason} after {self.attempts} attempt{plural} (last: {', '.join(parts)})"
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def first_line(text: str, limit: int = 120) -> str:
+    """First line of a body that says something (HTML tags dropped), shortened for a one-line message."""
+    for line in text.splitlines():
+        plain = " ".join(_TAG.sub(" ", line).split())
+        if plain:
+            return plain if len(plain) <= limit else plain[: limit - 1] + "…"
+    return ""
+
+
+def describe_response(response: requests.Response | None) -> tuple[int | None, str, str]:
+    """(status, content type, first line of the body) of a response, for error messages."""
+    if response is None:
+        return None, "", ""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    try:
+        text = response.content[:4096].decode("utf-8", errors="replace")
+    except Exception:  # the body itself may be the broken part
+        text = ""
+    return response.status_code, content_type, first_line(text)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    current = time.time() if now is None else now
+    return max(0.0, moment.timestamp() - current)
+
+
+def default_classify(response: requests.Response) -> None:
+    """The default rules: 5xx, 408, 425 and 429 are retryable (honouring Retry-After); other 4xx are fatal."""
+    status = response.status_code
+    if status >= 500 or status in RETRY_STATUSES:
+        wait = parse_retry_after(response.headers.get("retry-after"))
+        raise RetryableResponse(f"HTTP {status}", response, wait)
+    if status >= 400:
+        raise FatalResponse(f"HTTP {status}", response)
+
+
+#: Network-level failures worth another attempt (resets, timeouts, bodies cut short).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, RetryableResponse):
+        return error.reason
+    if isinstance(error, requests.Timeout):
+        return "timeout"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+        return "truncated body"
+    if isinstance(error, requests.ConnectionError | ConnectionError):
+        return "connection error"
+    return type(error).__name__
+
+
+@dataclass
+class HttpClient:
+    """A ``requests.Session`` plus the retry policy; one client per source run.
+
+    ``classify`` and ``on_wait`` are defaults for every request; ``request`` can override ``classify``.
+    ``sleep`` is injectable so tests of the policy itself do not have to wait.
+    """
+
+    session: requests.Session = field(default_factory=requests.Session)
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    classify: Callable[[requests.Response], Wait | None] | None = None
+    on_wait: Callable[[WaitEvent], None] | None = None
+    on_attempt: Callable[[int], None] | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+    def _check(
+        self,
+        response: requests.Response,
+        classify: Callable[[requests.Response], Wait | None] | None,
+    ) -> None:
+        if classify is not None:
+            verdict = classify(response)
+            if verdict is not None:
+                raise RetryableResponse(verdict.reason, response, verdict.seconds)
+        default_classify(response)
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Full-jitter exponential backoff, or the server's wait when it named one (capped)."""
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RetryableResponse) and error.wait is not None:
+            return min(error.wait, self.policy.max_wait)
+        jitter = tenacity.wait_random_exponential(multiplier=self.policy.backoff, max=self.policy.max_backoff)
+        return jitter(state)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        validate: Callable[[requests.Response], Any] | None = None,
+        classify: Callable[[requests.Response], Wait | None] | None = None,
+        build: Callable[[], dict[str, Any]] | None = None,
+        policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> Result:
+        """Send until a response passes the checks and ``validate``; raise :class:`HttpFailure` if never.
+
+        ``build()`` returns extra request arguments computed afresh for every attempt.
+        """
+        policy = policy or self.policy
+        classify = classify if classify is not None else self.classify
+        kwargs.setdefault("timeout", policy.timeout)
+        start = time.monotonic()
+        last: dict[str, Any] = {"response": None, "attempts": 0}
+
+        def attempt() -> Result:
+            last["attempts"] += 1
+            number = last["attempts"]
+            if self.on_attempt is not None:
+                self.on_attempt(number)
+            arguments = dict(kwargs)
+            if build is not None:
+                arguments.update(build())
+            last["response"] = None
+            response = self.session.request(method, url, **arguments)
+            last["response"] = response
+            _ = response.content  # read the whole body now: a truncated one raises here
+            self._check(response, classify)
+            value = validate(response) if validate is not None else response
+            return Result(value, response, number, time.monotonic() - start)
+
+        def before_sleep(state: RetryCallState) -> None:
+            if self.on_wait is None or state.outcome is None or state.next_action is None:
+                return
+            error = state.outcome.exception()
+            reason = _reason(error) if error is not None else "retry"
+            self.on_wait(WaitEvent(state.attempt_number, state.next_action.sleep, reason, url))
+
+        retrying = Retrying(
+            stop=tenacity.stop_after_attempt(policy.max_attempts)
+            | tenacity.stop_before_delay(policy.max_time),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type((RetryableResponse, *TRANSIENT_ERRORS)),
+            before_sleep=before_sleep,
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except FatalResponse as error:
+            raise self._failure(url, last["attempts"], error, error.response, start, "refused") from None
+        except (RetryableResponse, *TRANSIENT_ERRORS) as error:
+            response = getattr(error, "response", None) or last["response"]
+            if not isinstance(response, requests.Response):
+                response = None
+            raise self._failure(url, last["attempts"], error, response, start, "gave up") from None
+
+    def _failure(
+        self,
+        url: str,
+        attempts: int,
+        error: BaseException,
+        response: requests.Response | None,
+        start: float,
+        verb: str,
+    ) -> HttpFailure:
+        status, content_type, line = describe_response(response)
+        return HttpFailure(
+            url,
+            attempts,
+            f"{verb}: {_reason(error)}",
+            status,
+            content_type,
+            line,
+            time.monotonic() - start,
+        )
