@@ -1,0 +1,112 @@
+"""Analyses: the data behind each figure, as polars frames (pure functions of a Dataset and parameters).
+
+``compute_all`` returns one frame per figure, keyed by the figure's stable name; the figures package
+turns each into a chart and writes the frame as ``<name>.csv`` next to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from impactreport.schema import Dataset
+
+#: Stable figure names, in the order the report shows them.
+FIGURE_NAMES: tuple[str, ...] = (
+    "imbalance",
+    "activity-histogram",
+    "activity-density",
+    "characters-density",
+    "contributors",
+    "user-stream",
+    "cumulative-contribution",
+    "views",
+    "views-over-time",
+)
+
+DEFAULT_WEIGHTS: Mapping[str, float] = {"threads": 3.0, "comments": 2.0, "notes": 1.0}
+
+
+@dataclass(frozen=True)
+class AnalysisParams:
+    """Every knob of the analyses, with the defaults the issue specifies.
+
+    ``weights`` weigh threads, comments and notes in "weighted activity". ``histogram_bin`` is a polars
+    duration (``1mo``, ``3mo``, ``2w``). Bandwidths are the Gaussian kernel's standard deviation in days:
+    ``bandwidth`` for weighted posts, ``char_bandwidth`` for characters per day, ``stream_bandwidth``
+    (default: ``bandwidth``) for the user streams and ``cumulative_bandwidth`` for the cumulative chart
+    (the Rephetio report used 0.03 years ≈ 11 days). ``thresholds`` are characters of comments and
+    notes per user; ``stream_threshold`` (default: the highest threshold) selects the stream's users;
+    ``label_threshold`` selects who is named in the cumulative chart. ``exclude_users`` (usernames or
+    names) are left out of the stream chart. ``team`` (usernames) marks the team in the contributors
+    table. ``max_points`` caps the points per series handed to a chart.
+    """
+
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    histogram_bin: str = "1mo"
+    bandwidth: float = 30.0
+    char_bandwidth: float = 7.0
+    thresholds: tuple[int, ...] = (500, 4000)
+    label_threshold: int = 4500
+    stream_threshold: int | None = None
+    exclude_users: tuple[str, ...] = ()
+    sqrt: bool = True
+    team: tuple[str, ...] = ()
+    stream_bandwidth: float | None = None
+    cumulative_bandwidth: float = 11.0
+    exclude_bots: bool = True
+    top_threads: int = 5
+    top_discussions: int = 20
+    max_points: int = 1000
+
+    def __post_init__(self) -> None:
+        if not self.thresholds or any(t < 0 for t in self.thresholds):
+            raise ValueError("thresholds must be one or more non-negative numbers")
+        for name in ("bandwidth", "char_bandwidth", "cumulative_bandwidth"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive (days)")
+        unknown = set(self.weights) - set(DEFAULT_WEIGHTS)
+        if unknown:
+            raise ValueError(f"unknown weight kinds {sorted(unknown)}; use threads, comments, notes")
+
+    @property
+    def stream_min(self) -> int:
+        return self.stream_threshold if self.stream_threshold is not None else max(self.thresholds)
+
+    @property
+    def stream_days(self) -> float:
+        return self.stream_bandwidth if self.stream_bandwidth is not None else self.bandwidth
+
+    def weight(self, kind: str) -> float:
+        return float(self.weights.get(kind, DEFAULT_WEIGHTS[kind]))
+
+
+def compute_all(
+    dataset: Dataset, params: AnalysisParams | None = None, *, views_series: pl.DataFrame | None = None
+) -> dict[str, pl.DataFrame]:
+    """Every figure's frame, keyed by figure name (plus ``top-discussions``, the views table).
+
+    ``views-over-time`` is an empty frame unless ``views_series`` (from
+    :func:`impactreport.load.views.load_views`) holds more than one snapshot date.
+    """
+    from . import activity, contributors, cumulative, imbalance, streams, views
+
+    params = params or AnalysisParams()
+    views_frame = views.views_table(dataset)
+    return {
+        "imbalance": imbalance.imbalance(dataset, params),
+        "activity-histogram": activity.histogram(dataset, params),
+        "activity-density": activity.activity_density(dataset, params),
+        "characters-density": activity.characters_density(dataset, params),
+        "contributors": contributors.contributors(dataset, params),
+        "user-stream": streams.user_streams(dataset, params),
+        "cumulative-contribution": cumulative.cumulative_contribution(dataset, params),
+        "views": views_frame,
+        "views-over-time": views.views_over_time(views_series, views_frame, params),
+        "top-discussions": views.top_discussions(views_frame, params),
+    }
+
+
+__all__ = ["DEFAULT_WEIGHTS", "FIGURE_NAMES", "AnalysisParams", "compute_all"]

@@ -1,0 +1,47 @@
+"""Entry point of the ``impactreport`` command: one subcommand per verb, each in its own module.
+
+User errors (:class:`impactreport.errors.InputError`) become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from impactreport import __version__
+from impactreport.errors import FetchError, InputError
+
+from . import demo, fetch, figures, render, summary
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="impactreport")
+def cli() -> None:
+    """Impact numbers, figures and reports from open online discussions."""
+
+
+for module in (summary, figures, render, fetch, demo):
+    cli.add_command(module.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; turn user errors into one line and a non-zero exit code."""
+    try:
+        cli.main(args=argv, prog_name="impactreport", standalone_mode=False)
+    except (InputError, FetchError) as error:
+        click.echo(f"impactreport: error: {error}", err=True)
+        return error.exit_code
+    except click.exceptions.Abort:
+        click.echo("impactreport: aborted", err=True)
+        return 130
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Exit as error:
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""Export files → tables: every Thinklab format and every fetched source into one schema.
+
+``load_dataset`` is the entry point; :mod:`.snapshots` finds files, :mod:`.read` parses one file,
+:mod:`.formats` maps the four Thinklab formats onto common columns, :mod:`.resolve` recovers the keys
+format B lacks, :mod:`.dataset` assembles the :class:`~impactreport.schema.Dataset`.
+"""
+
+from impactreport.load.dataset import load_dataset
+from impactreport.load.snapshots import SnapshotFile, discover
+
+__all__ = ["SnapshotFile", "discover", "load_dataset"]

@@ -1,0 +1,357 @@
+"""Export files → one :class:`~impactreport.schema.Dataset`: every format, every source, one schema.
+
+The path is: discover the files (:mod:`.snapshots`) → read each (:mod:`.read`) → detect its format and
+map it onto common columns (:mod:`.formats`) → recover keys a format-B file lacks (:mod:`.resolve`) →
+check and join the tables of all files → build the ``posts`` hub with text metrics computed once
+(:mod:`impactreport.metrics`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from impactreport.errors import InputError
+from impactreport.load.formats import detect_format, normalise
+from impactreport.load.read import TABLE_NAMES, read_export
+from impactreport.load.resolve import has_missing_keys, resolve_keys
+from impactreport.load.snapshots import SnapshotFile, discover
+from impactreport.metrics import TEXT_BASES, text_metrics
+from impactreport.schema import UTC_TIME, Dataset, polars_schema
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
+TIME_FIELDS = {"documents": "doc_published", "threads": "published", "comments": "published", "notes": "added"}
+#: The key that identifies a row of each table (with fallbacks for rows whose id format B lost).
+ROW_KEYS = {
+    "documents": ("document_id", "url"),
+    "threads": ("thread_id", "url"),
+    "comments": ("comment_id", "thread_id", "published"),
+    "notes": ("note_id", "url"),
+    "profiles": ("profile_id", "username"),
+}
+
+Progress = Callable[[SnapshotFile], None]
+
+
+@dataclass
+class _Loaded:
+    """Tables of every file read so far, and what went wrong along the way."""
+
+    tables: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {n: [] for n in TABLE_NAMES})
+    snapshots: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _parse_times(frame: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
+    """Timestamps as UTC datetimes; an unparseable one is an error naming the file and field."""
+    parsed = pl.col("published").str.to_datetime(TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False)
+    out = frame.with_columns(parsed.alias("_time"))
+    bad = out.filter(pl.col("_time").is_null() & pl.col("published").is_not_null())
+    if bad.height:
+        out = out.with_columns(
+            pl.coalesce(
+                "_time", pl.col("published").str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+            ).alias("_time")
+        )
+        bad = out.filter(pl.col("_time").is_null() & pl.col("published").is_not_null())
+        if bad.height:
+            raise InputError(
+                f"{path}: field {table}.{TIME_FIELDS[table]} holds {bad.height} value(s) that are not "
+                f"ISO 8601 times, e.g. {bad['published'][0]!r}"
+            )
+    return out.drop("published").rename({"_time": "published"})
+
+
+def _drop_duplicate_ids(frame: pl.DataFrame, table: str, path: Path, warnings: list[str]) -> pl.DataFrame:
+    key = ROW_KEYS[table][0]
+    if table == "documents" and frame.height == 0:
+        return frame
+    duplicated = frame.filter(pl.col(key).is_not_null() & pl.col(key).is_duplicated())
+    if duplicated.height == 0:
+        return frame
+    count = duplicated.height - duplicated[key].n_unique()
+    warnings.append(f"{path}: {count} duplicate {table} id(s) dropped (kept the first of each)")
+    return pl.concat([frame.filter(pl.col(key).is_null()), frame.filter(pl.col(key).is_not_null()).unique(key, keep="first", maintain_order=True)])
+
+
+class _References:
+    """Snapshots with ids that can resolve format-B keys, read at most once each."""
+
+    def __init__(self, paths: Sequence[str | Path]) -> None:
+        self._paths = paths
+        self._all: list[SnapshotFile] | None = None
+        self._cache: dict[Path, dict[str, pl.DataFrame] | None] = {}
+
+    def for_file(self, file: SnapshotFile) -> dict[str, pl.DataFrame] | None:
+        """The nearest later snapshot of the same project with ids (then earlier ones), or None."""
+        if self._all is None:
+            self._all = discover(self._paths, all_snapshots=True)
+        same = [f for f in self._all if f.project == file.project and f.path != file.path]
+        later = [f for f in same if f.order > file.order]
+        earlier = [f for f in same if f.order <= file.order][::-1]
+        for candidate in later + earlier:
+            tables = self._read(candidate.path)
+            if tables is not None:
+                return tables
+        return None
+
+    def _read(self, path: Path) -> dict[str, pl.DataFrame] | None:
+        if path not in self._cache:
+            try:
+                raw = read_export(path)
+                export_format = detect_format(raw.tables, path=path)
+            except InputError:
+                self._cache[path] = None
+            else:
+                self._cache[path] = None if export_format == "B" else normalise(raw.tables, export_format)
+        return self._cache[path]
+
+
+def _read_file(file: SnapshotFile, references: _References, loaded: _Loaded) -> None:
+    raw = read_export(file.path)
+    export_format = detect_format(raw.tables, path=file.path)
+    tables = normalise(raw.tables, export_format)
+    if export_format == "B" and has_missing_keys(tables):
+        reference = references.for_file(file)
+        tables = resolve_keys(tables, reference)
+        if reference is None:
+            loaded.warnings.append(
+                f"{file.path}: format B without another snapshot of {file.project} to resolve ids: "
+                "authors are counted by id, usernames (and so the team filter) are unavailable"
+            )
+    rows = 0
+    for name in TABLE_NAMES:
+        frame = tables[name]
+        rows += frame.height
+        if name in TIME_FIELDS:
+            frame = _parse_times(frame, name, file.path)
+        frame = _drop_duplicate_ids(frame, name, file.path, loaded.warnings)
+        loaded.tables[name].append(frame.with_columns(pl.lit(file.project).alias("project")))
+    if rows == 0:
+        loaded.warnings.append(f"{file.path}: empty export (no rows in any table)")
+    loaded.snapshots.append(
+        {
+            "source": raw.source or file.source,
+            "project": file.project,
+            "path": str(file.path),
+            "format": export_format if (raw.source or file.source) == "thinklab" else (raw.source or file.source),
+            "retrieved": raw.retrieved,
+            "sha256": raw.sha256,
+            "rows": rows,
+        }
+    )
+
+
+def _combine(frames: list[pl.DataFrame], table: str) -> pl.DataFrame:
+    """All files' rows of one table; a row seen in several snapshots keeps its newest version."""
+    if not frames:
+        return pl.DataFrame()
+    combined = pl.concat(frames, how="vertical_relaxed")
+    if len(frames) == 1:
+        return combined
+    key_columns = ROW_KEYS[table]
+    key = pl.coalesce(
+        pl.col(key_columns[0]).cast(pl.String),
+        pl.concat_str([pl.col(c).cast(pl.String) for c in key_columns[1:]], separator="|"),
+    )
+    return (
+        combined.with_columns(key.alias("_key"))
+        .unique(["project", "_key"], keep="last", maintain_order=True)
+        .drop("_key")
+    )
+
+
+def _check_references(tables: dict[str, pl.DataFrame], warnings: list[str]) -> dict[str, pl.DataFrame]:
+    """Drop comments and notes whose thread or comment is missing; warn with counts."""
+    threads = tables["threads"].select("project", "thread_id")
+    comments = tables["comments"]
+    dangling = comments.join(threads, on=["project", "thread_id"], how="anti")
+    if dangling.height:
+        warnings.append(f"{dangling.height} comment(s) dropped: their thread is not in the export")
+        comments = comments.join(threads, on=["project", "thread_id"], how="semi")
+    notes = tables["notes"]
+    known = comments.filter(pl.col("comment_id").is_not_null()).select("project", "comment_id")
+    checkable = notes.join(
+        comments.group_by("project").agg(pl.col("comment_id").null_count().alias("_unknown")),
+        on="project",
+        how="left",
+    ).filter(pl.col("_unknown").fill_null(0) == 0)
+    orphans = checkable.join(known, on=["project", "comment_id"], how="anti")
+    if orphans.height:
+        warnings.append(f"{orphans.height} note(s) dropped: their comment is not in the export")
+        notes = notes.join(orphans.select("project", "note_id"), on=["project", "note_id"], how="anti")
+    notes = (
+        notes.join(
+            comments.select("project", "comment_id", pl.col("thread_id").alias("_comment_thread")),
+            on=["project", "comment_id"],
+            how="left",
+        )
+        .with_columns(pl.coalesce("_comment_thread", "thread_id").alias("thread_id"))
+        .drop("_comment_thread")
+    )
+    return {**tables, "comments": comments, "notes": notes}
+
+
+def _with_names(profiles: pl.DataFrame) -> pl.DataFrame:
+    """Add ``name``: first and last name joined and trimmed, the username when both are empty."""
+    if not profiles.columns:
+        return profiles
+    name = pl.concat_str(
+        [pl.col("first_name").fill_null("").str.strip_chars(), pl.col("last_name").fill_null("").str.strip_chars()],
+        separator=" ",
+    ).str.strip_chars()
+    return profiles.with_columns(pl.when(name == "").then(pl.col("username")).otherwise(name).alias("name"))
+
+
+def _people(profiles: pl.DataFrame) -> pl.DataFrame:
+    """One row per person (global profile id) with username, full name and bot flag."""
+    return (
+        profiles.filter(pl.col("profile_id").is_not_null())
+        .unique("profile_id", keep="last", maintain_order=True)
+        .select("profile_id", "username", "name", "is_bot")
+    )
+
+
+def _posts(tables: dict[str, pl.DataFrame], people: pl.DataFrame, text_basis: str) -> pl.DataFrame:
+    """The hub: one row per authored text with its metrics, computed once for all texts together."""
+    comments, notes, documents = tables["comments"], tables["notes"], tables["documents"]
+    common = ["project", "post_id", "thread_id", "profile_id", "published", "views"]
+    frames = [
+        comments.select(
+            "project",
+            pl.col("comment_id").alias("post_id"),
+            "thread_id",
+            "profile_id",
+            "published",
+            pl.lit(None, dtype=pl.Int64).alias("views"),
+            pl.lit("comment").alias("kind"),
+            "body_md",
+            "body_html",
+        ),
+        notes.select(
+            "project",
+            pl.col("note_id").alias("post_id"),
+            "thread_id",
+            "profile_id",
+            "published",
+            pl.lit(None, dtype=pl.Int64).alias("views"),
+            pl.lit("note").alias("kind"),
+            "body_md",
+            "body_html",
+        ),
+        documents.select(
+            "project",
+            pl.col("document_id").alias("post_id"),
+            pl.lit(None, dtype=pl.Int64).alias("thread_id"),
+            pl.lit(None, dtype=pl.Int64).alias("profile_id"),
+            "published",
+            "views",
+            pl.lit("document").alias("kind"),
+            "body_md",
+            "body_html",
+        ),
+    ]
+    posts = pl.concat(frames, how="vertical_relaxed")
+    intros = documents.select("intro_md", "intro_html").rename({"intro_md": "body_md", "intro_html": "body_html"})
+    metrics = text_metrics(pl.concat([posts.select("body_md", "body_html"), intros]), text_basis=text_basis)
+    body_metrics = metrics.head(posts.height)
+    if documents.height:
+        # A document's text is its introduction and its body: add the intro's metrics to the body's.
+        intro_metrics = metrics.tail(documents.height)
+        pad = posts.height - documents.height
+        zeros = pl.DataFrame(
+            {"characters": [0] * pad, "words": [0] * pad, "dois": [[]] * pad},
+            schema={"characters": pl.Int64, "words": pl.Int64, "dois": pl.List(pl.String)},
+        )
+        intro_metrics = pl.concat([zeros, intro_metrics])
+        body_metrics = body_metrics.with_columns(
+            (pl.col("characters") + intro_metrics["characters"]).alias("characters"),
+            (pl.col("words") + intro_metrics["words"]).alias("words"),
+            pl.concat_list(pl.col("dois"), intro_metrics["dois"]).list.unique().list.sort().alias("dois"),
+        )
+    posts = pl.concat([posts.select(common + ["kind"]), body_metrics], how="horizontal")
+    posts = posts.join(people, on="profile_id", how="left", maintain_order="left")
+    return posts.with_columns(pl.col("is_bot").fill_null(False)).select(polars_schema("posts").names())
+
+
+def _frame(table: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
+    combined = _combine(frames, table)
+    schema = polars_schema(table)
+    if combined.is_empty() and not combined.columns:
+        return pl.DataFrame(schema=schema)
+    for column in schema.names():
+        if column not in combined.columns:
+            combined = combined.with_columns(pl.lit(None, dtype=schema[column]).alias(column))
+    return combined.select(schema.names()).cast(dict(schema))
+
+
+def load_dataset(
+    paths: Sequence[str | Path] | str | Path,
+    *,
+    text_basis: str = "html",
+    all_snapshots: bool = False,
+    projects: Sequence[str] | None = None,
+    on_file: Progress | None = None,
+) -> Dataset:
+    """Load export files, folders of them or a ``data/exports`` tree into one :class:`Dataset`.
+
+    ``all_snapshots`` reads every snapshot of each project (rows are the union, newest version of each
+    row winning) instead of only the newest. ``projects`` keeps only those projects (by name).
+    ``on_file`` is called before each file is read (for progress displays).
+    """
+    if text_basis not in TEXT_BASES:
+        raise InputError(f"--text-basis must be one of {', '.join(TEXT_BASES)}, not {text_basis!r}")
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    files = discover(paths, all_snapshots=all_snapshots)
+    if projects:
+        wanted = set(projects)
+        unknown = wanted - {f.project for f in files}
+        if unknown:
+            raise InputError(f"--project {', '.join(sorted(unknown))}: not among the exports in {', '.join(map(str, paths))}")
+        files = [f for f in files if f.project in wanted]
+    references = _References(paths)
+    loaded = _Loaded()
+    for file in files:
+        if on_file is not None:
+            on_file(file)
+        _read_file(file, references, loaded)
+    profiles = _with_names(_combine(loaded.tables["profiles"], "profiles"))
+    tables = {name: _frame(name, loaded.tables[name]) for name in TABLE_NAMES if name != "profiles"}
+    tables["profiles"] = _frame("profiles", [profiles] if profiles.columns else [])
+    tables = _check_references(tables, loaded.warnings)
+    people = _people(tables["profiles"])
+    posts = _posts(tables, people, text_basis)
+    authored = posts.filter(pl.col("kind") != "document")
+    unknown_authors = authored.filter(pl.col("username").is_null() & pl.col("profile_id").is_not_null())
+    usernames_known = unknown_authors.height == 0
+    if not usernames_known:
+        missing = unknown_authors["profile_id"].n_unique()
+        loaded.warnings.append(
+            f"{missing} author id(s) without a profile: counted by id; the team filter cannot see them"
+        )
+    snapshots = pl.DataFrame(loaded.snapshots, schema_overrides={"retrieved": pl.String}) if loaded.snapshots else None
+    if snapshots is None:
+        snapshots = pl.DataFrame(schema=polars_schema("snapshots"))
+    else:
+        snapshots = snapshots.with_columns(
+            pl.col("retrieved").str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+        ).cast(dict(polars_schema("snapshots")))
+    return Dataset(
+        profiles=tables["profiles"],
+        documents=tables["documents"],
+        threads=tables["threads"],
+        comments=tables["comments"],
+        notes=tables["notes"],
+        posts=posts,
+        snapshots=snapshots,
+        text_basis=text_basis,
+        usernames_known=usernames_known,
+        warnings=tuple(loaded.warnings),
+    )
+
+
+__all__ = ["UTC_TIME", "load_dataset"]

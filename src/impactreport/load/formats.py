@@ -1,0 +1,166 @@
+"""The four Thinklab export formats (A, B, B′, C) mapped onto one set of table columns.
+
+See ``../shared/thinklab/README.md`` (the authority) and the README's "Export formats" section:
+
+- **A** — Django serializer rows ``{"model", "pk", "fields"}``; foreign keys ``profile``, ``thread``…
+- **B** — flat rows without ids; foreign keys ``profile``, ``thread``, ``comment``, ``document``.
+  Ids are recovered from urls where they carry them (threads ``/discussion/<slug>/<id>``, notes
+  ``#note-<id>``); the rest (comment ids, profile ids, review-thread and document ids) from another
+  snapshot of the tree (:mod:`impactreport.load.resolve`).
+- **B′** — format B plus ``id`` on every row (one commit only).
+- **C** — flat rows with ``*_id`` keys (2016-05-10 onward); also what GitHub and Discourse sources write.
+
+The functions here are pure: raw polars tables in, normalised tables (still with timestamps as text)
+out. ``normalise`` returns the per-file tables in the columns of :mod:`impactreport.schema` minus
+``project`` and with ``published`` still a string.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from impactreport.errors import InputError
+
+THREAD_ID_IN_URL = r"/discussion/[^/#?]+/(\d+)"
+NOTE_ID_IN_URL = r"#note-(\d+)"
+DOCUMENT_ID_IN_REVIEW_URL = r"^/doc/(\d+)/review"
+
+#: normalised column -> (dtype, candidate source columns in order of preference)
+COLUMNS: dict[str, dict[str, tuple[pl.DataType, tuple[str, ...]]]] = {
+    "documents": {
+        "document_id": (pl.Int64(), ("document_id", "id", "pk")),
+        "title": (pl.String(), ("title",)),
+        "published": (pl.String(), ("doc_published", "published")),
+        "doi": (pl.String(), ("doi",)),
+        "url": (pl.String(), ("url",)),
+        "views": (pl.Int64(), ("views",)),
+        "intro_md": (pl.String(), ("intro_md",)),
+        "intro_html": (pl.String(), ("intro_html",)),
+        "body_md": (pl.String(), ("body_md",)),
+        "body_html": (pl.String(), ("body_html",)),
+    },
+    "threads": {
+        "thread_id": (pl.Int64(), ("thread_id", "id", "pk")),
+        "profile_id": (pl.Int64(), ("profile_id", "profile")),
+        "document_id": (pl.Int64(), ("document_id", "document")),
+        "subject": (pl.String(), ("subject",)),
+        "published": (pl.String(), ("published",)),
+        "doi": (pl.String(), ("doi",)),
+        "url": (pl.String(), ("url",)),
+        "views": (pl.Int64(), ("views",)),
+    },
+    "comments": {
+        "comment_id": (pl.Int64(), ("comment_id", "id", "pk")),
+        "thread_id": (pl.Int64(), ("thread_id", "thread")),
+        "profile_id": (pl.Int64(), ("profile_id", "profile")),
+        "published": (pl.String(), ("published",)),
+        "url": (pl.String(), ("url",)),
+        "body_md": (pl.String(), ("body_md",)),
+        "body_html": (pl.String(), ("body_html",)),
+    },
+    "notes": {
+        "note_id": (pl.Int64(), ("note_id", "id", "pk")),
+        "comment_id": (pl.Int64(), ("comment_id", "comment")),
+        "profile_id": (pl.Int64(), ("profile_id", "profile")),
+        "published": (pl.String(), ("added", "published")),
+        "url": (pl.String(), ("url",)),
+        "body_md": (pl.String(), ("body_md",)),
+        "body_html": (pl.String(), ("body_html",)),
+    },
+    "profiles": {
+        "profile_id": (pl.Int64(), ("profile_id", "id", "pk")),
+        "username": (pl.String(), ("username",)),
+        "first_name": (pl.String(), ("first_name",)),
+        "last_name": (pl.String(), ("last_name",)),
+        "url": (pl.String(), ("url",)),
+        "is_bot": (pl.Boolean(), ("is_bot",)),
+    },
+}
+
+FORMAT_SIGNATURES = {
+    "A": "Django serializer rows (model, pk, fields)",
+    "B": "flat rows without ids",
+    "B′": "flat rows with a bare id",
+    "C": "flat rows with *_id keys",
+}
+
+
+def detect_format(tables: dict[str, pl.DataFrame], *, path: object = "") -> str:
+    """Which of the four formats a file's tables are in, from the keys of its rows."""
+    keys: set[str] = set()
+    for frame in tables.values():
+        keys |= set(frame.columns)
+    if not keys:
+        return "C"  # an empty project: every table empty, nothing to tell the formats apart
+    if {"model", "pk", "fields"} <= keys:
+        return "A"
+    if keys & {"thread_id", "comment_id", "note_id", "profile_id", "document_id"}:
+        return "C"
+    if "id" in keys:
+        return "B′"
+    if keys & {"profile", "thread", "comment", "body_md", "username", "subject"}:
+        return "B"
+    raise InputError(f"{path}: unknown export format (row keys: {', '.join(sorted(keys)[:8])})")
+
+
+def _flatten_django(frame: pl.DataFrame) -> pl.DataFrame:
+    """Format A rows: lift ``fields`` beside ``pk``."""
+    if frame.is_empty() or "fields" not in frame.columns:
+        return frame
+    return frame.select("pk", "fields").unnest("fields")
+
+
+def _pick(frame: pl.DataFrame, name: str, dtype: pl.DataType, candidates: tuple[str, ...]) -> pl.Expr:
+    for candidate in candidates:
+        if candidate in frame.columns:
+            source = frame.schema[candidate]
+            expr = pl.col(candidate)
+            if dtype == pl.Int64() and source == pl.String():
+                expr = expr.str.strip_chars().cast(pl.Int64, strict=False)
+            return expr.cast(dtype, strict=False).alias(name)
+    return pl.lit(None, dtype=dtype).alias(name)
+
+
+def _select(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    spec = COLUMNS[table]
+    if not frame.columns:  # an empty table: selecting literals would invent one row
+        return pl.DataFrame(schema={name: dtype for name, (dtype, _) in spec.items()})
+    return frame.select(_pick(frame, name, dtype, candidates) for name, (dtype, candidates) in spec.items())
+
+
+def normalise(tables: dict[str, pl.DataFrame], export_format: str) -> dict[str, pl.DataFrame]:
+    """Map one file's raw tables onto the normalised columns, recovering ids carried by urls."""
+    if export_format == "A":
+        tables = {name: _flatten_django(frame) for name, frame in tables.items()}
+    out = {name: _select(name, tables.get(name, pl.DataFrame())) for name in COLUMNS}
+    out["profiles"] = out["profiles"].with_columns(
+        pl.col("is_bot").fill_null(pl.col("username").str.ends_with("[bot]").fill_null(False))
+    )
+    notes = out["notes"].with_columns(
+        pl.coalesce(pl.col("note_id"), pl.col("url").str.extract(NOTE_ID_IN_URL).cast(pl.Int64)).alias(
+            "note_id"
+        ),
+        pl.col("url").str.extract(THREAD_ID_IN_URL).cast(pl.Int64).alias("thread_id"),
+    )
+    threads = out["threads"]
+    if export_format == "B":
+        # Review threads (/doc/<document id>/review) carry no thread id in their url, but their
+        # comments' `thread` key does: map the comment url (without #n) to the thread id.
+        by_url = (
+            out["comments"]
+            .select(pl.col("url").str.replace(r"#.*$", "").alias("url"), "thread_id")
+            .drop_nulls()
+            .unique("url", keep="first")
+        )
+        threads = (
+            threads.join(by_url.rename({"thread_id": "_from_comments"}), on="url", how="left")
+            .with_columns(
+                pl.coalesce(
+                    pl.col("url").str.extract(THREAD_ID_IN_URL).cast(pl.Int64), pl.col("_from_comments")
+                ).alias("thread_id")
+            )
+            .drop("_from_comments")
+        )
+    out["threads"] = threads
+    out["notes"] = notes
+    return out

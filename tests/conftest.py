@@ -1,0 +1,42 @@
+"""Shared test fixtures: where the real data lives, and skips with a reason when it does not.
+
+``../shared`` (next to the repository) holds the real Thinklab exports, the recorded API payloads and the
+offline Quarto installer. A user's clone has none of it: tests that need it skip and say why.
+Set ``IMPACTREPORT_SHARED`` to use another location.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("IMPACTREPORT_SHARED", REPO.parent / "shared"))
+THINKLAB = SHARED / "thinklab"
+FIXTURES = SHARED / "fixtures"
+
+NO_SHARED = f"needs the real Thinklab exports in {THINKLAB} (../shared is not part of a user's clone)"
+
+
+@pytest.fixture(scope="session")
+def thinklab_dir() -> Path:
+    """Root of the real Thinklab exports (latest/, snapshots/, formats/, archive.bundle)."""
+    if not (THINKLAB / "latest").is_dir():
+        pytest.skip(NO_SHARED)
+    return THINKLAB
+
+
+@pytest.fixture(scope="session")
+def latest_dir(thinklab_dir: Path) -> Path:
+    """The final export of every project (format C)."""
+    return thinklab_dir / "latest"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """Recorded GitHub and Discourse payloads."""
+    if not FIXTURES.is_dir():
+        pytest.skip(f"needs the recorded API payloads in {FIXTURES} (../shared is not part of a user's clone)")
+    return FIXTURES
