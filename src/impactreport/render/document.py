@@ -94,7 +94,7 @@ def _float(cell: Cell, pieces: list[str], images: list[Path], to: str, number: i
     # Typst numbers figures and tables itself ("Figure 1: ..."); HTML gets the number written out.
     shown = caption if to == "typst" else f"{_KIND[prefix]}\u00a0{number}: {caption}"
     if prefix == "fig" and len(images) == 1 and all(p.startswith("![](") or not p.strip() for p in pieces):
-        return [f"![{shown}]({images[0].name}){{#{label} width=100%}}"]
+        return [f"![{shown}]({images[0].name}){{#{label}}}"]
     if prefix == "tbl":
         return [f"::: {{#{label}}}", *pieces, "", f": {shown}", ":::"]
     return [f"::: {{#{label} .figure}}", *pieces, "", shown, ":::"]
