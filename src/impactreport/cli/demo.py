@@ -1,11 +1,63 @@
-"""Placeholder for the `demo` command (being built)."""
+"""`impactreport demo`: write the deterministic synthetic Thinklab exports (see :mod:`impactreport.demo`)."""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
 import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from impactreport.demo import DEMO_TEAM, build_demo
 
 
 @click.command(name="demo")
-def command() -> None:
-    """Not available yet."""
-    raise click.ClickException("the demo command is not built yet")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("data/demo"))
+@click.option(
+    "--posts", type=click.IntRange(min=20), default=2000, show_default=True, help="Comments + notes."
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, byte-identical files.")
+@click.option(
+    "--snapshots", type=click.IntRange(min=1), default=6, show_default=True, help="Snapshots per project."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
+def command(directory: Path, posts: int, seed: int, snapshots: int, as_json: bool) -> None:
+    """Write synthetic Thinklab exports (format C) to DIRECTORY/exports/thinklab/ (default data/demo)."""
+    started = time.perf_counter()
+    err = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+    ) as progress:
+        task = progress.add_task("generating rows", total=None)
+        result = build_demo(
+            directory,
+            posts=posts,
+            seed=seed,
+            snapshots=snapshots,
+            progress=lambda text: progress.update(task, description=f"writing {text}"),
+        )
+    elapsed = time.perf_counter() - started
+    if as_json:
+        payload = result.to_json()
+        payload.update(posts=posts, seed=seed, team=list(DEMO_TEAM), seconds=round(elapsed, 3))
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"Demo exports in {result.directory / 'exports' / 'thinklab'}")
+    for column in ("project", "snapshots", "threads", "comments", "notes"):
+        table.add_column(column, justify="left" if column == "project" else "right")
+    for p in result.projects:
+        table.add_row(p.project, str(p.snapshots), f"{p.threads:,}", f"{p.comments:,}", f"{p.notes:,}")
+    table.add_row(
+        "total",
+        str(len(result.paths)),
+        f"{sum(p.threads for p in result.projects):,}",
+        f"{sum(p.comments for p in result.projects):,}",
+        f"{sum(p.notes for p in result.projects):,}",
+        style="bold",
+    )
+    console = Console()
+    console.print(table)
+    console.print(f"{len(result.paths)} files in {elapsed:.2f} s; team: {', '.join(DEMO_TEAM)}")
