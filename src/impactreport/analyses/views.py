@@ -1,0 +1,164 @@
+"""Views: per thread and document in the newest snapshot, the top discussions, and views over time.
+
+``views_table`` reads the dataset (newest snapshot of each project). ``views_over_time`` reads the
+series from :func:`impactreport.load.views.load_views` (every snapshot): per day the last snapshot of
+each project counts, an item missing from a day's files keeps its previous count (views never
+decrease), and growth per month is (last − first) / months between the item's first and last day.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from impactreport.schema import Dataset
+
+from . import AnalysisParams
+
+TOTAL = "All discussions and documents"
+THINKLAB = "https://thinklab.com"
+MAX_TITLE = 60
+DAYS_PER_MONTH = 365.25 / 12
+
+OVER_TIME_SCHEMA = pl.Schema(
+    {
+        "series": pl.String(),
+        "kind": pl.String(),
+        "order": pl.Int64(),
+        "date": pl.Date(),
+        "views": pl.Int64(),
+        "growth_per_month": pl.Float64(),
+    }
+)
+
+
+def shorten(text: pl.Expr, limit: int = MAX_TITLE) -> pl.Expr:
+    """Titles longer than ``limit`` cut at ``limit - 1`` characters plus an ellipsis."""
+    return pl.when(text.str.len_chars() > limit).then(text.str.slice(0, limit - 1) + "…").otherwise(text)
+
+
+def link(url: pl.Expr) -> pl.Expr:
+    """A site path (``/discussion/…``: Thinklab) as a full URL; full URLs stay as they are."""
+    return pl.when(url.str.starts_with("/")).then(pl.lit(THINKLAB) + url).otherwise(url)
+
+
+def views_table(dataset: Dataset) -> pl.DataFrame:
+    """Every thread and document with its views, most viewed first.
+
+    Columns: rank, project, kind (discussion/document), id, title, url, link, views, published.
+    Untitled threads get a descriptive title (document review, review summary).
+    """
+    threads = dataset.threads.lazy().select(
+        "project",
+        kind=pl.lit("discussion"),
+        id="thread_id",
+        title=pl.when(pl.col("subject").str.strip_chars() != "")
+        .then(pl.col("subject").str.strip_chars())
+        .when(pl.col("url").str.contains("/doc/") | pl.col("document_id").is_not_null())
+        .then(pl.lit("Review of the ") + pl.col("project") + " document")
+        .when(pl.col("url").str.contains("/review-summary/"))
+        .then(pl.lit("Review summary (") + pl.col("project") + ")")
+        .otherwise(pl.lit("Untitled discussion ") + pl.col("thread_id").cast(pl.String)),
+        url="url",
+        views="views",
+        published="published",
+    )
+    documents = dataset.documents.lazy().select(
+        "project",
+        kind=pl.lit("document"),
+        id="document_id",
+        title=pl.when(pl.col("title").str.strip_chars() != "")
+        .then(pl.col("title").str.strip_chars())
+        .otherwise(
+            pl.col("project")
+            + " "
+            + pl.col("url").str.extract(r"/p/[^/]+/([^/?#]+)").fill_null("project page")
+        ),
+        url="url",
+        views="views",
+        published="published",
+    )
+    return (
+        pl.concat([threads, documents])
+        .filter(pl.col("views").is_not_null())
+        .with_columns(title=shorten(pl.col("title")), link=link(pl.col("url")))
+        .sort(["views", "project", "id"], descending=[True, False, False])
+        .with_columns(rank=pl.int_range(1, pl.len() + 1))
+        .select("rank", "project", "kind", "id", "title", "url", "link", "views", "published")
+        .collect()
+    )
+
+
+def top_discussions(views: pl.DataFrame, params: AnalysisParams) -> pl.DataFrame:
+    """The most viewed discussions (threads only), with title and link."""
+    return views.filter(pl.col("kind") == "discussion").head(params.top_discussions)
+
+
+def views_over_time(
+    series: pl.DataFrame | None, views: pl.DataFrame, params: AnalysisParams
+) -> pl.DataFrame:
+    """Total views and the top threads' views per snapshot day, with growth per month.
+
+    Columns: series, kind (total/discussion), order (0 = total, then by views), date, views,
+    growth_per_month. Empty when ``series`` is None or spans fewer than two days.
+    """
+    if series is None or series.is_empty():
+        return pl.DataFrame(schema=OVER_TIME_SCHEMA)
+    daily = (
+        series.lazy()
+        .with_columns(
+            date=pl.col("retrieved").dt.date(),
+            key=pl.concat_str(
+                "source", "project", "kind", pl.coalesce(pl.col("id").cast(pl.String), "url"), separator="\x1f"
+            ),
+        )
+        .sort("retrieved")
+        .group_by("key", "date")
+        .agg(pl.col("views").last(), pl.col("kind").last(), pl.col("project").last(), pl.col("id").last())
+        .collect()
+    )
+    dates = daily.select(pl.col("date").unique().sort())
+    if dates.height < 2:
+        return pl.DataFrame(schema=OVER_TIME_SCHEMA)
+    keys = daily.group_by("key").agg(pl.col("kind", "project", "id").last())
+    filled = (
+        keys.lazy()
+        .join(dates.lazy(), how="cross")
+        .join(daily.lazy().select("key", "date", "views"), on=["key", "date"], how="left")
+        .sort("key", "date")
+        .with_columns(views=pl.col("views").forward_fill().over("key"))
+    )
+    total = (
+        filled.group_by("date")
+        .agg(views=pl.col("views").fill_null(0).sum().cast(pl.Int64))
+        .select(series=pl.lit(TOTAL), kind=pl.lit("total"), order=pl.lit(0, pl.Int64), date="date", views="views")
+    )
+    titles = views.filter(pl.col("kind") == "discussion").select("project", "id", "title")
+    top = (
+        keys.lazy()
+        .filter(pl.col("kind") == "thread")
+        .join(
+            daily.lazy().sort("date").group_by("key").agg(latest=pl.col("views").last()), on="key", how="left"
+        )
+        .join(titles.lazy(), on=["project", "id"], how="left")
+        .sort(["latest", "key"], descending=[True, False])
+        .head(params.top_threads)
+        .with_columns(
+            order=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+            series=pl.coalesce("title", pl.lit("Thread ") + pl.col("id").cast(pl.String)),
+        )
+    )
+    threads = (
+        filled.join(top.select("key", "series", "order"), on="key")
+        .drop_nulls("views")
+        .select("series", kind=pl.lit("discussion"), order="order", date="date", views="views")
+    )
+    growth = (
+        pl.col("views").sort_by("date").last() - pl.col("views").sort_by("date").first()
+    ) / ((pl.col("date").max() - pl.col("date").min()).dt.total_days() / DAYS_PER_MONTH)
+    return (
+        pl.concat([total, threads])
+        .with_columns(growth_per_month=growth.over("series"))
+        .sort("order", "date")
+        .collect()
+        .cast(dict(OVER_TIME_SCHEMA))
+    )

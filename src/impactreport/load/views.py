@@ -1,0 +1,154 @@
+"""Views of every thread and document in every snapshot, reading only what views need.
+
+Hundreds of daily snapshots make the full loader too slow for a views-over-time chart, so this
+reads each file once, decompresses it, and JSON-decodes only the ``threads`` and ``documents``
+arrays (located by their top-level key: inside a JSON string a quote is always escaped, so
+``"threads":`` can only be the key) and the ``retrieved`` value. Files are read in parallel.
+
+Formats (see the Thinklab README): A has no views (its snapshots are skipped); B has no ids (thread
+ids come from the url ``/discussion/<slug>/<id>``; review threads ``/doc/<id>/review`` and documents
+``/p/<project>…`` get their id from another snapshot with the same url, else stay null and are keyed
+by url); B′ has ``id``; C has ``thread_id`` / ``document_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from impactreport.errors import InputError
+from impactreport.schema import UTC_TIME
+
+from .snapshots import SnapshotFile, discover
+
+SCHEMA = pl.Schema(
+    {
+        "source": pl.String(),
+        "project": pl.String(),
+        "retrieved": UTC_TIME,
+        "kind": pl.String(),
+        "id": pl.Int64(),
+        "url": pl.String(),
+        "views": pl.Int64(),
+    }
+)
+
+_DECODER = json.JSONDecoder()
+_THREAD_URL = re.compile(r"/discussion/[^/]*/(\d+)")
+_RETRIEVED = re.compile(r'"retrieved"\s*:\s*"([^"]*)"')
+#: Below this many files a process pool costs more than it saves.
+PARALLEL_MIN_FILES = 64
+
+Row = tuple[str, int | None, str | None, int]
+
+
+def _array(text: str, key: str, path: Path) -> list[dict] | None:
+    """The top-level array under ``key``, decoded alone; None when the key is absent."""
+    match = re.search(rf'"{key}"\s*:\s*\[', text)
+    if match is None:
+        return None
+    try:
+        value, _ = _DECODER.raw_decode(text, match.end() - 1)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: broken JSON in {key!r} ({error.msg} at char {error.pos})") from None
+    return value if isinstance(value, list) else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _rows(table: list[dict], kind: str) -> list[Row]:
+    rows: list[Row] = []
+    id_key = "thread_id" if kind == "thread" else "document_id"
+    for item in table:
+        if not isinstance(item, dict) or "model" in item:
+            return []  # format A: no views
+        views = _int(item.get("views"))
+        if views is None:
+            continue
+        url = item.get("url") if isinstance(item.get("url"), str) else None
+        ident = _int(item.get(id_key, item.get("id")))
+        if ident is None and kind == "thread" and url:
+            found = _THREAD_URL.search(url)
+            ident = int(found.group(1)) if found else None
+        rows.append((kind, ident, url, views))
+    return rows
+
+
+def read_file(path: str) -> tuple[str | None, list[Row]]:
+    """``retrieved`` and (kind, id, url, views) rows of one export file."""
+    file = Path(path)
+    try:
+        data = file.read_bytes()
+        if file.name.endswith(".gz"):
+            data = zlib.decompress(data, 47)
+        text = data.decode("utf-8")
+    except (OSError, zlib.error, UnicodeDecodeError) as error:
+        raise InputError(f"{file}: cannot read ({error})") from None
+    found = _RETRIEVED.search(text[-4096:]) or _RETRIEVED.search(text)
+    retrieved = found.group(1) if found else None
+    rows: list[Row] = []
+    for key, kind in (("threads", "thread"), ("documents", "document")):
+        table = _array(text, key, file)
+        if table:
+            rows.extend(_rows(table, kind))
+    return retrieved, rows
+
+
+def _parse_time(value: str | None, file: SnapshotFile) -> datetime | None:
+    if value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{file.path}: 'retrieved' is not an ISO 8601 time: {value!r}") from None
+    return file.stamp
+
+
+def _read_all(files: list[SnapshotFile], workers: int | None) -> list[tuple[str | None, list[Row]]]:
+    paths = [str(file.path) for file in files]
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    if workers <= 1 or len(paths) < PARALLEL_MIN_FILES:
+        return [read_file(path) for path in paths]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(read_file, paths, chunksize=max(1, len(paths) // (workers * 8))))
+
+
+def load_views(paths: Sequence[str | Path], *, workers: int | None = None) -> pl.DataFrame:
+    """One row per thread or document per snapshot: source, project, retrieved, kind, id, url, views.
+
+    Every snapshot under ``paths`` is read (format A files contribute nothing). Ids missing in
+    format B are filled from snapshots that have them, matching project, kind and url.
+    """
+    files = discover(paths, all_snapshots=True)
+    columns: dict[str, list] = {name: [] for name in SCHEMA}
+    for file, (retrieved, rows) in zip(files, _read_all(files, workers), strict=True):
+        when = _parse_time(retrieved, file)
+        for kind, ident, url, views in rows:
+            columns["source"].append(file.source)
+            columns["project"].append(file.project)
+            columns["retrieved"].append(when)
+            columns["kind"].append(kind)
+            columns["id"].append(ident)
+            columns["url"].append(url)
+            columns["views"].append(views)
+    frame = pl.DataFrame(columns, schema=SCHEMA)
+    known = (
+        frame.filter(pl.col("id").is_not_null() & pl.col("url").is_not_null())
+        .group_by("source", "project", "kind", "url")
+        .agg(known_id=pl.col("id").last())
+    )
+    return (
+        frame.join(known, on=["source", "project", "kind", "url"], how="left", nulls_equal=False)
+        .with_columns(id=pl.coalesce("id", "known_id"))
+        .drop("known_id")
+        .sort("retrieved", "project", "kind", "id", nulls_last=True)
+    )
