@@ -43,6 +43,7 @@ class _Loaded:
     tables: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {n: [] for n in TABLE_NAMES})
     snapshots: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unresolved: list[Path] = field(default_factory=list)
 
 
 def _parse_times(frame: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
@@ -118,10 +119,7 @@ def _read_file(file: SnapshotFile, references: _References, loaded: _Loaded) -> 
         reference = references.for_file(file)
         tables = resolve_keys(tables, reference)
         if reference is None:
-            loaded.warnings.append(
-                f"{file.path}: format B without another snapshot of {file.project} to resolve ids: "
-                "authors are counted by id, usernames (and so the team filter) are unavailable"
-            )
+            loaded.unresolved.append(file.path)
     rows = 0
     for name in TABLE_NAMES:
         frame = tables[name]
@@ -319,6 +317,13 @@ def load_dataset(
         if on_file is not None:
             on_file(file)
         _read_file(file, references, loaded)
+    if loaded.unresolved:
+        first = loaded.unresolved[0]
+        more = f" and {len(loaded.unresolved) - 1} more" if len(loaded.unresolved) > 1 else ""
+        loaded.warnings.append(
+            f"{first}{more}: format B (no ids) and no other snapshot of the project to resolve them: "
+            "authors are counted by id; usernames, and so the team filter, are unavailable"
+        )
     profiles = _with_names(_combine(loaded.tables["profiles"], "profiles"))
     tables = {name: _frame(name, loaded.tables[name]) for name in TABLE_NAMES if name != "profiles"}
     tables["profiles"] = _frame("profiles", [profiles] if profiles.columns else [])
@@ -330,9 +335,10 @@ def load_dataset(
     usernames_known = unknown_authors.height == 0
     if not usernames_known:
         missing = unknown_authors["profile_id"].n_unique()
-        loaded.warnings.append(
-            f"{missing} author id(s) without a profile: counted by id; the team filter cannot see them"
-        )
+        if not loaded.unresolved:
+            loaded.warnings.append(
+                f"{missing} author id(s) without a profile: counted by id; the team filter cannot see them"
+            )
     snapshots = pl.DataFrame(loaded.snapshots, schema_overrides={"retrieved": pl.String}) if loaded.snapshots else None
     if snapshots is None:
         snapshots = pl.DataFrame(schema=polars_schema("snapshots"))
