@@ -100,15 +100,87 @@ class DemoResult:
 # --------------------------------------------------------------------------------------------- text
 
 
-_WORDS = (
-    "gene disease network edge node compound pathway tissue expression model data set analysis "
-    "result method feature prior permutation metric degree path hetnet drug target side effect "
-    "indication protein interaction ontology annotation database resource license source version "
-    "release table figure code pipeline notebook review comment question answer idea proposal "
-    "evidence study trial cohort sample signal noise bias score threshold rank benchmark "
-    "validation prediction probability literature citation journal preprint author editor "
-    "community project team funding grant open science reproducible workflow repository"
-).split()
+_WORDS = [
+    "gene",
+    "disease",
+    "network",
+    "edge",
+    "node",
+    "compound",
+    "pathway",
+    "tissue",
+    "expression",
+    "model",
+    "data",
+    "set",
+    "analysis",
+    "result",
+    "method",
+    "feature",
+    "prior",
+    "permutation",
+    "metric",
+    "degree",
+    "path",
+    "hetnet",
+    "drug",
+    "target",
+    "side",
+    "effect",
+    "indication",
+    "protein",
+    "interaction",
+    "ontology",
+    "annotation",
+    "database",
+    "resource",
+    "license",
+    "source",
+    "version",
+    "release",
+    "table",
+    "figure",
+    "code",
+    "pipeline",
+    "notebook",
+    "review",
+    "comment",
+    "question",
+    "answer",
+    "idea",
+    "proposal",
+    "evidence",
+    "study",
+    "trial",
+    "cohort",
+    "sample",
+    "signal",
+    "noise",
+    "bias",
+    "score",
+    "threshold",
+    "rank",
+    "benchmark",
+    "validation",
+    "prediction",
+    "probability",
+    "literature",
+    "citation",
+    "journal",
+    "preprint",
+    "author",
+    "editor",
+    "community",
+    "project",
+    "team",
+    "funding",
+    "grant",
+    "open",
+    "science",
+    "reproducible",
+    "workflow",
+    "repository",
+]
 _EXOTIC = (
     "naïve",
     "Zürich",
@@ -122,7 +194,19 @@ _EXOTIC = (
     "東京",
     "jalapeño",
 )
-_VERBS = "integrate compute compare evaluate extract curate map normalise rank filter merge".split()
+_VERBS = [
+    "integrate",
+    "compute",
+    "compare",
+    "evaluate",
+    "extract",
+    "curate",
+    "map",
+    "normalise",
+    "rank",
+    "filter",
+    "merge",
+]
 _DOI_PATTERNS = (
     ("10.1038", "nrg{a}"),
     ("10.1093", "nar/gk{a}"),
@@ -140,12 +224,15 @@ _DOI_PATTERNS = (
 _CITE_KEYS = ("smith2015", "Rossi_2014", "WHOreport", "leeChen", "MediPrev")
 
 
+_REGISTRANT_WEIGHTS = [1 / (rank + 1) for rank in range(len(_DOI_PATTERNS))]
+
+
 def _doi_pool(rand: random.Random, size: int) -> list[str]:
     """DOIs of several registrants (some with upper case letters), most popular first."""
     pool: list[str] = []
     seen: set[str] = set()
     while len(pool) < size:
-        prefix, pattern = _DOI_PATTERNS[min(int(rand.paretovariate(1.3)) - 1, len(_DOI_PATTERNS) - 1)]
+        prefix, pattern = rand.choices(_DOI_PATTERNS, weights=_REGISTRANT_WEIGHTS)[0]
         suffix = pattern.format(
             a=rand.randint(1000, 9999),
             b=rand.randint(1000000, 9999999),
@@ -174,8 +261,7 @@ class _Writer:
         self.usernames = usernames
 
     def _doi(self) -> str:
-        index = min(int(self.rand.paretovariate(0.8)) - 1, len(self.dois) - 1)
-        return self.dois[index]
+        return self.dois[int(len(self.dois) * self.rand.random() ** 2.5)]
 
     def inline(self, words: int, cites: list[str]) -> tuple[str, str]:
         """One sentence: words, plus now and then a link, code, citation, entity or mention."""
@@ -186,19 +272,21 @@ class _Writer:
             roll = rand.random()
             if roll < 0.04 and position:
                 doi = self._doi()
-                cites.append(doi)
+                if doi not in cites:
+                    cites.append(doi)
                 md.append(f"[@{doi}]")
                 html.append(
                     f'<span class="citation">[<a href="https://doi.org/{doi}" class="citation" '
-                    f'data-key="{doi}">{len(cites)}</a>]</span>'
+                    f'data-key="{doi}">{cites.index(doi) + 1}</a>]</span>'
                 )
             elif roll < 0.05 and position:
                 key = rand.choice(_CITE_KEYS)
-                cites.append(key)
+                if key not in cites:
+                    cites.append(key)
                 md.append(f"[@{key}]")
                 html.append(
                     f'<span class="citation">[<a href="https://example.org/refs/{key.lower()}" '
-                    f'class="citation" data-key="{key}">{len(cites)}</a>]</span>'
+                    f'class="citation" data-key="{key}">{cites.index(key) + 1}</a>]</span>'
                 )
             elif roll < 0.07:
                 text = f"{rand.choice(_WORDS)} {rand.choice(_WORDS)}"
@@ -314,6 +402,22 @@ def _subject(rand: random.Random) -> str:
 # ------------------------------------------------------------------------------------ the data model
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """Comments or notes of one project in id order (= time order, so a snapshot is a prefix).
+
+    ``parent``: thread position (comments) or comment index (notes); ``position``: 1-based place in
+    the thread (comments) or the thread position (notes); ``body``: index into the body pool.
+    """
+
+    ids: np.ndarray
+    parent: np.ndarray
+    author: np.ndarray
+    time: np.ndarray
+    position: np.ndarray
+    body: np.ndarray
+
+
 @dataclass
 class _Project:
     """One project's rows as arrays, sorted by id (= by time, so snapshots are prefixes)."""
@@ -326,13 +430,64 @@ class _Project:
     thread_rows: list[str]  # serialised up to (excluding) the views value
     thread_published: np.ndarray
     thread_views: np.ndarray
-    comment_rows: list[str]
-    comment_published: np.ndarray
-    comment_author: np.ndarray
-    note_rows: list[str]
-    note_added: np.ndarray
-    note_author: np.ndarray
+    thread_ids: np.ndarray
+    thread_urls: list[str]  # JSON literals without the closing quote
+    review: int  # position of the document-review thread, -1 when none
+    comments: _Rows
+    notes: _Rows
+    comment_pool: list[tuple[str, str]]
+    note_pool: list[tuple[str, str]]
     retrieved: list[int] = field(default_factory=list)
+
+    def comment_rows(self, start: int, stop: int) -> list[str]:
+        """Serialised comments ``start:stop``; the first of a thread has its url, the rest ``#<n>``."""
+        c = self.comments
+        rows = []
+        for comment_id, thread, author, when, n, body in zip(
+            c.ids[start:stop].tolist(),
+            c.parent[start:stop].tolist(),
+            c.author[start:stop].tolist(),
+            _iso(c.time[start:stop]),
+            c.position[start:stop].tolist(),
+            c.body[start:stop].tolist(),
+            strict=True,
+        ):
+            url = (
+                f'{self.thread_urls[thread]}#{n}"'
+                if (n > 1 or thread == self.review)
+                else f'{self.thread_urls[thread]}"'
+            )
+            md, html = self.comment_pool[body]
+            rows.append(
+                f'    {{\n      "body_html": {html},\n      "body_md": {md},\n'
+                f'      "comment_id": {comment_id},\n      "profile_id": {author},\n'
+                f'      "published": "{when}",\n'
+                f'      "thread_id": {self.thread_ids[thread]},\n      "url": {url}\n    }}'
+            )
+        return rows
+
+    def note_rows(self, start: int, stop: int) -> list[str]:
+        """Serialised notes ``start:stop``; url = thread url + ``#note-<id>``."""
+        n = self.notes
+        comment_ids = self.comments.ids
+        rows = []
+        for note_id, comment, author, when, thread, body in zip(
+            n.ids[start:stop].tolist(),
+            n.parent[start:stop].tolist(),
+            n.author[start:stop].tolist(),
+            _iso(n.time[start:stop]),
+            n.position[start:stop].tolist(),
+            n.body[start:stop].tolist(),
+            strict=True,
+        ):
+            md, html = self.note_pool[body]
+            rows.append(
+                f'    {{\n      "added": "{when}",\n      "body_html": {html},\n      "body_md": {md},\n'
+                f'      "comment_id": {comment_ids[comment]},\n      "note_id": {note_id},\n'
+                f'      "profile_id": {author},\n'
+                f'      "url": {self.thread_urls[thread]}#note-{note_id}"\n    }}'
+            )
+        return rows
 
 
 def _iso(times: np.ndarray) -> list[str]:
@@ -345,7 +500,7 @@ def _iso(times: np.ndarray) -> list[str]:
 
 def _wave_times(rng: np.random.Generator, size: int, centres: np.ndarray, widths: np.ndarray) -> np.ndarray:
     """Times in [0, 1): a mixture of bursts plus a quiet background."""
-    weights = rng.dirichlet(np.full(len(centres), 0.8))
+    weights = rng.dirichlet(np.full(len(centres), 2.0))
     which = rng.choice(len(centres), size=size, p=weights)
     raw = rng.normal(centres[which], widths[which])
     background = rng.random(size) < 0.15
@@ -422,7 +577,7 @@ def _generate(posts: int, seed: int, snapshots: int) -> tuple[list[_Project], di
     comment_counts = _split(n_comments, shares, 3)
     note_counts = _split(n_notes, shares, 0)
 
-    centres = rng.random(8)
+    centres = (np.arange(8) + rng.random(8)) / 8  # one burst every quarter or so
     widths = rng.uniform(0.01, 0.05, 8)
     end_of_activity = _T0 + _SPAN
     last_snapshot = end_of_activity + 10 * _DAY
@@ -576,28 +731,6 @@ def _generate(posts: int, seed: int, snapshots: int) -> tuple[list[_Project], di
         group_start = np.maximum.accumulate(np.where(first, np.arange(len(by_thread)), 0))
         position = np.empty(len(cid), dtype=np.int64)
         position[by_thread] = np.arange(len(by_thread)) - group_start + 1
-        bodies = rng.integers(0, len(comment_pool), len(cid))
-        comment_rows = []
-        comment_url = []
-        for c, t, author, when, n, body in zip(
-            cid.tolist(),
-            comment_thread.tolist(),
-            comment_author.tolist(),
-            _iso(comment_t),
-            position.tolist(),
-            bodies.tolist(),
-            strict=True,
-        ):
-            base = urls[t]
-            url = f"{base}#{n}" if (n > 1 or t == review) else base
-            comment_url.append(base)
-            md, html = comment_pool[body]
-            comment_rows.append(
-                f'    {{\n      "body_html": {html},\n      "body_md": {md},\n      "comment_id": {c},\n'
-                f'      "profile_id": {author},\n      "published": "{when}",\n      "thread_id": {tid[t]},\n'
-                f'      "url": {_encode(url)}\n    }}'
-            )
-
         order = np.argsort(nid, kind="stable")
         nid, note_comment, note_t, note_author = (
             nid[order],
@@ -605,23 +738,22 @@ def _generate(posts: int, seed: int, snapshots: int) -> tuple[list[_Project], di
             note_t[order],
             note_author[order],
         )
-        bodies = rng.integers(0, len(note_pool), len(nid))
-        note_rows = []
-        for n_id, comment, author, when, body in zip(
-            nid.tolist(),
-            note_comment.tolist(),
-            note_author.tolist(),
-            _iso(note_t),
-            bodies.tolist(),
-            strict=True,
-        ):
-            md, html = note_pool[body]
-            url = f"{comment_url[comment]}#note-{n_id}"
-            note_rows.append(
-                f'    {{\n      "added": "{when}",\n      "body_html": {html},\n      "body_md": {md},\n'
-                f'      "comment_id": {cid[comment]},\n      "note_id": {n_id},\n      "profile_id": {author},\n'
-                f'      "url": {_encode(url)}\n    }}'
-            )
+        comments = _Rows(
+            ids=cid,
+            parent=comment_thread,
+            author=comment_author,
+            time=comment_t,
+            position=position,
+            body=rng.integers(0, len(comment_pool), len(cid)),
+        )
+        notes = _Rows(
+            ids=nid,
+            parent=note_comment,
+            author=note_author,
+            time=note_t,
+            position=comment_thread[note_comment],
+            body=rng.integers(0, len(note_pool), len(nid)),
+        )
 
         doc_published = start - int(rng.integers(1, 20)) * _DAY - int(rng.integers(0, _DAY))
         projects.append(
@@ -634,12 +766,13 @@ def _generate(posts: int, seed: int, snapshots: int) -> tuple[list[_Project], di
                 thread_rows=thread_rows,
                 thread_published=thread_t,
                 thread_views=thread_views,
-                comment_rows=comment_rows,
-                comment_published=comment_t,
-                comment_author=comment_author,
-                note_rows=note_rows,
-                note_added=note_t,
-                note_author=note_author,
+                thread_ids=tid,
+                thread_urls=[_encode(url)[:-1] for url in urls],
+                review=review,
+                comments=comments,
+                notes=notes,
+                comment_pool=comment_pool,
+                note_pool=note_pool,
                 retrieved=[s + index * 1_600_000 + int(rng.integers(0, 999_999)) for s in stamps],
             )
         )
@@ -719,16 +852,16 @@ def _deflate(chunks: Iterable[str]) -> _Piece:
     return _Piece(b"".join(out), crc, size)
 
 
-def _batched(rows: list[str], start: int, stop: int, lead: str) -> Iterable[str]:
-    """Rows ``start:stop`` joined by ``,\\n`` in batches, so memory stays bounded."""
+def _batched(rows: Callable[[int, int], list[str]], start: int, stop: int, lead: str) -> Iterable[str]:
+    """Rows ``start:stop`` joined by ``,\\n``, made in batches so memory stays bounded."""
     step = 20_000
     for begin in range(start, stop, step):
         end = min(stop, begin + step)
-        text = ",\n".join(rows[begin:end])
+        text = ",\n".join(rows(begin, end))
         yield (lead if begin == start else ",\n") + text
 
 
-def _growth(rows: list[str], counts: list[int]) -> list[_Piece]:
+def _growth(rows: Callable[[int, int], list[str]], counts: list[int]) -> list[_Piece]:
     """Deflate each snapshot's new rows once; snapshot k is pieces[0..k] of the table."""
     pieces = []
     previous = 0
@@ -792,10 +925,8 @@ def build_demo(
         folder = root / "exports" / "thinklab" / project.name
         folder.mkdir(parents=True, exist_ok=True)
         last = project.retrieved[-1]
-        n_comments = [
-            int(np.searchsorted(project.comment_published, r, side="right")) for r in project.retrieved
-        ]
-        n_notes = [int(np.searchsorted(project.note_added, r, side="right")) for r in project.retrieved]
+        n_comments = [int(np.searchsorted(project.comments.time, r, side="right")) for r in project.retrieved]
+        n_notes = [int(np.searchsorted(project.notes.time, r, side="right")) for r in project.retrieved]
         comment_pieces = _growth(project.comment_rows, n_comments)
         note_pieces = _growth(project.note_rows, n_notes)
         md, html = project.doc_body
@@ -825,7 +956,7 @@ def build_demo(
                 ),
             }
             authors = np.unique(
-                np.concatenate([project.comment_author[: n_comments[k]], project.note_author[: n_notes[k]]])
+                np.concatenate([project.comments.author[: n_comments[k]], project.notes.author[: n_notes[k]]])
             )
             profiles = []
             for pid in authors.tolist():
