@@ -1,0 +1,438 @@
+"""Fetch a GitHub repository's discussion history: issues (pull requests optionally), their comments,
+and Discussions with their comments and replies, into one snapshot in the Thinklab table layout.
+
+REST (``/repos/{owner}/{repo}/issues``, ``…/issues/comments``, ``…/issues/{n}/comments``) pages by the
+``Link`` header with ``per_page=100``, following ``rel="next"`` exactly as given (GitHub moves to
+``/repositories/{id}/…`` after page 1). GraphQL pages by ``pageInfo.endCursor``/``hasNextPage``,
+including the nested pages of a discussion's comments and of a comment's replies.
+
+Incremental (``since``): issues updated since then (REST ``since``) are re-fetched whole with their
+comments (per issue, so a deleted comment disappears), discussions are read newest-updated first and
+the reading stops at the first one older than ``since``; the re-fetched threads replace their old rows
+in the previous snapshot (:func:`impactreport.fetch.mapping.merge`). A full fetch lists comments
+repository-wide (one request per 100 comments instead of one per issue).
+
+Every request goes through the shared :class:`~impactreport.fetch.http.HttpClient` with
+:class:`~impactreport.fetch.ratelimits.GitHubLimits` as its ``classify`` hook. The token travels only
+in the ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import requests
+
+from impactreport import __version__
+from impactreport.errors import FetchError, InputError
+from impactreport.fetch import mapping
+from impactreport.fetch.http import HttpClient, HttpFailure, RetryableResponse, RetryPolicy
+from impactreport.fetch.ratelimits import GITHUB_POLICY, GitHubLimits, Reporter
+from impactreport.fetch.store import SaveResult, newest_snapshot, parse_retrieved, save_snapshot, store_lock
+
+PUBLIC_API = "https://api.github.com"
+PUBLIC_GRAPHQL = "https://api.github.com/graphql"
+
+AUTHOR = """author { __typename login url
+  ... on User { databaseId name } ... on Bot { databaseId } ... on Mannequin { databaseId }
+  ... on Organization { databaseId name } }"""
+REPLY_FIELDS = f"id databaseId url createdAt updatedAt body bodyHTML {AUTHOR}"
+PAGE_INFO = "totalCount pageInfo { endCursor hasNextPage }"
+REPLIES = f"replies(first: $repliesFirst) {{ {PAGE_INFO} nodes {{ {REPLY_FIELDS} }} }}"
+COMMENT_FIELDS = f"id databaseId url createdAt updatedAt isAnswer body bodyHTML {AUTHOR} {REPLIES}"
+COMMENTS_PAGE = f"totalCount pageInfo {{ endCursor hasNextPage }} nodes {{ {COMMENT_FIELDS} }}"
+
+DISCUSSIONS_QUERY = f"""query Discussions($owner: String!, $name: String!, $first: Int!, $after: String,
+  $commentsFirst: Int!, $repliesFirst: Int!) {{
+  repository(owner: $owner, name: $name) {{
+    discussions(first: $first, after: $after, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
+      totalCount pageInfo {{ endCursor hasNextPage }}
+      nodes {{ id databaseId number url title createdAt updatedAt closed body bodyHTML {AUTHOR}
+        comments(first: $commentsFirst) {{ {COMMENTS_PAGE} }} }}
+    }}
+  }}
+}}"""
+
+COMMENTS_QUERY = f"""query DiscussionComments($id: ID!, $first: Int!, $after: String, $repliesFirst: Int!) {{
+  node(id: $id) {{ __typename ... on Discussion {{
+    comments(first: $first, after: $after) {{ {COMMENTS_PAGE} }} }} }}
+}}"""
+
+REPLIES_QUERY = f"""query CommentReplies($id: ID!, $first: Int!, $after: String) {{
+  node(id: $id) {{ __typename ... on DiscussionComment {{
+    replies(first: $first, after: $after) {{ {PAGE_INFO} nodes {{ {REPLY_FIELDS} }} }}
+  }} }}
+}}"""
+
+
+def project_name(owner: str, name: str) -> str:
+    """The store's project folder of a repository: ``owner__name`` (owners never contain ``_``)."""
+    return f"{owner}__{name}"
+
+
+def iso_z(moment: datetime) -> str:
+    """GitHub's ``since`` spelling: ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass
+class PageSizes:
+    """GraphQL page sizes; halved after a 502/504 (GitHub's answer to a query that took too long)."""
+
+    discussions: int = 50
+    comments: int = 30
+    replies: int = 20
+
+    def lower(self) -> None:
+        if self.discussions > 1:
+            self.discussions = max(1, self.discussions // 2)
+        elif self.comments > 1:
+            self.comments = max(1, self.comments // 2)
+        else:
+            self.replies = max(1, self.replies // 2)
+
+
+@dataclass
+class GitHubFetch:
+    """One run against one repository. ``fetch(since)`` returns the threads' rows (see mapping)."""
+
+    owner: str
+    name: str
+    token: str | None = None
+    api_url: str = PUBLIC_API
+    graphql_url: str = PUBLIC_GRAPHQL
+    include_pulls: bool = False
+    policy: RetryPolicy = GITHUB_POLICY
+    limits: GitHubLimits = field(default_factory=GitHubLimits)
+    reporter: Reporter = field(default_factory=Reporter)
+    sizes: PageSizes = field(default_factory=PageSizes)
+    session: requests.Session | None = None
+    repository: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        session = self.session or requests.Session()
+        session.headers.update(
+            {
+                "Accept": "application/vnd.github.full+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": f"impactreport/{__version__}",
+            }
+        )
+        if self.token:
+            session.headers["Authorization"] = f"Bearer {self.token}"
+        self.api_url = self.api_url.rstrip("/")
+        self.http = HttpClient(
+            session=session,
+            policy=self.policy,
+            classify=self.limits.classify,
+            on_wait=self.reporter.wait,
+            on_attempt=self.reporter.attempt,
+        )
+
+    # -- REST ------------------------------------------------------------------------------------
+
+    def _get(self, url: str, params: dict[str, Any] | None = None) -> requests.Response:
+        try:
+            return self.http.request("GET", url, params=params, validate=_json_response).response
+        except HttpFailure as error:
+            if error.status == 404:
+                raise FetchError(
+                    f"{self.owner}/{self.name}: not found at {self.api_url} (or no access)"
+                ) from None
+            if error.status == 401:
+                raise FetchError(f"{self.api_url}: bad credentials (check GITHUB_TOKEN)") from None
+            raise
+
+    def pages(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a REST list: page 1 from ``path``, then ``rel="next"`` exactly as given."""
+        response = self._get(f"{self.api_url}{path}", {**params, "per_page": 100})
+        while True:
+            yield response.json()
+            following = response.links.get("next", {}).get("url")
+            if not following:
+                return
+            response = self._get(following)
+
+    def repo(self) -> dict[str, Any]:
+        self.repository = self._get(f"{self.api_url}/repos/{self.owner}/{self.name}").json()
+        return self.repository
+
+    def issues(self, since: datetime | None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"state": "all", "sort": "created", "direction": "asc"}
+        if since is not None:
+            params["since"] = iso_z(since)
+        self.reporter.stage("issues", None)
+        found = []
+        for page in self.pages(f"/repos/{self.owner}/{self.name}/issues", params):
+            kept = [item for item in page if self.include_pulls or "pull_request" not in item]
+            found.extend(kept)
+            self.reporter.advance(len(kept))
+        return found
+
+    def comments_everywhere(self, numbers: set[int]) -> dict[int, list[dict[str, Any]]]:
+        """All issue comments of the repository (one listing), grouped by issue number."""
+        grouped: dict[int, list[dict[str, Any]]] = {number: [] for number in numbers}
+        self.reporter.stage("issue comments", None)
+        params = {"sort": "created", "direction": "asc"}
+        for page in self.pages(f"/repos/{self.owner}/{self.name}/issues/comments", params):
+            for comment in page:
+                number = int(comment["issue_url"].rstrip("/").rsplit("/", 1)[1])
+                if number in grouped:
+                    grouped[number].append(comment)
+            self.reporter.advance(len(page))
+        return grouped
+
+    def comments_of(self, issues: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+        """Each issue's comments, issue by issue (the incremental path: deletions show)."""
+        with_comments = [issue for issue in issues if issue.get("comments")]
+        self.reporter.stage("issue comments", len(with_comments))
+        grouped: dict[int, list[dict[str, Any]]] = {issue["number"]: [] for issue in issues}
+        for issue in with_comments:
+            path = f"/repos/{self.owner}/{self.name}/issues/{issue['number']}/comments"
+            for page in self.pages(path, {}):
+                grouped[issue["number"]].extend(page)
+            self.reporter.advance(1)
+        return grouped
+
+    # -- GraphQL ---------------------------------------------------------------------------------
+
+    def graphql(
+        self, query: str, operation: str, variables: dict[str, Any], sized: bool = False
+    ) -> dict[str, Any]:
+        """One GraphQL call; ``sized`` queries take their page sizes afresh on every attempt."""
+        seen = self.limits.slow_queries
+
+        def build() -> dict[str, Any]:
+            nonlocal seen
+            if sized and self.limits.slow_queries > seen:
+                seen = self.limits.slow_queries
+                self.sizes.lower()
+            values = dict(variables)
+            if sized:
+                values.update(self._size_variables(operation))
+            return {"json": {"query": query, "operationName": operation, "variables": values}}
+
+        result = self.http.request("POST", self.graphql_url, build=build, validate=_graphql_data)
+        return result.value
+
+    def _size_variables(self, operation: str) -> dict[str, int]:
+        if operation == "Discussions":
+            return {
+                "first": self.sizes.discussions,
+                "commentsFirst": self.sizes.comments,
+                "repliesFirst": self.sizes.replies,
+            }
+        if operation == "DiscussionComments":
+            return {"first": self.sizes.comments, "repliesFirst": self.sizes.replies}
+        return {"first": self.sizes.replies}
+
+    def discussions(self, since: datetime | None) -> list[dict[str, Any]]:
+        """Discussions (newest-updated first) with every comment and reply, nested pages followed."""
+        self.reporter.stage("discussions", None)
+        found: list[dict[str, Any]] = []
+        after = None
+        while True:
+            data = self.graphql(
+                DISCUSSIONS_QUERY,
+                "Discussions",
+                {"owner": self.owner, "name": self.name, "after": after},
+                sized=True,
+            )
+            repository = data.get("repository")
+            if repository is None:
+                raise FetchError(f"{self.owner}/{self.name}: GraphQL found no such repository")
+            listing = repository["discussions"]
+            stop = False
+            for node in listing["nodes"]:
+                if since is not None and parse_time(node["updatedAt"]) < since:
+                    stop = True
+                    break
+                found.append(self._complete(node))
+                self.reporter.advance(1)
+            if stop or not listing["pageInfo"]["hasNextPage"]:
+                return found
+            after = listing["pageInfo"]["endCursor"]
+
+    def _complete(self, discussion: dict[str, Any]) -> dict[str, Any]:
+        """Follow the nested pages of one discussion's comments and of each comment's replies."""
+        comments = discussion["comments"]
+        nodes = list(comments["nodes"])
+        page = comments["pageInfo"]
+        while page["hasNextPage"]:
+            data = self.graphql(
+                COMMENTS_QUERY,
+                "DiscussionComments",
+                {"id": discussion["id"], "after": page["endCursor"]},
+                sized=True,
+            )
+            more = data["node"]["comments"]
+            nodes.extend(more["nodes"])
+            page = more["pageInfo"]
+        for comment in nodes:
+            replies = comment["replies"]
+            reply_nodes = list(replies["nodes"])
+            reply_page = replies["pageInfo"]
+            while reply_page["hasNextPage"]:
+                data = self.graphql(
+                    REPLIES_QUERY,
+                    "CommentReplies",
+                    {"id": comment["id"], "after": reply_page["endCursor"]},
+                    sized=True,
+                )
+                more = data["node"]["replies"]
+                reply_nodes.extend(more["nodes"])
+                reply_page = more["pageInfo"]
+            comment["replies"] = {"nodes": reply_nodes}
+        discussion["comments"] = {"nodes": nodes}
+        return discussion
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def fetch(self, since: datetime | None = None) -> list[dict[str, list[mapping.Row]]]:
+        """Rows of every thread updated since ``since`` (all threads when None)."""
+        repository = self.repo()
+        issues = self.issues(since)
+        numbers = {issue["number"] for issue in issues}
+        if since is None and any(issue.get("comments") for issue in issues):
+            comments = self.comments_everywhere(numbers)
+        else:
+            comments = self.comments_of(issues)
+        parts = [mapping.github_issue(issue, comments.get(issue["number"], [])) for issue in issues]
+        discussions = self.discussions(since) if repository.get("has_discussions", True) else []
+        parts += [mapping.github_discussion(discussion) for discussion in discussions]
+        self.counts = {
+            "issues": sum(1 for i in issues if "pull_request" not in i),
+            "pulls": sum(1 for i in issues if "pull_request" in i),
+            "issue_comments": sum(len(c) for c in comments.values()),
+            "discussions": len(discussions),
+        }
+        return parts
+
+    def payload_extra(self) -> dict[str, Any]:
+        """The snapshot's top-level keys besides the tables: what was fetched, without run details."""
+        return {
+            "repository": {
+                "owner": self.owner,
+                "name": self.name,
+                "id": self.repository.get("id"),
+                "url": self.repository.get("html_url") or f"https://github.com/{self.owner}/{self.name}",
+            },
+            "options": {"include_pulls": self.include_pulls},
+        }
+
+
+def _json_response(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise RetryableResponse("not JSON", response) from None
+
+
+def _graphql_data(response: requests.Response) -> dict[str, Any]:
+    """The ``data`` of a GraphQL answer; errors other than rate limits end the run with one line."""
+    body = _json_response(response)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if errors:
+        first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
+        kind = first.get("type") or "ERROR"
+        raise FetchError(f"GitHub GraphQL error {kind}: {first.get('message', '')}".strip())
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        raise FetchError("GitHub GraphQL answered without data")
+    return body["data"]
+
+
+# -- into the store (shared with the Discourse source) -----------------------------------------------
+
+#: Subtracted from the previous snapshot's ``retrieved`` for ``--since auto``: clocks differ, and an
+#: item updated while the previous run was reading must be read again. Re-reading is harmless (merge by id).
+SAFETY_MARGIN = timedelta(minutes=10)
+
+
+class Source(Protocol):
+    """What :func:`sync` needs from a source run (GitHub and Discourse both provide it)."""
+
+    def fetch(self, since: datetime | None = None) -> list[dict[str, list[mapping.Row]]]: ...
+
+    def payload_extra(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """One run's outcome: how it fetched, what it stored, and the snapshot it stored."""
+
+    mode: str  # "full" or "incremental"
+    since: datetime | None
+    threads_fetched: int
+    save: SaveResult
+    payload: dict[str, Any]
+    note: str = ""
+
+
+def resolve_since(
+    option: str, previous: dict[str, Any] | None, options: dict[str, Any]
+) -> tuple[datetime | None, str]:
+    """``--since auto|full|ISO-DATE`` and the previous snapshot → (since or None for full, note).
+
+    ``auto`` is incremental when a previous snapshot exists that was fetched with the same options
+    (``--include-pulls``, category), else full. An explicit date re-fetches what changed since then
+    and needs a previous snapshot to merge into.
+    """
+    value = option.strip().lower()
+    if value == "full":
+        return None, ""
+    if value == "auto":
+        if previous is None:
+            return None, "no earlier snapshot: full fetch"
+        if previous.get("options") != options:
+            return None, "earlier snapshot was fetched with other options: full fetch"
+        retrieved = parse_retrieved(str(previous["retrieved"]))
+        return retrieved - SAFETY_MARGIN, ""
+    try:
+        moment = datetime.fromisoformat(option.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"--since: {option!r} is not auto, full or an ISO date (2024-05-01 or 2024-05-01T12:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if previous is None:
+        raise InputError(
+            "--since DATE merges into the newest snapshot, and there is none yet: run with --since auto"
+        )
+    if previous.get("options") != options:
+        raise InputError(
+            "--since DATE: the newest snapshot was fetched with other options; run with --since full"
+        )
+    return moment.astimezone(UTC), ""
+
+
+def sync(
+    data_dir: str | Path, source: str, project: str, run: Source, since_option: str, options: dict[str, Any]
+) -> SyncResult:
+    """Fetch (all, or what changed since the newest snapshot), merge, and store a complete snapshot.
+
+    The new snapshot's ``retrieved`` is the time the fetch STARTED, so the next ``--since auto``
+    covers whatever changed while this one was reading.
+    """
+    with store_lock(data_dir):
+        newest = newest_snapshot(data_dir, source, project)
+        previous = newest[1] if newest else None
+        since, note = resolve_since(since_option, previous, options)
+        started = datetime.now(UTC)
+        parts = run.fetch(since)
+        extra = run.payload_extra()
+        if since is None or previous is None:
+            payload = mapping.assemble(parts, source, **extra)
+        else:
+            payload = mapping.merge(previous, parts, source, **extra)
+        saved = save_snapshot(data_dir, source, project, payload, retrieved=started)
+    return SyncResult("full" if since is None else "incremental", since, len(parts), saved, payload, note)
