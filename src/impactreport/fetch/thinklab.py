@@ -1,0 +1,178 @@
+"""Thinklab export client: log in the way Thinklab's Django did, list projects, download exports.
+
+Protocol: ``GET {base}/login`` sets a ``csrftoken`` cookie; ``POST {base}/login`` with ``email``,
+``password``, ``csrfmiddlewaretoken`` and a ``Referer`` logs in (session cookie); ``POST
+{base}/p/<id>/export.json`` with ``csrfmiddlewaretoken`` and the same ``Referer`` returns the JSON export.
+Listing pages ``{base}/projects`` and ``{base}/proposals`` link each project as ``a.list-proj-name``.
+
+Every request goes through :class:`impactreport.fetch.http.HttpClient` (retries, backoff, Retry-After).
+Here we only add what is Thinklab's: an export must be JSON holding the five tables (the server often
+answered a 200 HTML error page), and a redirect to the login page means the session was lost: log in
+again, then retry. The password lives only in this object and in the POST body; it is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlparse
+
+import requests
+from selectolax.lexbor import LexborHTMLParser
+
+from impactreport.fetch.http import FatalResponse, HttpClient, RetryableResponse
+
+__all__ = ["TABLES", "ExportResult", "ThinklabClient", "check_export", "project_links"]
+
+#: The five tables every Thinklab export holds.
+TABLES = ("documents", "threads", "comments", "notes", "profiles")
+PROJECT_HREF = re.compile(r"^/p/([^/?#]+)(?:/|$)")
+SOURCE = "thinklab"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """One downloaded export and what it took."""
+
+    project: str
+    payload: dict[str, Any]
+    attempts: int
+    elapsed: float
+    bytes: int
+
+
+def check_export(response: requests.Response) -> dict[str, Any]:
+    """The export as a dict, or RetryableResponse when the body is not a complete export."""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if response.status_code != 200:
+        raise RetryableResponse(f"unexpected HTTP {response.status_code}", response)
+    if "json" not in content_type:
+        raise RetryableResponse(f"not JSON ({content_type or 'no content type'})", response)
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        raise RetryableResponse("invalid JSON (truncated?)", response) from None
+    if not isinstance(payload, dict):
+        raise RetryableResponse("export is not a JSON object", response)
+    missing = [table for table in TABLES if not isinstance(payload.get(table), list)]
+    if missing:
+        raise RetryableResponse(f"export lacks tables: {', '.join(missing)}", response)
+    return payload
+
+
+def project_links(html: str) -> list[str]:
+    """Project ids linked as ``a.list-proj-name`` with an href ``/p/<id>/...`` (absolute or relative)."""
+    found: list[str] = []
+    for node in LexborHTMLParser(html).css("a.list-proj-name"):
+        href = node.attributes.get("href") or ""
+        match = PROJECT_HREF.match(urlparse(href).path)
+        if match and match.group(1) not in found:
+            found.append(match.group(1))
+    return found
+
+
+def _is_login_redirect(response: requests.Response, login_url: str) -> bool:
+    if not response.is_redirect:
+        return False
+    target = urljoin(response.url, response.headers.get("location", ""))
+    return urlparse(target).path.rstrip("/") == urlparse(login_url).path.rstrip("/")
+
+
+@dataclass
+class ThinklabClient:
+    """A logged-in conversation with one Thinklab server."""
+
+    base_url: str
+    email: str = field(repr=False)
+    password: str = field(repr=False)
+    http: HttpClient = field(default_factory=HttpClient)
+    on_relogin: Callable[[], None] | None = None
+    logins: int = 0
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+
+    @property
+    def login_url(self) -> str:
+        return f"{self.base_url}/login"
+
+    def _token(self) -> str:
+        token = self.http.session.cookies.get("csrftoken")
+        if not token:
+            raise RetryableResponse("no csrftoken cookie")
+        return token
+
+    def login(self) -> None:
+        """Get a CSRF cookie, then post the credentials; a refused login is fatal (no retry)."""
+
+        def has_token(response: requests.Response) -> None:
+            if response.status_code != 200 or not self.http.session.cookies.get("csrftoken"):
+                raise RetryableResponse("login page without csrftoken cookie", response)
+
+        def logged_in(response: requests.Response) -> None:
+            if not response.is_redirect:
+                if response.status_code == 200:
+                    raise FatalResponse("login refused (check the email and password)", response)
+                raise RetryableResponse(f"unexpected HTTP {response.status_code}", response)
+            if _is_login_redirect(response, self.login_url):
+                raise RetryableResponse("login redirected back to the login page", response)
+
+        self.http.request("GET", self.login_url, validate=has_token, allow_redirects=False)
+        self.http.request(
+            "POST",
+            self.login_url,
+            validate=logged_in,
+            build=lambda: {
+                "data": {
+                    "email": self.email,
+                    "password": self.password,
+                    "csrfmiddlewaretoken": self._token(),
+                }
+            },
+            headers={"Referer": self.login_url},
+            allow_redirects=False,
+        )
+        self.logins += 1
+
+    def list_projects(self) -> list[str]:
+        """Every project linked from the projects and proposals listings, in page order."""
+
+        def html(response: requests.Response) -> str:
+            content_type = response.headers.get("content-type", "")
+            if response.status_code != 200 or "html" not in content_type:
+                raise RetryableResponse(f"listing is not an HTML page ({content_type})", response)
+            return response.text
+
+        found: list[str] = []
+        for page in ("projects", "proposals"):
+            result = self.http.request("GET", f"{self.base_url}/{page}", validate=html)
+            found.extend(p for p in project_links(result.value) if p not in found)
+        return found
+
+    def export(self, project: str) -> ExportResult:
+        """Download one project's export; re-log in when the server sent us to the login page."""
+        url = f"{self.base_url}/p/{project}/export.json"
+
+        def validate(response: requests.Response) -> dict[str, Any]:
+            if _is_login_redirect(response, self.login_url):
+                if self.on_relogin is not None:
+                    self.on_relogin()
+                self.http.session.cookies.clear()
+                self.login()
+                raise RetryableResponse("logged out (logged in again)", response, wait=0.0)
+            return check_export(response)
+
+        result = self.http.request(
+            "POST",
+            url,
+            validate=validate,
+            build=lambda: {"data": {"csrfmiddlewaretoken": self._token()}},
+            headers={"Referer": f"{self.base_url}/p/{project}/"},
+            allow_redirects=False,
+        )
+        return ExportResult(
+            project, result.value, result.attempts, result.elapsed, len(result.response.content)
+        )
