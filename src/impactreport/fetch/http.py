@@ -47,6 +47,7 @@ from tenacity import RetryCallState, Retrying
 from impactreport.errors import FetchError
 
 __all__ = [
+    "FatalResponse",
     "HttpClient",
     "HttpFailure",
     "Result",
