@@ -31,7 +31,9 @@ def find_project_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / "_quarto.yml").is_file() and (folder / REPORT).is_file():
             return folder
-    raise InputError(f"{here}: no _quarto.yml with {REPORT} here or in a parent folder (run from the project)")
+    raise InputError(
+        f"{here}: no _quarto.yml with {REPORT} here or in a parent folder (run from the project)"
+    )
 
 
 def render(
@@ -57,6 +59,7 @@ def render(
         raise InputError("quarto not found: install Quarto or set QUARTO_PATH (or use --engine builtin)")
     source = project / REPORT
     if binary is not None:
-        return render_quarto(source, to=formats, params=params, output_dir=target, root=project, env=env,
-                             binary=binary)
+        return render_quarto(
+            source, to=formats, params=params, output_dir=target, root=project, env=env, binary=binary
+        )
     return render_builtin(source, to=formats, params=params, output_dir=target, root=project, env=env)

@@ -73,7 +73,9 @@ def render_builtin(
     for fmt in to:
         with tempfile.TemporaryDirectory(prefix="impactreport-render-") as scratch:
             media = Path(scratch)
-            body = document.assemble(executed, to="html" if fmt == "html" else "typst", media_dir=media, echo=echo)
+            body = document.assemble(
+                executed, to="html" if fmt == "html" else "typst", media_dir=media, echo=echo
+            )
             target = output_dir / f"{source.stem}.{fmt}"
             if fmt == "html":
                 toc = _toc(parsed.front_matter, options)

@@ -53,7 +53,9 @@ def _image(data: dict[str, Any], media_dir: Path, stem: str) -> Path | None:
     return None
 
 
-def _outputs(executed: ExecutedBlock, to: str, media_dir: Path, counter: list[int]) -> tuple[list[str], list[Path]]:
+def _outputs(
+    executed: ExecutedBlock, to: str, media_dir: Path, counter: list[int]
+) -> tuple[list[str], list[Path]]:
     """Markdown pieces and image files for one cell's outputs."""
     cell = executed.block
     assert isinstance(cell, Cell)
@@ -125,7 +127,9 @@ def assemble(blocks: list[ExecutedBlock], *, to: str, media_dir: Path, echo: boo
     for executed in blocks:
         block = executed.block
         if not isinstance(block, Cell):
-            parts.append(_substitute_inline(block.text, executed.inline_values) if block.inline else block.text)
+            parts.append(
+                _substitute_inline(block.text, executed.inline_values) if block.inline else block.text
+            )
             continue
         options = block.options
         if options.get("include") is False:

@@ -58,7 +58,9 @@ def build_notebook(document: QmdDocument) -> nbformat.NotebookNode:
             tags = block.options.get("tags") or []
             cell = nbformat.v4.new_code_cell(block.code, metadata={"tags": list(tags), _BLOCK_KEY: index})
         elif block.inline:
-            cell = nbformat.v4.new_code_cell(_inline_code(block.inline), metadata={"tags": [], _BLOCK_KEY: index})
+            cell = nbformat.v4.new_code_cell(
+                _inline_code(block.inline), metadata={"tags": [], _BLOCK_KEY: index}
+            )
         else:
             continue
         cells.append(cell)
@@ -90,7 +92,9 @@ def _kernel_manager(spec_dir: Path) -> KernelManager:
     return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
 
 
-def _failure(notebook: nbformat.NotebookNode, document: QmdDocument, name: str, error: Exception) -> InputError:
+def _failure(
+    notebook: nbformat.NotebookNode, document: QmdDocument, name: str, error: Exception
+) -> InputError:
     """One line naming the .qmd line of the cell that failed and the Python error."""
     for cell in notebook.cells:
         for output in cell.get("outputs", []):

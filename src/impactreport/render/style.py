@@ -15,13 +15,19 @@ h2 { font-size: 1.45rem; border-bottom: 1px solid #d0d7de; padding-bottom: 0.3re
 h3 { font-size: 1.15rem; }
 header#title-block-header { margin-bottom: 1.5rem; }
 header .author, header .date { margin: 0.2rem 0; color: #57606a; }
-nav#TOC { border: 1px solid #d0d7de; border-radius: 6px; padding: 0.5rem 1.25rem; margin: 1.5rem 0; background: #f6f8fa; }
+nav#TOC {
+  border: 1px solid #d0d7de; border-radius: 6px; padding: 0.5rem 1.25rem; margin: 1.5rem 0;
+  background: #f6f8fa;
+}
 nav#TOC ul { padding-left: 1.2rem; margin: 0.3rem 0; }
 a { color: #0969da; }
 figure { margin: 1.75rem 0; }
 figure img, figure svg { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 figcaption { font-size: 0.92rem; color: #3d444d; margin-top: 0.5rem; }
-table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; display: block; overflow-x: auto; max-width: 100%; }
+table {
+  border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem;
+  display: block; overflow-x: auto; max-width: 100%;
+}
 caption { caption-side: top; text-align: left; font-size: 0.92rem; color: #3d444d; padding-bottom: 0.4rem; }
 th, td { border-bottom: 1px solid #d0d7de; padding: 0.3rem 0.6rem; vertical-align: top; }
 th { background: #f6f8fa; text-align: left; }
