@@ -110,6 +110,7 @@ class GitHubFetch:
     api_url: str = PUBLIC_API
     graphql_url: str = PUBLIC_GRAPHQL
     include_pulls: bool = False
+    discussions_enabled: bool = True
     policy: RetryPolicy = GITHUB_POLICY
     limits: GitHubLimits = field(default_factory=GitHubLimits)
     reporter: Reporter = field(default_factory=Reporter)
@@ -307,7 +308,8 @@ class GitHubFetch:
         else:
             comments = self.comments_of(issues)
         parts = [mapping.github_issue(issue, comments.get(issue["number"], [])) for issue in issues]
-        discussions = self.discussions(since) if repository.get("has_discussions", True) else []
+        wanted = self.discussions_enabled and repository.get("has_discussions", True)
+        discussions = self.discussions(since) if wanted else []
         parts += [mapping.github_discussion(discussion) for discussion in discussions]
         self.counts = {
             "issues": sum(1 for i in issues if "pull_request" not in i),
@@ -326,8 +328,13 @@ class GitHubFetch:
                 "id": self.repository.get("id"),
                 "url": self.repository.get("html_url") or f"https://github.com/{self.owner}/{self.name}",
             },
-            "options": {"include_pulls": self.include_pulls},
+            "options": self.options,
         }
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """What was asked for: an incremental run must use the same, or fetch everything again."""
+        return {"include_pulls": self.include_pulls, "discussions": self.discussions_enabled}
 
 
 def _json_response(response: requests.Response) -> Any:
