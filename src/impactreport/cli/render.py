@@ -1,11 +1,76 @@
-"""Placeholder for the `render` command (being built)."""
+"""``impactreport render``: the Quarto report to HTML and/or PDF, with Quarto or the built-in renderer.
+
+``-P key:value`` works as in ``quarto render``: the value is read as YAML, so ``-P projects:[rephetio]``
+is a list and ``-P bandwidth:14`` a number.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from datetime import date, datetime
+from typing import Any
+
 import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from impactreport.errors import InputError
+
+TO_FORMATS = {"html": ("html",), "pdf": ("pdf",), "all": ("html", "pdf")}
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``key:value`` → ``(key, YAML value)``; dates become ``YYYY-MM-DD`` strings (papermill-safe)."""
+    key, separator, raw = text.partition(":")
+    key = key.strip()
+    if not separator or not key or not key.replace("_", "").isalnum():
+        raise InputError(f"-P {text!r}: expected key:value, e.g. -P projects:[rephetio]")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        raise InputError(f"-P {text!r}: the value is not valid YAML") from None
+    return key, _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 @click.command(name="render")
-def command() -> None:
-    """Not available yet."""
-    raise click.ClickException("the render command is not built yet")
+@click.option("--to", "to", type=click.Choice(sorted(TO_FORMATS)), default="all", show_default=True,
+              help="Output format: html, pdf (Typst) or both.")
+@click.option("-P", "--execute-param", "params", multiple=True, metavar="KEY:VALUE",
+              help="Report parameter, value read as YAML (as quarto render -P), e.g. -P projects:[rephetio].")
+@click.option("--output-dir", type=click.Path(file_okay=False), default=None,
+              help="Where index.html, index.pdf and figures/ go (default: _output in the project).")
+@click.option("--engine", type=click.Choice(["auto", "quarto", "builtin"]), default="auto", show_default=True,
+              help="quarto: the Quarto CLI; builtin: Jupyter + Pandoc + Typst; auto: Quarto when found.")
+@click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
+def command(to: str, params: tuple[str, ...], output_dir: str | None, engine: str, as_json: bool) -> None:
+    """Render report/index.qmd to _output/index.html and _output/index.pdf."""
+    from impactreport.render import find_quarto, render
+
+    parameters = dict(parse_param(text) for text in params)
+    used = engine if engine != "auto" else ("quarto" if find_quarto() else "builtin")
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    with console.status(f"Rendering the report ({used}: {', '.join(TO_FORMATS[to])})…"):
+        written = render(TO_FORMATS[to], parameters, output_dir, engine)
+    seconds = time.perf_counter() - started
+    if as_json:
+        click.echo(json.dumps({"engine": used, "seconds": round(seconds, 2), "files": [str(p) for p in written]}))
+        return
+    table = Table(title=f"Report rendered with {used} in {seconds:.1f} s")
+    table.add_column("Format")
+    table.add_column("File")
+    for path in written:
+        table.add_row(path.suffix.lstrip("."), str(path))
+    Console().print(table)
