@@ -84,7 +84,8 @@ def test_secrets_only_through_env(workflow: dict, steps: list[dict]) -> None:
     for step in steps:
         for key, value in step.items():
             if key != "env":
-                assert not SECRET.search(yaml.safe_dump(value)), f"secret outside env in {step.get('name')}: {key}"
+                where = f"{step.get('name')}: {key}"
+                assert not SECRET.search(yaml.safe_dump(value)), f"secret outside env in {where}"
         for value in step.get("env", {}).values():
             # an env value is a secret expression or not a secret at all, never a secret spliced into text
             assert not SECRET.search(str(value)) or re.fullmatch(r"\$\{\{[^}]*\}\}", str(value).strip())

@@ -66,7 +66,8 @@ def command(to: str, params: tuple[str, ...], output_dir: str | None, engine: st
         written = render(TO_FORMATS[to], parameters, output_dir, engine)
     seconds = time.perf_counter() - started
     if as_json:
-        click.echo(json.dumps({"engine": used, "seconds": round(seconds, 2), "files": [str(p) for p in written]}))
+        files = [str(path) for path in written]
+        click.echo(json.dumps({"engine": used, "seconds": round(seconds, 2), "files": files}))
         return
     table = Table(title=f"Report rendered with {used} in {seconds:.1f} s")
     table.add_column("Format")
