@@ -700,20 +700,17 @@ def _generate(posts: int, seed: int, snapshots: int) -> tuple[list[_Project], di
             is_review = position == review
             roll = doi_field_roll[position]
             doi_field = None if is_review or roll < 0.5 else ("" if roll < 0.85 else rand.choice(dois))
-            row = {
-                "document_id": document_id if is_review else None,
-                "doi": f"10.15363/thinklab.d{tid[position]}",
-                "doi_field": doi_field,
-                "profile_id": None if is_review else int(opener[position]),
-                "published": published[position],
-                "subject": subjects[position],
-                "thread_id": int(tid[position]),
-                "topic_field": "" if is_review else rand.choice(topics),
-                "url": urls[position],
-                "views": 0,
-            }
-            text = _row(row)
-            thread_rows.append(text[: text.rindex('"views": ') + len('"views": ')])
+            thread_rows.append(
+                f'    {{\n      "document_id": {document_id if is_review else "null"},\n'
+                f'      "doi": "10.15363/thinklab.d{tid[position]}",\n'
+                f'      "doi_field": {"null" if doi_field is None else _encode(doi_field)},\n'
+                f'      "profile_id": {"null" if is_review else opener[position]},\n'
+                f'      "published": "{published[position]}",\n'
+                f'      "subject": {_encode(subjects[position])},\n'
+                f'      "thread_id": {tid[position]},\n'
+                f'      "topic_field": {_encode("" if is_review else rand.choice(topics))},\n'
+                f'      "url": {_encode(urls[position])},\n      "views": '
+            )
 
         # comments, in id order; url position n counts within the thread
         order = np.argsort(cid, kind="stable")
@@ -794,39 +791,44 @@ def _grown(published: np.ndarray, views: np.ndarray, at: int, last: int) -> np.n
 # ------------------------------------------------------------------------------------- gzip pieces
 
 
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total, i = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[i]
+        vector >>= 1
+        i += 1
+    return total
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, matrix[n]) for n in range(32)]
+
+
+def _zero_operators() -> list[list[int]]:
+    """Operators appending 2**j zero bytes to a CRC-32 state, j = 0..47 (built once)."""
+    one_bit = [0xEDB88320] + [1 << n for n in range(31)]
+    operator = _gf2_square(_gf2_square(_gf2_square(one_bit)))  # 8 zero bits = 1 byte
+    operators = [operator]
+    for _ in range(47):
+        operator = _gf2_square(operator)
+        operators.append(operator)
+    return operators
+
+
+_ZEROS: list[list[int]] = []
+
+
 def _crc32_combine(crc1: int, crc2: int, len2: int) -> int:
-    """CRC-32 of A+B from crc(A), crc(B) and len(B) (zlib's crc32_combine, GF(2) matrices)."""
-
-    def times(matrix: list[int], vector: int) -> int:
-        total, i = 0, 0
-        while vector:
-            if vector & 1:
-                total ^= matrix[i]
-            vector >>= 1
-            i += 1
-        return total
-
-    def square(matrix: list[int]) -> list[int]:
-        return [times(matrix, matrix[n]) for n in range(32)]
-
-    if len2 <= 0:
-        return crc1
-    odd = [0xEDB88320] + [1 << n for n in range(31)]
-    even = square(odd)
-    odd = square(even)
-    while True:
-        even = square(odd)
+    """CRC-32 of A+B from crc(A), crc(B) and len(B), as zlib's crc32_combine (GF(2) matrices)."""
+    if not _ZEROS:
+        _ZEROS.extend(_zero_operators())
+    bit = 0
+    while len2 > 0:
         if len2 & 1:
-            crc1 = times(even, crc1)
+            crc1 = _gf2_times(_ZEROS[bit], crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = square(even)
-        if len2 & 1:
-            crc1 = times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+        bit += 1
     return crc1 ^ crc2
 
 
