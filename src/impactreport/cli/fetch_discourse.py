@@ -1,11 +1,84 @@
-"""Placeholder for `impactreport fetch discourse` (being built)."""
+"""``impactreport fetch discourse``: a Discourse forum's (or category's) topics and posts into a snapshot.
+
+``Api-Key``/``Api-Username`` come from ``DISCOURSE_API_KEY`` / ``DISCOURSE_API_USERNAME`` when set
+(never options: argv is visible to other users); without them the public forum is read anonymously.
+See docs/sources.md.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import time
+from pathlib import Path
+
 import click
+from rich.console import Console
+
+from impactreport.errors import InputError
+from impactreport.fetch.discourse import POLITE_RATE, DiscourseFetch, project_name
+from impactreport.fetch.github import sync
+from impactreport.fetch.ratelimits import DISCOURSE_POLICY
+
+from .fetch_github import check_url, display, finish, policy_from, retry_options, summary
+
+KEY_VARIABLE = "DISCOURSE_API_KEY"
+USER_VARIABLE = "DISCOURSE_API_USERNAME"
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 @click.command(name="discourse")
-def command() -> None:
-    """Not available yet."""
-    raise click.ClickException("fetch discourse is not built yet")
+@click.option("--base-url", required=True, help="The forum, e.g. https://discourse.example.org")
+@click.option("--category", default=None, metavar="SLUG", help="Only this category (its slug).")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=POLITE_RATE,
+    show_default=True,
+    help="Requests a second at most (0: no limit). Discourse allows an admin key 60 a minute.",
+)
+@retry_options
+def command(
+    base_url: str,
+    category: str | None,
+    rate: float,
+    max_attempts: int,
+    max_time: float | None,
+    backoff: float,
+    timeout: float,
+    since: str,
+    data_dir: Path,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Fetch a Discourse forum's topics and all their posts into DATA/exports/discourse/HOST[__CATEGORY]/.
+
+    Every post is kept (the first one of a topic is the thread's first comment), with views, replies,
+    likes and reads. 429 answers are waited out (the display shows until when).
+    """
+    err = Console(stderr=True)
+    base = check_url("--base-url", base_url, err)
+    if category is not None and not SLUG_PATTERN.match(category):
+        raise InputError(f"--category {category!r}: expected a category slug (lowercase letters, digits, -)")
+    api_key = os.environ.get(KEY_VARIABLE) or None
+    api_username = os.environ.get(USER_VARIABLE) or None
+    if api_key and not api_username:
+        raise InputError(f"{KEY_VARIABLE} is set but {USER_VARIABLE} is not: set both, or neither")
+    policy = policy_from(DISCOURSE_POLICY, max_attempts, max_time, backoff, timeout)
+    project = project_name(base, category)
+    start = time.monotonic()
+    with display(err, quiet) as shown:
+        reporter = shown.reporter()
+        run = DiscourseFetch(
+            base,
+            category=category,
+            api_key=api_key,
+            api_username=api_username,
+            rate=rate,
+            policy=policy,
+            reporter=reporter,
+        )
+        result = sync(data_dir, "discourse", project, run, since, run.options)
+    report = summary("discourse", project, result, reporter, time.monotonic() - start)
+    report["fetched"] = run.counts
+    finish(report, title=f"Discourse {base} → {data_dir}", quiet=quiet, as_json=as_json)
