@@ -38,5 +38,7 @@ def latest_dir(thinklab_dir: Path) -> Path:
 def fixtures_dir() -> Path:
     """Recorded GitHub and Discourse payloads."""
     if not FIXTURES.is_dir():
-        pytest.skip(f"needs the recorded API payloads in {FIXTURES} (../shared is not part of a user's clone)")
+        pytest.skip(
+            f"needs the recorded API payloads in {FIXTURES} (../shared is not part of a user's clone)"
+        )
     return FIXTURES

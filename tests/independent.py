@@ -15,9 +15,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 WORD = re.compile(r"\w+")
-CITATION_TAG = re.compile(r"<a\s[^>]*class=\"citation\"[^>]*>")
+CITATION_TAG = re.compile(r"<a\s[^>]*class=\"(?:[^\"]* )?citation(?: [^\"]*)?\"[^>]*>")
 ATTRIBUTE = re.compile(r"(href|data-key)=\"([^\"]*)\"")
-MD_CITATION = re.compile(r"\[@([^\]]*)\]")
+MD_CITATION = re.compile(r"\[(@[^\]]*)\]")
 
 
 class _Text(HTMLParser):
@@ -68,10 +68,9 @@ def dois(html: str, markdown: str) -> set[str]:
                 found.add(key.lower())
     for group in MD_CITATION.findall(markdown):
         for item in group.split(";"):
-            item = item.strip().lstrip("@")
-            match = re.match(r"^(10\.\d+/[^\s,\]]+)", item)
-            if match:
-                found.add(match.group(1).lower())
+            item = item.strip()
+            if re.fullmatch(r"@10\.\d+/[^\s;\]]+", item):
+                found.add(item[1:].lower())
     return found
 
 

@@ -118,18 +118,28 @@ def test_format_b_keys_recovered_from_a_snapshot_with_ids(thinklab_dir: Path) ->
     ids_by_url = dict(zip(b_prime.tables["comments"]["url"], b_prime.tables["comments"]["id"], strict=True))
     urls = b.tables["comments"]["url"].to_list()
     assert [ids_by_url[u] for u in urls] == resolved["comments"]["comment_id"].to_list()
-    usernames = dict(zip(b_prime.tables["profiles"]["username"], b_prime.tables["profiles"]["id"], strict=True))
-    assert resolved["profiles"]["profile_id"].to_list() == [usernames[u] for u in b.tables["profiles"]["username"]]
+    usernames = dict(
+        zip(b_prime.tables["profiles"]["username"], b_prime.tables["profiles"]["id"], strict=True)
+    )
+    assert resolved["profiles"]["profile_id"].to_list() == [
+        usernames[u] for u in b.tables["profiles"]["username"]
+    ]
 
 
 def test_format_b_in_a_tree_resolves_usernames(thinklab_dir: Path, tmp_path: Path) -> None:
     store = tmp_path / "exports" / "thinklab" / "meta"
     store.mkdir(parents=True)
-    shutil.copy(thinklab_dir / "formats" / "2016-04-19-rest-without-ids-meta.json.gz", store / "2016-04-19T010910Z.json.gz")
+    shutil.copy(
+        thinklab_dir / "formats" / "2016-04-19-rest-without-ids-meta.json.gz",
+        store / "2016-04-19T010910Z.json.gz",
+    )
     alone = load_dataset(store / "2016-04-19T010910Z.json.gz")
     assert not alone.usernames_known
     assert alone.posts.filter(pl.col("kind") != "document")["username"].null_count() > 0
-    shutil.copy(thinklab_dir / "formats" / "2016-05-09-rest-bare-id-meta.json.gz", store / "2016-05-09T204900Z.json.gz")
+    shutil.copy(
+        thinklab_dir / "formats" / "2016-05-09-rest-bare-id-meta.json.gz",
+        store / "2016-05-09T204900Z.json.gz",
+    )
     both = load_dataset(tmp_path / "exports", all_snapshots=True)
     assert both.usernames_known
     assert both.posts.filter(pl.col("kind") != "document")["username"].null_count() == 0

@@ -35,8 +35,9 @@ PARALLEL_MIN_POSTS = 20_000
 
 _DOI_IN_HREF = re.compile(r"(?:^/doi/|doi\.org/)(10\.[^?#\s]+)", re.IGNORECASE)
 _DOI = re.compile(r"^10\.\d+/\S+$")
+#: A markdown citation bracket ``[@key]`` or ``[@key1; @key2]``; an item is a DOI when it is ``@10.x/y``.
 _MD_CITATION = r"\[@[^\]]*\]"
-_MD_DOI = r"@(10\.\d+/[^\s;\],]+)"
+_MD_DOI_ITEM = r"^@10\.\d+/[^\s;\]]+$"
 
 
 def html_text(html: str) -> tuple[str, list[str]]:
@@ -112,8 +113,11 @@ def text_metrics(bodies: pl.DataFrame, *, text_basis: str = "html") -> pl.DataFr
     md_dois = (
         pl.col("body_md")
         .str.extract_all(_MD_CITATION)
-        .list.join(" ")
-        .str.extract_all(_MD_DOI)
+        .list.eval(pl.element().str.strip_chars("[]"))
+        .list.join(";")
+        .str.split(";")
+        .list.eval(pl.element().str.strip_chars())
+        .list.filter(pl.element().str.contains(_MD_DOI_ITEM))
         .list.eval(pl.element().str.slice(1).str.to_lowercase())
     )
     return frame.select(

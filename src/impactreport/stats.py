@@ -35,7 +35,8 @@ OVERALL = "__overall__"
 
 SENTENCE = (
     "In total, {non_team_contributors} non-team members commented across {discussions} discussions, "
-    "which generated {comments} comments and {notes} notes totaling {words} words and {characters} characters."
+    "which generated {comments} comments and {notes} notes "
+    "totaling {words} words and {characters} characters."
 )
 
 #: Keys of each statistics object, in the order of ``--json`` and the README.
@@ -80,7 +81,9 @@ def parse_thresholds(text: str) -> tuple[int, ...]:
     try:
         values = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
     except ValueError:
-        raise InputError(f"--thresholds {text!r}: expected comma-separated whole numbers, e.g. 500,4000") from None
+        raise InputError(
+            f"--thresholds {text!r}: expected comma-separated whole numbers, e.g. 500,4000"
+        ) from None
     if not values or any(value < 0 for value in values):
         raise InputError(f"--thresholds {text!r}: expected non-negative whole numbers, e.g. 500,4000")
     return values
@@ -134,7 +137,11 @@ def _aggregate(posts: pl.LazyFrame, threads: pl.LazyFrame, team: Sequence[str]) 
         .n_unique()
         .alias("non_team_contributors"),
         pl.col("views").filter(pl.col("kind") == "document").sum().alias("_document_views"),
-        pl.col("views").filter(pl.col("kind") == "document").is_not_null().any().alias("_document_views_known"),
+        pl.col("views")
+        .filter(pl.col("kind") == "document")
+        .is_not_null()
+        .any()
+        .alias("_document_views_known"),
         pl.col("dois").list.explode(keep_nulls=False, empty_as_null=False).unique().alias("_dois"),
         pl.col("published").min().alias("first_activity"),
         pl.col("published").max().alias("last_activity"),
@@ -158,7 +165,9 @@ def _contributors_over(posts: pl.LazyFrame, thresholds: Sequence[int]) -> pl.Laz
     )
 
 
-def _row_to_stats(row: dict, thresholds: Sequence[int], words_per_publication: float, known: bool, team: bool) -> dict:
+def _row_to_stats(
+    row: dict, thresholds: Sequence[int], words_per_publication: float, known: bool, team: bool
+) -> dict:
     def count(key: str) -> int:
         return int(row.get(key) or 0)
 
@@ -215,9 +224,7 @@ def summarise(
     for group in (pl.col("project"), pl.lit(OVERALL)):
         p = posts.with_columns(group.alias("group"))
         t = threads.with_columns(group.alias("group"))
-        levels.append(
-            _aggregate(p, t, team).join(_contributors_over(p, thresholds), on="group", how="left")
-        )
+        levels.append(_aggregate(p, t, team).join(_contributors_over(p, thresholds), on="group", how="left"))
     rows = pl.concat(pl.collect_all(levels), how="diagonal_relaxed").to_dicts()
     by_group = {row["group"]: row for row in rows}
     warnings = list(dataset.warnings)

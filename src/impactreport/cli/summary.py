@@ -63,7 +63,9 @@ def stats_table(stats: ImpactStats) -> Table:
 @click.option("--words-per-publication", type=float, default=7000, show_default=True)
 @click.option("--include-bots", is_flag=True, help="Count bot accounts (GitHub) as contributors.")
 @click.option("--all-snapshots", is_flag=True, help="Read every snapshot, not only the newest per project.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the sentence and table.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object instead of the sentence and table."
+)
 def command(
     paths: tuple[Path, ...],
     projects: tuple[str, ...],

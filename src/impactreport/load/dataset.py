@@ -23,7 +23,12 @@ from impactreport.metrics import TEXT_BASES, text_metrics
 from impactreport.schema import UTC_TIME, Dataset, polars_schema
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
-TIME_FIELDS = {"documents": "doc_published", "threads": "published", "comments": "published", "notes": "added"}
+TIME_FIELDS = {
+    "documents": "doc_published",
+    "threads": "published",
+    "comments": "published",
+    "notes": "added",
+}
 #: The key that identifies a row of each table (with fallbacks for rows whose id format B lost).
 ROW_KEYS = {
     "documents": ("document_id", "url"),
@@ -75,7 +80,12 @@ def _drop_duplicate_ids(frame: pl.DataFrame, table: str, path: Path, warnings: l
         return frame
     count = duplicated.height - duplicated[key].n_unique()
     warnings.append(f"{path}: {count} duplicate {table} id(s) dropped (kept the first of each)")
-    return pl.concat([frame.filter(pl.col(key).is_null()), frame.filter(pl.col(key).is_not_null()).unique(key, keep="first", maintain_order=True)])
+    return pl.concat(
+        [
+            frame.filter(pl.col(key).is_null()),
+            frame.filter(pl.col(key).is_not_null()).unique(key, keep="first", maintain_order=True),
+        ]
+    )
 
 
 class _References:
@@ -135,7 +145,9 @@ def _read_file(file: SnapshotFile, references: _References, loaded: _Loaded) -> 
             "source": raw.source or file.source,
             "project": file.project,
             "path": str(file.path),
-            "format": export_format if (raw.source or file.source) == "thinklab" else (raw.source or file.source),
+            "format": export_format
+            if (raw.source or file.source) == "thinklab"
+            else (raw.source or file.source),
             "retrieved": raw.retrieved,
             "sha256": raw.sha256,
             "rows": rows,
@@ -198,7 +210,10 @@ def _with_names(profiles: pl.DataFrame) -> pl.DataFrame:
     if not profiles.columns:
         return profiles
     name = pl.concat_str(
-        [pl.col("first_name").fill_null("").str.strip_chars(), pl.col("last_name").fill_null("").str.strip_chars()],
+        [
+            pl.col("first_name").fill_null("").str.strip_chars(),
+            pl.col("last_name").fill_null("").str.strip_chars(),
+        ],
         separator=" ",
     ).str.strip_chars()
     return profiles.with_columns(pl.when(name == "").then(pl.col("username")).otherwise(name).alias("name"))
@@ -253,7 +268,9 @@ def _posts(tables: dict[str, pl.DataFrame], people: pl.DataFrame, text_basis: st
         ),
     ]
     posts = pl.concat(frames, how="vertical_relaxed")
-    intros = documents.select("intro_md", "intro_html").rename({"intro_md": "body_md", "intro_html": "body_html"})
+    intros = documents.select("intro_md", "intro_html").rename(
+        {"intro_md": "body_md", "intro_html": "body_html"}
+    )
     metrics = text_metrics(pl.concat([posts.select("body_md", "body_html"), intros]), text_basis=text_basis)
     body_metrics = metrics.head(posts.height)
     if documents.height:
@@ -270,7 +287,7 @@ def _posts(tables: dict[str, pl.DataFrame], people: pl.DataFrame, text_basis: st
             (pl.col("words") + intro_metrics["words"]).alias("words"),
             pl.concat_list(pl.col("dois"), intro_metrics["dois"]).list.unique().list.sort().alias("dois"),
         )
-    posts = pl.concat([posts.select(common + ["kind"]), body_metrics], how="horizontal")
+    posts = pl.concat([posts.select([*common, "kind"]), body_metrics], how="horizontal")
     posts = posts.join(people, on="profile_id", how="left", maintain_order="left")
     return posts.with_columns(pl.col("is_bot").fill_null(False)).select(polars_schema("posts").names())
 
@@ -309,7 +326,10 @@ def load_dataset(
         wanted = set(projects)
         unknown = wanted - {f.project for f in files}
         if unknown:
-            raise InputError(f"--project {', '.join(sorted(unknown))}: not among the exports in {', '.join(map(str, paths))}")
+            raise InputError(
+                f"--project {', '.join(sorted(unknown))}: "
+                f"not among the exports in {', '.join(map(str, paths))}"
+            )
         files = [f for f in files if f.project in wanted]
     references = _References(paths)
     loaded = _Loaded()
@@ -339,7 +359,11 @@ def load_dataset(
             loaded.warnings.append(
                 f"{missing} author id(s) without a profile: counted by id; the team filter cannot see them"
             )
-    snapshots = pl.DataFrame(loaded.snapshots, schema_overrides={"retrieved": pl.String}) if loaded.snapshots else None
+    snapshots = (
+        pl.DataFrame(loaded.snapshots, schema_overrides={"retrieved": pl.String})
+        if loaded.snapshots
+        else None
+    )
     if snapshots is None:
         snapshots = pl.DataFrame(schema=polars_schema("snapshots"))
     else:

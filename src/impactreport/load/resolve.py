@@ -41,7 +41,9 @@ def resolve_keys(
     out = dict(tables)
     if reference is not None:
         out["profiles"] = _fill(out["profiles"], reference["profiles"], "profile_id", ["username"])
-        out["comments"] = _fill(out["comments"], reference["comments"], "comment_id", ["thread_id", "published"])
+        out["comments"] = _fill(
+            out["comments"], reference["comments"], "comment_id", ["thread_id", "published"]
+        )
         out["threads"] = _fill(out["threads"], reference["threads"], "thread_id", ["url"])
         out["documents"] = _fill(out["documents"], reference["documents"], "document_id", ["url"])
     documents = out["documents"]

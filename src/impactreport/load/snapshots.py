@@ -47,11 +47,7 @@ def project_name(path: Path) -> str:
 
 def is_export_file(path: Path) -> bool:
     """An export file the loader should read (not hidden, not the manifest, not a temporary file)."""
-    return (
-        path.is_file()
-        and not path.name.startswith(".")
-        and path.name.endswith(EXPORT_SUFFIXES)
-    )
+    return path.is_file() and not path.name.startswith(".") and path.name.endswith(EXPORT_SUFFIXES)
 
 
 def describe(path: Path) -> SnapshotFile:

@@ -1,0 +1,69 @@
+"""The command line: every command documented in the README, the summary's human and JSON output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from impactreport.cli.main import cli, main
+from impactreport.stats import KEYS
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def command_names(group: click.Group, prefix: str = "impactreport") -> list[str]:
+    names = []
+    for name, command in group.commands.items():
+        names.append(f"{prefix} {name}")
+        if isinstance(command, click.Group):
+            names += command_names(command, f"{prefix} {name}")
+    return names
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    names = command_names(cli)
+    assert "impactreport summary" in names and "impactreport fetch thinklab" in names
+    for name in names:
+        assert f"`{name}" in README, f"{name} is not in the README"
+
+
+def test_readme_schema_is_current() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from readme_schema import schema_markdown
+
+    assert schema_markdown() in README, "run scripts/readme_schema.py"
+
+
+@pytest.mark.shared
+def test_summary_human_and_json(latest_dir: Path, capsys) -> None:
+    assert main(["summary", str(latest_dir), "--team", "dhimmel"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("In total, 66 non-team members commented across 171 discussions")
+    assert "rephetio" in out and "overall" in out
+    assert main(["summary", str(latest_dir), "--json", "--project", "rephetio", "--project", "meta"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"overall", "projects"}
+    assert set(result["projects"]) == {"rephetio", "meta"}
+    for values in [result["overall"], *result["projects"].values()]:
+        assert list(values) == list(KEYS)
+    assert result["overall"]["comments"] == 622 + 188
+
+
+@pytest.mark.shared
+def test_console_script_exit_codes(latest_dir: Path, tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "impactreport"
+    ok = subprocess.run([exe, "summary", str(latest_dir / "meta.json")], capture_output=True, text=True)
+    assert ok.returncode == 0 and "In total," in ok.stdout
+    bad = tmp_path / "x.json"
+    bad.write_text("<html>502</html>")
+    failed = subprocess.run([exe, "summary", str(bad)], capture_output=True, text=True)
+    assert (
+        failed.returncode == 2
+        and failed.stderr.startswith("impactreport: error: ")
+        and "Traceback" not in failed.stderr
+    )

@@ -1,0 +1,137 @@
+"""Statistics on real exports, checked against numbers derived independently from the raw JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from impactreport import load_dataset, summarise
+from impactreport.stats import KEYS, SENTENCE, parse_thresholds, read_team_file
+from tests import independent
+
+TEAM = {"dhimmel"}
+COMPARED = (
+    "discussions",
+    "comments",
+    "notes",
+    "documents",
+    "contributors",
+    "non_team_contributors",
+    "words",
+    "characters",
+    "comment_words",
+    "comment_characters",
+    "note_words",
+    "note_characters",
+    "document_words",
+    "document_characters",
+    "views",
+    "cited_dois",
+    "doi_registrants",
+    "contributors_over",
+)
+
+
+@pytest.fixture(scope="module")
+def expected(latest_dir: Path) -> dict[str, dict]:
+    return {
+        p.stem: independent.project_numbers(independent.read(p), TEAM)
+        for p in sorted(latest_dir.glob("*.json"))
+    }
+
+
+@pytest.fixture(scope="module")
+def stats(latest_dir: Path):
+    return summarise(load_dataset(latest_dir), team=sorted(TEAM))
+
+
+@pytest.mark.shared
+def test_every_project_matches_the_independent_route(stats, expected) -> None:
+    assert set(stats.projects) == set(expected)
+    for project, numbers in expected.items():
+        got = stats.projects[project]
+        assert {k: got[k] for k in COMPARED} == {k: numbers[k] for k in COMPARED}, project
+
+
+@pytest.mark.shared
+def test_overall_counts_people_once_across_projects(stats, expected) -> None:
+    authors = set().union(*(n["_authors"] for n in expected.values()))
+    assert stats.overall["contributors"] == len(authors) == 67
+    assert sum(p["contributors"] for p in stats.projects.values()) > len(
+        authors
+    )  # double-counted per project
+    per_person: dict[int, int] = {}
+    for numbers in expected.values():
+        for person, characters in numbers["_per_person"].items():
+            per_person[person] = per_person.get(person, 0) + characters
+    assert stats.overall["contributors_over"] == {
+        str(t): sum(1 for v in per_person.values() if v > t) for t in (500, 4000)
+    }
+    dois = set().union(*(n["_dois"] for n in expected.values()))
+    assert stats.overall["cited_dois"] == len(dois)
+    for key in ("discussions", "comments", "notes", "documents", "words", "characters", "views"):
+        assert stats.overall[key] == sum(n[key] for n in expected.values()), key
+
+
+@pytest.mark.shared
+def test_known_totals_of_the_final_export(stats) -> None:
+    """Values verified once by hand with the independent route (tests/independent.py) and the data README."""
+    overall = stats.overall
+    assert (overall["discussions"], overall["comments"], overall["notes"], overall["documents"]) == (
+        171,
+        1163,
+        282,
+        12,
+    )
+    assert (overall["words"], overall["characters"]) == (216_273, 1_346_512)
+    assert overall["non_team_contributors"] == 66
+    assert stats.sentence() == (
+        "In total, 66 non-team members commented across 171 discussions, which generated 1,163 comments "
+        "and 282 notes totaling 216,273 words and 1,346,512 characters."
+    )
+    assert overall["first_activity"] == "2014-06-02T01:11:45Z"
+    assert overall["publications_equivalent"] == round(216_273 / 7000, 2)
+
+
+@pytest.mark.shared
+def test_markdown_basis_counts_body_md_as_stored(latest_dir: Path) -> None:
+    stats = summarise(load_dataset(latest_dir / "meta.json", text_basis="markdown"))
+    raw = json.loads((latest_dir / "meta.json").read_text(encoding="utf-8"))
+    assert stats.overall["comment_characters"] == sum(len(c["body_md"]) for c in raw["comments"])
+    assert stats.overall["note_characters"] == sum(len(n["body_md"]) for n in raw["notes"])
+    assert any("\r\n" in c["body_md"] for c in raw["comments"])  # CRLF really is counted as two
+
+
+@pytest.mark.shared
+def test_team_file_thresholds_and_divisor(latest_dir: Path, tmp_path: Path) -> None:
+    team_file = tmp_path / "team.txt"
+    team_file.write_text("# the Rephetio team\ndhimmel\n\nsergiobaranzini  # PI\n", encoding="utf-8")
+    assert read_team_file(team_file) == ["dhimmel", "sergiobaranzini"]
+    dataset = load_dataset(latest_dir / "rephetio.json")
+    stats = summarise(
+        dataset, team=read_team_file(team_file), thresholds=(0, 10**9), words_per_publication=1000
+    )
+    raw = json.loads((latest_dir / "rephetio.json").read_text(encoding="utf-8"))
+    usernames = {p["profile_id"]: p["username"] for p in raw["profiles"]}
+    authors = {r["profile_id"] for r in raw["comments"] + raw["notes"]}
+    team_authors = {a for a in authors if usernames[a] in {"dhimmel", "sergiobaranzini"}}
+    assert stats.overall["non_team_contributors"] == len(authors) - len(team_authors)
+    assert stats.overall["contributors_over"] == {"0": len(authors), "1000000000": 0}
+    assert stats.overall["publications_equivalent"] == round(stats.overall["words"] / 1000, 2)
+
+
+def test_json_keys_are_exactly_the_documented_ones() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for key in KEYS:
+        assert f"`{key}`" in readme, key
+    assert "{non_team_contributors}" in SENTENCE
+
+
+def test_threshold_parsing() -> None:
+    assert parse_thresholds("4000, 500") == (500, 4000)
+    from impactreport.errors import InputError
+
+    with pytest.raises(InputError, match="--thresholds"):
+        parse_thresholds("500,lots")
