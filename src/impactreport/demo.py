@@ -23,7 +23,9 @@ import re
 import struct
 import unicodedata
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -841,15 +843,30 @@ class _Piece:
     size: int
 
 
+#: zlib releases the GIL: one worker deflates batch n while the main thread formats batch n + 1.
+_DEFLATER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-deflate")
+
+
 def _deflate(chunks: Iterable[str]) -> _Piece:
+    """Compress text chunks in order (the same calls in the same order: deterministic output)."""
     compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15, 9)
     out: list[bytes] = []
+    pending: deque[Future[bytes]] = deque()
     crc = size = 0
     for chunk in chunks:
         raw = chunk.encode("utf-8")
         crc = zlib.crc32(raw, crc)
         size += len(raw)
-        out.append(compressor.compress(raw))
+        if len(raw) < 65536:
+            while pending:
+                out.append(pending.popleft().result())
+            out.append(compressor.compress(raw))
+            continue
+        pending.append(_DEFLATER.submit(compressor.compress, raw))
+        while len(pending) > 2:
+            out.append(pending.popleft().result())
+    while pending:
+        out.append(pending.popleft().result())
     out.append(compressor.flush(zlib.Z_SYNC_FLUSH))
     return _Piece(b"".join(out), crc, size)
 
