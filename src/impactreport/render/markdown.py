@@ -66,12 +66,29 @@ def when(value: object) -> str:
     return escape(value)
 
 
+def _visible(cell: str) -> int:
+    """Rough width of a cell as shown: link targets, escapes and emphasis markers do not count."""
+    text = re.sub(r"\]\(<?[^)]*>?\)", "]", cell)
+    return len(re.sub(r"\\(.)|\*\*", r"\1", text))
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
-    """A pipe table from already-formatted cells; ``align`` is one of ``l``/``r`` per column."""
+    """A pipe table from already-formatted cells; ``align`` is one of ``l``/``r`` per column.
+
+    The rule under the header has as many dashes as the column's widest cell (between 3 and 40), so
+    Pandoc (and Quarto) give wide tables relative column widths that follow the content.
+    """
     if not rows:
         return ""
     align = align.ljust(len(headers), "l")
-    rule = ["---:" if a == "r" else ":---" for a in align]
+    widths = [
+        min(40, max(3, *(_visible(str(row[i])) for row in rows), max(len(w) for w in headers[i].split())))
+        for i in range(len(headers))
+    ]
+    rule = [
+        ("-" * (w - 1) + ":") if a == "r" else (":" + "-" * (w - 1))
+        for a, w in zip(align, widths, strict=True)
+    ]
 
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(str(c).replace("\n", " ") for c in cells) + " |"

@@ -3,7 +3,8 @@
 The report only formats: this module reads the parameters, finds the data (``data/exports``, else the
 demo data it generates), loads it, restricts it to the projects and period asked for, and calls
 :func:`impactreport.stats.summarise`, :func:`impactreport.analyses.compute_all` and
-:func:`impactreport.figures.build_all`, saving every figure to ``<output>/figures/<name>.{svg,png,pdf}``.
+:func:`impactreport.figures.build_all`, saving every figure to ``<output>/figures/<name>.{svg,png,pdf}``
+(and its data as ``<name>.csv``).
 """
 
 from __future__ import annotations
@@ -194,8 +195,8 @@ def versions() -> dict[str, str]:
 def prepare(params: dict[str, Any], *, root: Path | None = None, output_dir: Path | None = None) -> Report:
     """Load, summarise, analyse and draw; save every figure; return what the report shows."""
     from impactreport.analyses import FIGURE_NAMES, AnalysisParams, compute_all
-    from impactreport.figures import build_all
-    from impactreport.figures.save import save_chart
+    from impactreport.figures import build_all, csv_bytes
+    from impactreport.figures.save import save_chart, write_atomic
     from impactreport.load import load_dataset
     from impactreport.load.views import load_views
     from impactreport.stats import read_team_file, summarise
@@ -239,6 +240,7 @@ def prepare(params: dict[str, Any], *, root: Path | None = None, output_dir: Pat
         if chart is None or frame is None or frame.height == 0:
             continue
         save_chart(chart, output / "figures", name, formats=("svg", "png", "pdf"), scale=2)
+        write_atomic(output / "figures" / f"{name}.csv", csv_bytes(frame))
         figures[name] = output / "figures" / f"{name}.svg"
     return Report(
         params=settings,
