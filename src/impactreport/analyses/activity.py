@@ -20,7 +20,7 @@ from .smoothing import grid_for, smooth_groups, thinning_step, to_days
 def histogram(dataset: Dataset, params: AnalysisParams) -> pl.DataFrame:
     """Weighted posts per period (``histogram_bin``, default one month) and project.
 
-    Columns: project, period (Date, start of the bin), posts, weighted. Only non-empty bins.
+    Columns: project, period (Date, start of the bin), posts, weighted, period_end. Only non-empty bins.
     """
     return (
         events(dataset, params)
@@ -28,6 +28,7 @@ def histogram(dataset: Dataset, params: AnalysisParams) -> pl.DataFrame:
         .with_columns(period=pl.col("published").dt.truncate(params.histogram_bin).dt.date())
         .group_by("project", "period")
         .agg(posts=pl.len().cast(pl.Int64), weighted=pl.col("weight").sum())
+        .with_columns(period_end=pl.col("period").dt.offset_by(params.histogram_bin))
         .sort("period", "project")
         .collect()
     )

@@ -22,6 +22,8 @@ from .streams import OTHERS, pick_bands
 
 #: Beyond this many users the smallest are pooled in one band (a 1M-post demo has thousands).
 MAX_BANDS = 80
+#: The cumulative curves are smooth: 250 points per band draw them exactly and keep the chart light.
+MAX_POINTS = 250
 
 
 def format_total(characters: float) -> str:
@@ -40,9 +42,14 @@ def cumulative_contribution(
     posts = posts.join(bands.select("user_key", "band", "order"), on="user_key")
     bandwidth = params.cumulative_bandwidth
     grid = grid_for(to_days(posts["published"]), bandwidth)
-    step = thinning_step(grid, params.max_points)
+    step = thinning_step(grid, min(params.max_points, MAX_POINTS))
     daily, _ = smooth_groups(
-        posts.sort("order"), group="band", time="published", weight="characters", bandwidth=bandwidth, grid=grid
+        posts.sort("order"),
+        group="band",
+        time="published",
+        weight="characters",
+        bandwidth=bandwidth,
+        grid=grid,
     )
     last_day = grid.dates[-1] if grid.days else None
     summary = bands.group_by("band").agg(
@@ -53,7 +60,10 @@ def cumulative_contribution(
     )
     summary = summary.with_columns(
         labelled=(pl.col("total") >= params.label_threshold) & (pl.col("band") != OTHERS),
-        label=pl.Series([f"{band} {format_total(total)}" for band, total in summary.select("band", "total").iter_rows()], dtype=pl.String),
+        label=pl.Series(
+            [f"{band} {format_total(total)}" for band, total in summary.select("band", "total").iter_rows()],
+            dtype=pl.String,
+        ),
     ).with_columns(label=pl.when("labelled").then("label"))
     transform = pl.col("cumulative").sqrt() if params.sqrt else pl.col("cumulative")
     return (

@@ -69,8 +69,9 @@ def gaussian_kernel(bandwidth: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def bin_linear(days: np.ndarray, weights: np.ndarray, grid: Grid, groups: np.ndarray | None = None,
-               n_groups: int = 1) -> np.ndarray:
+def bin_linear(
+    days: np.ndarray, weights: np.ndarray, grid: Grid, groups: np.ndarray | None = None, n_groups: int = 1
+) -> np.ndarray:
     """Weights split between the two grid days around each time (linear binning); mass is kept.
 
     With ``groups`` (integer codes 0..n_groups-1) the result is one row per group, from one bincount.
@@ -105,12 +106,19 @@ def convolve(binned: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return full[:, start : start + rows.shape[1]]
 
 
+def clean(values: np.ndarray) -> np.ndarray:
+    """Zero the FFT's rounding noise (±1e-15 of the peak) so empty stretches are exactly empty."""
+    peak = float(np.abs(values).max()) if values.size else 0.0
+    values[np.abs(values) <= peak * 1e-12] = 0.0
+    return np.clip(values, 0.0, None)
+
+
 def smooth(days: np.ndarray, weights: np.ndarray, grid: Grid, bandwidth: float) -> np.ndarray:
     """Kernel-smoothed weight per day on ``grid`` (weights per day: the curve sums to the total)."""
     if days.size == 0:
         return np.zeros(grid.days)
     binned = bin_linear(days, weights.astype(np.float64), grid)
-    return np.clip(convolve(binned, gaussian_kernel(bandwidth))[0], 0.0, None)
+    return clean(convolve(binned, gaussian_kernel(bandwidth)))[0]
 
 
 def smooth_groups(
@@ -145,7 +153,7 @@ def smooth_groups(
     )
     weights = rows[weight].cast(pl.Float64).fill_null(0.0).to_numpy()
     binned = bin_linear(days, weights, grid, codes, keys.len())
-    curves = np.clip(convolve(binned, gaussian_kernel(bandwidth)), 0.0, None)[:, :: max(1, step)]
+    curves = clean(convolve(binned, gaussian_kernel(bandwidth)))[:, :: max(1, step)]
     dates = grid.dates[:: max(1, step)]
     out = pl.DataFrame(
         {

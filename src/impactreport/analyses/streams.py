@@ -48,10 +48,10 @@ def stack_centred(curves: pl.DataFrame) -> pl.DataFrame:
     """y0/y1 of each band, stacked by ``order`` around −total/2 at every date."""
     return (
         curves.sort("date", "order")
-        .with_columns(top=pl.col("value").cum_sum().over("date"), total=pl.col("value").sum().over("date"))
-        .with_columns(y1=pl.col("top") - pl.col("total") / 2)
+        .with_columns(_top=pl.col("value").cum_sum().over("date"), _sum=pl.col("value").sum().over("date"))
+        .with_columns(y1=pl.col("_top") - pl.col("_sum") / 2)
         .with_columns(y0=pl.col("y1") - pl.col("value"))
-        .drop("top", "total")
+        .drop("_top", "_sum")
     )
 
 
@@ -78,6 +78,8 @@ def user_streams(dataset: Dataset, params: AnalysisParams, *, max_bands: int = M
         first=pl.col("first").min(),
         users=pl.len().cast(pl.Int64),
     )
-    return stack_centred(curves.join(summary, on="band")).rename({"band": "user"}).select(
-        "user", "order", "date", "value", "y0", "y1", "total", "first", "users"
+    return (
+        stack_centred(curves.join(summary, on="band"))
+        .rename({"band": "user"})
+        .select("user", "order", "date", "value", "y0", "y1", "total", "first", "users")
     )

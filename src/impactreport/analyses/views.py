@@ -93,9 +93,7 @@ def top_discussions(views: pl.DataFrame, params: AnalysisParams) -> pl.DataFrame
     return views.filter(pl.col("kind") == "discussion").head(params.top_discussions)
 
 
-def views_over_time(
-    series: pl.DataFrame | None, views: pl.DataFrame, params: AnalysisParams
-) -> pl.DataFrame:
+def views_over_time(series: pl.DataFrame | None, views: pl.DataFrame, params: AnalysisParams) -> pl.DataFrame:
     """Total views and the top threads' views per snapshot day, with growth per month.
 
     Columns: series, kind (total/discussion), order (0 = total, then by views), date, views,
@@ -108,7 +106,11 @@ def views_over_time(
         .with_columns(
             date=pl.col("retrieved").dt.date(),
             key=pl.concat_str(
-                "source", "project", "kind", pl.coalesce(pl.col("id").cast(pl.String), "url"), separator="\x1f"
+                "source",
+                "project",
+                "kind",
+                pl.coalesce(pl.col("id").cast(pl.String), "url"),
+                separator="\x1f",
             ),
         )
         .sort("retrieved")
@@ -130,7 +132,9 @@ def views_over_time(
     total = (
         filled.group_by("date")
         .agg(views=pl.col("views").fill_null(0).sum().cast(pl.Int64))
-        .select(series=pl.lit(TOTAL), kind=pl.lit("total"), order=pl.lit(0, pl.Int64), date="date", views="views")
+        .select(
+            series=pl.lit(TOTAL), kind=pl.lit("total"), order=pl.lit(0, pl.Int64), date="date", views="views"
+        )
     )
     titles = views.filter(pl.col("kind") == "discussion").select("project", "id", "title")
     top = (
@@ -152,9 +156,9 @@ def views_over_time(
         .drop_nulls("views")
         .select("series", kind=pl.lit("discussion"), order="order", date="date", views="views")
     )
-    growth = (
-        pl.col("views").sort_by("date").last() - pl.col("views").sort_by("date").first()
-    ) / ((pl.col("date").max() - pl.col("date").min()).dt.total_days() / DAYS_PER_MONTH)
+    growth = (pl.col("views").sort_by("date").last() - pl.col("views").sort_by("date").first()) / (
+        (pl.col("date").max() - pl.col("date").min()).dt.total_days() / DAYS_PER_MONTH
+    )
     return (
         pl.concat([total, threads])
         .with_columns(growth_per_month=growth.over("series"))

@@ -1,0 +1,130 @@
+"""Activity over time: weighted posts per month (stacked bars), smoothed activity and characters per day."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from impactreport.analyses import AnalysisParams
+
+from . import theme
+
+BIN_NAMES = {"1mo": "month", "3mo": "quarter", "1w": "week", "1y": "year", "1d": "day"}
+
+
+def bin_name(duration: str) -> str:
+    return BIN_NAMES.get(duration, duration)
+
+
+def projects_in(frame: pl.DataFrame, projects: list[str] | None) -> list[str]:
+    present = sorted(frame["project"].unique().to_list(), key=str.lower)
+    return [p for p in projects if p in present] if projects else present
+
+
+def histogram(
+    frame: pl.DataFrame, params: AnalysisParams, projects: list[str] | None = None
+) -> alt.TopLevelMixin:
+    """Stacked bars: weighted posts per bin (default month) and project."""
+    title = f"Weighted activity per {bin_name(params.histogram_bin)}"
+    if frame.is_empty():
+        return theme.apply(theme.placeholder("No posts"), title=title, description="No posts to show.")
+    names = projects_in(frame, projects)
+    start, end = frame["period"].min(), frame["period_end"].max()
+    rank = {name: index for index, name in enumerate(names)}
+    stacked = (
+        frame.with_columns(rank=pl.col("project").replace_strict(rank, default=len(rank)))
+        .sort("period", "rank")
+        .with_columns(top=pl.col("weighted").cum_sum().over("period"))
+        .with_columns(bottom=pl.col("top") - pl.col("weighted"))
+    )
+    chart = (
+        alt.Chart(
+            theme.values(stacked, ["project", "period", "period_end", "posts", "weighted", "bottom", "top"])
+        )
+        .mark_rect(stroke="white", strokeWidth=0.5)
+        .encode(
+            x=theme.time_x("period", start, end),
+            x2="period_end:T",
+            y=alt.Y("bottom:Q", title=f"Weighted posts per {bin_name(params.histogram_bin)}"),
+            y2="top:Q",
+            color=alt.Color("project:N", scale=theme.project_scale(names), title="Project"),
+            tooltip=[
+                "project:N",
+                alt.Tooltip("period:T", format=theme.DATE_FORMAT, timeUnit="utcyearmonth", title="From"),
+                alt.Tooltip("posts:Q", format=","),
+                alt.Tooltip("weighted:Q", format=","),
+            ],
+        )
+        .properties(width=theme.WIDTH, height=theme.HEIGHT)
+    )
+    per_bin = frame.group_by("period").agg(pl.col("weighted").sum()).sort("weighted", descending=True)
+    peak = per_bin.row(0, named=True)
+    w = params.weights
+    description = (
+        f"Stacked bar chart of weighted posts (threads ×{w.get('threads', 3):g}, comments ×"
+        f"{w.get('comments', 2):g}, notes ×{w.get('notes', 1):g}) per {bin_name(params.histogram_bin)} "
+        f"from {start:%b %Y} to {end:%b %Y}, coloured by project ({len(names)} projects). The busiest "
+        f"{bin_name(params.histogram_bin)} starts {peak['period']:%b %Y} with {peak['weighted']:,.0f} weighted posts."
+    )
+    return theme.apply(
+        chart,
+        title=title,
+        subtitle=f"Threads ×{w.get('threads', 3):g}, comments ×{w.get('comments', 2):g}, notes ×{w.get('notes', 1):g}, stacked by project",
+        description=description,
+    )
+
+
+def _density(
+    frame: pl.DataFrame, projects: list[str] | None, *, title: str, y_title: str, what: str
+) -> alt.TopLevelMixin:
+    if frame.is_empty() or frame["per_day"].sum() == 0:
+        return theme.apply(theme.placeholder("No posts"), title=title, description="No posts to show.")
+    names = projects_in(frame, projects)
+    bandwidth = frame["bandwidth"][0]
+    start, end = frame["date"].min(), frame["date"].max()
+    chart = (
+        alt.Chart(theme.values(frame, ["project", "date", "per_day"], digits=4))
+        .mark_area(line={"strokeWidth": 0.6, "color": "white"}, interpolate="monotone")
+        .encode(
+            x=theme.time_x("date", start, end),
+            y=alt.Y("per_day:Q", stack="zero", title=y_title),
+            color=alt.Color("project:N", scale=theme.project_scale(names), title="Project"),
+            order=alt.Order("project:N"),
+        )
+        .properties(width=theme.WIDTH, height=theme.HEIGHT)
+    )
+    daily = (
+        frame.group_by("date")
+        .agg(pl.col("per_day").sum())
+        .sort("per_day", descending=True)
+        .row(0, named=True)
+    )
+    description = (
+        f"Stacked area chart of {what} per day, smoothed with a Gaussian kernel of bandwidth {bandwidth:g} days, "
+        f"for {len(names)} projects from {start:%b %Y} to {end:%b %Y}. The peak is {daily['per_day']:,.1f} "
+        f"per day around {daily['date']:%d %b %Y}."
+    )
+    subtitle = f"Gaussian kernel smoothing, bandwidth {bandwidth:g} days; stacked by project"
+    return theme.apply(chart, title=title, subtitle=subtitle, description=description)
+
+
+def activity_density(
+    frame: pl.DataFrame, params: AnalysisParams, projects: list[str] | None = None
+) -> alt.TopLevelMixin:
+    """Stacked areas: smoothed weighted posts per day per project."""
+    return _density(
+        frame, projects, title="Activity over time", y_title="Weighted posts per day", what="weighted posts"
+    )
+
+
+def characters_density(
+    frame: pl.DataFrame, params: AnalysisParams, projects: list[str] | None = None
+) -> alt.TopLevelMixin:
+    """Stacked areas: smoothed characters of comments and notes per day per project."""
+    return _density(
+        frame,
+        projects,
+        title="Character generation: characters written per day",
+        y_title="Characters per day",
+        what="characters written in comments and notes",
+    )

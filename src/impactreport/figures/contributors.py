@@ -1,0 +1,70 @@
+"""Contributors chart: characters per user (log scale) for users above the lowest threshold, named."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from impactreport.analyses import AnalysisParams
+from impactreport.analyses.contributors import level_labels
+
+from . import theme
+
+#: More bars than this do not fit a page: the chart shows the top ones and says so.
+MAX_BARS = 60
+
+
+def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
+    """Horizontal bars, one per named user, coloured by level, with a rule at each threshold."""
+    title = "Contributors: characters written in comments and notes"
+    lowest = min(params.thresholds)
+    shown = frame.filter(pl.col("characters") >= lowest).head(MAX_BARS)
+    if shown.is_empty():
+        return theme.apply(
+            theme.placeholder(f"No contributor reached {lowest:,} characters"),
+            title=title,
+            description="No data.",
+        )
+    labels = level_labels(params.thresholds)
+    counts = {t: int((frame["characters"] >= t).sum()) for t in sorted(set(params.thresholds))}
+    order = shown["user"].to_list()
+    data = theme.values(shown, ["user", "characters", "posts", "words", "level", "projects", "team"])
+    floor = max(1.0, lowest / 2)
+    bars = (
+        alt.Chart(data)
+        .transform_calculate(base=str(floor))
+        .mark_bar()
+        .encode(
+            y=alt.Y("user:N", sort=order, title=None, axis=alt.Axis(labelFontSize=11)),
+            x=alt.X("characters:Q", scale=alt.Scale(type="log", domainMin=floor), title="Characters (log scale)",
+                    axis=alt.Axis(format="~s")),
+            x2="base:Q",
+            color=alt.Color("level:N", scale=alt.Scale(domain=labels, range=list(theme.LEVEL_COLORS[: len(labels)])),
+                            title="Level", legend=alt.Legend(orient="bottom")),
+            tooltip=["user:N", alt.Tooltip("characters:Q", format=","), alt.Tooltip("posts:Q", format=","),
+                     alt.Tooltip("words:Q", format=","), "projects:N"],
+        )
+    )  # fmt: skip
+    values = bars.mark_text(align="left", dx=3, fontSize=10, color=theme.MUTED).encode(
+        text=alt.Text("characters:Q", format=","), color=alt.value(theme.MUTED)
+    )
+    rules = (
+        alt.Chart(
+            alt.Data(values=[{"threshold": t, "label": f"{t:,}"} for t in sorted(set(params.thresholds))])
+        )
+        .mark_rule(strokeDash=[4, 3], color="#444444")
+        .encode(x="threshold:Q")
+    )
+    height = max(120, 15 * len(order))
+    layered = alt.layer(bars, values, rules).properties(width=theme.WIDTH - 140, height=height)
+    summary = "; ".join(f"{n} wrote ≥ {t:,}" for t, n in sorted(counts.items(), reverse=True))
+    subtitle = f"{frame.height} contributors; {summary} characters (dashed lines)"
+    if (frame["characters"] >= lowest).sum() > MAX_BARS:
+        subtitle += f"; top {MAX_BARS} shown"
+    top = shown.row(0, named=True)
+    description = (
+        f"Bar chart of characters written in comments and notes by each of the {shown.height} contributors "
+        f"with at least {lowest:,} characters, on a log scale. {summary} characters out of {frame.height} "
+        f"contributors. The largest contributor is {top['user']} with {top['characters']:,} characters."
+    )
+    return theme.apply(layered, title=title, subtitle=subtitle, description=description)

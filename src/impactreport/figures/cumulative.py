@@ -1,0 +1,146 @@
+"""Cumulative contribution chart (after the Rephetio report): stacked √ cumulative characters per user.
+
+Labels ("Daniel Himmelstein 512.3K") sit right of the plot at their band's height at the last day;
+where bands are too thin for their labels, the labels are spread apart vertically (at least one
+line apart) and a leader line in the band's colour joins each label to its band.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import altair as alt
+import polars as pl
+
+from impactreport.analyses import AnalysisParams
+
+from . import theme
+
+HEIGHT = 440
+LABEL_FONT = 12
+LINE_PX = 15
+
+
+def spread(mids: list[float], gap: float, low: float, high: float) -> list[float]:
+    """Label positions near ``mids`` (sorted ascending), at least ``gap`` apart, within [low, high].
+
+    Pushes labels up from the bottom, then back down from the top; if they cannot all fit, the
+    gap shrinks to spread them evenly over the range.
+    """
+    if not mids:
+        return []
+    if gap * (len(mids) - 1) > high - low:
+        gap = (high - low) / max(1, len(mids) - 1)
+    positions: list[float] = []
+    floor = low
+    for mid in mids:
+        position = max(mid, floor)
+        positions.append(position)
+        floor = position + gap
+    ceiling = high
+    for index in range(len(positions) - 1, -1, -1):
+        positions[index] = min(positions[index], ceiling)
+        ceiling = positions[index] - gap
+    return positions
+
+
+def label_frame(frame: pl.DataFrame, height_px: int = HEIGHT) -> pl.DataFrame:
+    """Per labelled user: band middle at the last day and the label's spread-out position."""
+    last = frame["date"].max()
+    end = frame.filter(pl.col("date") == last)
+    top = float(end["y1"].max() or 0.0)
+    labels = end.filter("labelled").with_columns(mid=(pl.col("y0") + pl.col("y1")) / 2).sort("mid")
+    gap = top * LINE_PX / height_px
+    positions = spread(labels["mid"].to_list(), gap, gap * 0.4, top - gap * 0.1)
+    return labels.with_columns(position=pl.Series(positions, dtype=pl.Float64)).select(
+        "user", "order", "date", "mid", "position", "label", "total"
+    )
+
+
+def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
+    """Stacked bands (earliest contributor at the bottom), labels with leader lines at the right edge."""
+    title = "Cumulative contribution: characters written over time"
+    if frame.is_empty() or frame["total"].sum() == 0:
+        return theme.apply(theme.placeholder("No contributions"), title=title, description="No data.")
+    users = frame.unique("user").sort("order")["user"].to_list()
+    start, last = frame["date"].min(), frame["date"].max()
+    label_day = last + timedelta(days=max(7, round((last - start).days * 0.05)))
+    scale = theme.user_scale(users)
+    labels = label_frame(frame)
+    x = theme.time_x("date", start, last, domain=[start.isoformat(), label_day.isoformat()])
+    y_axis = (
+        alt.Axis(labels=False, ticks=False, grid=False, title="√ cumulative characters (bands stacked)")
+        if params.sqrt
+        else alt.Axis(format="~s", title="Cumulative characters (stacked)")
+    )
+    bands = (
+        alt.Chart(theme.values(frame, ["user", "order", "date", "y0", "y1", "total"], digits=5))
+        .mark_area(stroke="white", strokeWidth=0.5, interpolate="monotone")
+        .encode(
+            x=x,
+            y=alt.Y("y0:Q", axis=y_axis, scale=alt.Scale(nice=False)),
+            y2="y1:Q",
+            color=alt.Color("user:N", scale=scale, sort=users, legend=None),
+            detail="order:Q",
+            tooltip=["user:N", alt.Tooltip("total:Q", format=",", title="Total characters")],
+        )
+    )
+    leader_rows = []
+    for row in labels.iter_rows(named=True):
+        leader_rows.append({"user": row["user"], "step": 0, "date": last.isoformat(), "y": row["mid"]})
+        leader_rows.append(
+            {"user": row["user"], "step": 1, "date": (last + timedelta(days=1)).isoformat(), "y": row["mid"]}
+        )
+        leader_rows.append(
+            {"user": row["user"], "step": 2, "date": label_day.isoformat(), "y": row["position"]}
+        )
+    leaders = (
+        alt.Chart(alt.Data(values=leader_rows))
+        .mark_line(strokeWidth=1.5)
+        .encode(
+            x=alt.X("date:T", scale=alt.Scale(type="utc")),
+            y="y:Q",
+            order="step:Q",
+            detail="user:N",
+            color=alt.Color("user:N", scale=scale, legend=None),
+        )
+    )
+    label_data = alt.Data(
+        values=[
+            {"user": r["user"], "date": label_day.isoformat(), "position": r["position"], "label": r["label"]}
+            for r in labels.iter_rows(named=True)
+        ]
+    )
+    swatches = (
+        alt.Chart(label_data)
+        .mark_point(shape="square", filled=True, size=70, opacity=1)
+        .encode(
+            x=alt.X("date:T", scale=alt.Scale(type="utc")),
+            y="position:Q",
+            color=alt.Color("user:N", scale=scale, legend=None),
+        )
+    )
+    texts = (
+        alt.Chart(label_data)
+        .mark_text(align="left", baseline="middle", dx=8, fontSize=LABEL_FONT, color=theme.TEXT)
+        .encode(x=alt.X("date:T", scale=alt.Scale(type="utc")), y="position:Q", text="label:N")
+    )
+    layered = alt.layer(bands, leaders, swatches, texts).properties(width=theme.WIDTH - 60, height=HEIGHT)
+    totals = frame.unique("user").sort("total", descending=True)
+    transform = "square root of each person's" if params.sqrt else "each person's"
+    subtitle = [
+        f"Band height = {'√ ' if params.sqrt else ''}cumulative characters of comments and notes "
+        f"(Gaussian kernel, {params.cumulative_bandwidth:g} days)",
+        f"{len(users)} contributors stacked by first contribution (earliest at the bottom); "
+        f"labelled: ≥ {params.label_threshold:,} characters",
+    ]
+    top = totals.row(0, named=True)
+    description = (
+        f"Stacked area chart of the {transform} cumulative characters written in comments and notes, from "
+        f"{start:%b %Y} to {last:%b %Y}, smoothed with a Gaussian kernel of {params.cumulative_bandwidth:g} days; "
+        f"{len(users)} bands ordered by first contribution. {labels.height} contributors with at least "
+        f"{params.label_threshold:,} characters are labelled with name and total: "
+        + ", ".join(labels.sort("total", descending=True)["label"].to_list())
+        + f". The largest is {top['user']} with {top['total']:,} characters."
+    )
+    return theme.apply(layered, title=title, subtitle=subtitle, description=description)

@@ -1,0 +1,80 @@
+"""Write a chart as SVG, PNG and PDF through vl-convert (no browser), atomically.
+
+A temporary hidden file next to the target is renamed over it, so a reader never sees half a file
+and a failed render leaves the previous figure in place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import altair as alt
+import vl_convert as vlc
+
+FORMATS = ("svg", "png", "pdf")
+
+
+def vegalite_version() -> str:
+    """The Vega-Lite version altair writes, as vl-convert names it (``6.4``), if vl-convert has it."""
+    version = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    return version if version in vlc.get_vegalite_versions() else vlc.get_vegalite_versions()[-1]
+
+
+def render(chart: alt.TopLevelMixin | dict, fmt: str, *, scale: float = 2) -> bytes:
+    """The chart in one format (svg, png or pdf) as bytes."""
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    version = vegalite_version()
+    if fmt == "svg":
+        return vlc.vegalite_to_svg(spec, vl_version=version).encode("utf-8")
+    if fmt == "png":
+        return vlc.vegalite_to_png(spec, vl_version=version, scale=scale)
+    if fmt == "pdf":
+        return vlc.vegalite_to_pdf(spec, vl_version=version)
+    raise ValueError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a hidden temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_chart(
+    chart: alt.TopLevelMixin,
+    out_dir: str | Path,
+    name: str,
+    *,
+    formats: Sequence[str] = FORMATS,
+    scale: float = 2,
+) -> list[Path]:
+    """Write ``out_dir/<name>.<format>`` for each format; returns the paths written."""
+    unknown = [fmt for fmt in formats if fmt not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown figure format(s) {', '.join(unknown)}; use {', '.join(FORMATS)}")
+    svg = render(chart, "svg").decode("utf-8")
+    written: list[Path] = []
+    for fmt in formats:
+        path = Path(out_dir) / f"{name}.{fmt}"
+        write_atomic(path, from_svg(svg, fmt, scale=scale))
+        written.append(path)
+    return written
+
+
+def from_svg(svg: str, fmt: str, *, scale: float = 2) -> bytes:
+    """Convert a rendered SVG (Vega runs once per chart, not once per format)."""
+    if fmt == "svg":
+        return svg.encode("utf-8")
+    if fmt == "png":
+        return vlc.svg_to_png(svg, scale=scale)
+    return vlc.svg_to_pdf(svg)

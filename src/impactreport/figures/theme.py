@@ -1,0 +1,138 @@
+"""The one look of every chart: fonts, colour-blind-safe palettes, date axes, titles, placeholders.
+
+Projects use Paul Tol's "muted" scheme (designed to stay distinguishable with colour-vision
+deficiencies; 9 colours plus grey); post kinds use Okabe-Ito colours; many users (stacked bands,
+where neighbours must differ) cycle Tableau 20, with white separators between bands.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import altair as alt
+
+FONT = "Liberation Sans, DejaVu Sans, Helvetica, Arial, sans-serif"
+TEXT = "#222222"
+MUTED = "#555555"
+WIDTH = 640
+HEIGHT = 320
+
+#: Paul Tol "muted" (colour-blind safe), then its pale grey.
+PROJECT_COLORS = (
+    "#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
+    "#DDCC77", "#CC6677", "#882255", "#AA4499", "#BBBBBB",
+)  # fmt: skip
+#: Okabe-Ito for threads, comments, notes.
+KIND_COLORS = {"threads": "#0072B2", "comments": "#E69F00", "notes": "#009E73"}
+#: Tableau 20: a long qualitative palette for many users (adjacent bands differ).
+USER_COLORS = (
+    "#4E79A7", "#A0CBE8", "#F28E2B", "#FFBE7D", "#59A14F", "#8CD17D", "#B6992D", "#F1CE63",
+    "#499894", "#86BCB6", "#E15759", "#FF9D9A", "#79706E", "#BAB0AC", "#D37295", "#FABFD2",
+    "#B07AA1", "#D4A6C8", "#9D7660", "#D7B5A6",
+)  # fmt: skip
+OTHERS_COLOR = "#CCCCCC"
+#: Sequential blues for contributor levels, highest first.
+LEVEL_COLORS = ("#08519C", "#4292C6", "#9ECAE1", "#DEEBF7")
+
+DATE_FORMAT = "%b %Y"
+
+CONFIG = {
+    "font": FONT,
+    "background": "white",
+    "padding": 8,
+    "view": {"stroke": None, "continuousWidth": WIDTH, "continuousHeight": HEIGHT},
+    "title": {"fontSize": 16, "subtitleFontSize": 12, "subtitleColor": MUTED, "anchor": "start",
+              "color": TEXT, "offset": 10},
+    "axis": {"labelFontSize": 12, "titleFontSize": 13, "labelColor": TEXT, "titleColor": TEXT,
+             "titleFontWeight": "normal", "gridColor": "#E5E5E5", "domainColor": "#888888",
+             "tickColor": "#888888", "labelLimit": 360},
+    "legend": {"labelFontSize": 12, "titleFontSize": 12, "titleFontWeight": "normal",
+               "labelColor": TEXT, "titleColor": TEXT, "labelLimit": 360, "symbolLimit": 200},
+    "header": {"labelFontSize": 13, "titleFontSize": 13},
+    "text": {"fontSize": 12, "color": TEXT},
+}  # fmt: skip
+
+
+def apply(
+    chart: alt.TopLevelMixin, *, title: str, subtitle: str | list[str] = "", description: str
+) -> alt.TopLevelMixin:
+    """Title, subtitle and alt text (``description``), then the shared configuration."""
+    heading = alt.TitleParams(title, subtitle=subtitle) if subtitle else alt.TitleParams(title)
+    return chart.properties(title=heading, description=description).configure(**CONFIG)
+
+
+def cycle(colors: tuple[str, ...], count: int) -> list[str]:
+    """``count`` colours, repeating the palette when there are more series than colours."""
+    return [colors[index % len(colors)] for index in range(count)]
+
+
+def project_scale(projects: list[str]) -> alt.Scale:
+    """A fixed project → colour mapping, so a project has the same colour in every chart."""
+    return alt.Scale(domain=projects, range=cycle(PROJECT_COLORS, len(projects)))
+
+
+def user_scale(users: list[str]) -> alt.Scale:
+    """Users in stacking order; the pooled "Other contributors" band is grey."""
+    colors = cycle(USER_COLORS, len(users))
+    colors = [
+        OTHERS_COLOR if user.startswith("Other contributors") else c
+        for user, c in zip(users, colors, strict=True)
+    ]
+    return alt.Scale(domain=users, range=colors)
+
+
+def month_step(start: date, end: date, max_ticks: int = 10) -> int:
+    """Months between date ticks so at most ``max_ticks`` labels fit (1, 2, 3, 6, 12, 24, …)."""
+    months = max(1, (end.year - start.year) * 12 + end.month - start.month)
+    for step in (1, 2, 3, 6, 12, 24, 60, 120):
+        if months / step <= max_ticks:
+            return step
+    return math.ceil(months / max_ticks)
+
+
+def date_axis(start: date, end: date, *, title: str | None = None, max_ticks: int = 10) -> alt.Axis:
+    """A time axis with "Jan 2016" labels every 1/2/3/6/12 months."""
+    step = month_step(start, end, max_ticks)
+    interval = {"interval": "year", "step": step // 12} if step >= 12 else {"interval": "month", "step": step}
+    return alt.Axis(format=DATE_FORMAT, tickCount=interval, title=title, labelOverlap=True, labelFlush=False)
+
+
+def number(value: float) -> str:
+    """Thousands separators, no decimals for big numbers."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+def placeholder(message: str, *, width: int = WIDTH, height: int = 80) -> alt.Chart:
+    """A chart that only says why there is nothing to show (e.g. a single snapshot)."""
+    return (
+        alt.Chart(alt.Data(values=[{"message": message}]))
+        .mark_text(fontSize=14, color=MUTED, align="center")
+        .encode(text="message:N")
+        .properties(width=width, height=height)
+    )
+
+
+def values(frame, columns: list[str] | None = None, *, digits: int = 6) -> alt.Data:
+    """A polars frame as inline Vega-Lite data: dates as ISO strings, floats rounded (smaller specs)."""
+    import polars as pl
+
+    frame = frame.select(columns) if columns else frame
+    frame = frame.with_columns(
+        [pl.col(name).dt.strftime("%Y-%m-%d") for name, dtype in frame.schema.items() if dtype == pl.Date]
+        + [
+            pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            for name, dtype in frame.schema.items()
+            if isinstance(dtype, pl.Datetime)
+        ]
+        + [pl.col(name).round_sig_figs(digits) for name, dtype in frame.schema.items() if dtype == pl.Float64]
+    )
+    return alt.Data(values=frame.to_dicts())
+
+
+def time_x(
+    field: str, start: date, end: date, *, title: str | None = None, domain: list | None = None
+) -> alt.X:
+    """The x channel for dates: a UTC time scale (labels do not shift with the machine's time zone)."""
+    scale = alt.Scale(type="utc", domain=domain) if domain else alt.Scale(type="utc")
+    return alt.X(f"{field}:T", scale=scale, axis=date_axis(start, end, title=title))

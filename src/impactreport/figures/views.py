@@ -1,0 +1,105 @@
+"""Views charts: the most viewed discussions and documents, and views over time."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from impactreport.analyses import AnalysisParams
+
+from . import theme
+
+TOP = 25
+
+
+def chart(
+    frame: pl.DataFrame, params: AnalysisParams, projects: list[str] | None = None
+) -> alt.TopLevelMixin:
+    """Horizontal bars: views of the most viewed discussions and documents, coloured by project."""
+    title = "Most viewed discussions and documents"
+    if frame.is_empty():
+        return theme.apply(
+            theme.placeholder("No views in these exports"), title=title, description="No data."
+        )
+    shown = frame.head(TOP).with_columns(
+        item=pl.col("title")
+        + pl.when(pl.col("kind") == "document").then(pl.lit(" (document)")).otherwise(pl.lit(""))
+    )
+    names = projects or sorted(frame["project"].unique().to_list(), key=str.lower)
+    order = shown["item"].to_list()
+    base = alt.Chart(theme.values(shown, ["item", "project", "kind", "views", "link"])).encode(
+        y=alt.Y("item:N", sort=order, title=None, axis=alt.Axis(labelFontSize=11, labelLimit=420)),
+        x=alt.X("views:Q", title="Page views (newest snapshot)"),
+    )
+    bars = base.mark_bar().encode(
+        color=alt.Color("project:N", scale=theme.project_scale(names), title="Project",
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=["item:N", "project:N", alt.Tooltip("views:Q", format=","), "link:N"],
+    )  # fmt: skip
+    numbers = base.mark_text(align="left", dx=3, fontSize=10, color=theme.MUTED).encode(
+        text=alt.Text("views:Q", format=",")
+    )
+    layered = alt.layer(bars, numbers).properties(width=theme.WIDTH - 260, height=max(120, 16 * shown.height))
+    total = int(frame["views"].sum())
+    top = shown.row(0, named=True)
+    description = (
+        f"Bar chart of page views of the {shown.height} most viewed of {frame.height} discussions and "
+        f"documents (newest snapshot), coloured by project. {total:,} views in all; the most viewed is "
+        f"“{top['title']}” ({top['project']}) with {top['views']:,} views."
+    )
+    subtitle = f"Top {shown.height} of {frame.height}; {total:,} views in all"
+    return theme.apply(layered, title=title, subtitle=subtitle, description=description)
+
+
+def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
+    """Two panels: total views per snapshot day, and the most viewed threads; growth per month in the legend."""
+    title = "Views over time"
+    if frame.is_empty():
+        message = "Views over time need two or more snapshots with views (one or none found)"
+        return theme.apply(theme.placeholder(message), title=title, description=message + ".")
+    frame = frame.with_columns(
+        legend=pl.col("series")
+        + " (+"
+        + pl.col("growth_per_month").round(0).cast(pl.Int64).cast(pl.String)
+        + "/month)"
+    )
+    start, end = frame["date"].min(), frame["date"].max()
+    total = frame.filter(pl.col("kind") == "total")
+    threads = frame.filter(pl.col("kind") != "total")
+    total_chart = (
+        alt.Chart(theme.values(total, ["date", "views", "legend"]))
+        .mark_line(point=alt.OverlayMarkDef(size=18), color=theme.PROJECT_COLORS[0])
+        .encode(
+            x=theme.time_x("date", start, end, title=None),
+            y=alt.Y("views:Q", title="Total page views", axis=alt.Axis(format="~s")),
+            tooltip=[alt.Tooltip("date:T", format="%d %b %Y", timeUnit="utcyearmonthdate"),
+                     alt.Tooltip("views:Q", format=",")],
+        )
+        .properties(width=theme.WIDTH, height=180, title=total["legend"][0])
+    )  # fmt: skip
+    legends = threads.unique("series").sort("order")["legend"].to_list()
+    thread_chart = (
+        alt.Chart(theme.values(threads, ["date", "views", "legend", "order"]))
+        .mark_line(point=alt.OverlayMarkDef(size=14))
+        .encode(
+            x=theme.time_x("date", start, end, title=None),
+            y=alt.Y("views:Q", title="Page views"),
+            color=alt.Color("legend:N", sort=legends, title=None,
+                            scale=alt.Scale(domain=legends, range=theme.cycle(theme.PROJECT_COLORS, len(legends))),
+                            legend=alt.Legend(orient="bottom", columns=1, labelLimit=560)),
+            tooltip=["legend:N", alt.Tooltip("date:T", format="%d %b %Y", timeUnit="utcyearmonthdate"),
+                     alt.Tooltip("views:Q", format=",")],
+        )
+        .properties(width=theme.WIDTH, height=220, title=f"The {len(legends)} most viewed discussions")
+    )  # fmt: skip
+    days = total.height
+    first, last = total["views"][0], total["views"][-1]
+    growth = total["growth_per_month"][0]
+    description = (
+        f"Line charts of page views in {days} snapshots from {start:%d %b %Y} to {end:%d %b %Y}: total views "
+        f"grew from {first:,} to {last:,} (about {growth:,.0f} per month); below, the {len(legends)} most viewed "
+        f"discussions: " + "; ".join(legends) + "."
+    )
+    subtitle = f"{days} snapshot days; growth per month = (last − first) / months between them"
+    combined = alt.vconcat(total_chart, thread_chart, spacing=16).resolve_scale(color="independent")
+    return theme.apply(combined, title=title, subtitle=subtitle, description=description)
