@@ -47,6 +47,8 @@ PROJECTS: tuple[tuple[str, float, bool, float], ...] = (
     ("tiny-pilot", 0.005, False, 0.24),
 )
 
+#: Every snapshot file of a project is open while its rows stream in.
+MAX_SNAPSHOTS = 240
 _US = 1_000_000
 _DAY = 86_400 * _US
 _T0 = int(datetime(2015, 1, 5, tzinfo=UTC).timestamp()) * _US
@@ -873,48 +875,72 @@ def _deflate(chunks: Iterable[str]) -> _Piece:
 
 def _batched(rows: Callable[[int, int], list[str]], start: int, stop: int, lead: str) -> Iterable[str]:
     """Rows ``start:stop`` joined by ``,\\n``, made in batches so memory stays bounded."""
-    step = 20_000
+    step = 5_000
     for begin in range(start, stop, step):
         end = min(stop, begin + step)
         text = ",\n".join(rows(begin, end))
         yield (lead if begin == start else ",\n") + text
 
 
-def _growth(rows: Callable[[int, int], list[str]], counts: list[int]) -> list[_Piece]:
-    """Deflate each snapshot's new rows once; snapshot k is pieces[0..k] of the table."""
-    pieces = []
+class _GzipFile:
+    """One gzip member (mtime 0, no name) assembled from byte-aligned deflate pieces.
+
+    Written to a hidden temporary file next to the target and renamed into place on ``close``, so a
+    reader never sees half a snapshot.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.temporary = path.with_name(f".{path.name}.tmp")
+        self.handle = open(self.temporary, "wb")  # noqa: SIM115  (closed in close/abort)
+        self.handle.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff")
+        self.crc = 0
+        self.size = 0
+
+    def write(self, piece: _Piece) -> None:
+        self.handle.write(piece.data)
+        self.crc = _crc32_combine(self.crc, piece.crc, piece.size)
+        self.size += piece.size
+
+    def text(self, text: str) -> None:
+        self.write(_deflate([text]))
+
+    def close(self) -> None:
+        self.handle.write(b"\x03\x00")  # an empty final block ends the deflate stream
+        self.handle.write(struct.pack("<II", self.crc, self.size & 0xFFFFFFFF))
+        self.handle.close()
+        os.replace(self.temporary, self.path)
+
+    def abort(self) -> None:
+        self.handle.close()
+        self.temporary.unlink(missing_ok=True)
+
+
+def _stream_table(
+    files: list[_GzipFile], name: str, rows: Callable[[int, int], list[str]], counts: list[int]
+) -> None:
+    """Write a growing table to every snapshot at once: each new stretch of rows is deflated once.
+
+    Snapshot k holds rows ``0:counts[k]``; the whitespace is exactly that of ``json.dumps(indent=2)``.
+    """
+    for file, count in zip(files, counts, strict=True):
+        file.text(f'  "{name}": [\n' if count else f'  "{name}": [],\n')
     previous = 0
-    for count in counts:
-        lead = ",\n" if previous else ""
-        pieces.append(_deflate(_batched(rows, previous, count, lead)) if count > previous else _deflate(()))
+    for first, count in enumerate(counts):
+        if count > previous:
+            piece = _deflate(_batched(rows, previous, count, ",\n" if previous else ""))
+            for file in files[first:]:
+                file.write(piece)
         previous = count
-    return pieces
+    for file, count in zip(files, counts, strict=True):
+        if count:
+            file.text("\n  ],\n")
 
 
-def _write_gzip(path: Path, pieces: Iterable[_Piece]) -> None:
-    """One gzip member (mtime 0, no name) from byte-aligned deflate pieces; written atomically."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    crc = size = 0
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff")
-            for piece in pieces:
-                handle.write(piece.data)
-                crc = _crc32_combine(crc, piece.crc, piece.size)
-                size += piece.size
-            handle.write(b"\x03\x00")  # empty final block
-            handle.write(struct.pack("<II", crc, size & 0xFFFFFFFF))
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _array(name: str, body: list[_Piece], count: int, last: bool = False) -> list[_Piece]:
-    """A top-level table: ``"name": [ rows ]`` with the exact whitespace of json.dumps(indent=2)."""
-    if count == 0:
-        return [_deflate([f'  "{name}": []' + ("\n" if last else ",\n")])]
-    return [_deflate([f'  "{name}": [\n']), *body, _deflate(["\n  ]" + ("\n" if last else ",\n")])]
+def _table(file: _GzipFile, name: str, rows: list[str], last: bool = False) -> None:
+    """A small table written in one piece."""
+    end = "\n" if last else ",\n"
+    file.text(f'  "{name}": [\n' + ",\n".join(rows) + "\n  ]" + end if rows else f'  "{name}": []{end}')
 
 
 # -------------------------------------------------------------------------------------------- API
@@ -934,8 +960,8 @@ def build_demo(
     """
     if posts < 20:
         raise ValueError("posts must be at least 20")
-    if snapshots < 1:
-        raise ValueError("snapshots must be at least 1")
+    if not 1 <= snapshots <= MAX_SNAPSHOTS:
+        raise ValueError(f"snapshots must be between 1 and {MAX_SNAPSHOTS}")
     root = Path(directory)
     projects, people = _generate(posts, seed, snapshots)
     paths: list[Path] = []
@@ -946,68 +972,67 @@ def build_demo(
         last = project.retrieved[-1]
         n_comments = [int(np.searchsorted(project.comments.time, r, side="right")) for r in project.retrieved]
         n_notes = [int(np.searchsorted(project.notes.time, r, side="right")) for r in project.retrieved]
-        comment_pieces = _growth(project.comment_rows, n_comments)
-        note_pieces = _growth(project.note_rows, n_notes)
-        md, html = project.doc_body
-        for k, retrieved in enumerate(project.retrieved):
-            n_threads = int(np.searchsorted(project.thread_published, retrieved, side="right"))
-            views = _grown(
-                project.thread_published[:n_threads], project.thread_views[:n_threads], retrieved, last
-            )
-            threads = ",\n".join(
-                f"{row}{v}\n    }}" for row, v in zip(project.thread_rows, views.tolist(), strict=False)
-            )
-            document = {
-                "body_html": html,
-                "body_md": md,
-                "doc_published": _iso(np.array([project.doc_published]))[0],
-                "document_id": project.document_id,
-                "doi": f"10.15363/thinklab.a{project.document_id}",
-                "intro_html": "",
-                "intro_md": "",
-                "title": "",
-                "topic_field": "",
-                "url": f"/p/{project.name}",
-                "views": int(
-                    _grown(np.array([project.doc_published]), np.array([project.doc_views]), retrieved, last)[
-                        0
-                    ]
-                ),
-            }
-            authors = np.unique(
-                np.concatenate([project.comments.author[: n_comments[k]], project.notes.author[: n_notes[k]]])
-            )
-            profiles = []
-            for pid in authors.tolist():
-                username, first, last_name = people[pid]
-                profiles.append(
-                    _row(
-                        {
-                            "first_name": first,
-                            "last_name": last_name,
-                            "profile_id": pid,
-                            "url": f"/u/{username}",
-                            "username": username,
-                        }
+        stamps = [_iso(np.array([r]))[0] for r in project.retrieved]
+        files = [_GzipFile(folder / f"{t[:13]}{t[14:16]}{t[17:19]}Z.json.gz") for t in stamps]
+        try:
+            for file in files:
+                file.text("{\n")
+            _stream_table(files, "comments", project.comment_rows, n_comments)
+            md, html = project.doc_body
+            for file, retrieved in zip(files, project.retrieved, strict=True):
+                published = np.array([project.doc_published])
+                document = {
+                    "body_html": html,
+                    "body_md": md,
+                    "doc_published": _iso(published)[0],
+                    "document_id": project.document_id,
+                    "doi": f"10.15363/thinklab.a{project.document_id}",
+                    "intro_html": "",
+                    "intro_md": "",
+                    "title": "",
+                    "topic_field": "",
+                    "url": f"/p/{project.name}",
+                    "views": int(_grown(published, np.array([project.doc_views]), retrieved, last)[0]),
+                }
+                _table(file, "documents", [_row(document)])
+            _stream_table(files, "notes", project.note_rows, n_notes)
+            for k, (file, retrieved) in enumerate(zip(files, project.retrieved, strict=True)):
+                authors = np.unique(
+                    np.concatenate(
+                        [project.comments.author[: n_comments[k]], project.notes.author[: n_notes[k]]]
                     )
                 )
-            retrieved_text = _iso(np.array([retrieved]))[0]
-            stamp = retrieved_text[:13] + retrieved_text[14:16] + retrieved_text[17:19] + "Z"
-            pieces = [
-                _deflate(["{\n"]),
-                *_array("comments", comment_pieces[: k + 1], n_comments[k]),
-                *_array("documents", [_deflate([_row(document)])], 1),
-                *_array("notes", note_pieces[: k + 1], n_notes[k]),
-                *_array("profiles", [_deflate([",\n".join(profiles)])], len(profiles)),
-                _deflate([f'  "retrieved": "{retrieved_text}",\n']),
-                *_array("threads", [_deflate([threads])], n_threads, last=True),
-                _deflate(["}"]),
-            ]
-            path = folder / f"{stamp}.json.gz"
-            _write_gzip(path, pieces)
-            paths.append(path)
-            if progress is not None:
-                progress(f"{project.name} {k + 1}/{len(project.retrieved)}")
+                profiles = []
+                for pid in authors.tolist():
+                    username, first, last_name = people[pid]
+                    person = {
+                        "first_name": first,
+                        "last_name": last_name,
+                        "profile_id": pid,
+                        "url": f"/u/{username}",
+                        "username": username,
+                    }
+                    profiles.append(_row(person))
+                _table(file, "profiles", profiles)
+                file.text(f'  "retrieved": "{stamps[k]}",\n')
+                n_threads = int(np.searchsorted(project.thread_published, retrieved, side="right"))
+                views = _grown(
+                    project.thread_published[:n_threads], project.thread_views[:n_threads], retrieved, last
+                )
+                threads = [
+                    f"{row}{v}\n    }}" for row, v in zip(project.thread_rows, views.tolist(), strict=False)
+                ]
+                _table(file, "threads", threads, last=True)
+                file.text("}")
+        except BaseException:
+            for file in files:
+                file.abort()
+            raise
+        for file in files:
+            file.close()
+            paths.append(file.path)
+        if progress is not None:
+            progress(project.name)
         summaries.append(
             ProjectSummary(
                 project=project.name,

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from impactreport.demo import DEMO_TEAM, build_demo
+from impactreport.demo import DEMO_TEAM, MAX_SNAPSHOTS, build_demo
 
 
 @click.command(name="demo")
@@ -21,7 +21,11 @@ from impactreport.demo import DEMO_TEAM, build_demo
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, byte-identical files.")
 @click.option(
-    "--snapshots", type=click.IntRange(min=1), default=6, show_default=True, help="Snapshots per project."
+    "--snapshots",
+    type=click.IntRange(1, MAX_SNAPSHOTS),
+    default=6,
+    show_default=True,
+    help="Snapshots per project.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
 def command(directory: Path, posts: int, seed: int, snapshots: int, as_json: bool) -> None:
