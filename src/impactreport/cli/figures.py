@@ -1,11 +1,200 @@
-"""Placeholder for the `figures` command (being built)."""
+"""``impactreport figures``: every figure as SVG/PNG/PDF plus the data behind it as CSV.
+
+Views over time read every snapshot under PATHS (only their views); everything else reads the
+newest snapshot of each project.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
+import polars as pl
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from impactreport.analyses import FIGURE_NAMES, AnalysisParams
+from impactreport.errors import InputError
+from impactreport.figures import FORMATS, write_all
+from impactreport.load import load_dataset
+from impactreport.load.views import load_views
+from impactreport.stats import parse_thresholds, read_team_file
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``"svg,png"`` → ``("svg", "png")``; unknown formats are a one-line error."""
+    formats = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [fmt for fmt in formats if fmt not in FORMATS]
+    if not formats or unknown:
+        raise InputError(f"--formats {text!r}: choose from {', '.join(FORMATS)} (comma-separated)")
+    return formats
+
+
+def positive(name: str, value: float) -> float:
+    if value <= 0:
+        raise InputError(f"{name} {value:g}: must be a positive number of days")
+    return value
+
+
+def files_table(written: dict[str, list[Path]], out: Path) -> Table:
+    """One row per figure: its files (relative to the output folder) and their sizes."""
+    table = Table(title=f"Figures written to {out}", title_justify="left")
+    table.add_column("Figure", no_wrap=True)
+    table.add_column("Files")
+    table.add_column("Size", justify="right", no_wrap=True)
+    for name, paths in written.items():
+        size = sum(path.stat().st_size for path in paths)
+        table.add_row(name, ", ".join(path.name for path in paths), f"{size / 1024:,.0f} KiB")
+    return table
 
 
 @click.command(name="figures")
-def command() -> None:
-    """Not available yet."""
-    raise click.ClickException("the figures command is not built yet")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=Path("figures"),
+    show_default=True,
+    help="Folder for the figures and their CSV data.",
+)
+@click.option("--project", "projects", multiple=True, help="Only this project (repeatable).")
+@click.option("--team-file", type=click.Path(path_type=Path), help="File with one team username per line.")
+@click.option(
+    "--bandwidth",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Kernel bandwidth (days) for weighted activity and the user streams.",
+)
+@click.option(
+    "--char-bandwidth",
+    type=float,
+    default=7.0,
+    show_default=True,
+    help="Kernel bandwidth (days) for characters per day.",
+)
+@click.option(
+    "--cumulative-bandwidth",
+    type=float,
+    default=11.0,
+    show_default=True,
+    help="Kernel bandwidth (days) for the cumulative contribution chart.",
+)
+@click.option(
+    "--histogram-bin",
+    default="1mo",
+    show_default=True,
+    help="Bin width of the activity histogram (polars duration: 1mo, 3mo, 2w).",
+)
+@click.option(
+    "--thresholds",
+    default="500,4000",
+    show_default=True,
+    help="Characters of comments and notes per user, comma-separated.",
+)
+@click.option(
+    "--label-threshold",
+    type=int,
+    default=4500,
+    show_default=True,
+    help="Label users with at least this many characters in the cumulative chart.",
+)
+@click.option(
+    "--stream-threshold",
+    type=int,
+    default=None,
+    help="Users in the stream chart: at least this many characters [default: highest threshold].",
+)
+@click.option(
+    "--exclude-user",
+    "exclude_users",
+    multiple=True,
+    help="Leave this username or name out of the stream chart (repeatable).",
+)
+@click.option("--no-sqrt", is_flag=True, help="Cumulative chart without the square-root transform.")
+@click.option(
+    "--formats",
+    "formats_text",
+    default=",".join(FORMATS),
+    show_default=True,
+    help="Comma-separated: svg, png, pdf.",
+)
+@click.option("--scale", type=float, default=2.0, show_default=True, help="PNG pixels per SVG pixel.")
+@click.option("--text-basis", type=click.Choice(["html", "markdown"]), default="html", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
+def command(
+    paths: tuple[Path, ...],
+    out: Path,
+    projects: tuple[str, ...],
+    team_file: Path | None,
+    bandwidth: float,
+    char_bandwidth: float,
+    cumulative_bandwidth: float,
+    histogram_bin: str,
+    thresholds: str,
+    label_threshold: int,
+    stream_threshold: int | None,
+    exclude_users: tuple[str, ...],
+    no_sqrt: bool,
+    formats_text: str,
+    scale: float,
+    text_basis: str,
+    as_json: bool,
+) -> None:
+    """Write every figure of the exports at PATHS to DIR/<name>.<format> and DIR/<name>.csv.
+
+    Figures: imbalance, activity-histogram, activity-density, characters-density, contributors,
+    user-stream, cumulative-contribution, views, views-over-time.
+    """
+    formats = parse_formats(formats_text)
+    try:
+        params = AnalysisParams(
+            histogram_bin=histogram_bin,
+            bandwidth=positive("--bandwidth", bandwidth),
+            char_bandwidth=positive("--char-bandwidth", char_bandwidth),
+            cumulative_bandwidth=positive("--cumulative-bandwidth", cumulative_bandwidth),
+            thresholds=parse_thresholds(thresholds),
+            label_threshold=label_threshold,
+            stream_threshold=stream_threshold,
+            exclude_users=exclude_users,
+            sqrt=not no_sqrt,
+            team=tuple(read_team_file(team_file)) if team_file else (),
+        )
+        pl.datetime_range(pl.datetime(2000, 1, 1), pl.datetime(2000, 2, 1), histogram_bin, eager=True)
+    except (ValueError, pl.exceptions.PolarsError) as error:
+        raise InputError(f"invalid option: {error}") from None
+    if scale <= 0:
+        raise InputError(f"--scale {scale:g}: must be positive")
+    console = Console(stderr=True)
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=True, disable=as_json or not console.is_terminal,
+    )  # fmt: skip
+    with progress:
+        task = progress.add_task("Reading exports", total=None)
+        dataset = load_dataset(
+            paths, text_basis=text_basis, projects=projects or None,
+            on_file=lambda file: progress.update(task, description=f"Reading {file.path.name}"),
+        )  # fmt: skip
+        progress.update(task, description="Reading views of every snapshot")
+        series = load_views(paths)
+        if projects:
+            series = series.filter(pl.col("project").is_in(list(projects)))
+        progress.update(task, description="Drawing figures", total=len(FIGURE_NAMES), completed=0)
+        written = write_all(
+            dataset, out, params, formats=formats, views_series=series, scale=scale,
+            progress=lambda name: progress.update(task, advance=1, description=f"Wrote {name}"),
+        )  # fmt: skip
+    for warning in dataset.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if as_json:
+        payload = {
+            "out": str(out),
+            "figures": {name: [str(path) for path in files] for name, files in written.items()},
+        }
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    Console(width=None if Console().is_terminal else 160).print(files_table(written, out))
