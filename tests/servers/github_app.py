@@ -376,10 +376,10 @@ class GitHubState:
         if fault == "reset":
             _reset(environ)
             return Response(b"", status=500)(environ, start_response)
-        if self.token is not None and request.headers.get("Authorization") != f"Bearer {self.token}":
-            if request.headers.get("Authorization") != f"token {self.token}":
-                return self._json({"message": "Bad credentials"}, 401)(environ, start_response)
-        if fault is not None and fault != "rate_limited" or (fault == "rate_limited" and channel == "rest"):
+        accepted = {f"Bearer {self.token}", f"token {self.token}"}
+        if self.token is not None and request.headers.get("Authorization") not in accepted:
+            return self._json({"message": "Bad credentials"}, 401)(environ, start_response)
+        if fault is not None and (fault != "rate_limited" or channel == "rest"):
             return self._fault(fault, channel)(environ, start_response)
         try:
             if channel == "graphql":
@@ -391,7 +391,7 @@ class GitHubState:
         return response(environ, start_response)
 
     def _headers(self, resource: str, remaining: int | None = None) -> dict[str, str]:
-        reset = math.ceil(time.time()) + 1
+        reset = int(time.time()) + 1  # "a second ahead" (GitHub rounds the reset down to a second)
         left = self.remaining if remaining is None else remaining
         return {
             "X-RateLimit-Limit": "5000",
@@ -466,7 +466,8 @@ class GitHubState:
             items = self._since(items, request)
         elif len(rest) == 3 and rest[0] == "issues" and rest[2] == "comments":
             number = int(rest[1])
-            repo.issues[number]  # noqa: B018 - 404 for an unknown issue
+            if number not in repo.issues:
+                raise KeyError(number)
             items = sorted(repo.comments.get(number, []), key=lambda c: (c["created_at"], c["id"]))
             items = self._since(items, request)
         else:
@@ -535,10 +536,7 @@ class GitHubState:
         if operation == "Discussions":
             nested = min(int(variables.get("commentsFirst", 10)), self.graphql_max_first)
             replies = min(int(variables.get("repliesFirst", 10)), self.graphql_max_first)
-            if (
-                self.graphql_budget is not None
-                and first * max(1, nested) * max(1, replies) > self.graphql_budget
-            ):
+            if self.graphql_budget is not None and _cost(variables) > self.graphql_budget:
                 return Response(
                     "<html><body>502 Bad Gateway: query took too long</body></html>",
                     status=502,
@@ -620,6 +618,12 @@ class GitHubState:
             "pageInfo": _page_info(start, len(chunk), len(items)),
             "nodes": copy.deepcopy(chunk),
         }
+
+
+def _cost(variables: dict[str, Any]) -> int:
+    """The nodes a Discussions query asks for, from the REQUESTED sizes (GitHub's node limit counts them)."""
+    sizes = [int(variables.get(k, 10)) for k in ("first", "commentsFirst", "repliesFirst")]
+    return sizes[0] * max(1, sizes[1]) * max(1, sizes[2])
 
 
 def _page_info(start: int, count: int, total: int) -> dict[str, Any]:

@@ -1,0 +1,359 @@
+"""``impactreport fetch github`` against a GitHub-like server on 127.0.0.1 replaying the recorded payloads.
+
+The server (tests/servers/github_app.py) says which of its data are real, derived or generated. The
+expected counts here are derived independently: straight from the fixture files with ``json``, by
+login rather than by the ids the fetcher computes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from impactreport.fetch.ratelimits import GitHubLimits
+from impactreport.fetch.store import read_snapshot
+from tests.servers.github_app import PYGITHUB, GitHubState, serve
+
+pytestmark = pytest.mark.shared
+TABLES = ("documents", "threads", "comments", "notes", "profiles")
+FAST = ["--backoff", "0.05", "--secondary-wait", "0.2"]
+REPO = "/".join(PYGITHUB)
+
+
+# -- independent expectations from the fixture files ---------------------------------------------
+
+
+def _exchanges(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text())["exchanges"]
+
+
+def expected(fixtures: Path, include_pulls: bool) -> dict[str, Any]:
+    """What a complete fetch of PyGithub/PyGithub from the replay server must hold, from the files.
+
+    Issue 1136 is the one item the server generates (its 7 comments are real): it adds one thread,
+    one opening comment, and its author (the first comment's author, as the server documents).
+    """
+    github = fixtures / "github"
+    issues = _exchanges(github / "issues-list-page1.pygithub.json")[0]["response"]["body"]
+    kept = [i for i in issues if include_pulls or "pull_request" not in i]
+    comments = [
+        c
+        for e in _exchanges(github / "issue-comments-paginated.pygithub.json")
+        for c in e["response"]["body"]
+    ]
+    discussions = [
+        n
+        for e in _exchanges(github / "discussions-graphql.pygithub.json")
+        for n in e["response"]["body"]["data"]["repository"]["discussions"]["nodes"]
+    ]
+    d_comments = [c for d in discussions for c in d["comments"]["nodes"]]
+    replies = [r for c in d_comments for r in c["replies"]["nodes"]]
+
+    def login(author: dict[str, Any] | None) -> str:
+        return author["login"] if author else "ghost"
+
+    posts = [i["user"]["login"] for i in kept] + [comments[0]["user"]["login"]]  # + generated 1136
+    posts += [c["user"]["login"] for c in comments]
+    posts += [login(d["author"]) for d in discussions] + [login(c["author"]) for c in d_comments]
+    note_authors = [login(r["author"]) for r in replies]
+    bots = {name for name in posts + note_authors if name.endswith("[bot]")}
+    return {
+        "threads": len(kept) + 1 + len(discussions),
+        "comments": len(kept) + 1 + len(comments) + len(discussions) + len(d_comments),
+        "notes": len(replies),
+        "profiles": len(set(posts + note_authors)),
+        "bot_comments": sum(1 for name in posts if name in bots),
+        "contributors": len(set(posts + note_authors) - bots),
+        "pulls": sum(1 for i in kept if "pull_request" in i),
+    }
+
+
+# -- running the command ------------------------------------------------------------------------
+
+
+def run(args: list[str], token: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env["COLUMNS"] = "200"
+    if token is not None:
+        env["GITHUB_TOKEN"] = token
+    command = [sys.executable, "-m", "impactreport.cli.main", "fetch", "github", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def fetch(
+    url: str, data: Path, *extra: str, token: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the command with --json; return (its report, the stored snapshot)."""
+    result = run(
+        [
+            "--repo",
+            REPO,
+            "--api-url",
+            url,
+            "--graphql-url",
+            f"{url}/graphql",
+            "--data",
+            str(data),
+            "--json",
+            *FAST,
+            *extra,
+        ],
+        token,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    return report, read_snapshot(Path(report["file"]))
+
+
+def tables(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {name: snapshot[name] for name in TABLES}
+
+
+@pytest.fixture
+def server(fixtures_dir: Path) -> Iterator[tuple[GitHubState, str]]:
+    # small pages so that every pagination path runs: 7 issues a REST page, 3 nodes a GraphQL page
+    state = GitHubState.from_fixtures(fixtures_dir, max_per_page=7, graphql_max_first=3)
+    with serve(state) as url:
+        yield state, url
+
+
+# -- tests --------------------------------------------------------------------------------------
+
+
+def test_full_fetch_holds_every_fixture_item(
+    server: tuple[GitHubState, str], fixtures_dir: Path, tmp_path: Path
+) -> None:
+    state, url = server
+    report, snapshot = fetch(url, tmp_path, "--include-pulls", token="t")
+    want = expected(fixtures_dir, include_pulls=True)
+    assert report["status"] == "stored" and report["mode"] == "full"
+    assert {k: len(snapshot[k]) for k in ("threads", "comments", "notes", "profiles")} == {
+        k: want[k] for k in ("threads", "comments", "notes", "profiles")
+    }
+    assert snapshot["source"] == "github" and snapshot["documents"] == []
+    assert sum(1 for t in snapshot["threads"] if t["kind"] == "pull") == want["pulls"]
+    # REST went to /repositories/<id>/ after page 1, exactly as the Link header said
+    issue_urls = [e["url"] for e in state.log if "/issues?" in e["url"] or e["url"].endswith("/issues")]
+    assert "/repos/PyGithub/PyGithub/issues?" in issue_urls[0]
+    assert all("/repositories/3544490/issues?" in u for u in issue_urls[1:]) and len(issue_urls) == 5
+    # every thread's first comment is its opening post, by the thread's author
+    first = {}
+    for comment in sorted(snapshot["comments"], key=lambda c: (c["published"], c["comment_id"])):
+        first.setdefault(comment["thread_id"], comment)
+    for thread in snapshot["threads"]:
+        assert first[thread["thread_id"]]["kind"].endswith("_body")
+        assert first[thread["thread_id"]]["profile_id"] == thread["profile_id"]
+    # ids are unique per table; bots are flagged
+    for name, key in (
+        ("threads", "thread_id"),
+        ("comments", "comment_id"),
+        ("notes", "note_id"),
+        ("profiles", "profile_id"),
+    ):
+        assert len({row[key] for row in snapshot[name]}) == len(snapshot[name])
+    assert [p["username"] for p in snapshot["profiles"] if p["is_bot"]] == ["stale[bot]"]
+    # a reply keeps its comment, and that comment is in the same thread
+    comments = {c["comment_id"]: c for c in snapshot["comments"]}
+    assert all(comments[n["comment_id"]]["thread_id"] == n["thread_id"] for n in snapshot["notes"])
+
+
+def test_pull_requests_only_when_asked(
+    server: tuple[GitHubState, str], fixtures_dir: Path, tmp_path: Path
+) -> None:
+    _, url = server
+    _, snapshot = fetch(url, tmp_path, token="t")
+    want = expected(fixtures_dir, include_pulls=False)
+    assert len(snapshot["threads"]) == want["threads"] and len(snapshot["comments"]) == want["comments"]
+    assert all(t["kind"] != "pull" for t in snapshot["threads"])
+
+
+def test_every_fault_is_survived_and_data_is_complete(
+    server: tuple[GitHubState, str], fixtures_dir: Path, tmp_path: Path
+) -> None:
+    state, url = server
+    _, clean = fetch(url, tmp_path / "clean", "--include-pulls", token="t")
+    rest = [
+        "primary",
+        None,
+        "primary429",
+        "secondary",
+        None,
+        "secondary429",
+        "secondary_no_header",
+        "reset",
+        "500",
+        "502",
+    ]
+    graphql = ["rate_limited", None, "502", "reset", "primary", None, "secondary_no_header"]
+    state.plan("rest", rest)
+    state.plan("graphql", graphql)
+    state.graphql_budget = 12 * 30 * 20  # the client's first page size is "too slow": 502 until it lowers it
+    start = len(state.log)
+    report, faulty = fetch(url, tmp_path / "faulty", "--include-pulls", token="t")
+    assert not state.faults["rest"] and not state.faults["graphql"], "every planned fault was served"
+    assert tables(faulty) == tables(clean)  # complete, and no RATE_LIMITED answer stored as data
+    faults = sum(1 for f in rest + graphql if f)
+    assert report["waits"] >= faults and report["requests"] == len(state.log) - start
+    # the primary limits were waited out until the reset (a second ahead, + 1 s rounding margin)
+    assert report["waited_seconds"] >= 3 * 1.0
+
+
+def test_graphql_page_size_is_lowered_after_502(server: tuple[GitHubState, str], tmp_path: Path) -> None:
+    state, url = server
+    state.graphql_budget = 12 * 30 * 20  # the default page (50 × 30 × 20) is "too slow"
+    fetch(url, tmp_path, token="t")
+    firsts = [
+        json.loads(e["body"])["variables"]["first"]
+        for e in state.log
+        if e["channel"] == "graphql" and '"Discussions"' in e["body"]
+    ]
+    assert firsts[:3] == [50, 25, 12] and set(firsts[3:]) == {12}
+
+
+def test_secondary_limit_without_retry_after_waits_at_least_a_minute_then_doubles(
+    server: tuple[GitHubState, str],
+) -> None:
+    state, url = server
+    state.plan("rest", ["secondary_no_header", "secondary_no_header", None, "secondary_no_header"])
+    limits = GitHubLimits()  # the defaults: 60 s, doubling, at most 900 s
+    waits = [limits.classify(requests.get(f"{url}/repos/{REPO}")) for _ in range(4)]
+    assert [w.seconds if w else None for w in waits] == [60.0, 120.0, None, 60.0]
+    state.plan("rest", ["primary", "secondary"])
+    primary = limits.classify(requests.get(f"{url}/repos/{REPO}"))
+    secondary = limits.classify(requests.get(f"{url}/repos/{REPO}"))
+    assert primary is not None and 0 < primary.seconds <= 2.01 and "primary" in primary.reason
+    assert secondary is not None and secondary.seconds == 1.0
+
+
+def test_token_appears_nowhere(fixtures_dir: Path, tmp_path: Path) -> None:
+    token = "ghp_" + secrets.token_hex(18)
+    state = GitHubState.from_fixtures(fixtures_dir, max_per_page=7, graphql_max_first=3, token=token)
+    state.plan("rest", ["primary", None, "reset"])
+    state.plan("graphql", ["rate_limited"])
+    with serve(state) as url:
+        result = run(
+            [
+                "--repo",
+                REPO,
+                "--api-url",
+                url,
+                "--graphql-url",
+                f"{url}/graphql",
+                "--data",
+                str(tmp_path),
+                *FAST,
+            ],
+            token,
+        )
+        assert result.returncode == 0, result.stderr
+        bad = run(
+            [
+                "--repo",
+                "PyGithub/nothing-here",
+                "--api-url",
+                url,
+                "--graphql-url",
+                f"{url}/graphql",
+                "--data",
+                str(tmp_path),
+            ],
+            token,
+        )
+    errors = [line for line in bad.stderr.splitlines() if line.startswith("impactreport: error:")]
+    assert bad.returncode == 1 and len(errors) == 1 and "nothing-here: not found" in errors[0]
+    assert all(entry["authorization"] == f"Bearer {token}" for entry in state.log), (
+        "the token was sent, as a header"
+    )
+    for text in (result.stdout, result.stderr, bad.stdout, bad.stderr):
+        assert token not in text
+    for entry in state.log:
+        assert token not in entry["url"] and token not in entry["body"]
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name.endswith(".json.gz") for p in files)
+    for path in files:
+        raw = path.read_bytes()
+        assert token.encode() not in raw
+        if path.name.endswith(".gz"):
+            assert token.encode() not in gzip.decompress(raw)
+
+
+def test_since_merge_equals_a_full_fetch(server: tuple[GitHubState, str], tmp_path: Path) -> None:
+    state, url = server
+    owner, name = PYGITHUB
+    first, before = fetch(url, tmp_path / "incremental", "--include-pulls", token="t")
+    assert first["mode"] == "full"
+    # the world changes: an issue is edited, a comment deleted, another added, a discussion edited,
+    # a reply deleted (the added comment is GENERATED data)
+    state.update_issue(owner, name, 3045, title="Renamed after the first fetch")
+    state.delete_issue_comment(owner, name, 1136, 1879739410)
+    state.add_issue_comment(owner, name, 3043, 4_000_000_001, "A comment added after the first fetch.")
+    state.edit_discussion(owner, name, 2205, body="Edited body.", bodyHTML="<p>Edited body.</p>")
+    reply = state.discussion(owner, name, 2453)["comments"][0]["replies"][0]["databaseId"]
+    state.delete_discussion_reply(owner, name, 2453, reply)
+    start = len(state.log)
+    report, merged = fetch(url, tmp_path / "incremental", "--include-pulls", token="t")
+    incremental_requests = len(state.log) - start
+    _, full = fetch(url, tmp_path / "full", "--include-pulls", token="t")
+    assert report["mode"] == "incremental" and report["status"] == "stored"
+    assert report["threads_fetched"] == 5  # 3045, 1136, 3043 and discussions 2205, 2453
+    assert tables(merged) == tables(full)
+    assert incremental_requests < first["requests"] / 3
+    # and the changes are really in it
+    titles = {t["number"]: t["subject"] for t in merged["threads"] if t["kind"] != "discussion"}
+    assert titles[3045] == "Renamed after the first fetch"
+    ids = {c["github_id"] for c in merged["comments"] if c["kind"] == "issue_comment"}
+    assert 1879739410 not in ids and 4_000_000_001 in ids
+    assert reply not in {n["github_id"] for n in merged["notes"]}
+    assert len(merged["notes"]) == len(before["notes"]) - 1
+    # nothing changed since: the same 5 are read again (within the safety margin) and nothing is stored
+    again, _ = fetch(url, tmp_path / "incremental", "--include-pulls", token="t")
+    assert again["status"] == "unchanged" and again["threads_fetched"] == 5
+
+
+def test_since_date_needs_a_snapshot_and_bad_input_is_one_line(
+    server: tuple[GitHubState, str], tmp_path: Path
+) -> None:
+    _, url = server
+    base = ["--api-url", url, "--graphql-url", f"{url}/graphql", "--data", str(tmp_path)]
+    for args, needle in (
+        (["--repo", REPO, "--since", "2024-01-01", *base], "no"),
+        (["--repo", REPO, "--since", "yesterday", *base], "--since"),
+        (["--repo", "not a repo", *base], "--repo"),
+        (["--repo", REPO, "--api-url", "ftp://x", "--data", str(tmp_path)], "--api-url"),
+    ):
+        result = run(args, token="t")
+        assert result.returncode == 2, (args, result.stderr)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("impactreport: error:")]
+        assert len(errors) == 1 and needle in errors[0]
+    unauthenticated = run(["--repo", REPO, *base, "--quiet"])
+    assert unauthenticated.returncode == 0 and "GITHUB_TOKEN is not set" in unauthenticated.stderr
+
+
+def test_summary_counts_what_the_fixtures_hold(
+    server: tuple[GitHubState, str], fixtures_dir: Path, tmp_path: Path
+) -> None:
+    load = pytest.importorskip("impactreport.load")
+    stats = pytest.importorskip("impactreport.stats")
+    if not hasattr(load, "load_dataset") or not hasattr(stats, "summarise"):
+        pytest.skip("the loader or the statistics are not there yet")
+    _, url = server
+    fetch(url, tmp_path, "--include-pulls", token="t")
+    dataset = load.load_dataset([tmp_path])
+    want = expected(fixtures_dir, include_pulls=True)
+    overall = stats.summarise(dataset).overall
+    assert overall["discussions"] == want["threads"]
+    assert overall["comments"] == want["comments"] - want["bot_comments"]
+    assert overall["notes"] == want["notes"]
+    assert overall["contributors"] == want["contributors"]
+    assert stats.summarise(dataset, exclude_bots=False).overall["comments"] == want["comments"]
+    assert dataset.projects == ["PyGithub__PyGithub"]
