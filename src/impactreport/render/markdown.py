@@ -75,14 +75,14 @@ def _visible(cell: str) -> int:
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
     """A pipe table from already-formatted cells; ``align`` is one of ``l``/``r`` per column.
 
-    The rule under the header has as many dashes as the column's widest cell (between 3 and 40), so
+    The rule under the header has as many dashes as the column's widest cell (between 3 and 40) plus 2, so
     Pandoc (and Quarto) give wide tables relative column widths that follow the content.
     """
     if not rows:
         return ""
     align = align.ljust(len(headers), "l")
     widths = [
-        min(40, max(3, *(_visible(str(row[i])) for row in rows), max(len(w) for w in headers[i].split())))
+        2 + min(40, max(3, *(_visible(str(row[i])) for row in rows), max(len(w) for w in headers[i].split())))
         for i in range(len(headers))
     ]
     rule = [

@@ -31,7 +31,8 @@ table {
 caption { caption-side: top; text-align: left; font-size: 0.92rem; color: #3d444d; padding-bottom: 0.4rem; }
 th, td { border-bottom: 1px solid #d0d7de; padding: 0.3rem 0.6rem; vertical-align: top; }
 th { background: #f6f8fa; text-align: left; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
+td[style*="right"], th[style*="right"] { white-space: nowrap; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.88em; }
 pre { background: #f6f8fa; padding: 0.75rem; overflow-x: auto; border-radius: 6px; }
 @media print { nav#TOC { display: none; } body { max-width: none; } }
