@@ -47,6 +47,8 @@ PROJECTS: tuple[tuple[str, float, bool, float], ...] = (
     ("tiny-pilot", 0.005, False, 0.24),
 )
 
+#: Fewer posts cannot give every project its minimum of three comments.
+MIN_POSTS = 50
 #: Every snapshot file of a project is open while its rows stream in.
 MAX_SNAPSHOTS = 240
 _US = 1_000_000
@@ -514,7 +516,8 @@ def _wave_times(rng: np.random.Generator, size: int, centres: np.ndarray, widths
 
 def _split(total: int, shares: Sequence[float], minimum: int) -> list[int]:
     """Integer parts of ``total`` in proportion to ``shares``, each at least ``minimum``."""
-    raw = [max(minimum, int(total * share)) for share in shares]
+    spare = total - minimum * len(shares)
+    raw = [minimum + int(spare * share) for share in shares]
     raw[0] += total - sum(raw)
     return raw
 
@@ -958,8 +961,8 @@ def build_demo(
 
     Layout: ``directory/exports/thinklab/<project>/<retrieved as YYYY-MM-DDTHHMMSSZ>.json.gz``.
     """
-    if posts < 20:
-        raise ValueError("posts must be at least 20")
+    if posts < MIN_POSTS:
+        raise ValueError(f"posts must be at least {MIN_POSTS}")
     if not 1 <= snapshots <= MAX_SNAPSHOTS:
         raise ValueError(f"snapshots must be between 1 and {MAX_SNAPSHOTS}")
     root = Path(directory)

@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from impactreport.demo import DEMO_TEAM, MAX_SNAPSHOTS, build_demo
+from impactreport.demo import DEMO_TEAM, MAX_SNAPSHOTS, MIN_POSTS, build_demo
 
 
 @click.command(name="demo")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("data/demo"))
 @click.option(
-    "--posts", type=click.IntRange(min=20), default=2000, show_default=True, help="Comments + notes."
+    "--posts", type=click.IntRange(min=MIN_POSTS), default=2000, show_default=True, help="Comments + notes."
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, byte-identical files.")
 @click.option(
