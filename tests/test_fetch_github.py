@@ -81,9 +81,10 @@ def expected(fixtures: Path, include_pulls: bool) -> dict[str, Any]:
 # -- running the command ------------------------------------------------------------------------
 
 
-def run(args: list[str], token: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], token: str | None = None, **variables: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     env["COLUMNS"] = "200"
+    env.update(variables)
     if token is not None:
         env["GITHUB_TOKEN"] = token
     command = [sys.executable, "-m", "impactreport.cli.main", "fetch", "github", *args]
@@ -357,3 +358,16 @@ def test_summary_counts_what_the_fixtures_hold(
     assert overall["contributors"] == want["contributors"]
     assert stats.summarise(dataset, exclude_bots=False).overall["comments"] == want["comments"]
     assert dataset.projects == ["PyGithub__PyGithub"]
+
+
+def test_api_urls_default_to_the_github_actions_variables(
+    server: tuple[GitHubState, str], fixtures_dir: Path, tmp_path: Path
+) -> None:
+    state, url = server
+    variables = {"GITHUB_API_URL": url, "GITHUB_GRAPHQL_URL": f"{url}/graphql"}
+    result = run(["--repo", REPO, "--data", str(tmp_path), "--json", *FAST], token="t", **variables)
+    assert result.returncode == 0, result.stderr
+    assert (
+        json.loads(result.stdout)["rows"]["threads"] == expected(fixtures_dir, include_pulls=False)["threads"]
+    )
+    assert any(entry["channel"] == "graphql" for entry in state.log)
