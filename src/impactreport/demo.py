@@ -57,6 +57,21 @@ _T0 = int(datetime(2015, 1, 5, tzinfo=UTC).timestamp()) * _US
 _SPAN = 730 * _DAY
 _NOTE_SHARE = 0.2
 _LEVEL = 1  # deflate level: the files are re-read far more often than written, but 1M posts must be fast
+_FIRST_NAMES = (
+    "Zoë",
+    "José",
+    "Łukasz",
+    "Søren",
+    "Ngọc",
+    "Maria",
+    "Omar",
+    "Priya",
+    "Kenji",
+    "Ines",
+    "Tom",
+    "Ada",
+)
+_LAST_NAMES = ("García", "Nguyen", "Müller", "Smith", "Okoye", "Rossi", "Tanaka", "Novak", "Silva", "Kim")
 _SCRIPT_SUBJECT = "<script>alert(1)</script>"
 _TRICKY_NAME = ("Ana & <b>Bea</b>", "Lab-Ørsted")
 
@@ -531,35 +546,21 @@ def _ids(rng: np.random.Generator, times: np.ndarray, start: int) -> np.ndarray:
     return ids
 
 
-def _generate(posts: int, seed: int, snapshots: int) -> tuple[list[_Project], dict[int, tuple[str, ...]]]:
-    """All rows of every project, as serialised row text plus the arrays snapshots are cut from."""
-    rng = np.random.default_rng(seed)
-    rand = random.Random(seed)
+def _people(
+    rand: random.Random, rng: np.random.Generator, posts: int
+) -> tuple[dict[int, tuple[str, str, str]], np.ndarray, np.ndarray]:
+    """Global profiles (id -> username, first, last name): the team, one tricky name, outsiders.
 
-    # people: the team, one tricky name, then a tail of outsiders; ids are global
+    Returns the profiles, the team's ids (owner first) and the outsiders' ids (tricky name first).
+    """
     n_outsiders = 20 + int(2 * posts**0.5)
-    firsts = (
-        "Zoë",
-        "José",
-        "Łukasz",
-        "Søren",
-        "Ngọc",
-        "Maria",
-        "Omar",
-        "Priya",
-        "Kenji",
-        "Ines",
-        "Tom",
-        "Ada",
-    )
-    lasts = ("García", "Nguyen", "Müller", "Smith", "Okoye", "Rossi", "Tanaka", "Novak", "Silva", "Kim")
     people: list[tuple[str, str, str]] = [
         (u, f, la) for u, (f, la) in zip(DEMO_TEAM, _TEAM_NAMES, strict=True)
     ]
     people.append(("ana_bea", *_TRICKY_NAME))
     usernames = {p[0] for p in people}
     while len(people) < len(DEMO_TEAM) + 1 + n_outsiders:
-        first, last = rand.choice(firsts), rand.choice(lasts)
+        first, last = rand.choice(_FIRST_NAMES), rand.choice(_LAST_NAMES)
         base = _slug(f"{first}{last}").replace("-", "") or "user"
         username = base if base not in usernames else f"{base}{rand.randint(2, 999)}"
         if username in usernames:
@@ -568,24 +569,11 @@ def _generate(posts: int, seed: int, snapshots: int) -> tuple[list[_Project], di
         people.append((username, first, last))
     profile_ids = np.sort(rng.choice(np.arange(2, 20 * len(people)), size=len(people), replace=False))
     profiles = {int(pid): person for pid, person in zip(profile_ids.tolist(), people, strict=True)}
-    team_ids = profile_ids[: len(DEMO_TEAM)]
-    outsider_ids = profile_ids[len(DEMO_TEAM) :]  # the tricky name first
+    return profiles, profile_ids[: len(DEMO_TEAM)], profile_ids[len(DEMO_TEAM) :]
 
-    dois = _doi_pool(rand, 60 + posts // 40)
-    writer = _Writer(rand, dois, list(DEMO_TEAM) + [p[0] for p in people[4:10]])
-    pool_size = max(50, min(4000, posts))
-    comment_pool = _pool(writer, pool_size, (1, 3), (5, 14))
-    note_pool = _pool(writer, max(20, pool_size // 3), (1, 1), (4, 12))
-    doc_bodies = [writer.body(rand.randint(6, 10), (8, 18)) for _ in PROJECTS]
 
-    n_notes = round(posts * _NOTE_SHARE)
-    n_comments = posts - n_notes
-    shares = [share for _, share, _, _ in PROJECTS]
-    comment_counts = _split(n_comments, shares, 3)
-    note_counts = _split(n_notes, shares, 0)
-
-    centres = (np.arange(8) + rng.random(8)) / 8  # one burst every quarter or so
-    widths = rng.uniform(0.01, 0.05, 8)
+def _snapshot_times(snapshots: int) -> list[int]:
+    """Retrieval times (µs): evenly spread from 30 % of the timeline to just after its end."""
     end_of_activity = _T0 + _SPAN
     last_snapshot = end_of_activity + 10 * _DAY
     first_snapshot = _T0 + int(0.3 * _SPAN)
@@ -595,84 +583,122 @@ def _generate(posts: int, seed: int, snapshots: int) -> tuple[list[_Project], di
         stamps = [
             first_snapshot + (last_snapshot - first_snapshot) * k // (snapshots - 1) for k in range(snapshots)
         ]
-    stamps = [s - s % _DAY + (23 * 3600 + 29 * 60 + 37) * _US for s in stamps]
+    return [s - s % _DAY + (23 * 3600 + 29 * 60 + 37) * _US for s in stamps]
 
-    drafts = []
-    for index, (name, _, has_review, start_fraction) in enumerate(PROJECTS):
-        start = _T0 + int(start_fraction * _SPAN)
-        span = end_of_activity - start
-        n_c = comment_counts[index]
-        n_threads = max(2, min(n_c, round(n_c / (7 + np.log10(max(n_c, 10))))))
-        thread_t = start + (_wave_times(rng, n_threads, centres, widths) * span).astype(np.int64)
-        thread_t.sort()
-        # first comment opens the thread; the rest go to popular threads after a delay
-        weight = rng.lognormal(0.0, 1.0, n_threads)
-        rest = rng.choice(n_threads, size=n_c - n_threads, p=weight / weight.sum())
-        comment_thread = np.concatenate([np.arange(n_threads), rest])
-        delay = np.concatenate(
-            [
-                rng.integers(300_000, 5_000_000, n_threads),
-                60 * _US + rng.exponential(12 * _DAY, n_c - n_threads).astype(np.int64),
-            ]
-        )
-        comment_t = thread_t[comment_thread] + delay
-        late = comment_t >= end_of_activity
-        comment_t[late] = thread_t[comment_thread[late]] + (
-            rng.random(int(late.sum())) * (end_of_activity - thread_t[comment_thread[late]])
-        ).astype(np.int64)
 
-        # authors: owner, team, then a Zipf tail of this project's community
-        community = rng.permutation(outsider_ids)[: max(5, int(len(outsider_ids) * shares[index] ** 0.4))]
-        if name == "open-meta":
-            community = np.concatenate([[outsider_ids[0]], community[community != outsider_ids[0]]])
-        zipf = 1.0 / np.arange(1, len(community) + 1) ** 1.2
-        candidates = np.concatenate([team_ids, community])
-        p = np.concatenate([[0.40, 0.12, 0.06], 0.42 * zipf / zipf.sum()])
+@dataclass
+class _Draft:
+    """One project's activity before global ids are assigned (arrays in generation order)."""
 
-        def authors(size: int, candidates: np.ndarray = candidates, p: np.ndarray = p) -> np.ndarray:
-            return candidates[rng.choice(len(candidates), size=size, p=p)]
+    name: str
+    start: int
+    thread_t: np.ndarray
+    comment_thread: np.ndarray
+    comment_t: np.ndarray
+    comment_author: np.ndarray
+    note_comment: np.ndarray
+    note_t: np.ndarray
+    note_author: np.ndarray
+    review: int
 
-        comment_author = authors(n_c)
-        n_n = note_counts[index]
-        note_comment = rng.integers(0, n_c, n_n)
-        note_t = comment_t[note_comment] + 30 * _US + rng.exponential(3 * _DAY, n_n).astype(np.int64)
-        note_t = np.minimum(note_t, np.maximum(end_of_activity, comment_t[note_comment] + 1))
-        note_author = authors(n_n)
-        review = int(rng.integers(1, n_threads)) if has_review and n_threads > 2 else -1
-        drafts.append(
-            (
-                name,
-                start,
-                thread_t,
-                comment_thread,
-                comment_t,
-                comment_author,
-                note_comment,
-                note_t,
-                note_author,
-                review,
-            )
-        )
+
+def _draft(
+    rng: np.random.Generator,
+    index: int,
+    counts: tuple[int, int],
+    bursts: tuple[np.ndarray, np.ndarray],
+    team_ids: np.ndarray,
+    outsider_ids: np.ndarray,
+) -> _Draft:
+    """Times, threads and authors of one project's comments and notes."""
+    name, share, has_review, start_fraction = PROJECTS[index]
+    n_c, n_n = counts
+    end_of_activity = _T0 + _SPAN
+    start = _T0 + int(start_fraction * _SPAN)
+    span = end_of_activity - start
+    n_threads = max(2, min(n_c, round(n_c / (7 + np.log10(max(n_c, 10))))))
+    thread_t = start + (_wave_times(rng, n_threads, *bursts) * span).astype(np.int64)
+    thread_t.sort()
+    # first comment opens the thread; the rest go to popular threads after a delay
+    weight = rng.lognormal(0.0, 1.0, n_threads)
+    rest = rng.choice(n_threads, size=n_c - n_threads, p=weight / weight.sum())
+    comment_thread = np.concatenate([np.arange(n_threads), rest])
+    delay = np.concatenate(
+        [
+            rng.integers(300_000, 5_000_000, n_threads),
+            60 * _US + rng.exponential(12 * _DAY, n_c - n_threads).astype(np.int64),
+        ]
+    )
+    comment_t = thread_t[comment_thread] + delay
+    late = comment_t >= end_of_activity
+    comment_t[late] = thread_t[comment_thread[late]] + (
+        rng.random(int(late.sum())) * (end_of_activity - thread_t[comment_thread[late]])
+    ).astype(np.int64)
+
+    # authors: owner, team, then a Zipf tail of this project's community
+    community = rng.permutation(outsider_ids)[: max(5, int(len(outsider_ids) * share**0.4))]
+    if name == "open-meta":
+        community = np.concatenate([[outsider_ids[0]], community[community != outsider_ids[0]]])
+    zipf = 1.0 / np.arange(1, len(community) + 1) ** 1.2
+    candidates = np.concatenate([team_ids, community])
+    p = np.concatenate([[0.40, 0.12, 0.06], 0.42 * zipf / zipf.sum()])
+    comment_author = candidates[rng.choice(len(candidates), size=n_c, p=p)]
+    note_comment = rng.integers(0, n_c, n_n)
+    note_t = comment_t[note_comment] + 30 * _US + rng.exponential(3 * _DAY, n_n).astype(np.int64)
+    note_t = np.minimum(note_t, np.maximum(end_of_activity, comment_t[note_comment] + 1))
+    note_author = candidates[rng.choice(len(candidates), size=n_n, p=p)]
+    review = int(rng.integers(1, n_threads)) if has_review and n_threads > 2 else -1
+    return _Draft(
+        name,
+        start,
+        thread_t,
+        comment_thread,
+        comment_t,
+        comment_author,
+        note_comment,
+        note_t,
+        note_author,
+        review,
+    )
+
+
+def _generate(
+    posts: int, seed: int, snapshots: int
+) -> tuple[list[_Project], dict[int, tuple[str, str, str]]]:
+    """Every project's rows: comment and note arrays, serialised thread rows, retrieval times."""
+    rng = np.random.default_rng(seed)
+    rand = random.Random(seed)
+    profiles, team_ids, outsider_ids = _people(rand, rng, posts)
+
+    dois = _doi_pool(rand, 60 + posts // 40)
+    writer = _Writer(rand, dois, list(DEMO_TEAM) + [profiles[int(i)][0] for i in outsider_ids[1:7]])
+    pool_size = max(50, min(4000, posts))
+    comment_pool = _pool(writer, pool_size, (1, 3), (5, 14))
+    note_pool = _pool(writer, max(20, pool_size // 3), (1, 1), (4, 12))
+    doc_bodies = [writer.body(rand.randint(6, 10), (8, 18)) for _ in PROJECTS]
+
+    n_notes = round(posts * _NOTE_SHARE)
+    shares = [share for _, share, _, _ in PROJECTS]
+    comment_counts = _split(posts - n_notes, shares, 3)
+    note_counts = _split(n_notes, shares, 0)
+    bursts = ((np.arange(8) + rng.random(8)) / 8, rng.uniform(0.01, 0.05, 8))  # about one a quarter
+    stamps = _snapshot_times(snapshots)
+    drafts = [
+        _draft(rng, index, (comment_counts[index], note_counts[index]), bursts, team_ids, outsider_ids)
+        for index in range(len(PROJECTS))
+    ]
 
     # global ids in time order across projects
-    thread_ids = _ids(rng, np.concatenate([d[2] for d in drafts]), 2)
-    comment_ids = _ids(rng, np.concatenate([d[4] for d in drafts]), 3)
-    note_ids = _ids(rng, np.concatenate([d[7] for d in drafts]), 12)
+    thread_ids = _ids(rng, np.concatenate([d.thread_t for d in drafts]), 2)
+    comment_ids = _ids(rng, np.concatenate([d.comment_t for d in drafts]), 3)
+    note_ids = _ids(rng, np.concatenate([d.note_t for d in drafts]), 12)
     t_off = c_off = n_off = 0
     projects: list[_Project] = []
     for index, draft in enumerate(drafts):
-        (
-            name,
-            start,
-            thread_t,
-            comment_thread,
-            comment_t,
-            comment_author,
-            note_comment,
-            note_t,
-            note_author,
-            review,
-        ) = draft
+        name, start, review = draft.name, draft.start, draft.review
+        thread_t, comment_thread, comment_t = draft.thread_t, draft.comment_thread, draft.comment_t
+        comment_author, note_comment = draft.comment_author, draft.note_comment
+        note_t, note_author = draft.note_t, draft.note_author
         tid = thread_ids[t_off : t_off + len(thread_t)]
         cid = comment_ids[c_off : c_off + len(comment_t)]
         nid = note_ids[n_off : n_off + len(note_t)]
@@ -780,7 +806,7 @@ def _generate(posts: int, seed: int, snapshots: int) -> tuple[list[_Project], di
                 retrieved=[s + index * 1_600_000 + int(rng.integers(0, 999_999)) for s in stamps],
             )
         )
-    return projects, {pid: person for pid, person in profiles.items()}
+    return projects, profiles
 
 
 def _row(row: dict[str, object]) -> str:
