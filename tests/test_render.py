@@ -44,7 +44,7 @@ def make_project(folder: Path) -> Path:
 def text_of(html: str) -> str:
     body = HTMLParser(html).body
     assert body is not None
-    return re.sub(r"\s+", " ", body.text(separator=" ")).replace("\u00a0", " ")
+    return re.sub(r"\s+", " ", body.text(separator=" ")).replace("\u00a0", " ").strip()
 
 
 def squeeze(text: str) -> str:

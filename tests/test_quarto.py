@@ -1,0 +1,153 @@
+"""The real ``quarto render`` of report/index.qmd (HTML and Typst PDF), compared with the built-in renderer.
+
+Quarto comes from ``quarto`` on PATH or ``$QUARTO_PATH``; failing that, the offline installer in
+``../shared/tools/quarto`` installs Quarto 1.7.34 into ``.quarto-dist`` (gitignored). Without any of
+these the tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from impactreport.render import render
+from impactreport.render.quarto import find_quarto
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("IMPACTREPORT_SHARED", REPO.parent / "shared"))
+INSTALLER = SHARED / "tools" / "quarto" / "install.sh"
+PREFIX = REPO / ".quarto-dist"
+PROJECTS = ("EdgeProject", "MicrobeResist")
+
+
+@pytest.fixture(scope="module")
+def quarto_binary() -> Path:
+    """Quarto from PATH / $QUARTO_PATH, else installed offline from ../shared; skip when impossible."""
+    found = find_quarto()
+    if found is not None:
+        return found
+    if (PREFIX / "bin" / "quarto").is_file():
+        return PREFIX / "bin" / "quarto"
+    if not INSTALLER.is_file():
+        pytest.skip(f"no quarto on PATH or $QUARTO_PATH, and no offline installer at {INSTALLER}")
+    result = subprocess.run(
+        ["bash", str(INSTALLER), str(PREFIX)], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        pytest.skip(f"offline Quarto install failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
+    return PREFIX / "bin" / "quarto"
+
+
+def _project(folder: Path) -> Path:
+    (folder / "report").mkdir(parents=True)
+    shutil.copy(REPO / "_quarto.yml", folder / "_quarto.yml")
+    shutil.copy(REPO / "report" / "index.qmd", folder / "report" / "index.qmd")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def renders(
+    quarto_binary: Path, latest_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """The same parameters rendered by Quarto and by the built-in renderer."""
+    project = _project(tmp_path_factory.mktemp("quarto-project"))
+    params = {"data": str(latest_dir), "projects": list(PROJECTS), "title": "Quarto comparison"}
+    saved = {key: os.environ.get(key) for key in ("QUARTO_PATH", "QUARTO_PYTHON")}
+    os.environ["QUARTO_PATH"] = str(quarto_binary)
+    os.environ["QUARTO_PYTHON"] = sys.executable
+    try:
+        quarto = render(("html", "pdf"), params, project / "quarto", "quarto", root=project)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    builtin = render(("html", "pdf"), params, project / "builtin", "builtin", root=project)
+    assert [p.name for p in quarto] == [p.name for p in builtin] == ["index.html", "index.pdf"]
+    return {"quarto": project / "quarto", "builtin": project / "builtin"}
+
+
+def _text(html: str) -> str:
+    body = HTMLParser(html).body
+    assert body is not None
+    return re.sub(r"\s+", " ", body.text(separator=" ")).replace("\u00a0", " ").strip()
+
+
+def _figures(html: str) -> dict[str, str]:
+    """Figure id → its caption text, in both engines' markup."""
+    tree = HTMLParser(html)
+    found = {}
+    for node in tree.css("[id^=fig-]"):
+        name = node.attributes["id"]
+        if not re.fullmatch(r"fig-[\w-]+", name):
+            continue
+        caption = node.css_first("figcaption")
+        image = node.css_first("img")
+        assert image is not None and image.attributes["src"].startswith("data:image/svg+xml;base64,"), name
+        found[name] = re.sub(r"\s+", " ", caption.text()).replace("\u00a0", " ").strip()
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_quarto_html_matches_builtin(renders: dict[str, Path]) -> None:
+    from impactreport.load import load_dataset
+    from impactreport.stats import summarise
+
+    from_quarto = (renders["quarto"] / "index.html").read_text(encoding="utf-8")
+    from_builtin = (renders["builtin"] / "index.html").read_text(encoding="utf-8")
+    stats = summarise(load_dataset([SHARED / "thinklab" / "latest"], projects=list(PROJECTS)))
+    sentence = stats.sentence()
+    for html in (from_quarto, from_builtin):
+        text = _text(html)
+        assert sentence in text
+        assert "Quarto comparison" in text
+        assert "?@fig" not in text and "?@tbl" not in text
+    # the same numbered figures with the same captions
+    assert _figures(from_quarto) == _figures(from_builtin)
+    assert len(_figures(from_quarto)) >= 7
+
+    # the same numbers in the project table
+    def cells(html: str) -> list[str]:
+        table = HTMLParser(html).css_first("#tbl-projects table") or HTMLParser(html).css_first(
+            "#tbl-projects"
+        )
+        return [cell.text().strip() for cell in table.css("td")]
+
+    assert cells(from_quarto) == cells(from_builtin)
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_quarto_pdf(renders: dict[str, Path]) -> None:
+    from impactreport.load import load_dataset
+    from impactreport.stats import summarise
+
+    stats = summarise(load_dataset([SHARED / "thinklab" / "latest"], projects=list(PROJECTS)))
+    squeeze = lambda text: re.sub(r"[\s\-\u00ad\u2010]+", "", text)  # noqa: E731  (PDF text wraps and hyphenates)
+    for engine in ("quarto", "builtin"):
+        reader = PdfReader(renders[engine] / "index.pdf")
+        assert len(reader.pages) >= 4, engine
+        text = "\n".join(page.extract_text() for page in reader.pages)
+        assert squeeze(stats.sentence()) in squeeze(text), engine
+        assert "Figure 1" in text.replace("\u00a0", " "), engine
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_figures_written_by_both(renders: dict[str, Path]) -> None:
+    for engine in ("quarto", "builtin"):
+        names = {path.stem for path in (renders[engine] / "figures").glob("*.svg")}
+        assert {"imbalance", "activity-histogram", "contributors", "views"} <= names, engine
+        for name in names:
+            for suffix in ("png", "pdf"):
+                assert (renders[engine] / "figures" / f"{name}.{suffix}").stat().st_size > 0
