@@ -83,7 +83,8 @@ class GitHubLimits:
             if retry_after is not None:
                 self._count("secondary")
                 return Wait(retry_after, "secondary rate limit (retry-after)")
-            if status == 429 or "secondary rate limit" in _message(response).lower():
+            message = _message(response).lower()
+            if status == 429 or "secondary rate limit" in message or "abuse detection" in message:
                 self._count("secondary")
                 with self._lock:
                     streak = self._streak
