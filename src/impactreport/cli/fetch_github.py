@@ -286,9 +286,12 @@ def command(
     )
     token = os.environ.get(TOKEN_VARIABLE) or None
     if token is None:
+        skipped = "" if no_discussions else "; Discussions skipped (GitHub's GraphQL API needs a token)"
         err.print(
-            f"[bold yellow]WARNING:[/] {TOKEN_VARIABLE} is not set: unauthenticated, 60 requests an hour."
+            f"[bold yellow]WARNING:[/] {TOKEN_VARIABLE} is not set: unauthenticated, "
+            f"60 requests an hour{skipped}."
         )
+        no_discussions = True
     policy = policy_from(GITHUB_POLICY, max_attempts, max_time, backoff, timeout)
     project = project_name(owner, name)
     start = time.monotonic()
