@@ -19,10 +19,9 @@ inputs are split across processes.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 import polars as pl
 from selectolax.lexbor import LexborHTMLParser
@@ -72,21 +71,42 @@ def citation_doi(href: str | None, data_key: str | None) -> str | None:
     return None
 
 
-def _html_texts(htmls: Sequence[str]) -> list[tuple[str, list[str]]]:
-    return [html_text(html) for html in htmls]
+def _chunk_metrics(htmls: pl.Series) -> tuple[pl.Series, pl.Series, list[list[str]]]:
+    """Characters, words (html basis) and DOIs of one chunk of HTML bodies."""
+    texts: list[str] = []
+    dois: list[list[str]] = []
+    for html in htmls:
+        text, found = html_text(html or "")
+        texts.append(text)
+        dois.append(found)
+    series = pl.Series(texts, dtype=pl.String)
+    characters = series.str.len_chars() - series.str.count_matches(NODE_SEPARATOR)
+    words = series.str.count_matches(WORD_PATTERN)
+    return characters.cast(pl.Int64), words.cast(pl.Int64), dois
 
 
-def extract_html(htmls: Sequence[str], *, workers: int | None = None) -> tuple[list[str], list[list[str]]]:
-    """Visible texts and citation DOIs of many HTML bodies; parallel across cores for large inputs."""
+def html_metrics(htmls: pl.Series, *, workers: int | None = None) -> pl.DataFrame:
+    """``characters``, ``words`` (html basis) and ``dois`` of many HTML bodies, in order.
+
+    Large inputs go to worker processes in chunks: a chunk travels as an Arrow-backed polars Series (no
+    Python object per body) and comes back as counts, so memory stays bounded by the chunks in flight.
+    Workers are spawned, not forked: polars' thread pool must not be forked.
+    """
     workers = workers or min(os.cpu_count() or 1, 8)
-    if workers > 1 and len(htmls) >= PARALLEL_MIN_POSTS:
-        size = -(-len(htmls) // (workers * 4))
-        chunks = [htmls[i : i + size] for i in range(0, len(htmls), size)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = [item for part in pool.map(_html_texts, chunks) for item in part]
+    if workers > 1 and htmls.len() >= PARALLEL_MIN_POSTS:
+        size = max(PARALLEL_MIN_POSTS // 2, -(-htmls.len() // (workers * 8)))
+        chunks = (htmls.slice(start, size) for start in range(0, htmls.len(), size))
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            parts = list(pool.imap(_chunk_metrics, chunks))
     else:
-        results = _html_texts(htmls)
-    return [text for text, _ in results], [dois for _, dois in results]
+        parts = [_chunk_metrics(htmls)]
+    return pl.DataFrame(
+        {
+            "characters": pl.concat([p[0] for p in parts]),
+            "words": pl.concat([p[1] for p in parts]),
+            "html_dois": pl.Series([d for p in parts for d in p[2]], dtype=pl.List(pl.String)),
+        }
+    )
 
 
 def text_metrics(bodies: pl.DataFrame, *, text_basis: str = "html") -> pl.DataFrame:
@@ -96,20 +116,15 @@ def text_metrics(bodies: pl.DataFrame, *, text_basis: str = "html") -> pl.DataFr
     """
     if text_basis not in TEXT_BASES:
         raise ValueError(f"text basis must be one of {', '.join(TEXT_BASES)}, not {text_basis!r}")
-    texts, html_dois = extract_html(bodies["body_html"].fill_null("").to_list())
-    frame = pl.DataFrame(
-        {
-            "text": pl.Series(texts, dtype=pl.String),
-            "html_dois": pl.Series(html_dois, dtype=pl.List(pl.String)),
-            "body_md": bodies["body_md"].fill_null(""),
-        }
+    frame = pl.concat(
+        [html_metrics(bodies["body_html"].fill_null("")), bodies.select(pl.col("body_md").fill_null(""))],
+        how="horizontal",
     )
-    if text_basis == "html":
-        characters = pl.col("text").str.len_chars() - pl.col("text").str.count_matches(NODE_SEPARATOR)
-        words = pl.col("text").str.count_matches(WORD_PATTERN)
-    else:
-        characters = pl.col("body_md").str.len_chars()
-        words = pl.col("body_md").str.count_matches(WORD_PATTERN)
+    if text_basis == "markdown":
+        frame = frame.with_columns(
+            pl.col("body_md").str.len_chars().cast(pl.Int64).alias("characters"),
+            pl.col("body_md").str.count_matches(WORD_PATTERN).cast(pl.Int64).alias("words"),
+        )
     md_dois = (
         pl.col("body_md")
         .str.extract_all(_MD_CITATION)
@@ -121,8 +136,8 @@ def text_metrics(bodies: pl.DataFrame, *, text_basis: str = "html") -> pl.DataFr
         .list.eval(pl.element().str.slice(1).str.to_lowercase())
     )
     return frame.select(
-        characters.cast(pl.Int64).alias("characters"),
-        words.cast(pl.Int64).alias("words"),
+        "characters",
+        "words",
         pl.concat_list(pl.col("html_dois"), md_dois).list.unique().list.sort().alias("dois"),
     )
 

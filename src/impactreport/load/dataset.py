@@ -45,8 +45,8 @@ Progress = Callable[[SnapshotFile], None]
 class _Loaded:
     """Tables of every file read so far, and what went wrong along the way."""
 
-    tables: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {n: [] for n in TABLE_NAMES})
-    snapshots: list[dict] = field(default_factory=list)
+    tables: dict[str, dict[int, pl.DataFrame]] = field(default_factory=lambda: {n: {} for n in TABLE_NAMES})
+    snapshots: dict[int, dict] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     unresolved: list[Path] = field(default_factory=list)
 
@@ -121,7 +121,7 @@ class _References:
         return self._cache[path]
 
 
-def _read_file(file: SnapshotFile, references: _References, loaded: _Loaded) -> None:
+def _read_file(file: SnapshotFile, references: _References, loaded: _Loaded, index: int) -> None:
     raw = read_export(file.path)
     export_format = detect_format(raw.tables, path=file.path)
     tables = normalise(raw.tables, export_format)
@@ -137,29 +137,32 @@ def _read_file(file: SnapshotFile, references: _References, loaded: _Loaded) -> 
         if name in TIME_FIELDS:
             frame = _parse_times(frame, name, file.path)
         frame = _drop_duplicate_ids(frame, name, file.path, loaded.warnings)
-        loaded.tables[name].append(frame.with_columns(pl.lit(file.project).alias("project")))
+        loaded.tables[name][index] = frame.with_columns(pl.lit(file.project).alias("project"))
     if rows == 0:
         loaded.warnings.append(f"{file.path}: empty export (no rows in any table)")
-    loaded.snapshots.append(
-        {
-            "source": raw.source or file.source,
-            "project": file.project,
-            "path": str(file.path),
-            "format": export_format
-            if (raw.source or file.source) == "thinklab"
-            else (raw.source or file.source),
-            "retrieved": raw.retrieved,
-            "sha256": raw.sha256,
-            "rows": rows,
-        }
-    )
+    loaded.snapshots[index] = {
+        "source": raw.source or file.source,
+        "project": file.project,
+        "path": str(file.path),
+        "format": export_format if (raw.source or file.source) == "thinklab" else (raw.source or file.source),
+        "retrieved": raw.retrieved,
+        "sha256": raw.sha256,
+        "rows": rows,
+    }
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _combine(frames: list[pl.DataFrame], table: str) -> pl.DataFrame:
     """All files' rows of one table; a row seen in several snapshots keeps its newest version."""
     if not frames:
         return pl.DataFrame()
-    combined = pl.concat(frames, how="vertical_relaxed")
+    combined = pl.concat(frames, how="vertical_relaxed", rechunk=False)
     if len(frames) == 1:
         return combined
     key_columns = ROW_KEYS[table]
@@ -333,10 +336,12 @@ def load_dataset(
         files = [f for f in files if f.project in wanted]
     references = _References(paths)
     loaded = _Loaded()
-    for file in files:
+    # Largest files first: the peak memory of parsing the biggest export is not stacked on top of
+    # everything read before it. Rows are put back in discovery order afterwards.
+    for index, file in sorted(enumerate(files), key=lambda item: -_size(item[1].path)):
         if on_file is not None:
             on_file(file)
-        _read_file(file, references, loaded)
+        _read_file(file, references, loaded, index)
     if loaded.unresolved:
         first = loaded.unresolved[0]
         more = f" and {len(loaded.unresolved) - 1} more" if len(loaded.unresolved) > 1 else ""
@@ -344,8 +349,9 @@ def load_dataset(
             f"{first}{more}: format B (no ids) and no other snapshot of the project to resolve them: "
             "authors are counted by id; usernames, and so the team filter, are unavailable"
         )
-    profiles = _with_names(_combine(loaded.tables["profiles"], "profiles"))
-    tables = {name: _frame(name, loaded.tables[name]) for name in TABLE_NAMES if name != "profiles"}
+    in_order = {name: [by_index[i] for i in sorted(by_index)] for name, by_index in loaded.tables.items()}
+    profiles = _with_names(_combine(in_order["profiles"], "profiles"))
+    tables = {name: _frame(name, in_order[name]) for name in TABLE_NAMES if name != "profiles"}
     tables["profiles"] = _frame("profiles", [profiles] if profiles.columns else [])
     tables = _check_references(tables, loaded.warnings)
     people = _people(tables["profiles"])
@@ -359,17 +365,10 @@ def load_dataset(
             loaded.warnings.append(
                 f"{missing} author id(s) without a profile: counted by id; the team filter cannot see them"
             )
-    snapshots = (
-        pl.DataFrame(loaded.snapshots, schema_overrides={"retrieved": pl.String})
-        if loaded.snapshots
-        else None
-    )
-    if snapshots is None:
-        snapshots = pl.DataFrame(schema=polars_schema("snapshots"))
-    else:
-        snapshots = snapshots.with_columns(
-            pl.col("retrieved").str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
-        ).cast(dict(polars_schema("snapshots")))
+    snapshot_rows = [loaded.snapshots[i] for i in sorted(loaded.snapshots)]
+    snapshots = pl.DataFrame(
+        snapshot_rows, schema={**polars_schema("snapshots"), "retrieved": pl.String}, orient="row"
+    ).with_columns(pl.col("retrieved").str.to_datetime(time_unit="us", time_zone="UTC", strict=False))
     return Dataset(
         profiles=tables["profiles"],
         documents=tables["documents"],

@@ -96,6 +96,7 @@ def read_export(path: Path) -> RawExport:
         frame = pl.read_json(raw, infer_schema_length=None)
     except Exception:  # polars raises several error types for malformed input
         raise _explain_json_error(path, raw) from None
+    del raw  # the largest export's bytes need not outlive its parse
     missing = [name for name in TABLE_NAMES if name not in frame.columns]
     if missing:
         raise InputError(f"{path}: missing table{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
