@@ -355,6 +355,20 @@ def test_cli_rejects_bad_numbers(tmp_path: Path) -> None:
     assert not (tmp_path / "exports").exists()
 
 
+def test_unwritable_directory_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from impactreport.cli.main import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["demo", str(blocker / "demo"), "--posts", "50"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("impactreport: error: ") and "cannot write the demo exports" in err
+    assert "\n" not in err and "Traceback" not in err
+    assert blocker.read_text() == "not a folder"
+
+
 def test_console_script(tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("impactreport")
     if not script.exists():

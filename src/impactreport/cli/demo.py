@@ -12,6 +12,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from impactreport.demo import DEMO_TEAM, MAX_SNAPSHOTS, MIN_POSTS, build_demo
+from impactreport.errors import InputError
 
 
 @click.command(name="demo")
@@ -36,13 +37,17 @@ def command(directory: Path, posts: int, seed: int, snapshots: int, as_json: boo
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
     ) as progress:
         task = progress.add_task("generating rows", total=None)
-        result = build_demo(
-            directory,
-            posts=posts,
-            seed=seed,
-            snapshots=snapshots,
-            progress=lambda text: progress.update(task, description=f"writing {text}"),
-        )
+        try:
+            result = build_demo(
+                directory,
+                posts=posts,
+                seed=seed,
+                snapshots=snapshots,
+                progress=lambda text: progress.update(task, description=f"wrote {text}"),
+            )
+        except OSError as error:
+            where = error.filename or directory
+            raise InputError(f"{where}: cannot write the demo exports ({error.strerror or error})") from None
     elapsed = time.perf_counter() - started
     if as_json:
         payload = result.to_json()
