@@ -15,6 +15,7 @@ from typing import Any
 from impactreport.errors import InputError
 
 from .builtin import FORMATS, render_builtin
+from .qmd import check_parameters, parse
 from .quarto import find_quarto, render_quarto
 
 REPORT = Path("report") / "index.qmd"
@@ -59,6 +60,7 @@ def render(
         raise InputError("quarto not found: install Quarto or set QUARTO_PATH (or use --engine builtin)")
     source = project / REPORT
     if binary is not None:
+        check_parameters(parse(source.read_text(encoding="utf-8"), str(source)), params or {}, str(REPORT))
         return render_quarto(
             source, to=formats, params=params, output_dir=target, root=project, env=env, binary=binary
         )

@@ -65,6 +65,7 @@ def render_builtin(
     if unknown:
         raise InputError(f"unknown output format {unknown[0]!r} (expected html or pdf)")
     parsed = qmd.parse(source.read_text(encoding="utf-8"), name=str(source))
+    qmd.check_parameters(parsed, params or {}, str(source))
     options = project_options(root)
     executed = execute.execute(parsed, params or {}, cwd=source.parent, name=str(source), env=env)
     echo = _echo(parsed.front_matter, options)

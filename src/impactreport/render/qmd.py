@@ -121,3 +121,20 @@ def parse(text: str, name: str = "<qmd>") -> QmdDocument:
     if (markdown := _markdown(pending)) is not None:
         blocks.append(markdown)
     return QmdDocument(front_matter=front, blocks=tuple(blocks))
+
+
+def parameter_names(document: QmdDocument) -> list[str]:
+    """Names assigned at the top level of the cell tagged ``parameters`` (papermill's convention)."""
+    for cell in document.cells:
+        if "parameters" in (cell.options.get("tags") or []):
+            return list(dict.fromkeys(re.findall(r"(?m)^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)", cell.code)))
+    return []
+
+
+def check_parameters(document: QmdDocument, params: dict[str, Any], name: str) -> None:
+    """Refuse ``-P`` keys the document does not declare: papermill would inject them silently."""
+    known = parameter_names(document)
+    unknown = [key for key in params if key not in known]
+    if unknown:
+        listed = ", ".join(known) if known else "none: it has no cell tagged parameters"
+        raise InputError(f"-P {unknown[0]}: not a parameter of {name} (parameters: {listed})")
