@@ -19,8 +19,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
-from impactreport.analyses import FIGURE_NAMES, AnalysisParams, compute_all
-from impactreport.analyses import activity, contributors, cumulative, imbalance, streams, views
+from impactreport.analyses import (
+    FIGURE_NAMES,
+    AnalysisParams,
+    activity,
+    compute_all,
+    contributors,
+    cumulative,
+    imbalance,
+    streams,
+    views,
+)
 from impactreport.analyses.smoothing import Grid, bin_linear, gaussian_kernel, smooth
 from impactreport.load import load_dataset
 from impactreport.load.views import load_views, read_file

@@ -97,7 +97,8 @@ def views_over_time(series: pl.DataFrame | None, views: pl.DataFrame, params: An
     """Total views and the top threads' views per snapshot day, with growth per month.
 
     Columns: series, kind (total/discussion), order (0 = total, then by views), date, views,
-    growth_per_month. Empty when ``series`` is None or spans fewer than two days.
+    growth_per_month. Thread titles come from ``views`` (:func:`views_table`; None: "Thread <id>").
+    Empty when ``series`` is None or spans fewer than two days.
     """
     if series is None or series.is_empty():
         return pl.DataFrame(schema=OVER_TIME_SCHEMA)
@@ -136,6 +137,8 @@ def views_over_time(series: pl.DataFrame | None, views: pl.DataFrame, params: An
             series=pl.lit(TOTAL), kind=pl.lit("total"), order=pl.lit(0, pl.Int64), date="date", views="views"
         )
     )
+    if views is None:
+        views = pl.DataFrame(schema={"project": pl.String, "kind": pl.String, "id": pl.Int64, "title": pl.String})
     titles = views.filter(pl.col("kind") == "discussion").select("project", "id", "title")
     top = (
         keys.lazy()

@@ -43,22 +43,51 @@ SCHEMA = pl.Schema(
 
 _DECODER = json.JSONDecoder()
 _THREAD_URL = re.compile(r"/discussion/[^/]*/(\d+)")
-_RETRIEVED = re.compile(r'"retrieved"\s*:\s*"([^"]*)"')
+_RETRIEVED = re.compile(rb'"retrieved"\s*:\s*"([^"]*)"')
+_ARRAY_OPEN = re.compile(rb"\s*:\s*\[")
 #: Below this many files a process pool costs more than it saves.
 PARALLEL_MIN_FILES = 64
 
 Row = tuple[str, int | None, str | None, int]
 
 
-def _array(text: str, key: str, path: Path) -> list[dict] | None:
-    """The top-level array under ``key``, decoded alone; None when the key is absent."""
-    match = re.search(rf'"{key}"\s*:\s*\[', text)
-    if match is None:
+def _key_start(data: bytes, key: bytes) -> int | None:
+    """Offset of the ``[`` opening the top-level array under ``key``, searching from the end.
+
+    Sorted keys put ``threads`` last and ``documents`` after the (large) ``comments``, so a reverse
+    search scans little. A match must be ``"key"`` followed by ``:`` and ``[``: inside a JSON string
+    a quote is always escaped, and a string value equal to the key is not followed by a colon.
+    """
+    quoted = b'"' + key + b'"'
+    end = len(data)
+    while (found := data.rfind(quoted, 0, end)) != -1:
+        match = _ARRAY_OPEN.match(data, found + len(quoted))
+        if match:
+            return match.end() - 1
+        end = found
+    return None
+
+
+def _array(data: bytes, key: str, path: Path) -> list[dict] | None:
+    """The top-level array under ``key``, decoded alone; None when the key is absent.
+
+    Pretty-printed exports (indent 2) close a top-level array with a newline and two spaces: that
+    slice is parsed directly. Anything else falls back to decoding from the array to the end.
+    """
+    start = _key_start(data, key.encode())
+    if start is None:
         return None
+    close = data.find(b"\n  ]", start)
+    if close != -1:
+        try:
+            value = json.loads(data[start : close + 4])
+            return value if isinstance(value, list) else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
     try:
-        value, _ = _DECODER.raw_decode(text, match.end() - 1)
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: broken JSON in {key!r} ({error.msg} at char {error.pos})") from None
+        value, _ = _DECODER.raw_decode(data[start:].decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: broken JSON in {key!r} ({error})") from None
     return value if isinstance(value, list) else None
 
 
@@ -91,14 +120,13 @@ def read_file(path: str) -> tuple[str | None, list[Row]]:
         data = file.read_bytes()
         if file.name.endswith(".gz"):
             data = zlib.decompress(data, 47)
-        text = data.decode("utf-8")
-    except (OSError, zlib.error, UnicodeDecodeError) as error:
+    except (OSError, zlib.error) as error:
         raise InputError(f"{file}: cannot read ({error})") from None
-    found = _RETRIEVED.search(text[-4096:]) or _RETRIEVED.search(text)
-    retrieved = found.group(1) if found else None
+    found = _RETRIEVED.search(data, max(0, len(data) - 65536)) or _RETRIEVED.search(data)
+    retrieved = found.group(1).decode("utf-8", "replace") if found else None
     rows: list[Row] = []
     for key, kind in (("threads", "thread"), ("documents", "document")):
-        table = _array(text, key, file)
+        table = _array(data, key, file)
         if table:
             rows.extend(_rows(table, kind))
     return retrieved, rows
