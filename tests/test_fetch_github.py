@@ -8,18 +8,25 @@ login rather than by the ids the fetcher computes.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from rich.console import Console
+from rich.progress import Progress
 
+from impactreport.cli.fetch_github import Display
+from impactreport.fetch.http import WaitEvent
 from impactreport.fetch.ratelimits import GitHubLimits
 from impactreport.fetch.store import read_snapshot
 from tests.servers.github_app import PYGITHUB, GitHubState, serve
@@ -371,3 +378,15 @@ def test_api_urls_default_to_the_github_actions_variables(
         json.loads(result.stdout)["rows"]["threads"] == expected(fixtures_dir, include_pulls=False)["threads"]
     )
     assert any(entry["channel"] == "graphql" for entry in state.log)
+
+
+def test_progress_shows_a_wait_with_its_end_time() -> None:
+    progress = Progress(console=Console(file=io.StringIO()))
+    shown = Display(progress)
+    shown.stage("issues", None)
+    shown.waiting(WaitEvent(1, 42.0, "primary rate limit (core) until reset", "http://x"))
+    status = progress.tasks[0].fields["status"]
+    match = re.search(r"waiting 42 s until (\d\d:\d\d:\d\d) UTC", status)
+    assert match and "primary rate limit" in status
+    end = datetime.combine(datetime.now(UTC).date(), time.fromisoformat(match.group(1)), UTC)
+    assert abs((end - datetime.now(UTC)).total_seconds() - 42) < 3 or end.hour == 0

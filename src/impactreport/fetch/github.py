@@ -141,9 +141,11 @@ class GitHubFetch:
 
     # -- REST ------------------------------------------------------------------------------------
 
-    def _get(self, url: str, params: dict[str, Any] | None = None) -> requests.Response:
+    def _get(self, url: str, params: dict[str, Any] | None = None) -> tuple[Any, requests.Response]:
+        """(parsed JSON, response) of one GET; 404 and 401 become one line naming the cause."""
         try:
-            return self.http.request("GET", url, params=params, validate=_json_response).response
+            result = self.http.request("GET", url, params=params, validate=_json_response)
+            return result.value, result.response
         except HttpFailure as error:
             if error.status == 404:
                 raise FetchError(
@@ -155,16 +157,18 @@ class GitHubFetch:
 
     def pages(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """Every page of a REST list: page 1 from ``path``, then ``rel="next"`` exactly as given."""
-        response = self._get(f"{self.api_url}{path}", {**params, "per_page": 100})
+        body, response = self._get(f"{self.api_url}{path}", {**params, "per_page": 100})
         while True:
-            yield response.json()
+            if not isinstance(body, list):
+                raise FetchError(f"{response.url}: expected a JSON list, got {type(body).__name__}")
+            yield body
             following = response.links.get("next", {}).get("url")
             if not following:
                 return
-            response = self._get(following)
+            body, response = self._get(following)
 
     def repo(self) -> dict[str, Any]:
-        self.repository = self._get(f"{self.api_url}/repos/{self.owner}/{self.name}").json()
+        self.repository = self._get(f"{self.api_url}/repos/{self.owner}/{self.name}")[0]
         return self.repository
 
     def issues(self, since: datetime | None) -> list[dict[str, Any]]:
