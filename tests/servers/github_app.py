@@ -29,7 +29,7 @@ DATA — what is real and what this server generates itself:
   their real node ids; an issue's ``comments`` count is the number of its comments this server holds
   (the captures hold none of the other PyGithub issues' comments, so those counts become 0).
 - GENERATED (marked ``GENERATED`` in the code): PyGithub issue 1136 itself (the captures have its
-  comments, not the issue), discussion/comment/reply bodies other than the one real body, ``updatedAt``
+  comments, not the issue; its opener is its first human commenter), discussion/comment/reply bodies other than the one real body, ``updatedAt``
   of discussions (the newest of its own and its comments' and replies' ``createdAt``), ``databaseId`` of
   GraphQL authors whose login has no REST user id in the captures, ``body_html`` of REST items (asked
   for with ``application/vnd.github.full+json``; escaped body text).
@@ -139,7 +139,7 @@ def load_pygithub(fixtures: Path) -> Repo:
         repo.issues[issue["number"]] = copy.deepcopy(issue)
     # GENERATED: issue 1136 (its 7 comments are real; the captures do not hold the issue itself)
     template = copy.deepcopy(next(i for i in issues if "pull_request" not in i))
-    first = comments_1136[0]
+    first = next(c for c in comments_1136 if c["user"]["type"] != "Bot")  # its opener: a person
     base = "https://api.github.com/repos/PyGithub/PyGithub/issues/1136"
     template.update(
         {
