@@ -178,7 +178,10 @@ def retry_options(function: Any) -> Any:
             "--max-time",
             type=click.FloatRange(min=0),
             default=None,
-            help="Seconds of retrying per request (default: the source's, enough for GitHub's hourly reset).",
+            help=(
+                "Seconds of retrying per request "
+                "[default: GitHub 3900, to sit out an hourly reset; Discourse 600]."
+            ),
         ),
         click.option(
             "--backoff",
