@@ -50,6 +50,9 @@ def _project(folder: Path) -> Path:
     (folder / "report").mkdir(parents=True)
     shutil.copy(REPO / "_quarto.yml", folder / "_quarto.yml")
     shutil.copy(REPO / "report" / "index.qmd", folder / "report" / "index.qmd")
+    flatten = Path("src") / "impactreport" / "render" / "flatten.py"  # the project's post-render step
+    (folder / flatten).parent.mkdir(parents=True)
+    shutil.copy(REPO / flatten, folder / flatten)
     return folder
 
 
