@@ -391,3 +391,55 @@ def test_progress_shows_a_wait_with_its_end_time() -> None:
     assert match and "primary rate limit" in status
     end = datetime.combine(datetime.now(UTC).date(), time.fromisoformat(match.group(1)), UTC)
     assert abs((end - datetime.now(UTC)).total_seconds() - 42) < 3 or end.hour == 0
+
+
+def test_mapping_keeps_overlapping_database_ids_apart_and_merge_replaces_whole_threads() -> None:
+    from impactreport.fetch import mapping
+
+    user = {"login": "ann", "id": 7, "type": "User"}
+    bot = {"login": "helper[bot]", "id": 8, "type": "Bot"}
+    when = "2024-01-01T00:00:00Z"
+    issue = {
+        "id": 5,
+        "number": 1,
+        "title": "T",
+        "user": user,
+        "created_at": when,
+        "html_url": "i",
+        "body": "b",
+    }
+    comment = {
+        "id": 5,
+        "user": bot,
+        "created_at": "2024-01-02T00:00:00+01:00",
+        "html_url": "i#c",
+        "body": "c",
+    }
+    author = {"__typename": "User", "login": "ann", "databaseId": 7, "name": "Ann Smith"}
+    reply = {"databaseId": 5, "id": "R", "url": "r", "createdAt": when, "author": None, "body": "r"}
+    node = {
+        "databaseId": 5,
+        "id": "DC",
+        "url": "dc",
+        "createdAt": when,
+        "author": author,
+        "replies": {"nodes": [reply]},
+    }
+    discussion = {"databaseId": 5, "id": "D", "url": "d", "title": "D", "createdAt": when, "author": author}
+    discussion["comments"] = {"nodes": [node]}
+    full = mapping.assemble(
+        [mapping.github_issue(issue, [comment]), mapping.github_discussion(discussion)], "github"
+    )
+    assert [len(full[t]) for t in ("threads", "comments", "notes", "profiles")] == [2, 4, 1, 3]
+    assert {c["comment_id"] % mapping.BAND for c in full["comments"]} == {5}  # one database id, four rows
+    profiles = {p["username"]: p for p in full["profiles"]}
+    assert profiles["ann"]["first_name"] == "Ann Smith"  # the GraphQL name survives the REST row
+    assert profiles["helper[bot]"]["is_bot"] and profiles["ghost"]["profile_id"] == 10137
+    assert (
+        next(c for c in full["comments"] if c["github_id"] == 5 and c["kind"] == "issue_comment")["published"]
+        == "2024-01-01T23:00:00.000000Z"
+    )
+    # the bot's comment is deleted: re-fetching the issue whole drops it, and its author with it
+    merged = mapping.merge(full, [mapping.github_issue(issue, [])], "github")
+    assert len(merged["comments"]) == 3 and "helper[bot]" not in {p["username"] for p in merged["profiles"]}
+    assert merged["notes"] == full["notes"] and merged["threads"] == full["threads"]
