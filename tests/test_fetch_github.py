@@ -227,6 +227,12 @@ def test_graphql_page_size_is_lowered_after_502(server: tuple[GitHubState, str],
         if e["channel"] == "graphql" and '"Discussions"' in e["body"]
     ]
     assert firsts[:3] == [50, 25, 12] and set(firsts[3:]) == {12}
+    orders = {
+        json.dumps(json.loads(e["body"])["variables"]["orderBy"])
+        for e in state.log
+        if e["channel"] == "graphql" and '"Discussions"' in e["body"]
+    }
+    assert orders == {'{"field": "CREATED_AT", "direction": "ASC"}'}  # a full fetch: oldest first
 
 
 def test_secondary_limit_without_retry_after_waits_at_least_a_minute_then_doubles(

@@ -10,7 +10,7 @@ What it serves (REST v3 and GraphQL v4 as the captures show them):
   real ``Link`` header (``next``, ``last``, ``first``, ``prev``), exactly like the captured pages;
 - ``GET …/issues/comments`` (repository-wide, ``since``) and ``GET …/issues/{number}/comments``;
 - ``POST /graphql``: the three queries the client sends, told apart by ``operationName``
-  (``Discussions``: a repository's discussions ordered by ``UPDATED_AT`` desc with their first
+  (``Discussions``: a repository's discussions in ``orderBy`` order (created or updated) with their first
   comments and replies; ``DiscussionComments``: a further page of one discussion's comments by
   ``node(id)``; ``CommentReplies``: a further page of one comment's replies). Pages by cursor with
   ``pageInfo.endCursor``/``hasNextPage``. This is a replay server, not a GraphQL engine: the query text
@@ -543,8 +543,12 @@ class GitHubState:
                     content_type="text/html",
                 )
             repo = self.repo(variables["owner"], variables["name"])
+            order = variables.get("orderBy") or {"field": "CREATED_AT", "direction": "DESC"}
+            key = "updatedAt" if order["field"] == "UPDATED_AT" else "createdAt"
             ordered = sorted(
-                repo.discussions, key=lambda d: (parse_time(d["updatedAt"]), d["databaseId"]), reverse=True
+                repo.discussions,
+                key=lambda d: (parse_time(d[key]), d["databaseId"]),
+                reverse=order["direction"] == "DESC",
             )
             start = _index(variables.get("after"))
             chunk = ordered[start : start + first]

@@ -47,9 +47,9 @@ COMMENT_FIELDS = f"id databaseId url createdAt updatedAt isAnswer body bodyHTML 
 COMMENTS_PAGE = f"totalCount pageInfo {{ endCursor hasNextPage }} nodes {{ {COMMENT_FIELDS} }}"
 
 DISCUSSIONS_QUERY = f"""query Discussions($owner: String!, $name: String!, $first: Int!, $after: String,
-  $commentsFirst: Int!, $repliesFirst: Int!) {{
+  $commentsFirst: Int!, $repliesFirst: Int!, $orderBy: DiscussionOrder!) {{
   repository(owner: $owner, name: $name) {{
-    discussions(first: $first, after: $after, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
+    discussions(first: $first, after: $after, orderBy: $orderBy) {{
       totalCount pageInfo {{ endCursor hasNextPage }}
       nodes {{ id databaseId number url title createdAt updatedAt closed body bodyHTML {AUTHOR}
         comments(first: $commentsFirst) {{ {COMMENTS_PAGE} }} }}
@@ -241,15 +241,25 @@ class GitHubFetch:
         return {"first": self.sizes.replies}
 
     def discussions(self, since: datetime | None) -> list[dict[str, Any]]:
-        """Discussions (newest-updated first) with every comment and reply, nested pages followed."""
+        """Discussions with every comment and reply, nested pages followed.
+
+        A full fetch reads them oldest-created first, so one created or updated while the pages are
+        read cannot shift out of the listing; an incremental one reads newest-updated first and stops
+        at the first one older than ``since``.
+        """
         self.reporter.stage("discussions", None)
         found: list[dict[str, Any]] = []
         after = None
+        order = (
+            {"field": "CREATED_AT", "direction": "ASC"}
+            if since is None
+            else {"field": "UPDATED_AT", "direction": "DESC"}
+        )
         while True:
             data = self.graphql(
                 DISCUSSIONS_QUERY,
                 "Discussions",
-                {"owner": self.owner, "name": self.name, "after": after},
+                {"owner": self.owner, "name": self.name, "after": after, "orderBy": order},
                 sized=True,
             )
             repository = data.get("repository")
