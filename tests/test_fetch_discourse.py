@@ -93,9 +93,10 @@ def test_full_fetch_holds_every_captured_post(
     assert sum(1 for c in snapshot["comments"] if c["thread_id"] == 2108) == want["posts_2108"]
     urls = [entry["url"] for entry in state.log]
     listing = [u for u in urls if "/latest.json" in u]
-    assert listing[0].endswith("/latest.json") and listing[1:] == [
-        f"{url}/latest.json?no_definitions=true&page=1",
-        f"{url}/latest.json?no_definitions=true&page=2",
+    assert listing == [  # oldest-created first, following more_topics_url (no .json in it) to the end
+        f"{url}/latest.json?order=created&ascending=true",
+        f"{url}/latest.json?no_definitions=true&order=created&ascending=true&page=1",
+        f"{url}/latest.json?no_definitions=true&order=created&ascending=true&page=2",
     ]
     chunks = [u for u in urls if "/t/2108/posts.json" in u]
     assert [u.count("post_ids[]=") for u in chunks] == [20, 15]  # 40 posts: 5 in the view, 35 by chunks

@@ -2,7 +2,8 @@
 
 Real Werkzeug WSGI app (served with :func:`servers.github_app.serve`). Endpoints, as Discourse has them:
 
-- ``GET /latest.json`` (``page``): topics by last activity (``bumped_at``) descending, ``per_page`` a page,
+- ``GET /latest.json`` (``page``, ``order=created``, ``ascending=true``): topics by last activity
+  (``bumped_at``) descending, or as ordered, ``per_page`` a page,
   ``topic_list.more_topics_url`` = ``/latest?no_definitions=true&page=N`` (no ``.json``, as Discourse
   writes it) while more follow, absent on the last page;
 - ``GET /categories.json`` and ``GET /c/<slug>/<id>.json`` (the same listing for one category);
@@ -282,7 +283,10 @@ class DiscourseState:
         raise KeyError(request.path)
 
     def _listing(self, topics: list[dict[str, Any]], path: str, request: Request) -> Response:
-        ordered = sorted(topics, key=lambda t: (parse_time(t["bumped_at"]), t["id"]), reverse=True)
+        # Discourse's ``order`` (activity = bumped_at, created = created_at) and ``ascending`` filters
+        key = "created_at" if request.args.get("order") == "created" else "bumped_at"
+        ascending = request.args.get("ascending") == "true"
+        ordered = sorted(topics, key=lambda t: (parse_time(t[key]), t["id"]), reverse=not ascending)
         page = int(request.args.get("page", 0))
         chunk = ordered[page * self.per_page : (page + 1) * self.per_page]
         listing: dict[str, Any] = {
@@ -291,7 +295,8 @@ class DiscourseState:
             "topics": [{key: t[key] for key in TOPIC_FIELDS} for t in chunk],
         }
         if (page + 1) * self.per_page < len(ordered):
-            listing["more_topics_url"] = f"{path}?no_definitions=true&page={page + 1}"
+            kept = "".join(f"&{k}={request.args[k]}" for k in ("order", "ascending") if k in request.args)
+            listing["more_topics_url"] = f"{path}?no_definitions=true{kept}&page={page + 1}"
         users = {p["user_id"]: p for t in chunk for p in self.topic_posts(t["id"])}
         return _json(
             {

@@ -1,10 +1,10 @@
 """Fetch a Discourse forum's (or one category's) topics and all their posts into one snapshot.
 
-Topics come from ``/latest.json`` (or ``/c/<slug>/<id>.json`` for ``--category``) following
-``topic_list.more_topics_url`` to the end; each topic from ``/t/<id>.json`` (its first posts and the
-full id list ``post_stream.stream``), then the remaining ids in chunks of 20 through
-``/t/<id>/posts.json?post_ids[]=…``. Profiles are built from the posts (username, display name,
-user id): no request per user.
+Topics come from ``/latest.json`` (or ``/c/<slug>/<id>.json`` for ``--category``; oldest-created
+first in a full fetch) following ``topic_list.more_topics_url`` to the end; each topic from
+``/t/<id>.json`` (its first posts and the full id list ``post_stream.stream``), then the remaining
+ids in chunks of 20 through ``/t/<id>/posts.json?post_ids[]=…``. Profiles are built from the posts
+(username, display name, user id): no request per user.
 
 Incremental (``since``): the listing is ordered by last activity (``bumped_at``), so reading stops at
 the first unpinned topic not bumped since then; those topics are re-read whole and replace their old
@@ -124,8 +124,12 @@ class DiscourseFetch:
         self.reporter.stage("topics", None)
         found: dict[int, dict[str, Any]] = {}
         url: str | None = self.listing_path()
+        # A full fetch lists oldest-created first: a topic bumped while the pages are read cannot
+        # jump from an unread page to a read one. An incremental fetch needs last activity first.
+        params = {"order": "created", "ascending": "true"} if since is None else None
         while url:
-            listing = self.get(url)["topic_list"]
+            listing = self.get(url, params=params)["topic_list"]
+            params = None  # more_topics_url carries the filters on
             for topic in listing.get("topics", []):
                 bumped = topic.get("bumped_at") or topic.get("last_posted_at") or topic.get("created_at")
                 if since is not None and not topic.get("pinned") and parse_time(bumped) < since:
