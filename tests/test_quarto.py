@@ -18,6 +18,7 @@ import pytest
 from pypdf import PdfReader
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from impactreport.analyses import FIGURE_NAMES
 from impactreport.render import render
 from impactreport.render.quarto import find_quarto
 
@@ -91,8 +92,8 @@ def _figures(html: str) -> dict[str, str]:
     found = {}
     for node in tree.css("[id^=fig-]"):
         name = node.attributes["id"]
-        if not re.fullmatch(r"fig-[\w-]+", name):
-            continue
+        if name.removeprefix("fig-") not in FIGURE_NAMES:
+            continue  # Quarto also gives ids to captions (fig-<name>-caption-<uuid>)
         caption = node.css_first("figcaption")
         image = node.css_first("img")
         assert image is not None and image.attributes["src"].startswith("data:image/svg+xml;base64,"), name
