@@ -40,6 +40,7 @@ import secrets
 import threading
 from bisect import bisect_right
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,6 +62,12 @@ __all__ = [
 
 STAMP_FORMAT = "%Y-%m-%dT%H%M%SZ"
 STAMP_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{6}Z)\.json\.gz$")
+#: Start of the top-level ``retrieved`` line of a pretty-printed export (deeper keys are indented more,
+#: and a newline inside a string is escaped, so this occurs once at most).
+RETRIEVED_KEY = b'\n  "retrieved": "'
+#: gzip level: 1 compresses the largest export 3x faster than 6 for ~20% more bytes, which keeps the
+#: import of the 421-day archive (1.4 GB of distinct JSON) within a minute.
+COMPRESSLEVEL = 1
 TEMP_NAME = re.compile(r"^\..+\.tmp-[0-9a-f]+$")
 #: Characters allowed in a source or project folder name ("owner/repo" becomes "owner__repo").
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
@@ -110,11 +117,39 @@ def serialise(payload: dict[str, Any], retrieved: str) -> tuple[bytes, str]:
     """
     document = dict(payload)
     document["retrieved"] = retrieved
-    text = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False)
-    line = f'\n  "retrieved": {json.dumps(retrieved)}'
-    index = text.index(line)
-    content = text[:index] + text[index + len(line) :]
-    return text.encode("utf-8"), hashlib.sha256(content.encode("utf-8")).hexdigest()
+    data = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False).encode("utf-8")
+    return data, text_hash(data)
+
+
+def retrieved_span(data: bytes) -> tuple[int, int, str] | None:
+    """Where the top-level ``retrieved`` line is in a pretty-printed export: (start, end, value).
+
+    ``end`` includes the comma after the value, if any. Found with ``rfind`` (fast: the key sorts
+    near the end), not by parsing.
+    """
+    start = data.rfind(RETRIEVED_KEY)
+    if start < 0:
+        return None
+    value_start = start + len(RETRIEVED_KEY)
+    value_end = data.find(b'"', value_start)
+    newline = data.find(b"\n", value_start)
+    if value_end < 0 or (0 <= newline < value_end):
+        return None
+    end = value_end + 1
+    if data[end : end + 1] == b",":
+        end += 1
+    return start, end, data[value_start:value_end].decode("utf-8", "replace")
+
+
+def text_hash(data: bytes) -> str:
+    """sha256 of a pretty-printed export without its top-level ``retrieved`` line."""
+    span = retrieved_span(data)
+    if span is None:
+        return hashlib.sha256(data).hexdigest()
+    view = memoryview(data)
+    digest = hashlib.sha256(view[: span[0]])
+    digest.update(view[span[1] :])
+    return digest.hexdigest()
 
 
 def content_hash(payload: dict[str, Any]) -> str:
@@ -122,10 +157,50 @@ def content_hash(payload: dict[str, Any]) -> str:
     return serialise(payload, "")[1]
 
 
+def retrieved_in_text(data: bytes) -> str | None:
+    """The top-level ``retrieved`` value of a pretty-printed export, read without parsing it."""
+    span = retrieved_span(data)
+    return span[2] if span else None
+
+
+def replace_retrieved(data: bytes, value: str) -> bytes:
+    """``data`` with its top-level ``retrieved`` value replaced (the text must have one)."""
+    span = retrieved_span(data)
+    if span is None:
+        raise ValueError("no top-level retrieved line")
+    comma = b"," if data[span[1] - 1 : span[1]] == b"," else b""
+    line = b'\n  "retrieved": ' + json.dumps(value).encode() + comma
+    return data[: span[0]] + line + data[span[1] :]
+
+
+_LINE_BREAK = re.compile(rb"\n *")
+_INDENT = re.compile(rb"\n( *)")
+
+
+def is_canonical(data: bytes, payload: dict[str, Any]) -> bool:
+    """Whether ``data`` (which parses to ``payload``) is already what :func:`serialise` would write.
+
+    Why: re-serialising with ``indent`` runs Python's pure-Python encoder (slow for the largest
+    Thinklab export), while the archive's files were written by ``json.dump(indent=2, sort_keys=True,
+    ensure_ascii=False)`` already. A newline cannot occur inside a JSON string, so the text without its
+    line breaks and indentation must equal the C encoder's output with separators ``,`` and ``: ``;
+    the indentation steps must be two spaces. Anything the check cannot vouch for takes the slow path.
+    """
+    if not data.startswith(b'{\n  "') or data.endswith(b"\n") or b"\t" in data:
+        return False
+    compact = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ": "))
+    if _LINE_BREAK.sub(b"", data) != compact.encode("utf-8"):
+        return False
+    widths = sorted({len(m) for m in _INDENT.findall(data)})
+    return widths == list(range(0, 2 * len(widths), 2))
+
+
 def compress(data: bytes) -> bytes:
     """gzip with mtime 0 and no file name: the same content always gives the same bytes."""
     buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=6) as stream:
+    with gzip.GzipFile(
+        filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=COMPRESSLEVEL
+    ) as stream:
         stream.write(data)
     return buffer.getvalue()
 
@@ -276,11 +351,12 @@ def store_lock(data_dir: str | Path) -> Iterator[Path]:
 class _Entry:
     stamp: str
     content: str | None  # content hash, None until needed
+    rows: dict[str, int] | None = None
 
 
 @dataclass
 class SnapshotStore:
-    """The snapshots under ``DIR/exports``, with a per-project index of (stamp, content hash).
+    """The snapshots under ``DIR/exports``, with a per-project index of (stamp, content hash, rows).
 
     Content hashes come from the manifest (written with each file) and are computed from the file only
     for a snapshot the manifest does not list (e.g. a run killed between rename and manifest line).
@@ -288,7 +364,10 @@ class SnapshotStore:
 
     data_dir: Path
     _index: dict[tuple[str, str], list[_Entry]] = field(default_factory=dict, init=False)
-    _manifest: dict[str, str] | None = field(default=None, init=False)
+    _manifest: dict[str, tuple[str, dict[str, int]]] | None = field(default=None, init=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False)
+    _pending: list[Future[SaveResult]] = field(default_factory=list, init=False)
+    _pending_paths: dict[Path, Future[SaveResult]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -304,8 +383,8 @@ class SnapshotStore:
     def folder(self, source: str, project: str) -> Path:
         return self.exports / safe_component(source) / safe_component(project)
 
-    def _manifest_hashes(self) -> dict[str, str]:
-        """file (relative to DIR) → content hash, from the manifest; unreadable lines are skipped."""
+    def _manifest_rows(self) -> dict[str, tuple[str, dict[str, int]]]:
+        """file (relative to DIR) → (content hash, rows), from the manifest; unreadable lines skipped."""
         if self._manifest is None:
             self._manifest = {}
             if self.manifest_path.is_file():
@@ -313,7 +392,7 @@ class SnapshotStore:
                     for raw in stream:
                         try:
                             row = json.loads(raw)
-                            self._manifest[row["file"]] = row["content_sha256"]
+                            self._manifest[row["file"]] = (str(row["content_sha256"]), dict(row["rows"]))
                         except (ValueError, KeyError, TypeError):
                             continue  # a line cut short by a crash, or from an older version
         return self._manifest
@@ -326,13 +405,13 @@ class SnapshotStore:
         if key not in self._index:
             folder = self.folder(source, project)
             names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-            known = self._manifest_hashes()
+            known = self._manifest_rows()
             entries = []
             for name in names:
                 match = STAMP_NAME.match(name)
                 if match:
-                    relative = self._relative(folder / name)
-                    entries.append(_Entry(match.group(1), known.get(relative)))
+                    content, rows = known.get(self._relative(folder / name), (None, None))
+                    entries.append(_Entry(match.group(1), content, rows))
             self._index[key] = entries
         return self._index[key]
 
@@ -341,11 +420,39 @@ class SnapshotStore:
             payload = read_snapshot(self.folder(source, project) / f"{entry.stamp}.json.gz")
             payload.pop("retrieved", None)
             entry.content = content_hash(payload)
+            entry.rows = row_counts(payload)
         return entry.content
+
+    def _path(self, source: str, project: str, entry: _Entry) -> Path:
+        return self.folder(source, project) / f"{entry.stamp}.json.gz"
 
     def newest(self, source: str, project: str) -> Path | None:
         entries = self._entries(source, project)
-        return self.folder(source, project) / f"{entries[-1].stamp}.json.gz" if entries else None
+        return self._path(source, project, entries[-1]) if entries else None
+
+    def _before(self, source: str, project: str, moment: datetime) -> _Entry | None:
+        """The snapshot a new one at ``moment`` is compared with: the newest at or before it."""
+        entries = self._entries(source, project)
+        position = bisect_right([e.stamp for e in entries], moment.astimezone(UTC).strftime(STAMP_FORMAT))
+        return entries[position - 1] if position else None
+
+    def unchanged_text(self, source: str, project: str, data: bytes) -> SaveResult | None:
+        """Shortcut for a pretty-printed export given as bytes: "unchanged" without parsing it, or None.
+
+        Sound because a stored snapshot's content hash is the hash of its canonical text without the
+        ``retrieved`` line: equal hashes mean equal content (and ``data`` was canonical).
+        """
+        value = retrieved_in_text(data)
+        if value is None:
+            return None
+        try:
+            moment = parse_retrieved(value)
+        except ValueError:
+            return None
+        entry = self._before(source, project, moment)
+        if entry is None or self._content(source, project, entry) != text_hash(data):
+            return None
+        return self._unchanged(self._path(source, project, entry), entry.rows or {}, moment)
 
     def save(
         self,
@@ -354,60 +461,108 @@ class SnapshotStore:
         payload: dict[str, Any],
         *,
         retrieved: datetime | None = None,
+        text: bytes | None = None,
     ) -> SaveResult:
-        """Store ``payload`` as of ``retrieved`` (default now) unless it equals the snapshot before it."""
+        """Store ``payload`` as of ``retrieved`` (default now) unless it equals the snapshot before it.
+
+        ``text``: the bytes ``payload`` was parsed from; written as they are (with our ``retrieved``)
+        when they are already canonical, which saves re-serialising large exports.
+        """
         with store_lock(self.data_dir):
-            return self._save(source, project, payload, retrieved)
+            result = self._save(source, project, payload, retrieved, text)
+        return result.result() if isinstance(result, Future) else result
+
+    def _encode(self, payload: dict[str, Any], iso: str, text: bytes | None) -> tuple[bytes, str]:
+        body = {key: value for key, value in payload.items() if key != "retrieved"}
+        if text is not None and "retrieved" in payload and is_canonical(text, payload):
+            data = replace_retrieved(text, iso)
+            return data, text_hash(data)
+        return serialise(body, iso)
 
     def _save(
-        self, source: str, project: str, payload: dict[str, Any], retrieved: datetime | None
-    ) -> SaveResult:
+        self,
+        source: str,
+        project: str,
+        payload: dict[str, Any],
+        retrieved: datetime | None,
+        text: bytes | None,
+    ) -> SaveResult | Future[SaveResult]:
+        """Decide (here, on the index) whether and under which name to store; write now or in a worker."""
         moment = (retrieved or datetime.now(UTC)).astimezone(UTC)
         iso = format_retrieved(moment)
-        body = {key: value for key, value in payload.items() if key != "retrieved"}
-        data, content = serialise(body, iso)
-        rows = row_counts(body)
-        folder = self.folder(source, project)
+        data, content = self._encode(payload, iso, text)
+        rows = row_counts({key: value for key, value in payload.items() if key != "retrieved"})
         entries = self._entries(source, project)
-        stamps = [entry.stamp for entry in entries]
+        before = self._before(source, project, moment)
+        if before is not None and self._content(source, project, before) == content:
+            return self._unchanged(self._path(source, project, before), rows, moment)
         stamp = moment.strftime(STAMP_FORMAT)
-        before = bisect_right(stamps, stamp)
-        if before and self._content(source, project, entries[before - 1]) == content:
-            return self._unchanged(folder / f"{entries[before - 1].stamp}.json.gz", rows, moment)
+        taken = {entry.stamp: entry for entry in entries}
+        while stamp in taken:  # a taken name: equal content is "unchanged", else move on by a second
+            if self._content(source, project, taken[stamp]) == content:
+                return self._unchanged(self._path(source, project, taken[stamp]), rows, moment)
+            stamp = (datetime.strptime(stamp, STAMP_FORMAT) + timedelta(seconds=1)).strftime(STAMP_FORMAT)
+        path = self.folder(source, project) / f"{stamp}.json.gz"
+        entries.insert(bisect_right([e.stamp for e in entries], stamp), _Entry(stamp, content, rows))
+        self._manifest_rows()[self._relative(path)] = (content, rows)
+        row = {"source": source, "project": project, "file": self._relative(path), "retrieved": iso}
+        if self._pool is not None:
+            future = self._pool.submit(self._write, path, data, row, content, rows, moment)
+            self._pending.append(future)
+            self._pending_paths[path] = future
+            return future
+        return self._write(path, data, row, content, rows, moment)
+
+    def _write(
+        self,
+        path: Path,
+        data: bytes,
+        row: dict[str, Any],
+        content: str,
+        rows: dict[str, int],
+        moment: datetime,
+    ) -> SaveResult:
+        """Compress, write atomically, then append the manifest line (never a line without its file)."""
         packed = compress(data)
-        _mkdirs(folder)
-        while True:  # a taken name: equal content is "unchanged", else move on by a second
-            path = folder / f"{stamp}.json.gz"
-            try:
-                write_atomic(path, packed)
-                break
-            except FileExistsError:
-                entry = next((e for e in entries if e.stamp == stamp), None) or _Entry(stamp, None)
-                if self._content(source, project, entry) == content:
-                    return self._unchanged(path, rows, moment)
-                bumped = datetime.strptime(stamp, STAMP_FORMAT) + timedelta(seconds=1)
-                stamp = bumped.strftime(STAMP_FORMAT)
+        _mkdirs(path.parent)
+        write_atomic(path, packed)
         digest = hashlib.sha256(packed).hexdigest()
-        relative = self._relative(path)
-        append_line(
-            self.manifest_path,
-            {
-                "source": source,
-                "project": project,
-                "file": relative,
-                "retrieved": iso,
-                "sha256": digest,
-                "bytes": len(packed),
-                "rows": rows,
-                "content_sha256": content,
-            },
-        )
-        self._manifest_hashes()[relative] = content
-        position = bisect_right([e.stamp for e in entries], stamp)
-        entries.insert(position, _Entry(stamp, content))
+        row.update(sha256=digest, bytes=len(packed), rows=rows, content_sha256=content)
+        append_line(self.manifest_path, row)
         return SaveResult("stored", path, digest, len(packed), rows, moment)
 
+    @contextlib.contextmanager
+    def background(self, workers: int = 2) -> Iterator[SnapshotStore]:
+        """Within this block ``save_async`` compresses and writes in threads (zlib and fsync release the
+        GIL), overlapping with the caller's parsing; the block waits for every write and re-raises."""
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snapshot-writer")
+        try:
+            yield self
+        finally:
+            pool, self._pool = self._pool, None
+            pool.shutdown(wait=True)
+        pending, self._pending = self._pending, []
+        self._pending_paths.clear()
+        for future in pending:
+            future.result()
+
+    def save_async(
+        self,
+        source: str,
+        project: str,
+        payload: dict[str, Any],
+        *,
+        retrieved: datetime | None = None,
+        text: bytes | None = None,
+    ) -> SaveResult | Future[SaveResult]:
+        """Like :meth:`save`, but inside :meth:`background` a stored snapshot is a Future."""
+        with store_lock(self.data_dir):
+            return self._save(source, project, payload, retrieved, text)
+
     def _unchanged(self, path: Path, rows: dict[str, int], moment: datetime) -> SaveResult:
+        pending = self._pending_paths.get(path)
+        if pending is not None:
+            pending.result()  # written in the background: wait for the file
         packed = path.read_bytes()
         return SaveResult("unchanged", path, hashlib.sha256(packed).hexdigest(), len(packed), rows, moment)
 
