@@ -72,6 +72,19 @@ def _visible(cell: str) -> int:
     return len(re.sub(r"\\(.)|\*\*", r"\1", text))
 
 
+def metadata(**fields: object) -> str:
+    """A Pandoc YAML metadata block (values are markdown, escaped; ``None`` values are left out).
+
+    Single-quoted YAML keeps the backslashes of :func:`escape` literal; quotes are doubled.
+    """
+    lines = [
+        f"{key}: '{escape(value).replace(chr(39), chr(39) * 2)}'"
+        for key, value in fields.items()
+        if value is not None
+    ]
+    return "\n".join(["", "---", *lines, "---", ""])
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
     """A pipe table from already-formatted cells; ``align`` is one of ``l``/``r`` per column.
 
