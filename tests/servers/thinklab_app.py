@@ -9,7 +9,8 @@ Real HTTP on 127.0.0.1 (Werkzeug's server in a thread, ephemeral port), serving 
 - ``GET /projects`` and ``/proposals`` list projects as ``a.list-proj-name`` links to ``/p/<id>/``.
 - ``POST /p/<id>/export.json`` needs a session (else 302 to ``/login?next=...``) and the CSRF token.
 
-Fault mode (seeded): a share ``fault_rate`` of requests gets one of ``FAULTS``: a 502 HTML page, a 429 with
+Fault mode (seeded): a share ``fault_rate`` of requests gets one of ``FAULTS``: a 502 HTML page, an HTML
+error page with status 200, a 429 with
 ``Retry-After`` (seconds or an HTTP date), a slow answer (``slow_seconds``, past the client's timeout), a
 body cut short (Content-Length larger than what is sent, then the connection closes), a reset connection
 (RST), or — for exports — a lost session (redirect to login). ``always_fail`` projects answer 502 forever.
@@ -37,7 +38,7 @@ from urllib.parse import urlparse
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-FAULTS = ("bad_gateway", "too_many", "slow", "truncated", "reset", "logout")
+FAULTS = ("bad_gateway", "html_200", "too_many", "slow", "truncated", "reset", "logout")
 BAD_GATEWAY = """<html>
 <head><title>502 Bad Gateway</title></head>
 <body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx/1.10.0 (Ubuntu)</center></body>
@@ -107,13 +108,16 @@ class ThinklabApp:
         with self._lock:
             if self._random.random() >= self.fault_rate:
                 return None
-            kinds = [k for k in self.faults if k != "logout" or request.path.endswith("/export.json")]
+            export = request.path.endswith("/export.json")
+            kinds = [k for k in self.faults if export or k not in {"logout", "html_200"}]
             return self._random.choice(kinds) if kinds else None
 
     def _fault(self, kind: str, request: Request) -> Response | None:
         self.stats[f"fault:{kind}"] += 1
         if kind == "bad_gateway":
             return Response(BAD_GATEWAY, 502, content_type="text/html")
+        if kind == "html_200":  # the proxy's error page, served with status 200
+            return Response(BAD_GATEWAY.replace("502 ", "Error: "), 200, content_type="text/html")
         if kind == "too_many":
             if self.stats["fault:too_many"] % 2:
                 after = str(self.retry_after)

@@ -1,11 +1,106 @@
-"""Placeholder for `impactreport fetch archive` (being built)."""
+"""``impactreport fetch archive``: import the public Thinklab archive (every daily export) as snapshots."""
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from impactreport.fetch.archive import ArchiveSummary, Version, import_archive
+
+
+def summary_table(summary: ArchiveSummary, data_dir: Path, seconds: float) -> Table:
+    """One row per project: versions seen, snapshots stored, unchanged, bytes written, date range."""
+    table = Table(
+        title=f"Thinklab archive → {data_dir} ({summary.commits} commits, {seconds:.1f} s)",
+        title_justify="left",
+    )
+    table.add_column("Project")
+    for header in ("Versions", "Stored", "Unchanged", "Invalid", "Rows", "Bytes"):
+        table.add_column(header, justify="right")
+    table.add_column("First")
+    table.add_column("Last")
+    for item in sorted(summary.projects.values(), key=lambda p: p.project.lower()):
+        table.add_row(
+            item.project,
+            f"{item.versions:,}",
+            f"{item.stored:,}",
+            f"{item.unchanged:,}",
+            f"{item.invalid:,}",
+            f"{item.rows:,}",
+            f"{item.bytes:,}",
+            item.first or "–",
+            item.last or "–",
+        )
+    return table
 
 
 @click.command(name="archive")
-def command() -> None:
-    """Not available yet."""
-    raise click.ClickException("fetch archive is not built yet")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    help="Folder of exports, git repository, git bundle, or repository URL.",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Data folder; snapshots go to DATA/exports/thinklab/<project>/.",
+)
+@click.option("--quiet", is_flag=True, help="No progress display and no table.")
+@click.option("--json", "as_json", is_flag=True, help="Print per-project counts as JSON.")
+def command(source: str, data_dir: Path, quiet: bool, as_json: bool) -> None:
+    """Import every historical version of each project's export as a dated snapshot.
+
+    A version whose content equals the snapshot before it (``retrieved`` aside) is not stored again,
+    so re-running the import stores nothing new.
+    """
+    err = Console(stderr=True)
+    start = time.monotonic()
+    progress = None
+    if not quiet:
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[project]}"),
+            TimeElapsedColumn(),
+            console=err,
+        )
+    task = progress.add_task("reading history", total=None, project="") if progress else None
+
+    def on_total(total: int) -> None:
+        if progress is not None:
+            progress.update(task, total=total, description="importing versions")
+
+    def on_version(version: Version) -> None:
+        if progress is not None:
+            progress.update(task, advance=1, project=version.project)
+
+    if progress is not None:
+        with progress:
+            summary = import_archive(data_dir, source, on_total=on_total, on_version=on_version)
+    else:
+        summary = import_archive(data_dir, source)
+    seconds = time.monotonic() - start
+    if as_json:
+        rows = {
+            "commits": summary.commits,
+            "seconds": round(seconds, 3),
+            "projects": [asdict(item) for item in summary.projects.values()],
+            "problems": summary.problems,
+        }
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif not quiet:
+        Console().print(summary_table(summary, data_dir, seconds))
+    for problem in summary.problems:
+        click.echo(f"impactreport: warning: {problem}", err=True)

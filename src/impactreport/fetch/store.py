@@ -535,12 +535,13 @@ class SnapshotStore:
     def background(self, workers: int = 2) -> Iterator[SnapshotStore]:
         """Within this block ``save_async`` compresses and writes in threads (zlib and fsync release the
         GIL), overlapping with the caller's parsing; the block waits for every write and re-raises."""
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snapshot-writer")
-        try:
-            yield self
-        finally:
-            pool, self._pool = self._pool, None
-            pool.shutdown(wait=True)
+        with store_lock(self.data_dir):  # held throughout: no other run may clean our temp files
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snapshot-writer")
+            try:
+                yield self
+            finally:
+                pool, self._pool = self._pool, None
+                pool.shutdown(wait=True)
         pending, self._pending = self._pending, []
         self._pending_paths.clear()
         for future in pending:
