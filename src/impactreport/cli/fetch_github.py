@@ -136,9 +136,9 @@ def summary(
 
 def closing_table(report: dict[str, Any], title: str) -> Table:
     """The rich table printed at the end of a fetch."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("")
-    table.add_column("", justify="right")
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
     rows = report["rows"]
     for label, value in (
         ("status", f"{report['status']} ({report['mode']})"),
