@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from html import unescape
+from itertools import pairwise
 from pathlib import Path
 
 import altair as alt
@@ -48,7 +49,8 @@ def data_of(unit: dict, spec: dict) -> list[dict]:
     data = unit.get("data") or spec.get("data") or {}
     if "name" in data:
         return spec["datasets"][data["name"]]
-    return data.get("values", [])
+    values = data.get("values", [])
+    return json.loads(values) if isinstance(values, str) else values
 
 
 @pytest.fixture(scope="module")
@@ -132,13 +134,13 @@ def test_cumulative_labels_do_not_overlap(written: dict, frames: dict) -> None:
     boxes = label_boxes(svg_of(written, "cumulative-contribution"), labels)
     assert len(boxes) == len(labels) == 14  # as in the Rephetio report's figure
     ys = sorted(y for _, y in boxes)
-    assert min(b - a for a, b in zip(ys, ys[1:], strict=False)) >= 12 - 0.5  # font size 12 px
+    assert min(b - a for a, b in pairwise(ys)) >= 12 - 0.5  # font size 12 px
     assert len({round(x) for x, _ in boxes}) == 1  # one column at the right edge
 
 
 def test_label_spreading() -> None:
     positions = spread([0.0, 0.1, 0.2, 5.0, 9.95], gap=1.0, low=0.0, high=10.0)
-    assert all(b - a >= 1.0 - 1e-9 for a, b in zip(positions, positions[1:], strict=False))
+    assert all(b - a >= 1.0 - 1e-9 for a, b in pairwise(positions))
     assert positions[0] >= 0.0 and positions[-1] <= 10.0
     assert positions[3] == 5.0  # a label with room stays at its band
     crowded = spread([5.0] * 30, gap=1.0, low=0.0, high=10.0)

@@ -78,7 +78,8 @@ def cumulative_contribution(
         .with_columns(y0=pl.col("y1") - pl.col("height"))
         .rename({"band": "user"})
         .select(
-            "user", "order", "date", "cumulative", "height", "y0", "y1", "total", "first", "labelled", "label",
+            "user", "order", "date", "cumulative", "height", "y0", "y1", "total", "first", "labelled",
+            "label",
             "users",
         )
         .collect()

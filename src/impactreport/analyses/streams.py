@@ -19,6 +19,8 @@ from .smoothing import grid_for, smooth_groups, thinning_step, to_days
 OTHERS = "Other contributors"
 #: More bands than this are not readable: the rest joins the "Other contributors" band.
 MAX_BANDS = 40
+#: Streams are smoothed over weeks (bandwidth 30 days): 300 points per band draw them exactly.
+MAX_POINTS = 300
 
 
 def excluded(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.Expr:
@@ -70,7 +72,7 @@ def user_streams(dataset: Dataset, params: AnalysisParams, *, max_bands: int = M
         weight="characters",
         bandwidth=params.stream_days,
         grid=grid,
-        step=thinning_step(grid, params.max_points),
+        step=thinning_step(grid, min(params.max_points, MAX_POINTS)),
     )
     summary = bands.group_by("band").agg(
         order=pl.col("order").first(),

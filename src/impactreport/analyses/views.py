@@ -138,7 +138,9 @@ def views_over_time(series: pl.DataFrame | None, views: pl.DataFrame, params: An
         )
     )
     if views is None:
-        views = pl.DataFrame(schema={"project": pl.String, "kind": pl.String, "id": pl.Int64, "title": pl.String})
+        views = pl.DataFrame(
+            schema={"project": pl.String, "kind": pl.String, "id": pl.Int64, "title": pl.String}
+        )
     titles = views.filter(pl.col("kind") == "discussion").select("project", "id", "title")
     top = (
         keys.lazy()

@@ -170,7 +170,8 @@ def command(
         raise InputError(f"--scale {scale:g}: must be positive")
     console = Console(stderr=True)
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=console, transient=True, disable=as_json or not console.is_terminal,
     )  # fmt: skip
     with progress:

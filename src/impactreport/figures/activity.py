@@ -17,8 +17,9 @@ def bin_name(duration: str) -> str:
 
 
 def projects_in(frame: pl.DataFrame, projects: list[str] | None) -> list[str]:
+    """Every project of the dataset (so a project keeps its colour in every chart), else those present."""
     present = sorted(frame["project"].unique().to_list(), key=str.lower)
-    return [p for p in projects if p in present] if projects else present
+    return list(projects) if projects else present
 
 
 def histogram(
@@ -64,12 +65,14 @@ def histogram(
         f"Stacked bar chart of weighted posts (threads ×{w.get('threads', 3):g}, comments ×"
         f"{w.get('comments', 2):g}, notes ×{w.get('notes', 1):g}) per {bin_name(params.histogram_bin)} "
         f"from {start:%b %Y} to {end:%b %Y}, coloured by project ({len(names)} projects). The busiest "
-        f"{bin_name(params.histogram_bin)} starts {peak['period']:%b %Y} with {peak['weighted']:,.0f} weighted posts."
+        f"{bin_name(params.histogram_bin)} starts {peak['period']:%b %Y} with "
+        f"{peak['weighted']:,.0f} weighted posts."
     )
     return theme.apply(
         chart,
         title=title,
-        subtitle=f"Threads ×{w.get('threads', 3):g}, comments ×{w.get('comments', 2):g}, notes ×{w.get('notes', 1):g}, stacked by project",
+        subtitle=f"Threads ×{w.get('threads', 3):g}, comments ×{w.get('comments', 2):g}, "
+        f"notes ×{w.get('notes', 1):g}, stacked by project",
         description=description,
     )
 
@@ -84,11 +87,16 @@ def _density(
     start, end = frame["date"].min(), frame["date"].max()
     chart = (
         alt.Chart(theme.values(frame, ["project", "date", "per_day"], digits=4))
-        .mark_area(line={"strokeWidth": 0.6, "color": "white"}, interpolate="monotone")
+        .mark_area(opacity=1, stroke="white", strokeWidth=0.6, interpolate="monotone")
         .encode(
             x=theme.time_x("date", start, end),
             y=alt.Y("per_day:Q", stack="zero", title=y_title),
-            color=alt.Color("project:N", scale=theme.project_scale(names), title="Project"),
+            color=alt.Color(
+                "project:N",
+                scale=theme.project_scale(names),
+                title="Project",
+                legend=alt.Legend(symbolType="square"),
+            ),
             order=alt.Order("project:N"),
         )
         .properties(width=theme.WIDTH, height=theme.HEIGHT)
@@ -100,7 +108,8 @@ def _density(
         .row(0, named=True)
     )
     description = (
-        f"Stacked area chart of {what} per day, smoothed with a Gaussian kernel of bandwidth {bandwidth:g} days, "
+        f"Stacked area chart of {what} per day, smoothed with a Gaussian kernel of bandwidth "
+        f"{bandwidth:g} days, "
         f"for {len(names)} projects from {start:%b %Y} to {end:%b %Y}. The peak is {daily['per_day']:,.1f} "
         f"per day around {daily['date']:%d %b %Y}."
     )

@@ -30,17 +30,19 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     order = shown["user"].to_list()
     data = theme.values(shown, ["user", "characters", "posts", "words", "level", "projects", "team"])
     floor = max(1.0, lowest / 2)
+    # only levels that have bars: "< lowest" users are not drawn
+    level_scale = alt.Scale(domain=labels[:-1], range=list(theme.LEVEL_COLORS[: len(labels) - 1]))
     bars = (
         alt.Chart(data)
         .transform_calculate(base=str(floor))
         .mark_bar()
         .encode(
             y=alt.Y("user:N", sort=order, title=None, axis=alt.Axis(labelFontSize=11)),
-            x=alt.X("characters:Q", scale=alt.Scale(type="log", domainMin=floor), title="Characters (log scale)",
+            x=alt.X("characters:Q", scale=alt.Scale(type="log", domainMin=floor),
+                    title="Characters (log scale)",
                     axis=alt.Axis(format="~s")),
             x2="base:Q",
-            color=alt.Color("level:N", scale=alt.Scale(domain=labels, range=list(theme.LEVEL_COLORS[: len(labels)])),
-                            title="Level", legend=alt.Legend(orient="bottom")),
+            color=alt.Color("level:N", scale=level_scale, title="Level", legend=alt.Legend(orient="bottom")),
             tooltip=["user:N", alt.Tooltip("characters:Q", format=","), alt.Tooltip("posts:Q", format=","),
                      alt.Tooltip("words:Q", format=","), "projects:N"],
         )
@@ -52,11 +54,18 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         alt.Chart(
             alt.Data(values=[{"threshold": t, "label": f"{t:,}"} for t in sorted(set(params.thresholds))])
         )
-        .mark_rule(strokeDash=[4, 3], color="#444444")
+        .mark_rule(strokeDash=[4, 3], color="#999999")
         .encode(x="threshold:Q")
     )
+    rule_labels = (
+        alt.Chart(
+            alt.Data(values=[{"threshold": t, "label": f"{t:,}"} for t in sorted(set(params.thresholds))])
+        )
+        .mark_text(dy=-8, fontSize=11, color=theme.MUTED, baseline="bottom")
+        .encode(x="threshold:Q", y=alt.value(0), text="label:N")
+    )
     height = max(120, 15 * len(order))
-    layered = alt.layer(bars, values, rules).properties(width=theme.WIDTH - 140, height=height)
+    layered = alt.layer(rules, bars, values, rule_labels).properties(width=theme.WIDTH - 140, height=height)
     summary = "; ".join(f"{n} wrote ≥ {t:,}" for t, n in sorted(counts.items(), reverse=True))
     subtitle = f"{frame.height} contributors; {summary} characters (dashed lines)"
     if (frame["characters"] >= lowest).sum() > MAX_BARS:

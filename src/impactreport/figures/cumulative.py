@@ -41,7 +41,7 @@ def spread(mids: list[float], gap: float, low: float, high: float) -> list[float
     for index in range(len(positions) - 1, -1, -1):
         positions[index] = min(positions[index], ceiling)
         ceiling = positions[index] - gap
-    return positions
+    return [max(low, position) for position in positions]
 
 
 def label_frame(frame: pl.DataFrame, height_px: int = HEIGHT) -> pl.DataFrame:
@@ -137,7 +137,8 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     top = totals.row(0, named=True)
     description = (
         f"Stacked area chart of the {transform} cumulative characters written in comments and notes, from "
-        f"{start:%b %Y} to {last:%b %Y}, smoothed with a Gaussian kernel of {params.cumulative_bandwidth:g} days; "
+        f"{start:%b %Y} to {last:%b %Y}, smoothed with a Gaussian kernel of "
+        f"{params.cumulative_bandwidth:g} days; "
         f"{len(users)} bands ordered by first contribution. {labels.height} contributors with at least "
         f"{params.label_threshold:,} characters are labelled with name and total: "
         + ", ".join(labels.sort("total", descending=True)["label"].to_list())

@@ -36,7 +36,8 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     )  # fmt: skip
     named = [u for u in users if not u.startswith("Other contributors")]
     subtitle = (
-        f"Contributors with ≥ {params.stream_min:,} characters, ordered by first contribution (earliest at the "
+        f"Contributors with ≥ {params.stream_min:,} characters, ordered by first contribution "
+        f"(earliest at the "
         f"bottom); Gaussian kernel, bandwidth {params.stream_days:g} days"
     )
     if params.exclude_users:

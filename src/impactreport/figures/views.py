@@ -32,14 +32,13 @@ def chart(
         x=alt.X("views:Q", title="Page views (newest snapshot)"),
     )
     bars = base.mark_bar().encode(
-        color=alt.Color("project:N", scale=theme.project_scale(names), title="Project",
-                        legend=alt.Legend(orient="bottom")),
+        color=alt.Color("project:N", scale=theme.project_scale(names), title="Project"),
         tooltip=["item:N", "project:N", alt.Tooltip("views:Q", format=","), "link:N"],
     )  # fmt: skip
     numbers = base.mark_text(align="left", dx=3, fontSize=10, color=theme.MUTED).encode(
         text=alt.Text("views:Q", format=",")
     )
-    layered = alt.layer(bars, numbers).properties(width=theme.WIDTH - 260, height=max(120, 16 * shown.height))
+    layered = alt.layer(bars, numbers).properties(width=theme.WIDTH - 200, height=max(120, 16 * shown.height))
     total = int(frame["views"].sum())
     top = shown.row(0, named=True)
     description = (
@@ -52,7 +51,7 @@ def chart(
 
 
 def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
-    """Two panels: total views per snapshot day, and the most viewed threads; growth per month in the legend."""
+    """Two panels: total views per snapshot day, and the most viewed threads; growth per month in legends."""
     title = "Views over time"
     if frame.is_empty():
         message = "Views over time need two or more snapshots with views (one or none found)"
@@ -85,7 +84,8 @@ def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
             x=theme.time_x("date", start, end, title=None),
             y=alt.Y("views:Q", title="Page views"),
             color=alt.Color("legend:N", sort=legends, title=None,
-                            scale=alt.Scale(domain=legends, range=theme.cycle(theme.PROJECT_COLORS, len(legends))),
+                            scale=alt.Scale(domain=legends,
+                                            range=theme.cycle(theme.PROJECT_COLORS, len(legends))),
                             legend=alt.Legend(orient="bottom", columns=1, labelLimit=560)),
             tooltip=["legend:N", alt.Tooltip("date:T", format="%d %b %Y", timeUnit="utcyearmonthdate"),
                      alt.Tooltip("views:Q", format=",")],
@@ -97,7 +97,8 @@ def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     growth = total["growth_per_month"][0]
     description = (
         f"Line charts of page views in {days} snapshots from {start:%d %b %Y} to {end:%d %b %Y}: total views "
-        f"grew from {first:,} to {last:,} (about {growth:,.0f} per month); below, the {len(legends)} most viewed "
+        f"grew from {first:,} to {last:,} (about {growth:,.0f} per month); below, the {len(legends)} "
+        f"most viewed "
         f"discussions: " + "; ".join(legends) + "."
     )
     subtitle = f"{days} snapshot days; growth per month = (last − first) / months between them"
