@@ -9,7 +9,8 @@ Real HTTP on 127.0.0.1 (Werkzeug's server in a thread, ephemeral port), serving 
 - ``GET /projects`` and ``/proposals`` list projects as ``a.list-proj-name`` links to ``/p/<id>/``.
 - ``POST /p/<id>/export.json`` needs a session (else 302 to ``/login?next=...``) and the CSRF token.
 
-Fault mode (seeded): a share ``fault_rate`` of requests gets one of ``FAULTS``: a 502 HTML page, an HTML
+Fault mode (seeded): a share ``fault_rate`` of requests gets one of ``FAULTS`` (dealt from a shuffled
+deck, so every kind occurs once per round of faults): a 502 HTML page, an HTML
 error page with status 200, a 429 with
 ``Retry-After`` (seconds or an HTTP date), a slow answer (``slow_seconds``, past the client's timeout), a
 body cut short (Content-Length larger than what is sent, then the connection closes), a reset connection
@@ -100,6 +101,7 @@ class ThinklabApp:
         self._random = Random(self.seed)
         self._lock = threading.Lock()
         self._serial = 0
+        self._deck: list[str] = []
         self.projects = sorted(path.stem for path in Path(self.exports_dir).glob("*.json"))
 
     # --- faults ------------------------------------------------------------------------------------
@@ -109,8 +111,14 @@ class ThinklabApp:
             if self._random.random() >= self.fault_rate:
                 return None
             export = request.path.endswith("/export.json")
-            kinds = [k for k in self.faults if export or k not in {"logout", "html_200"}]
-            return self._random.choice(kinds) if kinds else None
+            if not self._deck:  # a shuffled deck of every kind: each is dealt once per round
+                self._deck = list(self.faults)
+                self._random.shuffle(self._deck)
+            for kind in self._deck:
+                if export or kind not in {"logout", "html_200"}:
+                    self._deck.remove(kind)
+                    return kind
+            return None
 
     def _fault(self, kind: str, request: Request) -> Response | None:
         self.stats[f"fault:{kind}"] += 1

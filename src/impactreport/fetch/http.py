@@ -217,7 +217,7 @@ def default_classify(response: requests.Response) -> None:
         wait = parse_retry_after(response.headers.get("retry-after"))
         raise RetryableResponse(f"HTTP {status}", response, wait)
     if status >= 400:
-        raise FatalResponse(f"HTTP {status}", response)
+        raise FatalResponse(f"refused: HTTP {status}", response)
 
 
 #: Network-level failures worth another attempt (resets, timeouts, bodies cut short).
@@ -232,7 +232,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, RetryableResponse):
+    if isinstance(error, RetryableResponse | FatalResponse):
         return error.reason
     if isinstance(error, requests.Timeout):
         return "timeout"
@@ -333,7 +333,7 @@ class HttpClient:
         try:
             return retrying(attempt)
         except FatalResponse as error:
-            raise self._failure(url, last["attempts"], error, error.response, start, "refused") from None
+            raise self._failure(url, last["attempts"], error, error.response, start, "") from None
         except (RetryableResponse, *TRANSIENT_ERRORS) as error:
             response = getattr(error, "response", None) or last["response"]
             if not isinstance(response, requests.Response):
@@ -353,7 +353,7 @@ class HttpClient:
         return HttpFailure(
             url,
             attempts,
-            f"{verb}: {_reason(error)}",
+            f"{verb}: {_reason(error)}" if verb else _reason(error),
             status,
             content_type,
             line,
