@@ -19,9 +19,11 @@ inputs are split across processes.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
+import subprocess
+import sys
+import threading
 
 import polars as pl
 from selectolax.lexbor import LexborHTMLParser
@@ -71,8 +73,8 @@ def citation_doi(href: str | None, data_key: str | None) -> str | None:
     return None
 
 
-def _chunk_metrics(htmls: pl.Series) -> tuple[pl.Series, pl.Series, list[list[str]]]:
-    """Characters, words (html basis) and DOIs of one chunk of HTML bodies."""
+def chunk_metrics(htmls: pl.Series) -> pl.DataFrame:
+    """``characters``, ``words`` (html basis) and ``html_dois`` of one chunk of HTML bodies."""
     texts: list[str] = []
     dois: list[list[str]] = []
     for html in htmls:
@@ -80,33 +82,62 @@ def _chunk_metrics(htmls: pl.Series) -> tuple[pl.Series, pl.Series, list[list[st
         texts.append(text)
         dois.append(found)
     series = pl.Series(texts, dtype=pl.String)
-    characters = series.str.len_chars() - series.str.count_matches(NODE_SEPARATOR)
-    words = series.str.count_matches(WORD_PATTERN)
-    return characters.cast(pl.Int64), words.cast(pl.Int64), dois
+    return pl.DataFrame(
+        {
+            "characters": (series.str.len_chars() - series.str.count_matches(NODE_SEPARATOR)).cast(pl.Int64),
+            "words": series.str.count_matches(WORD_PATTERN).cast(pl.Int64),
+            "html_dois": pl.Series(dois, dtype=pl.List(pl.String)),
+        }
+    )
+
+
+def _serve(chunks: list[pl.Series], results: dict[int, pl.DataFrame], order: list[int]) -> None:
+    """Send chunks to one worker process and collect its answers (runs in a thread)."""
+    from impactreport.metrics_worker import read_frame, write_frame
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "impactreport.metrics_worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert worker.stdin is not None and worker.stdout is not None
+    try:
+        for index, chunk in zip(order, chunks, strict=True):
+            write_frame(worker.stdin, pl.DataFrame({"body_html": chunk}))
+            answer = read_frame(worker.stdout)
+            if answer is None:
+                raise RuntimeError("text metrics worker stopped unexpectedly")
+            results[index] = answer
+    finally:
+        worker.stdin.close()
+        worker.wait()
 
 
 def html_metrics(htmls: pl.Series, *, workers: int | None = None) -> pl.DataFrame:
-    """``characters``, ``words`` (html basis) and ``dois`` of many HTML bodies, in order.
+    """``characters``, ``words`` (html basis) and ``html_dois`` of many HTML bodies, in order.
 
-    Large inputs go to worker processes in chunks: a chunk travels as an Arrow-backed polars Series (no
-    Python object per body) and comes back as counts, so memory stays bounded by the chunks in flight.
-    Workers are spawned, not forked: polars' thread pool must not be forked.
+    Large inputs go to worker processes (:mod:`impactreport.metrics_worker`) in chunks that travel as
+    Arrow IPC, so no Python object per body is copied and memory stays bounded by the chunks in flight.
     """
     workers = workers or min(os.cpu_count() or 1, 8)
-    if workers > 1 and htmls.len() >= PARALLEL_MIN_POSTS:
-        size = max(PARALLEL_MIN_POSTS // 2, -(-htmls.len() // (workers * 8)))
-        chunks = (htmls.slice(start, size) for start in range(0, htmls.len(), size))
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            parts = list(pool.imap(_chunk_metrics, chunks))
-    else:
-        parts = [_chunk_metrics(htmls)]
-    return pl.DataFrame(
-        {
-            "characters": pl.concat([p[0] for p in parts]),
-            "words": pl.concat([p[1] for p in parts]),
-            "html_dois": pl.Series([d for p in parts for d in p[2]], dtype=pl.List(pl.String)),
-        }
-    )
+    if workers < 2 or htmls.len() < PARALLEL_MIN_POSTS:
+        return chunk_metrics(htmls)
+    size = max(PARALLEL_MIN_POSTS // 2, -(-htmls.len() // (workers * 8)))
+    chunks = [htmls.slice(start, size) for start in range(0, htmls.len(), size)]
+    results: dict[int, pl.DataFrame] = {}
+    threads = [
+        threading.Thread(
+            target=_serve,
+            args=(chunks[w::workers], results, list(range(len(chunks)))[w::workers]),
+            daemon=True,
+        )
+        for w in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if len(results) != len(chunks):
+        raise RuntimeError("text metrics workers did not answer for every chunk")
+    return pl.concat([results[i] for i in range(len(chunks))])
 
 
 def text_metrics(bodies: pl.DataFrame, *, text_basis: str = "html") -> pl.DataFrame:
