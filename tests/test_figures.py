@@ -96,7 +96,7 @@ def test_every_chart_has_a_description(charts: dict[str, alt.TopLevelMixin]) -> 
     for name, chart in charts.items():
         spec = chart.to_dict()
         assert len(spec["description"]) > 80, name
-        assert spec["config"]["font"].startswith("Liberation Sans")
+        assert spec["config"]["font"].startswith("DejaVu Sans")
         assert spec["title"]["text"], name
 
 
@@ -152,6 +152,7 @@ def test_label_frame_spreads_thin_bands(frames: dict) -> None:
     top = frames["cumulative-contribution"]["y1"].max()
     gaps = labels["position"].diff().drop_nulls()
     assert gaps.min() >= top * LINE_PX / 440 - 1e-9
+    assert label_frame(frames["cumulative-contribution"], 440, max_labels=3)["total"].min() > 20_000
 
 
 def test_stream_chart_series(written: dict, frames: dict, charts: dict) -> None:

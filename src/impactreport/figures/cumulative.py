@@ -19,6 +19,7 @@ from . import theme
 HEIGHT = 440
 LABEL_FONT = 12
 LINE_PX = 15
+MAX_HEIGHT = 720
 
 
 def spread(mids: list[float], gap: float, low: float, high: float) -> list[float]:
@@ -44,17 +45,38 @@ def spread(mids: list[float], gap: float, low: float, high: float) -> list[float
     return [max(low, position) for position in positions]
 
 
-def label_frame(frame: pl.DataFrame, height_px: int = HEIGHT) -> pl.DataFrame:
-    """Per labelled user: band middle at the last day and the label's spread-out position."""
+def label_frame(frame: pl.DataFrame, height_px: int = HEIGHT, max_labels: int | None = None) -> pl.DataFrame:
+    """Per labelled user: band middle at the last day and the label's spread-out position.
+
+    At most ``max_labels`` (default: as many lines as fit in ``height_px``) are kept, the largest
+    totals first, so labels never have to overlap.
+    """
     last = frame["date"].max()
     end = frame.filter(pl.col("date") == last)
     top = float(end["y1"].max() or 0.0)
-    labels = end.filter("labelled").with_columns(mid=(pl.col("y0") + pl.col("y1")) / 2).sort("mid")
+    limit = max_labels if max_labels is not None else fitting_labels(height_px)
+    labels = (
+        end.filter("labelled")
+        .sort("total", descending=True)
+        .head(limit)
+        .with_columns(mid=(pl.col("y0") + pl.col("y1")) / 2)
+        .sort("mid")
+    )
     gap = top * LINE_PX / height_px
     positions = spread(labels["mid"].to_list(), gap, gap * 0.4, top - gap * 0.1)
     return labels.with_columns(position=pl.Series(positions, dtype=pl.Float64)).select(
         "user", "order", "date", "mid", "position", "label", "total"
     )
+
+
+def fitting_labels(height_px: int) -> int:
+    """How many label lines fit the plot height."""
+    return max(1, int(height_px // LINE_PX) - 1)
+
+
+def chart_height(labelled: int) -> int:
+    """Taller than the default when many users are labelled, up to MAX_HEIGHT."""
+    return int(min(MAX_HEIGHT, max(HEIGHT, (labelled + 2) * LINE_PX)))
 
 
 def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
@@ -66,7 +88,9 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     start, last = frame["date"].min(), frame["date"].max()
     label_day = last + timedelta(days=max(7, round((last - start).days * 0.05)))
     scale = theme.user_scale(users)
-    labels = label_frame(frame)
+    labelled = frame.filter(pl.col("labelled"))["user"].n_unique()
+    height = chart_height(labelled)
+    labels = label_frame(frame, height)
     x = theme.time_x("date", start, last, domain=[start.isoformat(), label_day.isoformat()])
     y_axis = (
         alt.Axis(labels=False, ticks=False, grid=False, title="√ cumulative characters (bands stacked)")
@@ -125,14 +149,15 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         .mark_text(align="left", baseline="middle", dx=8, fontSize=LABEL_FONT, color=theme.TEXT)
         .encode(x=alt.X("date:T", scale=alt.Scale(type="utc")), y="position:Q", text="label:N")
     )
-    layered = alt.layer(bands, leaders, swatches, texts).properties(width=theme.WIDTH - 60, height=HEIGHT)
+    layered = alt.layer(bands, leaders, swatches, texts).properties(width=theme.WIDTH - 60, height=height)
     totals = frame.unique("user").sort("total", descending=True)
     transform = "square root of each person's" if params.sqrt else "each person's"
     subtitle = [
         f"Band height = {'√ ' if params.sqrt else ''}cumulative characters of comments and notes "
         f"(Gaussian kernel, {params.cumulative_bandwidth:g} days)",
         f"{len(users)} contributors stacked by first contribution (earliest at the bottom); "
-        f"labelled: ≥ {params.label_threshold:,} characters",
+        f"labelled: ≥ {params.label_threshold:,} characters"
+        + (f" (the {labels.height} largest of {labelled})" if labels.height < labelled else ""),
     ]
     top = totals.row(0, named=True)
     description = (

@@ -12,7 +12,9 @@ from datetime import date
 
 import altair as alt
 
-FONT = "Liberation Sans, DejaVu Sans, Helvetica, Arial, sans-serif"
+#: DejaVu Sans first: it has the glyphs of international names (Vietnamese ọ, Greek, Cyrillic) that
+#: Liberation Sans lacks, so a name is never drawn half in a fallback serif font.
+FONT = "DejaVu Sans, Liberation Sans, Helvetica, Arial, sans-serif"
 TEXT = "#222222"
 MUTED = "#555555"
 WIDTH = 640
