@@ -22,8 +22,16 @@ REPORT = Path("report") / "index.qmd"
 ENGINES = ("auto", "quarto", "builtin")
 #: Environment variable that tells the report's code where ``figures/`` goes (set by both engines).
 OUTPUT_DIR_ENV = "IMPACTREPORT_OUTPUT_DIR"
+#: ... and which renderer runs it (for the report's provenance section).
+ENGINE_ENV = "IMPACTREPORT_ENGINE"
 
 __all__ = ["ENGINES", "FORMATS", "REPORT", "find_project_root", "find_quarto", "render"]
+
+
+def _builtin_name() -> str:
+    import pypandoc
+
+    return f"impactreport built-in renderer (Pandoc {pypandoc.get_pandoc_version()}, Typst)"
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -54,10 +62,10 @@ def render(
     project = find_project_root(Path(root) if root else None)
     target = Path(output_dir).resolve() if output_dir else project / "_output"
     formats = tuple(dict.fromkeys(to))
-    env = {OUTPUT_DIR_ENV: str(target)}
     binary = find_quarto() if engine in ("auto", "quarto") else None
     if engine == "quarto" and binary is None:
         raise InputError("quarto not found: install Quarto or set QUARTO_PATH (or use --engine builtin)")
+    env = {OUTPUT_DIR_ENV: str(target), ENGINE_ENV: "Quarto" if binary else _builtin_name()}
     source = project / REPORT
     if binary is not None:
         check_parameters(parse(source.read_text(encoding="utf-8"), str(source)), params or {}, str(REPORT))

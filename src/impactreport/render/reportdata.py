@@ -186,9 +186,7 @@ def versions() -> dict[str, str]:
             found[package] = version(package)
         except PackageNotFoundError:
             continue
-    engine = os.environ.get(ENGINE_ENV)
-    if engine:
-        found["renderer"] = engine
+    found["renderer"] = os.environ.get(ENGINE_ENV) or "Quarto"  # unset: quarto render run directly
     return found
 
 

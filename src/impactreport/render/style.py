@@ -24,15 +24,12 @@ a { color: #0969da; }
 figure { margin: 1.75rem 0; }
 figure img, figure svg { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 figcaption { font-size: 0.92rem; color: #3d444d; margin-top: 0.5rem; }
-table {
-  border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem;
-  display: block; overflow-x: auto; max-width: 100%;
-}
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; width: 100%; }
 caption { caption-side: top; text-align: left; font-size: 0.92rem; color: #3d444d; padding-bottom: 0.4rem; }
 th, td { border-bottom: 1px solid #d0d7de; padding: 0.3rem 0.6rem; vertical-align: top; }
 th { background: #f6f8fa; text-align: left; }
-td { overflow-wrap: break-word; }
-td[style*="right"], th[style*="right"] { white-space: nowrap; }
+td { overflow-wrap: anywhere; }
+td[style*="right"] { white-space: nowrap; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.88em; }
 pre { background: #f6f8fa; padding: 0.75rem; overflow-x: auto; border-radius: 6px; }
 @media print { nav#TOC { display: none; } body { max-width: none; } }
