@@ -413,3 +413,19 @@ def test_bad_parameters_are_rejected() -> None:
         AnalysisParams(weights={"likes": 1})
     with pytest.raises(ValueError, match="thresholds"):
         AnalysisParams(thresholds=())
+
+
+def test_people_with_one_name_stay_apart() -> None:
+    data = hand_dataset()
+    posts = data.posts.with_columns(
+        name=pl.when(pl.col("username") == "bob").then(pl.lit("Ann A")).otherwise("name")
+    )
+    data = Dataset(**{**data.__dict__, "posts": posts})
+    people = contributors.contributors(data, AnalysisParams())
+    assert people["user"].to_list()[:2] == ["Ann A (ann)", "Ann A (bob)"]
+    bands = streams.user_streams(data, AnalysisParams(stream_threshold=500))
+    assert bands.unique("user").sort("order")["user"].to_list() == [
+        "Ann A (ann)",
+        "Ann A (bob)",
+        streams.OTHERS,
+    ]

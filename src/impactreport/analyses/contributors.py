@@ -43,6 +43,19 @@ def authored(dataset: Dataset, params: AnalysisParams) -> pl.DataFrame:
         )
         # one display name per person, even if a profile's name differs between projects
         .with_columns(user=user_label().first().over("user_key", order_by="published"))
+        # two people with one name stay two: "Name (username)" for each of them
+        .with_columns(
+            user=pl.when(pl.col("user_key").n_unique().over("user") > 1)
+            .then(
+                pl.col("user")
+                + " ("
+                + pl.coalesce(pl.col("username"), pl.col("profile_id").cast(pl.String), pl.col("user_key"))
+                .first()
+                .over("user_key")
+                + ")"
+            )
+            .otherwise(pl.col("user"))
+        )
         .collect()
     )
 

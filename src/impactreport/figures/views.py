@@ -56,12 +56,11 @@ def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     if frame.is_empty():
         message = "Views over time need two or more snapshots with views (one or none found)"
         return theme.apply(theme.placeholder(message), title=title, description=message + ".")
-    frame = frame.with_columns(
-        legend=pl.col("series")
-        + " (+"
-        + pl.col("growth_per_month").round(0).cast(pl.Int64).cast(pl.String)
-        + "/month)"
-    )
+    legend_of = {
+        series: f"{series} ({rate:+,.0f}/month)"
+        for series, rate in frame.unique("series").select("series", "growth_per_month").iter_rows()
+    }
+    frame = frame.with_columns(legend=pl.col("series").replace_strict(legend_of, return_dtype=pl.String))
     start, end = frame["date"].min(), frame["date"].max()
     total = frame.filter(pl.col("kind") == "total")
     threads = frame.filter(pl.col("kind") != "total")
