@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from impactreport.fetch.archive import ArchiveSummary, Version, import_archive
+from impactreport.fetch.archive import ArchiveSummary, Version, check_source, import_archive
 
 
 def summary_table(summary: ArchiveSummary, data_dir: Path, seconds: float) -> Table:
@@ -65,6 +65,7 @@ def command(source: str, data_dir: Path, quiet: bool, as_json: bool) -> None:
     so re-running the import stores nothing new.
     """
     err = Console(stderr=True)
+    check_source(source)
     start = time.monotonic()
     progress = None
     if not quiet:
@@ -75,6 +76,7 @@ def command(source: str, data_dir: Path, quiet: bool, as_json: bool) -> None:
             TextColumn("{task.fields[project]}"),
             TimeElapsedColumn(),
             console=err,
+            transient=True,
         )
     task = progress.add_task("reading history", total=None, project="") if progress else None
 

@@ -136,7 +136,7 @@ def progress_display(console: Console, quiet: bool) -> Iterator[Progress | None]
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
         console=console,
-        transient=False,
+        transient=True,
     )
     with progress:
         yield progress

@@ -40,7 +40,14 @@ from impactreport.fetch.store import (
 )
 from impactreport.load.snapshots import describe
 
-__all__ = ["EXPORT_PATH", "ArchiveSummary", "Version", "import_archive", "list_versions"]
+__all__ = [
+    "EXPORT_PATH",
+    "ArchiveSummary",
+    "Version",
+    "check_source",
+    "import_archive",
+    "list_versions",
+]
 
 SOURCE = "thinklab"
 #: An export file in the archive: ``<folder>/<project>.json`` directly inside one of the export folders.
@@ -343,6 +350,12 @@ def import_folder(
     return summary
 
 
+def check_source(source: str | Path) -> None:
+    """Refuse a PATH that does not exist (before any progress display starts)."""
+    if not str(source).startswith(URL_PREFIXES) and not Path(source).exists():
+        raise InputError(f"{source}: no such file or folder")
+
+
 def import_archive(
     data_dir: str | Path,
     source: str | Path,
@@ -351,9 +364,7 @@ def import_archive(
     on_version: Callable[[Version], None] | None = None,
 ) -> ArchiveSummary:
     """Import an archive (folder, repository, bundle or URL) into ``DATA/exports/thinklab``."""
-    text = str(source)
-    if not text.startswith(URL_PREFIXES) and not Path(source).exists():
-        raise InputError(f"{source}: no such file or folder")
+    check_source(source)
     with store_lock(data_dir):
         store = SnapshotStore(Path(data_dir))
         with store.background():
