@@ -25,6 +25,12 @@ def chart(
         item=pl.col("title")
         + pl.when(pl.col("kind") == "document").then(pl.lit(" (document)")).otherwise(pl.lit(""))
     )
+    # one bar per item even when two discussions share a title
+    shown = shown.with_columns(
+        item=pl.when(pl.len().over("item") > 1)
+        .then(pl.col("item") + " #" + pl.col("id").cast(pl.String))
+        .otherwise(pl.col("item"))
+    )
     names = projects or sorted(frame["project"].unique().to_list(), key=str.lower)
     order = shown["item"].to_list()
     base = alt.Chart(theme.values(shown, ["item", "project", "kind", "views", "link"])).encode(
