@@ -124,10 +124,18 @@ def execute(
             timeout=timeout,
             resources={"metadata": {"path": str(cwd)}},
         )
-        try:
-            client.execute(env={**os.environ, **(env or {})})
-        except CellExecutionError as error:
-            raise _failure(notebook, document, name, error) from None
+        # The kernel's own log (e.g. "running over TCP without encryption") goes to a file, shown only
+        # when the kernel itself fails.
+        log_path = Path(spec_dir) / "kernel.log"
+        with log_path.open("wb") as log:
+            try:
+                client.execute(env={**os.environ, **(env or {})}, stderr=log)
+            except CellExecutionError as error:
+                raise _failure(notebook, document, name, error) from None
+            except Exception as error:  # the kernel died or never started
+                lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+                detail = lines[-1] if lines else str(error) or type(error).__name__
+                raise InputError(f"{name}: the Jupyter kernel failed: {detail}") from None
     by_block = {cell.metadata[_BLOCK_KEY]: cell for cell in notebook.cells if _BLOCK_KEY in cell.metadata}
     executed: list[ExecutedBlock] = []
     for index, block in enumerate(document.blocks):
