@@ -140,6 +140,20 @@ def html_metrics(htmls: pl.Series, *, workers: int | None = None) -> pl.DataFram
     return pl.concat([results[i] for i in range(len(chunks))])
 
 
+def distinct_html_metrics(htmls: pl.Series) -> pl.DataFrame:
+    """:func:`html_metrics` computed once per distinct body (snapshots and edits repeat most bodies)."""
+    distinct = htmls.unique(maintain_order=True)
+    if distinct.len() == htmls.len():
+        return html_metrics(htmls)
+    metrics = html_metrics(distinct).with_columns(distinct.alias("_body"))
+    return (
+        htmls.alias("_body")
+        .to_frame()
+        .join(metrics, on="_body", how="left", maintain_order="left", nulls_equal=True)
+        .drop("_body")
+    )
+
+
 def text_metrics(bodies: pl.DataFrame, *, text_basis: str = "html") -> pl.DataFrame:
     """``characters``, ``words`` and ``dois`` for a frame with ``body_html`` and ``body_md`` columns.
 
@@ -148,7 +162,10 @@ def text_metrics(bodies: pl.DataFrame, *, text_basis: str = "html") -> pl.DataFr
     if text_basis not in TEXT_BASES:
         raise ValueError(f"text basis must be one of {', '.join(TEXT_BASES)}, not {text_basis!r}")
     frame = pl.concat(
-        [html_metrics(bodies["body_html"].fill_null("")), bodies.select(pl.col("body_md").fill_null(""))],
+        [
+            distinct_html_metrics(bodies["body_html"].fill_null("")),
+            bodies.select(pl.col("body_md").fill_null("")),
+        ],
         how="horizontal",
     )
     if text_basis == "markdown":

@@ -51,41 +51,35 @@ class _Loaded:
     unresolved: list[Path] = field(default_factory=list)
 
 
-def _parse_times(frame: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
+def _parse_times(frame: pl.DataFrame, table: str, paths: list[Path]) -> pl.DataFrame:
     """Timestamps as UTC datetimes; an unparseable one is an error naming the file and field."""
     parsed = pl.col("published").str.to_datetime(TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False)
     out = frame.with_columns(parsed.alias("_time"))
-    bad = out.filter(pl.col("_time").is_null() & pl.col("published").is_not_null())
-    if bad.height:
-        out = out.with_columns(
-            pl.coalesce(
-                "_time", pl.col("published").str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
-            ).alias("_time")
-        )
-        bad = out.filter(pl.col("_time").is_null() & pl.col("published").is_not_null())
+    unparsed = pl.col("_time").is_null() & pl.col("published").is_not_null()
+    if out.select(unparsed.any()).item():
+        fallback = pl.col("published").str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+        out = out.with_columns(pl.coalesce("_time", fallback).alias("_time"))
+        bad = out.filter(unparsed)
         if bad.height:
             raise InputError(
-                f"{path}: field {table}.{TIME_FIELDS[table]} holds {bad.height} value(s) that are not "
+                f"{paths[bad['_file'][0]]}: field {table}.{TIME_FIELDS[table]} holds value(s) that are not "
                 f"ISO 8601 times, e.g. {bad['published'][0]!r}"
             )
     return out.drop("published").rename({"_time": "published"})
 
 
-def _drop_duplicate_ids(frame: pl.DataFrame, table: str, path: Path, warnings: list[str]) -> pl.DataFrame:
+def _drop_duplicate_ids(
+    frame: pl.DataFrame, table: str, paths: list[Path], warnings: list[str]
+) -> pl.DataFrame:
+    """Keep the first row of each id within a file; warn per file with the count dropped."""
     key = ROW_KEYS[table][0]
-    if table == "documents" and frame.height == 0:
-        return frame
-    duplicated = frame.filter(pl.col(key).is_not_null() & pl.col(key).is_duplicated())
-    if duplicated.height == 0:
-        return frame
-    count = duplicated.height - duplicated[key].n_unique()
-    warnings.append(f"{path}: {count} duplicate {table} id(s) dropped (kept the first of each)")
-    return pl.concat(
-        [
-            frame.filter(pl.col(key).is_null()),
-            frame.filter(pl.col(key).is_not_null()).unique(key, keep="first", maintain_order=True),
-        ]
-    )
+    repeat = pl.col(key).is_not_null() & (pl.int_range(pl.len()).over("_file", key) > 0)
+    counts = frame.filter(repeat).group_by("_file").len().sort("_file")
+    for file_index, count in counts.iter_rows():
+        warnings.append(
+            f"{paths[file_index]}: {count} duplicate {table} id(s) dropped (kept the first of each)"
+        )
+    return frame.filter(~repeat) if counts.height else frame
 
 
 class _References:
@@ -132,12 +126,10 @@ def _read_file(file: SnapshotFile, references: _References, loaded: _Loaded, ind
             loaded.unresolved.append(file.path)
     rows = 0
     for name in TABLE_NAMES:
-        frame = tables[name]
-        rows += frame.height
-        if name in TIME_FIELDS:
-            frame = _parse_times(frame, name, file.path)
-        frame = _drop_duplicate_ids(frame, name, file.path, loaded.warnings)
-        loaded.tables[name][index] = frame.with_columns(pl.lit(file.project).alias("project"))
+        rows += tables[name].height
+        loaded.tables[name][index] = tables[name].with_columns(
+            pl.lit(file.project).alias("project"), pl.lit(index, dtype=pl.Int32).alias("_file")
+        )
     if rows == 0:
         loaded.warnings.append(f"{file.path}: empty export (no rows in any table)")
     loaded.snapshots[index] = {
@@ -158,23 +150,29 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _combine(frames: list[pl.DataFrame], table: str) -> pl.DataFrame:
-    """All files' rows of one table; a row seen in several snapshots keeps its newest version."""
-    if not frames:
-        return pl.DataFrame()
-    combined = pl.concat(frames, how="vertical_relaxed", rechunk=False)
-    if len(frames) == 1:
-        return combined
+def _combine(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+    """Rows of several snapshots of a project: each row once, its newest version (files are oldest first)."""
     key_columns = ROW_KEYS[table]
     key = pl.coalesce(
         pl.col(key_columns[0]).cast(pl.String),
         pl.concat_str([pl.col(c).cast(pl.String) for c in key_columns[1:]], separator="|"),
     )
     return (
-        combined.with_columns(key.alias("_key"))
+        frame.with_columns(key.alias("_key"))
         .unique(["project", "_key"], keep="last", maintain_order=True)
         .drop("_key")
     )
+
+
+def _assemble(loaded: _Loaded, table: str, paths: list[Path], several_per_project: bool) -> pl.DataFrame:
+    """One table over every file: times parsed, duplicate ids dropped, snapshots merged."""
+    frame = pl.concat([loaded.tables[table][i] for i in sorted(loaded.tables[table])], how="vertical_relaxed")
+    if table in TIME_FIELDS:
+        frame = _parse_times(frame, table, paths)
+    frame = _drop_duplicate_ids(frame, table, paths, loaded.warnings)
+    if several_per_project:
+        frame = _combine(frame, table)
+    return frame.drop("_file")
 
 
 def _check_references(tables: dict[str, pl.DataFrame], warnings: list[str]) -> dict[str, pl.DataFrame]:
@@ -210,8 +208,6 @@ def _check_references(tables: dict[str, pl.DataFrame], warnings: list[str]) -> d
 
 def _with_names(profiles: pl.DataFrame) -> pl.DataFrame:
     """Add ``name``: first and last name joined and trimmed, the username when both are empty."""
-    if not profiles.columns:
-        return profiles
     name = pl.concat_str(
         [
             pl.col("first_name").fill_null("").str.strip_chars(),
@@ -277,33 +273,24 @@ def _posts(tables: dict[str, pl.DataFrame], people: pl.DataFrame, text_basis: st
     metrics = text_metrics(pl.concat([posts.select("body_md", "body_html"), intros]), text_basis=text_basis)
     body_metrics = metrics.head(posts.height)
     if documents.height:
-        # A document's text is its introduction and its body: add the intro's metrics to the body's.
-        intro_metrics = metrics.tail(documents.height)
-        pad = posts.height - documents.height
-        zeros = pl.DataFrame(
-            {"characters": [0] * pad, "words": [0] * pad, "dois": [[]] * pad},
-            schema={"characters": pl.Int64, "words": pl.Int64, "dois": pl.List(pl.String)},
+        # A document's text is its introduction and its body (documents are the last rows of `posts`).
+        intro = metrics.tail(documents.height)
+        document_rows = body_metrics.tail(documents.height).with_columns(
+            pl.col("characters") + intro["characters"],
+            pl.col("words") + intro["words"],
+            pl.concat_list(pl.col("dois"), intro["dois"]).list.unique().list.sort().alias("dois"),
         )
-        intro_metrics = pl.concat([zeros, intro_metrics])
-        body_metrics = body_metrics.with_columns(
-            (pl.col("characters") + intro_metrics["characters"]).alias("characters"),
-            (pl.col("words") + intro_metrics["words"]).alias("words"),
-            pl.concat_list(pl.col("dois"), intro_metrics["dois"]).list.unique().list.sort().alias("dois"),
-        )
+        body_metrics = pl.concat([body_metrics.head(posts.height - documents.height), document_rows])
     posts = pl.concat([posts.select([*common, "kind"]), body_metrics], how="horizontal")
     posts = posts.join(people, on="profile_id", how="left", maintain_order="left")
     return posts.with_columns(pl.col("is_bot").fill_null(False)).select(polars_schema("posts").names())
 
 
-def _frame(table: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
-    combined = _combine(frames, table)
+def _frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A table in exactly the schema's columns and types."""
     schema = polars_schema(table)
-    if combined.is_empty() and not combined.columns:
-        return pl.DataFrame(schema=schema)
-    for column in schema.names():
-        if column not in combined.columns:
-            combined = combined.with_columns(pl.lit(None, dtype=schema[column]).alias(column))
-    return combined.select(schema.names()).cast(dict(schema))
+    missing = [pl.lit(None, dtype=schema[c]).alias(c) for c in schema.names() if c not in frame.columns]
+    return frame.with_columns(missing).select(schema.names()).cast(dict(schema))
 
 
 def load_dataset(
@@ -349,10 +336,11 @@ def load_dataset(
             f"{first}{more}: format B (no ids) and no other snapshot of the project to resolve them: "
             "authors are counted by id; usernames, and so the team filter, are unavailable"
         )
-    in_order = {name: [by_index[i] for i in sorted(by_index)] for name, by_index in loaded.tables.items()}
-    profiles = _with_names(_combine(in_order["profiles"], "profiles"))
-    tables = {name: _frame(name, in_order[name]) for name in TABLE_NAMES if name != "profiles"}
-    tables["profiles"] = _frame("profiles", [profiles] if profiles.columns else [])
+    paths_by_index = [file.path for file in files]
+    several = len(files) > len({(file.source, file.project) for file in files})
+    tables = {name: _assemble(loaded, name, paths_by_index, several) for name in TABLE_NAMES}
+    tables["profiles"] = _with_names(tables["profiles"])
+    tables = {name: _frame(name, frame) for name, frame in tables.items()}
     tables = _check_references(tables, loaded.warnings)
     people = _people(tables["profiles"])
     posts = _posts(tables, people, text_basis)
