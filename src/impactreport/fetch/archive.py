@@ -36,7 +36,6 @@ from impactreport.fetch.store import (
     parse_retrieved,
     row_counts,
     store_lock,
-    text_hash,
 )
 from impactreport.load.snapshots import describe
 
@@ -213,11 +212,6 @@ def read_blobs(repo: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
         writer.join()
 
 
-def content_key(raw: bytes) -> str:
-    """Hash of an export's text without its ``retrieved`` line (equal text → same key)."""
-    return text_hash(raw)
-
-
 def _import_one(
     store: SnapshotStore,
     summary: ArchiveSummary,
@@ -302,7 +296,7 @@ def import_git(
     for version, (_, raw) in zip(wanted, read_blobs(repo, [v.blob for v in wanted]), strict=True):
         item = summary.project(version.project)
         item.versions += 1
-        key = content_key(raw)
+        key = store.digest(raw)
         if previous.get(version.project) == key:
             item.unchanged += 1  # equal to the version before, apart from `retrieved`: no need to parse
         else:

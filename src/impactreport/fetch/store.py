@@ -368,6 +368,7 @@ class SnapshotStore:
     _pool: ThreadPoolExecutor | None = field(default=None, init=False)
     _pending: list[Future[SaveResult]] = field(default_factory=list, init=False)
     _pending_paths: dict[Path, Future[SaveResult]] = field(default_factory=dict, init=False)
+    _last_digest: tuple[bytes, str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -436,6 +437,14 @@ class SnapshotStore:
         position = bisect_right([e.stamp for e in entries], moment.astimezone(UTC).strftime(STAMP_FORMAT))
         return entries[position - 1] if position else None
 
+    def digest(self, data: bytes) -> str:
+        """:func:`text_hash` of ``data``, remembered for the last text (the archive asks up to 3 times)."""
+        if self._last_digest is not None and self._last_digest[0] is data:
+            return self._last_digest[1]
+        value = text_hash(data)
+        self._last_digest = (data, value)
+        return value
+
     def unchanged_text(self, source: str, project: str, data: bytes) -> SaveResult | None:
         """Shortcut for a pretty-printed export given as bytes: "unchanged" without parsing it, or None.
 
@@ -450,7 +459,7 @@ class SnapshotStore:
         except ValueError:
             return None
         entry = self._before(source, project, moment)
-        if entry is None or self._content(source, project, entry) != text_hash(data):
+        if entry is None or self._content(source, project, entry) != self.digest(data):
             return None
         return self._unchanged(self._path(source, project, entry), entry.rows or {}, moment)
 
@@ -475,8 +484,8 @@ class SnapshotStore:
     def _encode(self, payload: dict[str, Any], iso: str, text: bytes | None) -> tuple[bytes, str]:
         body = {key: value for key, value in payload.items() if key != "retrieved"}
         if text is not None and "retrieved" in payload and is_canonical(text, payload):
-            data = replace_retrieved(text, iso)
-            return data, text_hash(data)
+            # replacing the retrieved value leaves the text without that line, hence its hash, as it was
+            return replace_retrieved(text, iso), self.digest(text)
         return serialise(body, iso)
 
     def _save(
