@@ -35,7 +35,12 @@ def chart(
     order = shown["item"].to_list()
     base = alt.Chart(theme.values(shown, ["item", "project", "kind", "views", "link"])).encode(
         y=alt.Y("item:N", sort=order, title=None, axis=alt.Axis(labelFontSize=11, labelLimit=420)),
-        x=alt.X("views:Q", title="Page views (newest snapshot)"),
+        # room right of the longest bar for its number, clear of the legend
+        x=alt.X(
+            "views:Q",
+            title="Page views (newest snapshot)",
+            scale=alt.Scale(domainMax=float(shown["views"].max() or 1) * 1.18),
+        ),
     )
     bars = base.mark_bar().encode(
         color=alt.Color("project:N", scale=theme.project_scale(names), title="Project"),
@@ -52,7 +57,7 @@ def chart(
         f"documents (newest snapshot), coloured by project. {total:,} views in all; the most viewed is "
         f"“{top['title']}” ({top['project']}) with {top['views']:,} views."
     )
-    subtitle = f"Top {shown.height} of {frame.height}; {total:,} views in all"
+    subtitle = f"Top {shown.height} of {frame.height:,}; {total:,} views in all"
     return theme.apply(layered, title=title, subtitle=subtitle, description=description)
 
 
