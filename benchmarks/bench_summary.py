@@ -7,7 +7,7 @@ main process plus its metric workers together).
     .venv/bin/python benchmarks/bench_summary.py [--copies 100] [--runs 3] [--skip-demo]
 
 Inputs are built under $TMPDIR (never in the repository): the real exports of ../shared/thinklab/latest copied
-N times as distinct projects, and `impactreport demo --posts 1000000` (generated once, then reused).
+N times inside each project file (ids shifted, every body made distinct), and `impactreport demo --posts 1000000` (generated once, then reused).
 The same figures can be taken with farm-bench, e.g.
     farm-bench -n 3 --timeout 900 -- .venv/bin/impactreport summary /tmp/impactreport-bench/demo-1m/exports --json
 """
@@ -88,8 +88,36 @@ def bench(label: str, path: Path, runs: int) -> None:
     )
 
 
+ID_FIELDS = ("document_id", "thread_id", "comment_id", "note_id")
+ID_OFFSET = 10_000_000
+
+
+def replicate(export: dict, copies: int) -> dict:
+    """An export whose rows are repeated ``copies`` times: ids shifted, every body made distinct.
+
+    People (profile ids) stay the same, as when a project grows. Each copy's texts get a marker of a few
+    characters so no body repeats: the text metrics really run on every post (no deduplication helps).
+    """
+    out: dict = {"retrieved": export["retrieved"], "profiles": export["profiles"]}
+    for table in ("documents", "threads", "comments", "notes"):
+        rows = []
+        for copy in range(copies):
+            for row in export[table]:
+                row = dict(row)
+                for field in ID_FIELDS:
+                    if row.get(field) not in (None, ""):
+                        row[field] = int(row[field]) + copy * ID_OFFSET
+                if copy and "body_html" in row:
+                    row["body_html"] += f"<p>copy {copy}</p>"
+                    row["body_md"] += f"\r\n\r\ncopy {copy}"
+                rows.append(row)
+        out[table] = rows
+    return out
+
+
 def replicated(copies: int) -> Path:
-    target = WORK / f"replicated-{copies}"
+    """The 10 real projects, each with its rows replicated ``copies`` times (10 files)."""
+    target = WORK / f"replicated-rows-{copies}"
     if not target.exists():
         latest = SHARED / "thinklab" / "latest"
         if not latest.is_dir():
@@ -97,9 +125,9 @@ def replicated(copies: int) -> Path:
         partial = target.with_suffix(".partial")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-        for copy in range(copies):
-            for export in latest.glob("*.json"):
-                os.link(export, partial / f"{export.stem}-{copy:03d}.json")
+        for export in latest.glob("*.json"):
+            data = replicate(json.loads(export.read_text(encoding="utf-8")), copies)
+            (partial / export.name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
         partial.rename(target)
     return target
 
