@@ -236,6 +236,7 @@ def test_cli_writes_figures(latest_dir: Path, tmp_path: Path, capsys: pytest.Cap
         (["--formats", "svg,gif"], "--formats"),
         (["--bandwidth", "0"], "--bandwidth"),
         (["--thresholds", "a,b"], "--thresholds"),
+        (["--histogram-bin", "banana"], "--histogram-bin"),
     ],
 )
 def test_cli_bad_options(latest_dir: Path, tmp_path: Path, capsys, args: list[str], message: str) -> None:

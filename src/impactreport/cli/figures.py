@@ -163,9 +163,14 @@ def command(
             sqrt=not no_sqrt,
             team=tuple(read_team_file(team_file)) if team_file else (),
         )
-        pl.datetime_range(pl.datetime(2000, 1, 1), pl.datetime(2000, 2, 1), histogram_bin, eager=True)
-    except (ValueError, pl.exceptions.PolarsError) as error:
+    except ValueError as error:
         raise InputError(f"invalid option: {error}") from None
+    try:
+        pl.datetime_range(pl.datetime(2000, 1, 1), pl.datetime(2000, 2, 1), histogram_bin, eager=True)
+    except (ValueError, pl.exceptions.PolarsError):
+        raise InputError(
+            f"--histogram-bin {histogram_bin!r}: expected a duration such as 1mo, 3mo, 2w or 1y"
+        ) from None
     if scale <= 0:
         raise InputError(f"--scale {scale:g}: must be positive")
     console = Console(stderr=True)
