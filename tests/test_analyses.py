@@ -429,3 +429,19 @@ def test_people_with_one_name_stay_apart() -> None:
         "Ann A (bob)",
         streams.OTHERS,
     ]
+
+
+def test_load_views_reads_compact_json_too(latest_dir: Path, tmp_path: Path) -> None:
+    """Not only the pretty-printed Thinklab files: a compact (one-line) export gives the same rows."""
+    import gzip
+
+    data = raw(latest_dir, "meta")
+    store = tmp_path / "exports" / "thinklab" / "meta"
+    store.mkdir(parents=True)
+    (store / "2017-09-09T232941Z.json.gz").write_bytes(gzip.compress(json.dumps(data).encode()))
+    (store / "2017-09-10T232941Z.json").write_text(json.dumps(data, indent=2, sort_keys=True))
+    series = load_views([tmp_path])
+    assert series["retrieved"].n_unique() == 1  # both files carry the same `retrieved`
+    expected = sorted([("thread", t["thread_id"], t["views"]) for t in data["threads"]] * 2)
+    expected += [("document", d["document_id"], d["views"]) for d in data["documents"]] * 2
+    assert sorted(series.select("kind", "id", "views").iter_rows()) == sorted(expected)
