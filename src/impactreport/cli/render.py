@@ -45,14 +45,35 @@ def _plain(value: Any) -> Any:
 
 
 @click.command(name="render")
-@click.option("--to", "to", type=click.Choice(sorted(TO_FORMATS)), default="all", show_default=True,
-              help="Output format: html, pdf (Typst) or both.")
-@click.option("-P", "--execute-param", "params", multiple=True, metavar="KEY:VALUE",
-              help="Report parameter, value read as YAML (as quarto render -P), e.g. -P projects:[rephetio].")
-@click.option("--output-dir", type=click.Path(file_okay=False), default=None,
-              help="Where index.html, index.pdf and figures/ go (default: _output in the project).")
-@click.option("--engine", type=click.Choice(["auto", "quarto", "builtin"]), default="auto", show_default=True,
-              help="quarto: the Quarto CLI; builtin: Jupyter + Pandoc + Typst; auto: Quarto when found.")
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(sorted(TO_FORMATS)),
+    default="all",
+    show_default=True,
+    help="Output format: html, pdf (Typst) or both.",
+)
+@click.option(
+    "-P",
+    "--execute-param",
+    "params",
+    multiple=True,
+    metavar="KEY:VALUE",
+    help="Report parameter, value read as YAML (as quarto render -P), e.g. -P projects:[rephetio].",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where index.html, index.pdf and figures/ go (default: _output in the project).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "quarto", "builtin"]),
+    default="auto",
+    show_default=True,
+    help="quarto: the Quarto CLI; builtin: Jupyter + Pandoc + Typst; auto: Quarto when found.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
 def command(to: str, params: tuple[str, ...], output_dir: str | None, engine: str, as_json: bool) -> None:
     """Render report/index.qmd to _output/index.html and _output/index.pdf."""
