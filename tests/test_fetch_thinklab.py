@@ -205,6 +205,18 @@ def test_permanently_failing_project_gives_one_line_and_others_succeed(serve, tm
     assert done.stderr.strip().splitlines()[-1] == "impactreport: error: 1 of 10 projects failed"
 
 
+def test_endless_login_redirects_fail_without_looping(serve, tmp_path: Path) -> None:
+    url, app = serve(no_access=frozenset({"meta"}))
+    done = run_fetch(url, app, tmp_path, "--project", "meta", "--project", "rephetio", *FAST)
+    assert done.returncode == 1
+    assert (
+        "impactreport: error: meta: still sent to the login page (3 new logins) after 4 attempts "
+        "(last: HTTP 302, text/plain)"
+    ) in done.stderr
+    assert app.stats["logins"] == 4  # the first login, and three more for meta
+    assert len(list((tmp_path / "exports/thinklab/rephetio").glob("*.json.gz"))) == 1
+
+
 def test_concurrent_run_gets_the_lock_message(serve, tmp_path: Path) -> None:
     url, app = serve()
     with store_lock(tmp_path):

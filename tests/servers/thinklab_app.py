@@ -14,7 +14,8 @@ deck, so every kind occurs once per round of faults): a 502 HTML page, an HTML
 error page with status 200, a 429 with
 ``Retry-After`` (seconds or an HTTP date), a slow answer (``slow_seconds``, past the client's timeout), a
 body cut short (Content-Length larger than what is sent, then the connection closes), a reset connection
-(RST), or — for exports — a lost session (redirect to login). ``always_fail`` projects answer 502 forever.
+(RST), or — for exports — a lost session (redirect to login). ``always_fail`` projects answer 502 forever;
+``no_access`` projects always redirect to the login page (an account without access).
 ``vary`` makes every export differ (a views counter), so each fetch stores a new snapshot.
 """
 
@@ -91,6 +92,7 @@ class ThinklabApp:
     slow_seconds: float = 1.0
     retry_after: int = 1
     always_fail: frozenset[str] = frozenset()
+    no_access: frozenset[str] = frozenset()
     vary: bool = False
     proposals: tuple[str, ...] = ("EdgeProject", "issnindiadatabase", "LWT_FOR_OPEN_SCIENCE")
     stats: Counter[str] = field(default_factory=Counter)
@@ -215,7 +217,7 @@ class ThinklabApp:
     def _export(self, request: Request, project: str) -> Response:
         if request.method != "POST":
             return Response("Method not allowed\n", 405, content_type="text/plain")
-        if request.cookies.get("sessionid", "") not in self.sessions:
+        if request.cookies.get("sessionid", "") not in self.sessions or project in self.no_access:
             self.stats["redirected_to_login"] += 1
             return _redirect(f"/login?next={request.path}")
         if not self._csrf_ok(request):

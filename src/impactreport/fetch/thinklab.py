@@ -29,6 +29,8 @@ __all__ = ["TABLES", "ExportResult", "ThinklabClient", "check_export", "project_
 
 #: The five tables every Thinklab export holds.
 TABLES = ("documents", "threads", "comments", "notes", "profiles")
+#: New logins allowed per project after redirects to the login page.
+MAX_RELOGINS = 3
 PROJECT_HREF = re.compile(r"^/p/([^/?#]+)(?:/|$)")
 SOURCE = "thinklab"
 
@@ -153,15 +155,25 @@ class ThinklabClient:
         return found
 
     def export(self, project: str) -> ExportResult:
-        """Download one project's export; re-log in when the server sent us to the login page."""
+        """Download one project's export; log in again when the server sent us to the login page.
+
+        Each redirect to the login page leads to one new login and an immediate retry, at most
+        ``MAX_RELOGINS`` times per project: more means the account cannot see the project (or logging in
+        does not stick), which fails instead of looping.
+        """
         url = f"{self.base_url}/p/{project}/export.json"
+        relogins = 0
 
         def validate(response: requests.Response) -> dict[str, Any]:
+            nonlocal relogins
             if _is_login_redirect(response, self.login_url):
+                if relogins >= MAX_RELOGINS:
+                    raise FatalResponse(f"still sent to the login page ({relogins} new logins)", response)
                 if self.on_relogin is not None:
                     self.on_relogin()
                 self.http.session.cookies.clear()
                 self.login()
+                relogins += 1
                 raise RetryableResponse("logged out (logged in again)", response, wait=0.0)
             return check_export(response)
 
