@@ -21,23 +21,21 @@ def summary_table(summary: ArchiveSummary, data_dir: Path, seconds: float) -> Ta
         title=f"Thinklab archive → {data_dir} ({summary.commits} commits, {seconds:.1f} s)",
         title_justify="left",
     )
-    table.add_column("Project")
-    for header in ("Versions", "Stored", "Unchanged", "Invalid", "Rows", "Bytes"):
+    table.add_column("Project", no_wrap=True)
+    headers = ["Versions", "Stored", "Unchanged", "Rows", "MB"]
+    invalid = any(item.invalid for item in summary.projects.values())
+    if invalid:
+        headers.insert(3, "Invalid")
+    for header in headers:
         table.add_column(header, justify="right")
-    table.add_column("First")
-    table.add_column("Last")
+    table.add_column("From", no_wrap=True)
+    table.add_column("To", no_wrap=True)
     for item in sorted(summary.projects.values(), key=lambda p: p.project.lower()):
-        table.add_row(
-            item.project,
-            f"{item.versions:,}",
-            f"{item.stored:,}",
-            f"{item.unchanged:,}",
-            f"{item.invalid:,}",
-            f"{item.rows:,}",
-            f"{item.bytes:,}",
-            item.first or "–",
-            item.last or "–",
-        )
+        cells = [f"{item.versions:,}", f"{item.stored:,}", f"{item.unchanged:,}", f"{item.rows:,}"]
+        if invalid:
+            cells.insert(3, f"{item.invalid:,}")
+        cells.append(f"{item.bytes / 1e6:,.1f}")
+        table.add_row(item.project, *cells, item.first or "–", item.last or "–")
     return table
 
 

@@ -215,7 +215,13 @@ def fetch_projects(
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"JSON with email and password (mode 600). Default: ${EMAIL_VARIABLE} and ${PASSWORD_VARIABLE}.",
 )
-@click.option("--max-attempts", type=click.IntRange(min=1), default=DEFAULTS.max_attempts, show_default=True)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(min=1),
+    default=DEFAULTS.max_attempts,
+    show_default=True,
+    help="Attempts per request (export, login, listing) before giving up.",
+)
 @click.option(
     "--max-time",
     type=click.FloatRange(min=0),
