@@ -231,40 +231,28 @@ def _posts(tables: dict[str, pl.DataFrame], people: pl.DataFrame, text_basis: st
     """The hub: one row per authored text with its metrics, computed once for all texts together."""
     comments, notes, documents = tables["comments"], tables["notes"], tables["documents"]
     common = ["project", "post_id", "thread_id", "profile_id", "published", "views"]
+    no_int = pl.lit(None, dtype=pl.Int64)
+
+    def rows(frame: pl.DataFrame, kind: str, key: str, **columns: pl.Expr) -> pl.DataFrame:
+        """One table's texts as posts; ``columns`` overrides what the table lacks."""
+        named = {
+            "post_id": pl.col(key),
+            **{c: pl.col(c) for c in ("thread_id", "profile_id", "views")},
+            **columns,
+        }
+        return frame.select(
+            "project",
+            *(expr.alias(name) for name, expr in named.items()),
+            "published",
+            pl.lit(kind).alias("kind"),
+            "body_md",
+            "body_html",
+        )
+
     frames = [
-        comments.select(
-            "project",
-            pl.col("comment_id").alias("post_id"),
-            "thread_id",
-            "profile_id",
-            "published",
-            pl.lit(None, dtype=pl.Int64).alias("views"),
-            pl.lit("comment").alias("kind"),
-            "body_md",
-            "body_html",
-        ),
-        notes.select(
-            "project",
-            pl.col("note_id").alias("post_id"),
-            "thread_id",
-            "profile_id",
-            "published",
-            pl.lit(None, dtype=pl.Int64).alias("views"),
-            pl.lit("note").alias("kind"),
-            "body_md",
-            "body_html",
-        ),
-        documents.select(
-            "project",
-            pl.col("document_id").alias("post_id"),
-            pl.lit(None, dtype=pl.Int64).alias("thread_id"),
-            pl.lit(None, dtype=pl.Int64).alias("profile_id"),
-            "published",
-            "views",
-            pl.lit("document").alias("kind"),
-            "body_md",
-            "body_html",
-        ),
+        rows(comments, "comment", "comment_id", views=no_int),
+        rows(notes, "note", "note_id", views=no_int),
+        rows(documents, "document", "document_id", thread_id=no_int, profile_id=no_int),
     ]
     posts = pl.concat(frames, how="vertical_relaxed")
     intros = documents.select("intro_md", "intro_html").rename(
