@@ -32,5 +32,6 @@ td { overflow-wrap: anywhere; }
 td[style*="right"] { white-space: nowrap; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.88em; }
 pre { background: #f6f8fa; padding: 0.75rem; overflow-x: auto; border-radius: 6px; }
+@media (max-width: 700px) { table { display: block; overflow-x: auto; } }
 @media print { nav#TOC { display: none; } body { max-width: none; } }
 """
