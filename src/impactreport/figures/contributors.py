@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import altair as alt
 import polars as pl
 
@@ -47,8 +49,13 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
                      alt.Tooltip("words:Q", format=","), "projects:N"],
         )
     )  # fmt: skip
-    values = bars.mark_text(align="left", dx=3, fontSize=10, color=theme.MUTED).encode(
-        text=alt.Text("characters:Q", format=","), color=alt.value(theme.MUTED)
+    # the number sits inside the end of its bar (a bar is at least a factor 2 long on the log scale,
+    # room for four digits), so no threshold line runs through it; white on the darkest level
+    values = bars.mark_text(align="right", dx=-3, fontSize=10).encode(
+        text=alt.Text("characters:Q", format=","),
+        color=alt.condition(
+            f"datum.level == {json.dumps(labels[0])}", alt.value("white"), alt.value("#111111")
+        ),
     )
     rules = (
         alt.Chart(

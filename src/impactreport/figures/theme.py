@@ -34,8 +34,8 @@ USER_COLORS = (
     "#B07AA1", "#D4A6C8", "#9D7660", "#D7B5A6",
 )  # fmt: skip
 OTHERS_COLOR = "#CCCCCC"
-#: Sequential blues for contributor levels, highest first.
-LEVEL_COLORS = ("#08519C", "#4292C6", "#9ECAE1", "#DEEBF7")
+#: Sequential blues for contributor levels, highest first (dark, then light enough for black text).
+LEVEL_COLORS = ("#08519C", "#9ECAE1", "#C6DBEF", "#DEEBF7")
 
 DATE_FORMAT = "%b %Y"
 
