@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import click
 
-from . import fetch_archive, fetch_discourse, fetch_github, fetch_thinklab
+from .lazy import LazyGroup
 
 
-@click.group(name="fetch")
+@click.group(
+    name="fetch",
+    cls=LazyGroup,
+    lazy={
+        "thinklab": ".fetch_thinklab",
+        "archive": ".fetch_archive",
+        "github": ".fetch_github",
+        "discourse": ".fetch_discourse",
+    },
+)
 def command() -> None:
     """Fetch exports into dated snapshots under DATA/exports (never touching earlier ones)."""
-
-
-for module in (fetch_thinklab, fetch_archive, fetch_github, fetch_discourse):
-    command.add_command(module.command)

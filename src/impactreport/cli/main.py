@@ -12,17 +12,21 @@ import click
 from impactreport import __version__
 from impactreport.errors import FetchError, InputError
 
-from . import demo, fetch, figures, render, summary
+from .lazy import LazyGroup
+
+COMMANDS = {
+    "summary": ".summary",
+    "figures": ".figures",
+    "render": ".render",
+    "fetch": ".fetch",
+    "demo": ".demo",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="impactreport")
 def cli() -> None:
     """Impact numbers, figures and reports from open online discussions."""
-
-
-for module in (summary, figures, render, fetch, demo):
-    cli.add_command(module.command)
 
 
 def main(argv: list[str] | None = None) -> int:
