@@ -39,14 +39,15 @@ def positive(name: str, value: float) -> float:
 
 
 def files_table(written: dict[str, list[Path]], out: Path) -> Table:
-    """One row per figure: its files (relative to the output folder) and their sizes."""
-    table = Table(title=f"Figures written to {out}", title_justify="left")
+    """One row per figure: the formats written (``out/<name>.<format>``) and their total size."""
+    table = Table(title=f"Figures written to {out}/<name>.<format>", title_justify="left")
     table.add_column("Figure", no_wrap=True)
-    table.add_column("Files")
+    table.add_column("Formats", no_wrap=True)
     table.add_column("Size", justify="right", no_wrap=True)
     for name, paths in written.items():
         size = sum(path.stat().st_size for path in paths)
-        table.add_row(name, ", ".join(path.name for path in paths), f"{size / 1024:,.0f} KiB")
+        formats = ", ".join(path.suffix.lstrip(".") for path in paths)
+        table.add_row(name, formats, f"{size / 1024:,.0f} KiB")
     return table
 
 
