@@ -13,8 +13,9 @@ from datetime import date
 import altair as alt
 
 #: DejaVu Sans first: it has the glyphs of international names (Vietnamese ọ, Greek, Cyrillic) that
-#: Liberation Sans lacks, so a name is never drawn half in a fallback serif font.
-FONT = "DejaVu Sans, Liberation Sans, Helvetica, Arial, sans-serif"
+#: Liberation Sans lacks, so a name is never drawn half in a fallback serif font. CJK needs Noto Sans CJK
+#: (Debian fonts-noto-cjk) installed; without it CJK characters render as boxes.
+FONT = "DejaVu Sans, Liberation Sans, Noto Sans CJK JP, Helvetica, Arial, sans-serif"
 TEXT = "#222222"
 MUTED = "#555555"
 WIDTH = 640
