@@ -284,6 +284,9 @@ def test_missing_credentials_and_bad_options(serve, tmp_path: Path) -> None:
     assert "IMPACTREPORT_THINKLAB_EMAIL and IMPACTREPORT_THINKLAB_PASSWORD" in done.stderr
     both = run_fetch(url, app, tmp_path, "--all", "--project", "meta")
     assert both.returncode == 2 and "not both" in both.stderr
+    odd = run_fetch(url, app, tmp_path, "--project", "../meta")
+    assert odd.returncode == 2 and "--project '../meta': not a Thinklab project id" in odd.stderr
+    assert not (tmp_path / "exports").exists()
 
 
 def test_wrong_password_fails_at_once(serve, tmp_path: Path) -> None:
@@ -353,6 +356,7 @@ def test_project_links_and_retry_after_parsing() -> None:
         '<a class="list-proj-name" href="/p/rephetio/">R</a><a class="list-proj-name" href="/about/">x</a>'
         '<a href="/p/other/">no class</a><a class="list-proj-name" href="https://thinklab.com/p/meta/report">m</a>'
         '<a class="list-proj-name" href="/p/rephetio/proposal">again</a>'
+        '<a class="list-proj-name" href="/p/../x">odd</a><a class="list-proj-name" href="/p/.hidden/">odd</a>'
     )
     assert project_links(html) == ["rephetio", "meta"]
     assert parse_retry_after("120") == 120.0

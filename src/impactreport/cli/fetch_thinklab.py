@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import time
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,7 @@ from impactreport.fetch.thinklab import SOURCE, ThinklabClient
 EMAIL_VARIABLE = "IMPACTREPORT_THINKLAB_EMAIL"
 PASSWORD_VARIABLE = "IMPACTREPORT_THINKLAB_PASSWORD"
 DEFAULTS = RetryPolicy()
+PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass
@@ -265,6 +267,9 @@ def command(
     err = Console(stderr=True)
     if bool(projects) == all_projects:
         raise InputError("give --project ID (one or more) or --all, not both and not neither")
+    for project in projects:
+        if not PROJECT_ID.match(project):
+            raise InputError(f"--project {project!r}: not a Thinklab project id (letters, digits, . _ -)")
     base_url = check_base_url(base_url, err)
     email, password = read_credentials(login_file)
     policy = RetryPolicy(
@@ -284,5 +289,8 @@ def command(
         if not selected:
             raise FetchError(f"{base_url}: the listing pages link no project (a.list-proj-name)")
         with progress_display(err, quiet) as progress:
-            outcomes = fetch_projects(client, store, selected, progress)
+            try:
+                outcomes = fetch_projects(client, store, selected, progress)
+            except OSError as error:  # disk full, permissions: nothing partial was left, but stop here
+                raise FetchError(f"{data_dir}: cannot write a snapshot ({error.strerror or error})") from None
     report(outcomes, title=f"Thinklab exports → {data_dir}", quiet=quiet, as_json=as_json)

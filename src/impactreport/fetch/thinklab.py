@@ -31,7 +31,7 @@ __all__ = ["TABLES", "ExportResult", "ThinklabClient", "check_export", "project_
 TABLES = ("documents", "threads", "comments", "notes", "profiles")
 #: New logins allowed per project after redirects to the login page.
 MAX_RELOGINS = 3
-PROJECT_HREF = re.compile(r"^/p/([^/?#]+)(?:/|$)")
+PROJECT_HREF = re.compile(r"^/p/([A-Za-z0-9][A-Za-z0-9._-]*)(?:/|$)")
 SOURCE = "thinklab"
 
 
