@@ -129,9 +129,13 @@ def test_same_second_different_content_moves_on_a_second(tmp_path: Path) -> None
 
 
 def test_index_without_manifest_reads_the_files(tmp_path: Path) -> None:
-    save_snapshot(tmp_path, "thinklab", "p", export(), retrieved=T1)
-    (tmp_path / "exports/manifest.jsonl").write_text('{"file": "exports/thinklab/p/20')  # cut short
+    """A run killed between writing a file and its manifest line: the next run completes the manifest."""
+    first = save_snapshot(tmp_path, "thinklab", "p", export(), retrieved=T1)
+    [row] = manifest(tmp_path)
+    (tmp_path / "exports/manifest.jsonl").write_text("")
     assert save_snapshot(tmp_path, "thinklab", "p", export(), retrieved=T2).status == "unchanged"
+    assert manifest(tmp_path) == [row]
+    assert first.path.read_bytes() == (tmp_path / row["file"]).read_bytes()
 
 
 def test_bad_names_are_refused(tmp_path: Path) -> None:

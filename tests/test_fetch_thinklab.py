@@ -228,20 +228,32 @@ def test_concurrent_run_gets_the_lock_message(serve, tmp_path: Path) -> None:
     assert not (tmp_path / "exports/thinklab").exists()
 
 
+def count_snapshots(data: Path) -> int:
+    folder = data / "exports/thinklab"
+    return sum(1 for _ in folder.rglob("*.json.gz")) if folder.exists() else 0
+
+
 def test_sigkill_at_random_moments_never_leaves_a_broken_file(serve, tmp_path: Path) -> None:
     url, app = serve(fault_rate=0.2, seed=11, faults=("bad_gateway", "truncated", "reset"), vary=True)
     rng = random.Random(20170909)
     seen: dict[Path, str] = {}
     interrupted = 0
     env = credentials(app)
-    for _ in range(10):
+    for iteration in range(10):
         process = subprocess.Popen(
             fetch_command(url, tmp_path, "--all", "--quiet", *FAST),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.2, 2.5))
+        if iteration % 2:  # at any moment: starting, logging in, downloading, writing
+            time.sleep(rng.uniform(0.2, 2.5))
+        else:  # while the run is writing: after its first new snapshot appears
+            before = count_snapshots(tmp_path)
+            deadline = time.monotonic() + 30
+            while count_snapshots(tmp_path) == before and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0, 0.3))
         process.send_signal(signal.SIGKILL)
         process.wait()
         known = len(seen)
@@ -251,6 +263,11 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_file(serve, tmp_path: P
     assert final.returncode == 0, final.stderr
     check_store(tmp_path, seen)
     assert not [p for p in (tmp_path / "exports").rglob(".*.tmp-*")], "temp files left after a full run"
+    listed = [
+        json.loads(line)["file"] for line in (tmp_path / "exports/manifest.jsonl").read_text().splitlines()
+    ]
+    on_disk = [p.relative_to(tmp_path).as_posix() for p in (tmp_path / "exports").rglob("*.json.gz")]
+    assert sorted(listed) == sorted(on_disk), "the manifest lists every snapshot exactly once"
     # every project has a snapshot from the final run, and at least one kill interrupted writing
     for project in PROJECTS:
         assert list((tmp_path / "exports/thinklab" / project).glob("*.json.gz")), project

@@ -263,9 +263,16 @@ def write_atomic(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     try:
-        os.link(temp, path)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: rename, after checking (we hold the lock)
+            if path.exists():
+                raise FileExistsError(path) from None
+            os.replace(temp, path)
     finally:
-        temp.unlink()
+        temp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
 
 
@@ -417,11 +424,25 @@ class SnapshotStore:
         return self._index[key]
 
     def _content(self, source: str, project: str, entry: _Entry) -> str:
-        if entry.content is None:
-            payload = read_snapshot(self.folder(source, project) / f"{entry.stamp}.json.gz")
-            payload.pop("retrieved", None)
+        if entry.content is None:  # a file the manifest lacks (a run killed right after writing it)
+            path = self._path(source, project, entry)
+            payload = read_snapshot(path)
+            retrieved = payload.pop("retrieved", None)
             entry.content = content_hash(payload)
             entry.rows = row_counts(payload)
+            packed = path.read_bytes()
+            row = {
+                "source": source,
+                "project": project,
+                "file": self._relative(path),
+                "retrieved": retrieved,
+                "sha256": hashlib.sha256(packed).hexdigest(),
+                "bytes": len(packed),
+                "rows": entry.rows,
+                "content_sha256": entry.content,
+            }
+            append_line(self.manifest_path, row)  # complete the manifest (callers hold the lock)
+            self._manifest_rows()[row["file"]] = (entry.content, entry.rows)
         return entry.content
 
     def _path(self, source: str, project: str, entry: _Entry) -> Path:
