@@ -269,13 +269,18 @@ class HttpClient:
                 raise RetryableResponse(verdict.reason, response, verdict.seconds)
         default_classify(response)
 
-    def _wait(self, state: RetryCallState) -> float:
+    @staticmethod
+    def _waiter(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
         """Full-jitter exponential backoff, or the server's wait when it named one (capped)."""
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, RetryableResponse) and error.wait is not None:
-            return min(error.wait, self.policy.max_wait)
-        jitter = tenacity.wait_random_exponential(multiplier=self.policy.backoff, max=self.policy.max_backoff)
-        return jitter(state)
+        jitter = tenacity.wait_random_exponential(multiplier=policy.backoff, max=policy.max_backoff)
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, RetryableResponse) and error.wait is not None:
+                return min(error.wait, policy.max_wait)
+            return jitter(state)
+
+        return wait
 
     def request(
         self,
@@ -324,7 +329,7 @@ class HttpClient:
         retrying = Retrying(
             stop=tenacity.stop_after_attempt(policy.max_attempts)
             | tenacity.stop_before_delay(policy.max_time),
-            wait=self._wait,
+            wait=self._waiter(policy),
             retry=tenacity.retry_if_exception_type((RetryableResponse, *TRANSIENT_ERRORS)),
             before_sleep=before_sleep,
             sleep=self.sleep,
