@@ -14,10 +14,11 @@ import altair as alt
 import polars as pl
 
 from impactreport.analyses import FIGURE_NAMES, AnalysisParams, compute_all
+from impactreport.files import write_atomic
 from impactreport.schema import Dataset
 
 from . import activity, contributors, cumulative, imbalance, streams, views
-from .save import FORMATS, save_chart, write_atomic
+from .save import FORMATS, save_chart
 
 
 def build_all(

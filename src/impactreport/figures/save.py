@@ -6,13 +6,13 @@ and a failed render leaves the previous figure in place.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import altair as alt
 import vl_convert as vlc
+
+from impactreport.files import write_atomic
 
 FORMATS = ("svg", "png", "pdf")
 
@@ -34,20 +34,6 @@ def render(chart: alt.TopLevelMixin | dict, fmt: str, *, scale: float = 2) -> by
     if fmt == "pdf":
         return vlc.vegalite_to_pdf(spec, vl_version=version)
     raise ValueError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a hidden temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def save_chart(

@@ -7,13 +7,14 @@ does not use, would be written as MathML.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pypandoc
 import typst
 import yaml
+
+from impactreport.files import write_atomic
 
 from .style import CSS
 
@@ -26,13 +27,6 @@ def _with_metadata(markdown: str, front_matter: dict[str, Any]) -> str:
     if not metadata:
         return markdown
     return f"---\n{yaml.safe_dump(metadata, allow_unicode=True)}---\n\n{markdown}"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def stylesheet(directory: Path) -> Path:
@@ -66,7 +60,7 @@ def to_html(
         extra_args=arguments,
         cworkdir=str(media_dir),
     )
-    _atomic_write(output, html.encode("utf-8"))
+    write_atomic(output, html.encode("utf-8"))
     return output
 
 
@@ -81,5 +75,5 @@ def to_pdf(markdown: str, front_matter: dict[str, Any], *, media_dir: Path, outp
     typ = media_dir / "index.typ"
     typ.write_text(source, encoding="utf-8")
     pdf = typst.compile(str(typ), root=str(media_dir))
-    _atomic_write(output, pdf)
+    write_atomic(output, pdf)
     return output

@@ -194,7 +194,8 @@ def prepare(params: dict[str, Any], *, root: Path | None = None, output_dir: Pat
     """Load, summarise, analyse and draw; save every figure; return what the report shows."""
     from impactreport.analyses import FIGURE_NAMES, AnalysisParams, compute_all
     from impactreport.figures import build_all, csv_bytes
-    from impactreport.figures.save import save_chart, write_atomic
+    from impactreport.figures.save import save_chart
+    from impactreport.files import write_atomic
     from impactreport.load import load_dataset
     from impactreport.load.views import load_views
     from impactreport.stats import read_team_file, summarise
