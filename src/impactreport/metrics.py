@@ -20,6 +20,7 @@ inputs are split across processes.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import subprocess
 import sys
@@ -31,8 +32,10 @@ from selectolax.lexbor import LexborHTMLParser
 TEXT_BASES = ("html", "markdown")
 NODE_SEPARATOR = "\x00"
 WORD_PATTERN = r"\w+"
-#: Process-pool threshold: below it, forking costs more than it saves.
+#: Below this many posts, starting worker processes costs more than it saves.
 PARALLEL_MIN_POSTS = 20_000
+#: Bodies per chunk sent to a worker: small enough to start early and balance, large enough to amortise IPC.
+CHUNK_POSTS = 8_000
 
 _DOI_IN_HREF = re.compile(r"(?:^/doi/|doi\.org/)(10\.[^?#\s]+)", re.IGNORECASE)
 _DOI = re.compile(r"^10\.\d+/\S+$")
@@ -94,79 +97,133 @@ def chunk_metrics(htmls: pl.Series) -> pl.DataFrame:
     )
 
 
-def _serve(chunks: list[pl.Series], results: dict[int, pl.DataFrame], order: list[int]) -> None:
-    """Send chunks to one worker process and collect its answers (runs in a thread)."""
-    from impactreport.metrics_worker import read_frame, write_frame
+class HtmlMetricsPool:
+    """Html-basis metrics of bodies, computed while the loader is still reading, once per distinct body.
 
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "impactreport.metrics_worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    assert worker.stdin is not None and worker.stdout is not None
-    try:
-        for index, chunk in zip(order, chunks, strict=True):
-            write_frame(worker.stdin, pl.DataFrame({"body_html": chunk}))
-            answer = read_frame(worker.stdout)
-            if answer is None:
-                raise RuntimeError("text metrics worker stopped unexpectedly")
-            results[index] = answer
-    finally:
-        worker.stdin.close()
-        worker.wait()
-
-
-def html_metrics(htmls: pl.Series, *, workers: int | None = None) -> pl.DataFrame:
-    """``characters``, ``words`` (html basis) and ``html_dois`` of many HTML bodies, in order.
-
-    Large inputs go to worker processes (:mod:`impactreport.metrics_worker`) in chunks that travel as
-    Arrow IPC, so no Python object per body is copied and memory stays bounded by the chunks in flight.
+    ``add`` queues the bodies of each file as it is read; with ``parallel`` they go at once, in chunks, to
+    worker processes (:mod:`impactreport.metrics_worker`) that were started before the first file was
+    read, so parsing HTML overlaps reading JSON. Chunks travel as Arrow IPC (no Python object per body),
+    which keeps memory bounded by the chunks in flight. Results are keyed by a 64-bit hash of the body:
+    a body repeated across snapshots or projects is parsed once. ``table`` waits for every chunk.
     """
-    workers = workers or min(os.cpu_count() or 1, 8)
-    if workers < 2 or htmls.len() < PARALLEL_MIN_POSTS:
-        return chunk_metrics(htmls)
-    size = max(PARALLEL_MIN_POSTS // 2, -(-htmls.len() // (workers * 8)))
-    chunks = [htmls.slice(start, size) for start in range(0, htmls.len(), size)]
-    results: dict[int, pl.DataFrame] = {}
-    threads = [
-        threading.Thread(
-            target=_serve,
-            args=(chunks[w::workers], results, list(range(len(chunks)))[w::workers]),
-            daemon=True,
+
+    def __init__(self, *, parallel: bool, workers: int | None = None) -> None:
+        self._workers = (workers or min(os.cpu_count() or 1, 8)) if parallel else 1
+        self._queue: queue.Queue[tuple[int, pl.Series] | None] = queue.Queue()
+        self._keys: list[pl.Series] = []
+        self._results: dict[int, pl.DataFrame] = {}
+        self._seen = pl.Series("hash", [], dtype=pl.UInt64)
+        self._errors: list[BaseException] = []
+        self._processes: list[subprocess.Popen] = []
+        self._threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(self._workers)]
+        if self._workers > 1:
+            for thread in self._threads:
+                thread.start()
+
+    def _serve(self) -> None:
+        """Feed one worker process from the queue until the end marker (runs in a thread)."""
+        from impactreport.metrics_worker import read_frame, write_frame
+
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "impactreport.metrics_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
-        for w in range(workers)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if len(results) != len(chunks):
-        raise RuntimeError("text metrics workers did not answer for every chunk")
-    return pl.concat([results[i] for i in range(len(chunks))])
+        self._processes.append(worker)
+        assert worker.stdin is not None and worker.stdout is not None
+        try:
+            while (item := self._queue.get()) is not None:
+                index, chunk = item
+                write_frame(worker.stdin, pl.DataFrame({"body_html": chunk}))
+                answer = read_frame(worker.stdout)
+                if answer is None:
+                    raise RuntimeError("text metrics worker stopped unexpectedly")
+                self._results[index] = answer
+        except BaseException as error:  # reported by table(); the other workers finish the queue
+            self._errors.append(error)
+        finally:
+            worker.stdin.close()
+            worker.wait()
+
+    def add(self, htmls: pl.Series) -> None:
+        """Queue the bodies not seen before."""
+        frame = pl.DataFrame({"hash": body_hash(htmls), "body": htmls.fill_null("")})
+        frame = frame.unique("hash", keep="first", maintain_order=True).filter(
+            ~pl.col("hash").is_in(self._seen.implode())
+        )
+        if frame.is_empty():
+            return
+        self._seen = pl.concat([self._seen, frame["hash"]])
+        for start in range(0, frame.height, CHUNK_POSTS):
+            chunk = frame.slice(start, CHUNK_POSTS)
+            index = len(self._keys)
+            self._keys.append(chunk["hash"])
+            if self._workers > 1:
+                self._queue.put((index, chunk["body"]))
+            else:
+                self._results[index] = chunk_metrics(chunk["body"])
+
+    def table(self) -> pl.DataFrame:
+        """``hash``, ``characters``, ``words``, ``html_dois`` of every body added."""
+        self.close()
+        if self._errors:
+            raise RuntimeError(f"text metrics failed: {self._errors[0]}") from self._errors[0]
+        if len(self._results) != len(self._keys):
+            raise RuntimeError("text metrics workers did not answer for every chunk")
+        if not self._keys:
+            return chunk_metrics(pl.Series([], dtype=pl.String)).with_columns(
+                pl.Series("hash", [], dtype=pl.UInt64)
+            )
+        return pl.concat(
+            [self._results[i].with_columns(self._keys[i].alias("hash")) for i in range(len(self._keys))]
+        )
+
+    def close(self) -> None:
+        """Stop the workers (after the queued chunks are done)."""
+        if self._workers > 1 and any(thread.is_alive() for thread in self._threads):
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join()
+
+    def __enter__(self) -> HtmlMetricsPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            for process in self._processes:
+                process.kill()
+        self.close()
 
 
-def distinct_html_metrics(htmls: pl.Series) -> pl.DataFrame:
-    """:func:`html_metrics` computed once per distinct body (snapshots and edits repeat most bodies)."""
-    distinct = htmls.unique(maintain_order=True)
-    if distinct.len() == htmls.len():
-        return html_metrics(htmls)
-    metrics = html_metrics(distinct).with_columns(distinct.alias("_body"))
-    return (
-        htmls.alias("_body")
-        .to_frame()
-        .join(metrics, on="_body", how="left", maintain_order="left", nulls_equal=True)
-        .drop("_body")
-    )
+def body_hash(htmls: pl.Series) -> pl.Series:
+    """The key of a body in :class:`HtmlMetricsPool` (same seeds everywhere in one process)."""
+    return htmls.fill_null("").hash(seed=0x1B873593)
 
 
-def text_metrics(bodies: pl.DataFrame, *, text_basis: str = "html") -> pl.DataFrame:
+def html_metrics(htmls: pl.Series, *, pool: HtmlMetricsPool | None = None) -> pl.DataFrame:
+    """``characters``, ``words`` and ``html_dois`` of HTML bodies, in order (from ``pool`` when given)."""
+    if pool is None:
+        with HtmlMetricsPool(parallel=htmls.len() >= PARALLEL_MIN_POSTS) as own:
+            own.add(htmls)
+            return html_metrics(htmls, pool=own)
+    keys = body_hash(htmls).alias("hash").to_frame()
+    return keys.join(pool.table(), on="hash", how="left", maintain_order="left").drop("hash")
+
+
+def text_metrics(
+    bodies: pl.DataFrame, *, text_basis: str = "html", pool: HtmlMetricsPool | None = None
+) -> pl.DataFrame:
     """``characters``, ``words`` and ``dois`` for a frame with ``body_html`` and ``body_md`` columns.
 
-    Returns a frame of the same height with those three columns, in row order.
+    Returns a frame of the same height with those three columns, in row order. ``pool`` holds the html
+    metrics of the bodies when they were computed ahead (the loader adds each file's bodies as it reads).
     """
     if text_basis not in TEXT_BASES:
         raise ValueError(f"text basis must be one of {', '.join(TEXT_BASES)}, not {text_basis!r}")
     frame = pl.concat(
         [
-            distinct_html_metrics(bodies["body_html"].fill_null("")),
+            html_metrics(bodies["body_html"], pool=pool),
             bodies.select(pl.col("body_md").fill_null("")),
         ],
         how="horizontal",

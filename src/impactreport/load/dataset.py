@@ -19,7 +19,7 @@ from impactreport.load.formats import detect_format, normalise
 from impactreport.load.read import TABLE_NAMES, read_export
 from impactreport.load.resolve import has_missing_keys, resolve_keys
 from impactreport.load.snapshots import SnapshotFile, discover
-from impactreport.metrics import TEXT_BASES, text_metrics
+from impactreport.metrics import TEXT_BASES, HtmlMetricsPool, text_metrics
 from impactreport.schema import UTC_TIME, Dataset, polars_schema
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
@@ -39,6 +39,8 @@ ROW_KEYS = {
 }
 
 Progress = Callable[[SnapshotFile], None]
+#: Exports (JSON bytes, gzip counted 4x) from which parsing HTML in worker processes pays off.
+PARALLEL_MIN_BYTES = 24_000_000
 
 
 @dataclass
@@ -115,10 +117,19 @@ class _References:
         return self._cache[path]
 
 
-def _read_file(file: SnapshotFile, references: _References, loaded: _Loaded, index: int) -> None:
+def _read_file(
+    file: SnapshotFile, references: _References, loaded: _Loaded, index: int, pool: HtmlMetricsPool
+) -> None:
     raw = read_export(file.path)
     export_format = detect_format(raw.tables, path=file.path)
     tables = normalise(raw.tables, export_format)
+    for table, column in (
+        ("comments", "body_html"),
+        ("notes", "body_html"),
+        ("documents", "body_html"),
+        ("documents", "intro_html"),
+    ):
+        pool.add(tables[table][column])
     if export_format == "B" and has_missing_keys(tables):
         reference = references.for_file(file)
         tables = resolve_keys(tables, reference)
@@ -227,7 +238,9 @@ def _people(profiles: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _posts(tables: dict[str, pl.DataFrame], people: pl.DataFrame, text_basis: str) -> pl.DataFrame:
+def _posts(
+    tables: dict[str, pl.DataFrame], people: pl.DataFrame, text_basis: str, pool: HtmlMetricsPool
+) -> pl.DataFrame:
     """The hub: one row per authored text with its metrics, computed once for all texts together."""
     comments, notes, documents = tables["comments"], tables["notes"], tables["documents"]
     common = ["project", "post_id", "thread_id", "profile_id", "published", "views"]
@@ -258,7 +271,9 @@ def _posts(tables: dict[str, pl.DataFrame], people: pl.DataFrame, text_basis: st
     intros = documents.select("intro_md", "intro_html").rename(
         {"intro_md": "body_md", "intro_html": "body_html"}
     )
-    metrics = text_metrics(pl.concat([posts.select("body_md", "body_html"), intros]), text_basis=text_basis)
+    metrics = text_metrics(
+        pl.concat([posts.select("body_md", "body_html"), intros]), text_basis=text_basis, pool=pool
+    )
     body_metrics = metrics.head(posts.height)
     if documents.height:
         # A document's text is its introduction and its body (documents are the last rows of `posts`).
@@ -309,29 +324,32 @@ def load_dataset(
                 f"not among the exports in {', '.join(map(str, paths))}"
             )
         files = [f for f in files if f.project in wanted]
-    references = _References(paths)
-    loaded = _Loaded()
-    # Largest files first: the peak memory of parsing the biggest export is not stacked on top of
-    # everything read before it. Rows are put back in discovery order afterwards.
-    for index, file in sorted(enumerate(files), key=lambda item: -_size(item[1].path)):
-        if on_file is not None:
-            on_file(file)
-        _read_file(file, references, loaded, index)
-    if loaded.unresolved:
-        first = loaded.unresolved[0]
-        more = f" and {len(loaded.unresolved) - 1} more" if len(loaded.unresolved) > 1 else ""
-        loaded.warnings.append(
-            f"{first}{more}: format B (no ids) and no other snapshot of the project to resolve them: "
-            "authors are counted by id; usernames, and so the team filter, are unavailable"
-        )
-    paths_by_index = [file.path for file in files]
-    several = len(files) > len({(file.source, file.project) for file in files})
-    tables = {name: _assemble(loaded, name, paths_by_index, several) for name in TABLE_NAMES}
-    tables["profiles"] = _with_names(tables["profiles"])
-    tables = {name: _frame(name, frame) for name, frame in tables.items()}
-    tables = _check_references(tables, loaded.warnings)
-    people = _people(tables["profiles"])
-    posts = _posts(tables, people, text_basis)
+    # Worker processes start now and parse each file's HTML while the next file is read.
+    stored = sum(_size(file.path) * (4 if file.path.name.endswith(".gz") else 1) for file in files)
+    with HtmlMetricsPool(parallel=stored >= PARALLEL_MIN_BYTES) as pool:
+        references = _References(paths)
+        loaded = _Loaded()
+        # Largest files first: the peak memory of parsing the biggest export is not stacked on top of
+        # everything read before it. Rows are put back in discovery order afterwards.
+        for index, file in sorted(enumerate(files), key=lambda item: -_size(item[1].path)):
+            if on_file is not None:
+                on_file(file)
+            _read_file(file, references, loaded, index, pool)
+        if loaded.unresolved:
+            first = loaded.unresolved[0]
+            more = f" and {len(loaded.unresolved) - 1} more" if len(loaded.unresolved) > 1 else ""
+            loaded.warnings.append(
+                f"{first}{more}: format B (no ids) and no other snapshot of the project to resolve them: "
+                "authors are counted by id; usernames, and so the team filter, are unavailable"
+            )
+        paths_by_index = [file.path for file in files]
+        several = len(files) > len({(file.source, file.project) for file in files})
+        tables = {name: _assemble(loaded, name, paths_by_index, several) for name in TABLE_NAMES}
+        tables["profiles"] = _with_names(tables["profiles"])
+        tables = {name: _frame(name, frame) for name, frame in tables.items()}
+        tables = _check_references(tables, loaded.warnings)
+        people = _people(tables["profiles"])
+        posts = _posts(tables, people, text_basis, pool)
     authored = posts.filter(pl.col("kind") != "document")
     unknown_authors = authored.filter(pl.col("username").is_null() & pl.col("profile_id").is_not_null())
     usernames_known = unknown_authors.height == 0
