@@ -115,6 +115,21 @@ def replicate(export: dict, copies: int) -> dict:
     return out
 
 
+def verbatim(copies: int) -> Path:
+    """The 10 real project files copied ``copies`` times as separate projects (bodies repeat verbatim)."""
+    target = WORK / f"replicated-files-{copies}"
+    if not target.exists():
+        latest = SHARED / "thinklab" / "latest"
+        partial = target.with_suffix(".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        for copy in range(copies):
+            for export in latest.glob("*.json"):
+                os.link(export, partial / f"{export.stem}-{copy:03d}.json")
+        partial.rename(target)
+    return target
+
+
 def replicated(copies: int) -> Path:
     """The 10 real projects, each with its rows replicated ``copies`` times (10 files)."""
     target = WORK / f"replicated-rows-{copies}"
@@ -152,7 +167,14 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
     if (SHARED / "thinklab" / "latest").is_dir():
-        bench(f"real exports x{options.copies}", replicated(options.copies), options.runs)
+        bench(
+            f"real exports x{options.copies}, rows replicated, bodies distinct",
+            replicated(options.copies),
+            options.runs,
+        )
+        bench(
+            f"real exports x{options.copies}, files copied verbatim", verbatim(options.copies), options.runs
+        )
     else:
         print(f"skipped replicated real exports: {SHARED / 'thinklab' / 'latest'} is absent")
     if not options.skip_demo:

@@ -112,7 +112,7 @@ class HtmlMetricsPool:
         self._queue: queue.Queue[tuple[int, pl.Series] | None] = queue.Queue()
         self._keys: list[pl.Series] = []
         self._results: dict[int, pl.DataFrame] = {}
-        self._seen = pl.Series("hash", [], dtype=pl.UInt64)
+        self._seen: set[int] = set()
         self._errors: list[BaseException] = []
         self._processes: list[subprocess.Popen] = []
         self._threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(self._workers)]
@@ -148,12 +148,15 @@ class HtmlMetricsPool:
     def add(self, htmls: pl.Series) -> None:
         """Queue the bodies not seen before."""
         frame = pl.DataFrame({"hash": body_hash(htmls), "body": htmls.fill_null("")})
-        frame = frame.unique("hash", keep="first", maintain_order=True).filter(
-            ~pl.col("hash").is_in(self._seen.implode())
-        )
+        frame = frame.unique("hash", keep="first", maintain_order=True)
+        # A Python set, not `is_in` against everything seen: that would rebuild a hash table of all
+        # earlier bodies for every file (quadratic over hundreds of snapshots).
+        hashes = frame["hash"].to_list()
+        new = [key not in self._seen for key in hashes]
+        self._seen.update(hashes)
+        frame = frame.filter(pl.Series(new, dtype=pl.Boolean))
         if frame.is_empty():
             return
-        self._seen = pl.concat([self._seen, frame["hash"]])
         for start in range(0, frame.height, CHUNK_POSTS):
             chunk = frame.slice(start, CHUNK_POSTS)
             index = len(self._keys)
