@@ -123,13 +123,13 @@ def _read_file(
     raw = read_export(file.path)
     export_format = detect_format(raw.tables, path=file.path)
     tables = normalise(raw.tables, export_format)
-    for table, column in (
+    texts = [
         ("comments", "body_html"),
         ("notes", "body_html"),
         ("documents", "body_html"),
         ("documents", "intro_html"),
-    ):
-        pool.add(tables[table][column])
+    ]
+    pool.add(pl.concat([tables[table][column] for table, column in texts]))
     if export_format == "B" and has_missing_keys(tables):
         reference = references.for_file(file)
         tables = resolve_keys(tables, reference)

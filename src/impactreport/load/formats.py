@@ -110,10 +110,10 @@ def _flatten_django(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select("pk", "fields").unnest("fields")
 
 
-def _pick(frame: pl.DataFrame, name: str, dtype: pl.DataType, candidates: tuple[str, ...]) -> pl.Expr:
+def _pick(schema: pl.Schema, name: str, dtype: pl.DataType, candidates: tuple[str, ...]) -> pl.Expr:
     for candidate in candidates:
-        if candidate in frame.columns:
-            source = frame.schema[candidate]
+        if candidate in schema:
+            source = schema[candidate]
             expr = pl.col(candidate)
             if dtype == pl.Int64() and source == pl.String():
                 expr = expr.str.strip_chars().cast(pl.Int64, strict=False)
@@ -125,7 +125,8 @@ def _select(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     spec = COLUMNS[table]
     if not frame.columns:  # an empty table: selecting literals would invent one row
         return pl.DataFrame(schema={name: dtype for name, (dtype, _) in spec.items()})
-    return frame.select(_pick(frame, name, dtype, candidates) for name, (dtype, candidates) in spec.items())
+    schema = frame.schema
+    return frame.select(_pick(schema, name, dtype, candidates) for name, (dtype, candidates) in spec.items())
 
 
 def normalise(tables: dict[str, pl.DataFrame], export_format: str) -> dict[str, pl.DataFrame]:
