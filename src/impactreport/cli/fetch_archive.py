@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from impactreport.fetch.archive import ArchiveSummary, Version, check_source, import_archive
+
+from .fetch_options import THINKLAB_DATA_HELP, data_option, output_options, show_result
 
 
 def summary_table(summary: ArchiveSummary, data_dir: Path, seconds: float) -> Table:
@@ -46,16 +47,8 @@ def summary_table(summary: ArchiveSummary, data_dir: Path, seconds: float) -> Ta
     required=True,
     help="Folder of exports, git repository, git bundle, or repository URL.",
 )
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Data folder; snapshots go to DATA/exports/thinklab/<project>/.",
-)
-@click.option("--quiet", is_flag=True, help="No progress display and no table.")
-@click.option("--json", "as_json", is_flag=True, help="Print per-project counts as JSON.")
+@data_option(THINKLAB_DATA_HELP)
+@output_options(json_help="Print per-project counts as JSON.")
 def command(source: str, data_dir: Path, quiet: bool, as_json: bool) -> None:
     """Import every historical version of each project's export as a dated snapshot.
 
@@ -92,15 +85,12 @@ def command(source: str, data_dir: Path, quiet: bool, as_json: bool) -> None:
     else:
         summary = import_archive(data_dir, source)
     seconds = time.monotonic() - start
-    if as_json:
-        rows = {
-            "commits": summary.commits,
-            "seconds": round(seconds, 3),
-            "projects": [asdict(item) for item in summary.projects.values()],
-            "problems": summary.problems,
-        }
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-    elif not quiet:
-        Console().print(summary_table(summary, data_dir, seconds))
+    rows = {
+        "commits": summary.commits,
+        "seconds": round(seconds, 3),
+        "projects": [asdict(item) for item in summary.projects.values()],
+        "problems": summary.problems,
+    }
+    show_result(rows, lambda: summary_table(summary, data_dir, seconds), quiet=quiet, as_json=as_json)
     for problem in summary.problems:
         click.echo(f"impactreport: warning: {problem}", err=True)

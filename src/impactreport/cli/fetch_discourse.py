@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import os
 import re
-import time
-from pathlib import Path
 
 import click
 from rich.console import Console
 
 from impactreport.errors import InputError
 from impactreport.fetch.discourse import POLITE_RATE, DiscourseFetch, project_name
-from impactreport.fetch.github import sync
-from impactreport.fetch.ratelimits import DISCOURSE_POLICY
+from impactreport.fetch.ratelimits import DISCOURSE_POLICY, Reporter
 
-from .fetch_github import check_url, display, finish, policy_from, retry_options, summary
+from .fetch_options import SyncSettings, check_url, run_sync, sync_options
 
 KEY_VARIABLE = "DISCOURSE_API_KEY"
 USER_VARIABLE = "DISCOURSE_API_USERNAME"
@@ -37,19 +34,12 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
     show_default=True,
     help="Requests a second at most (0: no limit). Discourse allows an admin key 60 a minute.",
 )
-@retry_options
+@sync_options(DISCOURSE_POLICY)
 def command(
     base_url: str,
     category: str | None,
     rate: float,
-    max_attempts: int,
-    max_time: float | None,
-    backoff: float,
-    timeout: float,
-    since: str,
-    data_dir: Path,
-    quiet: bool,
-    as_json: bool,
+    settings: SyncSettings,
 ) -> None:
     """Fetch a Discourse forum's topics and all their posts into DATA/exports/discourse/HOST[__CATEGORY]/.
 
@@ -64,12 +54,11 @@ def command(
     api_username = os.environ.get(USER_VARIABLE) or None
     if api_key and not api_username:
         raise InputError(f"{KEY_VARIABLE} is set but {USER_VARIABLE} is not: set both, or neither")
-    policy = policy_from(DISCOURSE_POLICY, max_attempts, max_time, backoff, timeout)
+    policy = settings.policy(DISCOURSE_POLICY)
     project = project_name(base, category)
-    start = time.monotonic()
-    with display(err, quiet) as shown:
-        reporter = shown.reporter()
-        run = DiscourseFetch(
+
+    def make_run(reporter: Reporter) -> DiscourseFetch:
+        return DiscourseFetch(
             base,
             category=category,
             api_key=api_key,
@@ -78,7 +67,6 @@ def command(
             policy=policy,
             reporter=reporter,
         )
-        result = sync(data_dir, "discourse", project, run, since, run.options)
-    report = summary("discourse", project, result, reporter, time.monotonic() - start)
-    report["fetched"] = run.counts
-    finish(report, title=f"Discourse {base} → {data_dir}", quiet=quiet, as_json=as_json)
+
+    title = f"Discourse {base} → {settings.data_dir}"
+    run_sync("discourse", project, settings, make_run, console=err, title=title)

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import click
 from rich.console import Console
@@ -29,10 +28,23 @@ from impactreport.fetch.http import HttpClient, HttpFailure, RetryPolicy, WaitEv
 from impactreport.fetch.store import SnapshotStore, store_lock
 from impactreport.fetch.thinklab import SOURCE, ThinklabClient
 
+from .fetch_options import (
+    THINKLAB_DATA_HELP,
+    check_url,
+    data_option,
+    output_options,
+    retry_options,
+    show_result,
+)
+
 EMAIL_VARIABLE = "IMPACTREPORT_THINKLAB_EMAIL"
 PASSWORD_VARIABLE = "IMPACTREPORT_THINKLAB_PASSWORD"
 DEFAULTS = RetryPolicy()
 PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+URL_CREDENTIALS = "--base-url must not contain credentials; use the environment or --login-file"
+PLAIN_HTTP = (
+    "the password and session cookie travel unencrypted. Use https unless this is a local test server."
+)
 
 
 @dataclass
@@ -84,17 +96,14 @@ def read_credentials(login_file: Path | None) -> tuple[str, str]:
 
 def check_base_url(base_url: str, console: Console) -> str:
     """The base URL without a trailing slash; a loud warning when it is plain http."""
-    parsed = urlparse(base_url)
-    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-        raise InputError(f"--base-url {base_url!r}: expected http(s)://host[/path]")
-    if parsed.username or parsed.password:
-        raise InputError("--base-url must not contain credentials; use the environment or --login-file")
-    if parsed.scheme == "http":
-        console.print(
-            f"[bold red]WARNING:[/] {base_url} is plain http: the password and session cookie travel "
-            "unencrypted. Use https unless this is a local test server."
-        )
-    return base_url.rstrip("/")
+    return check_url(
+        "--base-url",
+        base_url,
+        console,
+        refuse_query=False,
+        credentials_error=URL_CREDENTIALS,
+        http_warning=PLAIN_HTTP,
+    )
 
 
 def _human_bytes(size: int) -> str:
@@ -147,10 +156,8 @@ def progress_display(console: Console, quiet: bool) -> Iterator[Progress | None]
 def report(outcomes: Sequence[Outcome], *, title: str, quiet: bool, as_json: bool) -> None:
     """Print the closing table (or JSON on stdout), then one line per failure; raise if any failed."""
     failed = [item for item in outcomes if item.status == "failed"]
-    if as_json:
-        click.echo(json.dumps([asdict(item) for item in outcomes], indent=2, ensure_ascii=False))
-    elif not quiet:
-        Console().print(outcome_table(outcomes, title))
+    rows = [asdict(item) for item in outcomes]
+    show_result(rows, lambda: outcome_table(outcomes, title), quiet=quiet, as_json=as_json)
     for item in failed:
         click.echo(f"impactreport: error: {item.project}: {item.error}", err=True)
     if failed:
@@ -204,49 +211,22 @@ def fetch_projects(
 @click.option("--base-url", required=True, help="Thinklab server, e.g. https://thinklab.com")
 @click.option("--project", "projects", multiple=True, metavar="ID", help="Project id (repeatable).")
 @click.option("--all", "all_projects", is_flag=True, help="Every project on the listing pages.")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data"),
-    show_default=True,
-    help="Data folder; snapshots go to DATA/exports/thinklab/<project>/.",
-)
+@data_option(THINKLAB_DATA_HELP)
 @click.option(
     "--login-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"JSON with email and password (mode 600). Default: ${EMAIL_VARIABLE} and ${PASSWORD_VARIABLE}.",
 )
-@click.option(
-    "--max-attempts",
-    type=click.IntRange(min=1),
-    default=DEFAULTS.max_attempts,
-    show_default=True,
-    help="Attempts per request (export, login, listing) before giving up.",
+@retry_options(
+    DEFAULTS,
+    attempts_help="Attempts per request (export, login, listing) before giving up.",
+    max_time_help="Seconds of retrying per project before giving up.",
+    timeout_help="Seconds to wait for the server to answer one request.",
 )
-@click.option(
-    "--max-time",
-    type=click.FloatRange(min=0),
-    default=DEFAULTS.max_time,
-    show_default=True,
-    help="Seconds of retrying per project before giving up.",
+@output_options(
+    quiet_help="No progress display and no table (errors still print).",
+    json_help="Print the outcome per project as JSON.",
 )
-@click.option(
-    "--backoff",
-    type=click.FloatRange(min=0),
-    default=DEFAULTS.backoff,
-    show_default=True,
-    help="First retry delay in seconds (doubles, with full jitter).",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.01),
-    default=DEFAULTS.timeout[1],
-    show_default=True,
-    help="Seconds to wait for the server to answer one request.",
-)
-@click.option("--quiet", is_flag=True, help="No progress display and no table (errors still print).")
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome per project as JSON.")
 def command(
     base_url: str,
     projects: tuple[str, ...],
