@@ -113,3 +113,21 @@ def test_many_posts_in_parallel_match_one_by_one() -> None:
         len("post 2 & text xx"),
     ]
     assert parallel["characters"].sum() == sum(len(f"post {i} & text {'x' * (i % 7)}") for i in range(25_000))
+
+
+def test_pool_stops_cleanly_when_loading_fails(monkeypatch) -> None:
+    """A load that fails while chunks are still in the pipes kills the workers without a thread traceback."""
+    import threading
+
+    import pytest
+
+    from impactreport.errors import InputError
+    from impactreport.metrics import CHUNK_POSTS, HtmlMetricsPool
+
+    failures: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(args.exc_value))
+    bodies = pl.Series([f"<p>{'x' * 2000} {i}</p>" for i in range(2 * CHUNK_POSTS)])
+    with pytest.raises(InputError), HtmlMetricsPool(parallel=True, workers=2) as pool:
+        pool.add(bodies)  # megabytes per chunk: the feeding threads block on the pipes
+        raise InputError("a later file is bad")
+    assert failures == []

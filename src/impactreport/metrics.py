@@ -19,6 +19,7 @@ inputs are split across processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -142,7 +143,8 @@ class HtmlMetricsPool:
         except BaseException as error:  # reported by table(); the other workers finish the queue
             self._errors.append(error)
         finally:
-            worker.stdin.close()
+            with contextlib.suppress(OSError):  # a killed worker (loading failed) has closed its pipe
+                worker.stdin.close()
             worker.wait()
 
     def add(self, htmls: pl.Series) -> None:
