@@ -277,36 +277,29 @@ class GitHubFetch:
                 return found
             after = listing["pageInfo"]["endCursor"]
 
-    def _complete(self, discussion: dict[str, Any]) -> dict[str, Any]:
-        """Follow the nested pages of one discussion's comments and of each comment's replies."""
-        comments = discussion["comments"]
-        nodes = list(comments["nodes"])
-        page = comments["pageInfo"]
+    def _all_nodes(
+        self, parent: dict[str, Any], field: str, query: str, operation: str
+    ) -> list[dict[str, Any]]:
+        """Every node of ``parent[field]``: its first page plus the pages after it, by cursor."""
+        connection = parent[field]
+        nodes = list(connection["nodes"])
+        page = connection["pageInfo"]
         while page["hasNextPage"]:
             data = self.graphql(
-                COMMENTS_QUERY,
-                "DiscussionComments",
-                {"id": discussion["id"], "after": page["endCursor"]},
-                sized=True,
+                query, operation, {"id": parent["id"], "after": page["endCursor"]}, sized=True
             )
-            more = data["node"]["comments"]
+            more = data["node"][field]
             nodes.extend(more["nodes"])
             page = more["pageInfo"]
+        return nodes
+
+    def _complete(self, discussion: dict[str, Any]) -> dict[str, Any]:
+        """Follow the nested pages of one discussion's comments and of each comment's replies."""
+        nodes = self._all_nodes(discussion, "comments", COMMENTS_QUERY, "DiscussionComments")
         for comment in nodes:
-            replies = comment["replies"]
-            reply_nodes = list(replies["nodes"])
-            reply_page = replies["pageInfo"]
-            while reply_page["hasNextPage"]:
-                data = self.graphql(
-                    REPLIES_QUERY,
-                    "CommentReplies",
-                    {"id": comment["id"], "after": reply_page["endCursor"]},
-                    sized=True,
-                )
-                more = data["node"]["replies"]
-                reply_nodes.extend(more["nodes"])
-                reply_page = more["pageInfo"]
-            comment["replies"] = {"nodes": reply_nodes}
+            comment["replies"] = {
+                "nodes": self._all_nodes(comment, "replies", REPLIES_QUERY, "CommentReplies")
+            }
         discussion["comments"] = {"nodes": nodes}
         return discussion
 

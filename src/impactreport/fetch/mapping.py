@@ -74,6 +74,25 @@ def text_html(text: str) -> str:
     return "".join(f"<p>{html.escape(part)}</p>" for part in text.split("\n\n") if part.strip())
 
 
+def thread_row(
+    thread_id: int, profile_id: int | None, subject: str, published: str | None, url: str, **source: Any
+) -> Row:
+    """A thread in the Thinklab (format C) layout; ``source`` adds the source's own fields (kind, ids)."""
+    return {
+        "thread_id": thread_id,
+        "profile_id": profile_id,
+        "document_id": None,
+        "subject": subject,
+        "published": published,
+        "doi": None,
+        "doi_field": None,
+        "topic_field": "",
+        "url": url,
+        "views": source.pop("views", None),
+        **source,
+    }
+
+
 # --------------------------------------------------------------------------------------- GitHub
 
 
@@ -110,24 +129,19 @@ def github_issue(issue: Mapping[str, Any], comments: Iterable[Mapping[str, Any]]
     author = github_profile(issue.get("user"))
     thread_id = banded(THREAD_ISSUE, issue["id"])
     kind = "pull" if "pull_request" in issue else "issue"
-    thread = {
-        "thread_id": thread_id,
-        "profile_id": author["profile_id"],
-        "document_id": None,
-        "subject": issue.get("title") or "",
-        "published": iso_utc(issue["created_at"]),
-        "doi": None,
-        "doi_field": None,
-        "topic_field": "",
-        "url": issue["html_url"],
-        "views": None,
-        "kind": kind,
-        "github_id": issue["id"],
-        "node_id": issue.get("node_id"),
-        "number": issue["number"],
-        "state": issue.get("state"),
-        "updated": iso_utc(issue.get("updated_at")),
-    }
+    thread = thread_row(
+        thread_id,
+        author["profile_id"],
+        issue.get("title") or "",
+        iso_utc(issue["created_at"]),
+        issue["html_url"],
+        kind=kind,
+        github_id=issue["id"],
+        node_id=issue.get("node_id"),
+        number=issue["number"],
+        state=issue.get("state"),
+        updated=iso_utc(issue.get("updated_at")),
+    )
     opening = {
         "comment_id": banded(COMMENT_ISSUE_BODY, issue["id"]),
         "thread_id": thread_id,
@@ -178,24 +192,19 @@ def github_discussion(discussion: Mapping[str, Any]) -> dict[str, list[Row]]:
     """
     author = _graphql_author(discussion)
     thread_id = banded(THREAD_DISCUSSION, discussion["databaseId"])
-    thread = {
-        "thread_id": thread_id,
-        "profile_id": author["profile_id"],
-        "document_id": None,
-        "subject": discussion.get("title") or "",
-        "published": iso_utc(discussion["createdAt"]),
-        "doi": None,
-        "doi_field": None,
-        "topic_field": "",
-        "url": discussion["url"],
-        "views": None,
-        "kind": "discussion",
-        "github_id": discussion["databaseId"],
-        "node_id": discussion["id"],
-        "number": discussion.get("number"),
-        "state": "closed" if discussion.get("closed") else "open",
-        "updated": iso_utc(discussion.get("updatedAt")),
-    }
+    thread = thread_row(
+        thread_id,
+        author["profile_id"],
+        discussion.get("title") or "",
+        iso_utc(discussion["createdAt"]),
+        discussion["url"],
+        kind="discussion",
+        github_id=discussion["databaseId"],
+        node_id=discussion["id"],
+        number=discussion.get("number"),
+        state="closed" if discussion.get("closed") else "open",
+        updated=iso_utc(discussion.get("updatedAt")),
+    )
     rows: dict[str, list[Row]] = {
         "threads": [thread],
         "comments": [
@@ -287,25 +296,21 @@ def discourse_topic(
     opener = topic.get("user_id")
     if opener is None and ordered:
         opener = ordered[0]["user_id"]
-    thread = {
-        "thread_id": int(topic["id"]),
-        "profile_id": None if opener is None else int(opener),
-        "document_id": None,
-        "subject": topic.get("title") or "",
-        "published": iso_utc(topic.get("created_at") or (ordered[0]["created_at"] if ordered else None)),
-        "doi": None,
-        "doi_field": None,
-        "topic_field": "",
-        "url": thread_url,
-        "views": topic.get("views"),
-        "kind": "topic",
-        "slug": slug,
-        "category_id": topic.get("category_id"),
-        "posts_count": topic.get("posts_count"),
-        "reply_count": topic.get("reply_count"),
-        "like_count": topic.get("like_count"),
-        "updated": iso_utc(topic.get("last_posted_at")),
-    }
+    thread = thread_row(
+        int(topic["id"]),
+        None if opener is None else int(opener),
+        topic.get("title") or "",
+        iso_utc(topic.get("created_at") or (ordered[0]["created_at"] if ordered else None)),
+        thread_url,
+        views=topic.get("views"),
+        kind="topic",
+        slug=slug,
+        category_id=topic.get("category_id"),
+        posts_count=topic.get("posts_count"),
+        reply_count=topic.get("reply_count"),
+        like_count=topic.get("like_count"),
+        updated=iso_utc(topic.get("last_posted_at")),
+    )
     rows: dict[str, list[Row]] = {"threads": [thread], "comments": [], "notes": [], "profiles": []}
     for post in ordered:
         rows["profiles"].append(discourse_profile(post, base_url))
