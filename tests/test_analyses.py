@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,14 +47,16 @@ def raw(latest: Path, project: str) -> dict:
 
 
 def visible_length(html: str) -> int:
-    """Characters of the visible text: every text node outside script/style, concatenated."""
+    """Characters of the visible text: every text node outside script/style, concatenated; layout
+    whitespace between elements (a whitespace-only node holding a line break) counts as one line break."""
     if not html:
         return 0
     tree = LexborHTMLParser(html)
     total = 0
     for node in tree.root.traverse(include_text=True):
         if node.tag == "-text" and node.parent is not None and node.parent.tag not in ("script", "style"):
-            total += len(node.text_content or "")
+            text = node.text_content or ""
+            total += 1 if re.fullmatch(r"[ \t\n]*\n[ \t\n]*", text) else len(text)
     return total
 
 

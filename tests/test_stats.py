@@ -67,11 +67,11 @@ def test_known_totals_of_the_final_export(stats) -> None:
         282,
         12,
     )
-    assert (overall["words"], overall["characters"]) == (216_273, 1_346_512)
+    assert (overall["words"], overall["characters"]) == (216_273, 1_339_932)
     assert overall["non_team_contributors"] == 66
     assert stats.sentence() == (
         "In total, 66 non-team members commented across 171 discussions, which generated 1,163 comments "
-        "and 282 notes totaling 216,273 words and 1,346,512 characters."
+        "and 282 notes totaling 216,273 words and 1,339,932 characters."
     )
     assert overall["first_activity"] == "2014-06-02T01:11:45Z"
     assert overall["publications_equivalent"] == round(216_273 / 7000, 2)
@@ -117,3 +117,78 @@ def test_threshold_parsing() -> None:
 
     with pytest.raises(InputError, match="--thresholds"):
         parse_thresholds("500,lots")
+
+
+# Published per-comment counts: dhimmel/thinklytics, process/table/comments.tsv (CC0), computed daily from the
+# exports by process.py with BeautifulSoup + lxml: comment_id -> (word_count, character_count).
+PUBLISHED_COMMENT_COUNTS = {
+    3: (77, 423),
+    4: (144, 793),
+    11: (343, 1936),
+    14: (403, 2447),
+    20: (695, 4142),
+    22: (448, 2725),
+    36: (122, 577),
+    66: (405, 2518),
+    154: (293, 1599),
+    159: (315, 1937),
+    551: (668, 4086),
+    791: (259, 1476),
+    1062: (188, 1137),
+    1138: (234, 1299),
+}
+
+
+@pytest.mark.shared
+def test_against_published_thinklytics_counts(latest_dir: Path) -> None:
+    """Words and characters equal the counts published by the Thinklab users' own analytics."""
+    import polars as pl
+
+    dataset = load_dataset(latest_dir)
+    ours = dataset.posts.filter(pl.col("kind") == "comment").filter(
+        pl.col("post_id").is_in(list(PUBLISHED_COMMENT_COUNTS))
+    )
+    assert ours.height == len(PUBLISHED_COMMENT_COUNTS)
+    assert {
+        r["post_id"]: (r["words"], r["characters"]) for r in ours.iter_rows(named=True)
+    } == PUBLISHED_COMMENT_COUNTS
+
+
+# The users' own figure (../shared/references/rephetio-contribution.png, R/ggplot2, February 2017): each
+# contributor's characters in Rephetio comments and notes, in thousands, as labelled at its right edge.
+REFERENCE_FIGURE_LABELS = {
+    "Pouya Khankhanian": 60.1,
+    "Antoine Lizee": 40.5,
+    "Lars Juhl Jensen": 21.8,
+    "Frederic Bastian": 15.0,
+    "Benjamin Good": 10.1,
+    "Katie Fortney": 9.9,
+    "Sabrina Chen": 9.7,
+    "Casey Greene": 6.9,
+    "Craig Knox": 6.6,
+    "Tudor Oprea": 6.4,
+    "Alexander Pico": 5.4,
+    "Mike Gilson": 5.4,
+    "Alex Ratner": 4.9,
+}
+
+
+@pytest.mark.shared
+def test_against_the_users_reference_figure(thinklab_dir: Path) -> None:
+    """The February 2017 figure's labels: every contributor's total equals ours from the exports of that
+    month; Daniel Himmelstein's 561.5K lies between our totals of 1 February and 1 March 2017."""
+    import polars as pl
+
+    def totals(snapshot: str) -> dict[str, float]:
+        dataset = load_dataset(thinklab_dir / "snapshots" / snapshot / "rephetio.json.gz")
+        per_person = (
+            dataset.posts.filter(pl.col("kind").is_in(["comment", "note"]))
+            .group_by("name")
+            .agg(pl.col("characters").sum())
+        )
+        return {name: characters / 1000 for name, characters in per_person.iter_rows()}
+
+    february, march = totals("2017-02-01"), totals("2017-03-01")
+    assert {name: round(february[name], 1) for name in REFERENCE_FIGURE_LABELS} == REFERENCE_FIGURE_LABELS
+    assert february["Daniel Himmelstein"] <= 561.5 <= march["Daniel Himmelstein"]
+    assert sum(1 for value in february.values() if value >= 4.5) == len(REFERENCE_FIGURE_LABELS) + 1

@@ -3,8 +3,10 @@
 Definitions (the README quotes them):
 
 - **html basis** (default): *characters* = length of all visible text nodes of ``body_html``
-  concatenated (entities decoded; ``script`` and ``style`` excluded); *words* = number of ``\\w+``
-  tokens (Unicode) in the visible text nodes joined by single spaces.
+  concatenated (entities decoded; ``script`` and ``style`` excluded; layout whitespace between elements,
+  a whitespace-only node holding a line break, counts as one line break, as libxml2-based tools such as
+  R's rvest and BeautifulSoup + lxml see it, which reproduces the published Thinklab analytics);
+  *words* = number of ``\\w+`` tokens (Unicode) in the visible text nodes joined by single spaces.
 - **markdown basis**: *characters* = length of ``body_md`` exactly as stored (CRLF counts as two);
   *words* by the same token rule.
 - **cited DOIs**: from citation links (``a.citation``: a ``/doi/<doi>`` or ``doi.org/<doi>`` href, or a
@@ -32,6 +34,11 @@ from selectolax.lexbor import LexborHTMLParser
 
 TEXT_BASES = ("html", "markdown")
 NODE_SEPARATOR = "\x00"
+#: A whitespace-only text node that holds a line break and is longer than one (space, tab, LF only; CR is
+#: already LF), framed by node separators, and what it counts as. A node that is already one LF does not
+#: match, so the second pass can reach the neighbours the first pass skipped.
+LAYOUT_WHITESPACE_NODE = "\x00(?:[ \t\n]*\n[ \t\n]+|[ \t\n]+\n[ \t\n]*)\x00"
+LAYOUT_BREAK = "\x00\n\x00"
 WORD_PATTERN = r"\w+"
 #: Below this many posts, starting worker processes costs more than it saves.
 PARALLEL_MIN_POSTS = 20_000
@@ -89,9 +96,15 @@ def chunk_metrics(htmls: pl.Series) -> pl.DataFrame:
         texts.append(text)
         dois.append(found)
     series = pl.Series(texts, dtype=pl.String)
+    # Layout whitespace between elements counts as one line break (see the module docstring): every
+    # whitespace-only text node holding a line break becomes "\n". Two passes, because two such nodes
+    # in a row share the separator between them.
+    framed = NODE_SEPARATOR + series + NODE_SEPARATOR
+    for _ in range(2):
+        framed = framed.str.replace_all(LAYOUT_WHITESPACE_NODE, LAYOUT_BREAK)
     return pl.DataFrame(
         {
-            "characters": (series.str.len_chars() - series.str.count_matches(NODE_SEPARATOR)).cast(pl.Int64),
+            "characters": (framed.str.len_chars() - framed.str.count_matches(NODE_SEPARATOR)).cast(pl.Int64),
             "words": series.str.count_matches(WORD_PATTERN).cast(pl.Int64),
             "html_dois": pl.Series(dois, dtype=pl.List(pl.String)),
         }
