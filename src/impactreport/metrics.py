@@ -90,11 +90,14 @@ def citation_doi(href: str | None, data_key: str | None) -> str | None:
 def chunk_metrics(htmls: pl.Series) -> pl.DataFrame:
     """``characters``, ``words`` (html basis) and ``html_dois`` of one chunk of HTML bodies."""
     texts: list[str] = []
-    dois: list[list[str]] = []
-    for html in htmls:
+    cited_by: list[int] = []
+    cited: list[str] = []
+    for index, html in enumerate(htmls.to_list()):
         text, found = html_text(html or "")
         texts.append(text)
-        dois.append(found)
+        if found:  # most posts cite nothing: build the list column from flat rows, not a list per post
+            cited_by.extend([index] * len(found))
+            cited.extend(found)
     series = pl.Series(texts, dtype=pl.String)
     # Layout whitespace between elements counts as one line break (see the module docstring): every
     # whitespace-only text node holding a line break becomes "\n". Two passes, because two such nodes
@@ -102,12 +105,23 @@ def chunk_metrics(htmls: pl.Series) -> pl.DataFrame:
     framed = NODE_SEPARATOR + series + NODE_SEPARATOR
     for _ in range(2):
         framed = framed.str.replace_all(LAYOUT_WHITESPACE_NODE, LAYOUT_BREAK)
-    return pl.DataFrame(
-        {
-            "characters": (framed.str.len_chars() - framed.str.count_matches(NODE_SEPARATOR)).cast(pl.Int64),
-            "words": series.str.count_matches(WORD_PATTERN).cast(pl.Int64),
-            "html_dois": pl.Series(dois, dtype=pl.List(pl.String)),
-        }
+    characters = framed.str.len_chars() - framed.str.count_matches(NODE_SEPARATOR)
+    dois = (
+        pl.DataFrame({"row": pl.Series(cited_by, dtype=pl.Int64), "doi": pl.Series(cited, dtype=pl.String)})
+        .group_by("row")
+        .agg(pl.col("doi").alias("html_dois"))
+    )
+    return (
+        pl.DataFrame(
+            {
+                "row": pl.int_range(len(texts), dtype=pl.Int64, eager=True),
+                "characters": characters.cast(pl.Int64),
+                "words": series.str.count_matches(WORD_PATTERN).cast(pl.Int64),
+            }
+        )
+        .join(dois, on="row", how="left", maintain_order="left")
+        .with_columns(pl.col("html_dois").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        .drop("row")
     )
 
 
