@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import json
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import polars as pl
 from impactreport.errors import InputError
 
 TABLE_NAMES = ("documents", "threads", "comments", "notes", "profiles")
+_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,17 @@ class RawExport:
     sha256: str
 
 
-def read_bytes(path: Path) -> tuple[bytes, str]:
-    """The decompressed bytes of an export file and the sha256 of the bytes as stored."""
+def read_bytes(path: Path) -> tuple[bytes, Future[str]]:
+    """The decompressed bytes of an export file, and the sha256 of the bytes as stored.
+
+    The digest is computed in a thread (hashlib releases the GIL) while the caller decompresses and
+    parses: hashing a large export would otherwise add to the time before its texts can be measured.
+    """
     try:
         stored = path.read_bytes()
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
-    digest = hashlib.sha256(stored).hexdigest()
+    digest = _HASHER.submit(lambda: hashlib.sha256(stored).hexdigest())
     if path.name.endswith(".gz") or stored[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(stored), digest
@@ -93,7 +99,9 @@ def read_export(path: Path) -> RawExport:
     raw, digest = read_bytes(path)
     _check_text(path, raw)
     try:
-        frame = pl.read_json(raw, infer_schema_length=None)
+        # The export is one JSON object, i.e. one row: inference over that row already sees every
+        # element of every table (and is faster than asking for an unbounded scan).
+        frame = pl.read_json(raw)
     except Exception:  # polars raises several error types for malformed input
         raise _explain_json_error(path, raw) from None
     del raw  # the largest export's bytes need not outlive its parse
@@ -114,7 +122,7 @@ def read_export(path: Path) -> RawExport:
         tables[name] = frame.select(pl.col(name).explode()).unnest(name)
     retrieved = _scalar(frame, "retrieved")
     source = _scalar(frame, "source")
-    return RawExport(path=path, tables=tables, retrieved=retrieved, source=source, sha256=digest)
+    return RawExport(path=path, tables=tables, retrieved=retrieved, source=source, sha256=digest.result())
 
 
 def _scalar(frame: pl.DataFrame, column: str) -> str | None:
