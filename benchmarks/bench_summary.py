@@ -1,4 +1,4 @@
-"""Benchmark of issue 2: `impactreport summary`, whole process, on replicated real exports and on 1M demo posts.
+"""Benchmark of issue 2: `impactreport summary`, whole process, on replicated real exports and 1M demo posts.
 
 Targets (2-core machine): at least 30,000 posts per second end to end; 1,000,000 posts in under 60 s with peak
 memory under 4 GB. Prints median wall time, posts per second and peak memory (the largest process, and the
@@ -7,9 +7,11 @@ main process plus its metric workers together).
     .venv/bin/python benchmarks/bench_summary.py [--copies 100] [--runs 3] [--skip-demo]
 
 Inputs are built under $TMPDIR (never in the repository): the real exports of ../shared/thinklab/latest copied
-N times inside each project file (ids shifted, every body made distinct), and `impactreport demo --posts 1000000` (generated once, then reused).
+N times inside each project file (ids shifted, every body made distinct), the same files copied N times
+verbatim, and `impactreport demo --posts 1000000` (generated once, then reused).
 The same figures can be taken with farm-bench, e.g.
-    farm-bench -n 3 --timeout 900 -- .venv/bin/impactreport summary /tmp/impactreport-bench/demo-1m/exports --json
+    farm-bench -n 5 --timeout 900 -- .venv/bin/impactreport summary \
+        /tmp/impactreport-bench/replicated-rows-100 --json
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def bench(label: str, path: Path, runs: int) -> None:
     print(
         f"{label}: {posts:,} posts; wall median {median:.2f} s (min {min(walls):.2f}, max {max(walls):.2f}, "
         f"{runs} runs); {posts / median:,.0f} posts/s; peak RSS largest process "
-        f"{max(r[1] for r in results) / 1024:,.0f} MB, whole process tree {max(r[2] for r in results) / 1024:,.0f} MB"
+        f"{max(r[1] for r in results) / 1024:,.0f} MB, "
+        f"whole process tree {max(r[2] for r in results) / 1024:,.0f} MB"
     )
 
 

@@ -136,17 +136,19 @@ class HtmlMetricsPool:
     """
 
     def __init__(self, *, parallel: bool, workers: int | None = None) -> None:
-        self._workers = (workers or min(os.cpu_count() or 1, 8)) if parallel else 1
+        count = (workers or min(os.cpu_count() or 1, 8)) if parallel else 1
         self._queue: queue.Queue[tuple[int, pl.Series] | None] = queue.Queue()
         self._keys: list[pl.Series] = []
         self._results: dict[int, pl.DataFrame] = {}
         self._seen: set[int] = set()
         self._errors: list[BaseException] = []
         self._processes: list[subprocess.Popen] = []
-        self._threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(self._workers)]
-        if self._workers > 1:
-            for thread in self._threads:
-                thread.start()
+        # One feeding thread per worker process; none when serial (``add`` computes in place).
+        self._threads = [
+            threading.Thread(target=self._serve, daemon=True) for _ in range(count if count > 1 else 0)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _serve(self) -> None:
         """Feed one worker process from the queue until the end marker (runs in a thread)."""
@@ -190,7 +192,7 @@ class HtmlMetricsPool:
             chunk = frame.slice(start, CHUNK_POSTS)
             index = len(self._keys)
             self._keys.append(chunk["hash"])
-            if self._workers > 1:
+            if self._threads:
                 self._queue.put((index, chunk["body"]))
             else:
                 self._results[index] = chunk_metrics(chunk["body"])
@@ -212,7 +214,7 @@ class HtmlMetricsPool:
 
     def close(self) -> None:
         """Stop the workers (after the queued chunks are done)."""
-        if self._workers > 1 and any(thread.is_alive() for thread in self._threads):
+        if any(thread.is_alive() for thread in self._threads):
             for _ in self._threads:
                 self._queue.put(None)
             for thread in self._threads:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -230,8 +231,12 @@ def summarise(
     warnings = list(dataset.warnings)
     if team and not dataset.usernames_known:
         warnings.append("usernames are unavailable for some authors: non-team contributors cannot be counted")
-    convert = lambda row: _row_to_stats(  # noqa: E731
-        row, thresholds, words_per_publication, dataset.usernames_known, bool(team)
+    convert = partial(
+        _row_to_stats,
+        thresholds=thresholds,
+        words_per_publication=words_per_publication,
+        known=dataset.usernames_known,
+        team=bool(team),
     )
     project_stats = {name: convert(by_group.get(name, {})) for name in dataset.projects}
     return ImpactStats(

@@ -20,7 +20,7 @@ from impactreport.load.read import TABLE_NAMES, read_export
 from impactreport.load.resolve import has_missing_keys, resolve_keys
 from impactreport.load.snapshots import SnapshotFile, discover
 from impactreport.metrics import TEXT_BASES, HtmlMetricsPool, text_metrics
-from impactreport.schema import UTC_TIME, Dataset, polars_schema
+from impactreport.schema import Dataset, polars_schema
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
 TIME_FIELDS = {
@@ -325,13 +325,17 @@ def load_dataset(
             )
         files = [f for f in files if f.project in wanted]
     # Worker processes start now and parse each file's HTML while the next file is read.
-    stored = sum(_size(file.path) * (4 if file.path.name.endswith(".gz") else 1) for file in files)
+    sizes = [_size(file.path) for file in files]
+    stored = sum(
+        size * (4 if file.path.name.endswith(".gz") else 1) for size, file in zip(sizes, files, strict=True)
+    )
     with HtmlMetricsPool(parallel=stored >= PARALLEL_MIN_BYTES) as pool:
         references = _References(paths)
         loaded = _Loaded()
         # Largest files first: the peak memory of parsing the biggest export is not stacked on top of
         # everything read before it. Rows are put back in discovery order afterwards.
-        for index, file in sorted(enumerate(files), key=lambda item: -_size(item[1].path)):
+        for index in sorted(range(len(files)), key=lambda i: -sizes[i]):
+            file = files[index]
             if on_file is not None:
                 on_file(file)
             _read_file(file, references, loaded, index, pool)
@@ -377,4 +381,4 @@ def load_dataset(
     )
 
 
-__all__ = ["UTC_TIME", "load_dataset"]
+__all__ = ["load_dataset"]
