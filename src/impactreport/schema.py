@@ -5,8 +5,9 @@ Thinklab table layout) returns a :class:`Dataset` whose frames have exactly thes
 Statistics, analyses, figures and the report read only these frames, so a new source only has to
 produce them.
 
-Times are ``Datetime("us", "UTC")`` from load to figure. Ids are ``Int64`` and global: Thinklab ids are
-unique across projects, and a profile id is one person in every project.
+Times are ``Datetime("us", "UTC")`` from load to figure. Ids are ``Int64`` and global within a source: Thinklab ids are
+unique across projects, and a profile id is one person in every project of its source. Ids of different
+sources share no space: a person is ``<source>:<profile id>`` (:mod:`impactreport.people`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ UTC_TIME = pl.Datetime("us", "UTC")
 
 #: column -> (dtype, meaning). The README's schema section is generated from these tables.
 PROFILES: dict[str, tuple[pl.DataType, str]] = {
+    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
     "project": (pl.String(), "project the profile appears in (a person appears once per project)"),
     "profile_id": (pl.Int64(), "global person id; null only for an unresolved format-B profile"),
     "username": (pl.String(), "login name; the team list matches on it"),
@@ -28,6 +30,7 @@ PROFILES: dict[str, tuple[pl.DataType, str]] = {
 }
 
 DOCUMENTS: dict[str, tuple[pl.DataType, str]] = {
+    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
     "project": (pl.String(), "project name"),
     "document_id": (pl.Int64(), "global document id"),
     "title": (pl.String(), "document title (often empty on Thinklab)"),
@@ -42,6 +45,7 @@ DOCUMENTS: dict[str, tuple[pl.DataType, str]] = {
 }
 
 THREADS: dict[str, tuple[pl.DataType, str]] = {
+    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
     "project": (pl.String(), "project name"),
     "thread_id": (pl.Int64(), "global thread (discussion) id"),
     "profile_id": (pl.Int64(), "who opened it; null for document-review threads"),
@@ -54,6 +58,7 @@ THREADS: dict[str, tuple[pl.DataType, str]] = {
 }
 
 COMMENTS: dict[str, tuple[pl.DataType, str]] = {
+    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
     "project": (pl.String(), "project name"),
     "comment_id": (pl.Int64(), "global comment id; null when a format-B comment cannot be resolved"),
     "thread_id": (pl.Int64(), "thread the comment belongs to"),
@@ -65,6 +70,7 @@ COMMENTS: dict[str, tuple[pl.DataType, str]] = {
 }
 
 NOTES: dict[str, tuple[pl.DataType, str]] = {
+    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
     "project": (pl.String(), "project name"),
     "note_id": (pl.Int64(), "global note id"),
     "comment_id": (pl.Int64(), "comment the note is attached to"),
@@ -77,11 +83,13 @@ NOTES: dict[str, tuple[pl.DataType, str]] = {
 }
 
 POSTS: dict[str, tuple[pl.DataType, str]] = {
+    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
     "project": (pl.String(), "project name"),
     "kind": (pl.String(), "`comment`, `note` or `document`"),
     "post_id": (pl.Int64(), "comment_id, note_id or document_id"),
     "thread_id": (pl.Int64(), "thread of a comment or note; null for documents"),
     "profile_id": (pl.Int64(), "author; null for documents, whose author Thinklab does not export"),
+    "person": (pl.String(), "the author as one person: `<source>:<profile id>` (see `impactreport.people`)"),
     "username": (pl.String(), "author's username; null when unknown (format B without a resolving snapshot)"),
     "name": (pl.String(), "author's full name; null when unknown"),
     "is_bot": (pl.Boolean(), "author is an automated account"),

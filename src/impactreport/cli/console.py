@@ -1,0 +1,78 @@
+"""Consoles for every command: text from data is shown inert, and logs get whole tables.
+
+Why: names, titles and paths come from strangers' exports and from the file system. Printed with rich
+markup on, ``[bold]`` in a project name is obeyed and ``a[/b]`` in a path crashes; raw ESC, OSC or
+right-to-left override characters would reach the terminal. Every command prints through these helpers,
+and anything that came from data goes through :func:`inert` (tables) or :func:`warn` (messages).
+
+When output is not a terminal (cron logs, pipes) tables are printed at a fixed generous width so no
+column is cut to ``Ve…``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rich.console import Console
+from rich.text import Text
+
+#: Width used when stdout/stderr is not a terminal: wide enough for every table the CLI prints.
+LOG_WIDTH = 240
+
+# C0/C1 controls (but tab and newline), DEL, bidirectional overrides/isolates and other invisible
+# format characters that can reorder or hide what a terminal shows.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ufffe\uffff]"
+)
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group(0)
+    code = ord(char)
+    if code < 0x20:
+        return "^" + chr(code + 0x40)  # ESC → ^[, BEL → ^G, NUL → ^@
+    return f"<U+{code:04X}>"
+
+
+def safe_text(value: object) -> str:
+    """``value`` as a string with every control or direction-changing character made visible."""
+    text = str(value)
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_visible, text)
+
+
+def inert(value: object, style: str = "") -> Text:
+    """A rich ``Text`` for a table cell or message part: no markup, no control characters."""
+    return Text(safe_text(value), style=style)
+
+
+def _width(stderr: bool) -> int | None:
+    probe = Console(stderr=stderr)
+    return None if probe.is_terminal else LOG_WIDTH
+
+
+def out_console() -> Console:
+    """Console for results (stdout); markup and highlighting off."""
+    return Console(width=_width(False), markup=False, highlight=False, emoji=False)
+
+
+def err_console() -> Console:
+    """Console for progress and warnings (stderr); markup and highlighting off."""
+    return Console(stderr=True, width=_width(True), markup=False, highlight=False, emoji=False)
+
+
+def warn(console: Console, message: str) -> None:
+    """``warning: <message>`` with the label in yellow and the message printed as plain, inert text."""
+    console.print(Text.assemble(("warning: ", "yellow"), safe_text(message)), soft_wrap=True)
+
+
+def notice(console: Console, message: str) -> None:
+    """A plain one-line notice (``note: …``), inert."""
+    console.print(Text.assemble(("note: ", "cyan"), safe_text(message)), soft_wrap=True)
+
+
+def is_printable_name(text: str) -> bool:
+    """True when ``text`` holds no control, surrogate or non-character code point."""
+    return all(unicodedata.category(char) not in {"Cc", "Cs", "Cn"} or char in "\t\n" for char in text)

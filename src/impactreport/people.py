@@ -1,0 +1,176 @@
+"""People: who wrote what, who is on the team, and each person's totals — one definition each.
+
+Why one module: statistics, analyses, figures, CSVs and the report all count contributors. They used
+to key people differently (profile id here, lower-cased username there) and so disagreed. Now:
+
+- an **account** is ``<source>:<profile id>`` (``<source>:@<username>`` when an export has no id), so
+  Discourse user 172 and Thinklab profile 172 are two people (:func:`account_key`);
+- a **contributor** is an account that authored a comment or note (documents have no author in the
+  exports); bots are left out unless asked (:func:`authored`);
+- the **team** matches usernames as each source compares them: GitHub and Discourse ignore case,
+  Thinklab does not; an entry may name a source (``github:alice``) or not (``alice``: every source)
+  (:class:`Team`);
+- :func:`person_totals` is the one per-person aggregation (characters, words, posts, first and last
+  date) every layer uses.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from impactreport.errors import InputError
+
+#: Kinds of post that have an author (Thinklab does not export documents' authors).
+AUTHORED_KINDS = ("comment", "note")
+#: Sources whose usernames are case-insensitive (``Alice`` and ``alice`` are one login).
+CASE_INSENSITIVE_SOURCES = ("github", "discourse")
+DEFAULT_SOURCE = "thinklab"
+
+
+def _source() -> pl.Expr:
+    return pl.col("source").fill_null(DEFAULT_SOURCE)
+
+
+def account_key() -> pl.Expr:
+    """``thinklab:172``, or ``github:@alice`` when the export has no id; null when neither is known."""
+    by_id = pl.concat_str(_source(), pl.lit(":"), pl.col("profile_id").cast(pl.String))
+    by_name = pl.concat_str(_source(), pl.lit(":@"), _comparable_username())
+    return pl.coalesce(by_id, by_name)
+
+
+def _comparable_username() -> pl.Expr:
+    """The username as its source compares it (lower-cased where the source ignores case)."""
+    return (
+        pl.when(_source().is_in(CASE_INSENSITIVE_SOURCES))
+        .then(pl.col("username").str.to_lowercase())
+        .otherwise(pl.col("username"))
+    )
+
+
+def user_label() -> pl.Expr:
+    """Display name: full name, else username, else ``user <id>``."""
+    return pl.coalesce(
+        pl.col("name").str.strip_chars().replace("", None),
+        pl.col("username"),
+        pl.concat_str(pl.lit("user "), pl.col("profile_id").cast(pl.String)),
+        pl.lit("unknown user"),
+    )
+
+
+def authored(posts: pl.LazyFrame, *, include_bots: bool = False) -> pl.LazyFrame:
+    """Comments and notes with a known author (the rows every contributor count is made of)."""
+    keep = pl.col("kind").is_in(AUTHORED_KINDS) & pl.col("person").is_not_null()
+    if not include_bots:
+        keep = keep & ~pl.col("is_bot").fill_null(False)
+    return posts.filter(keep)
+
+
+def person_totals(
+    posts: pl.LazyFrame, by: Sequence[str] = (), *, include_bots: bool = False, extra: Sequence[pl.Expr] = ()
+) -> pl.LazyFrame:
+    """One row per person (per ``by`` group): the totals every layer reports.
+
+    Columns: ``by``…, ``person``, ``posts``, ``comments``, ``notes``, ``characters``, ``words``,
+    ``first``, ``last``, and ``extra`` aggregations.
+    """
+    return (
+        authored(posts, include_bots=include_bots)
+        .group_by(*by, "person")
+        .agg(
+            *extra,
+            posts=pl.len().cast(pl.Int64),
+            comments=(pl.col("kind") == "comment").sum().cast(pl.Int64),
+            notes=(pl.col("kind") == "note").sum().cast(pl.Int64),
+            characters=pl.col("characters").fill_null(0).sum().cast(pl.Int64),
+            words=pl.col("words").fill_null(0).sum().cast(pl.Int64),
+            first=pl.col("published").min(),
+            last=pl.col("published").max(),
+        )
+    )
+
+
+def read_team_file(path: str | Path) -> list[str]:
+    """Team entries from a file: one per line; blank lines and ``#`` comments ignored."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read team file ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: team file is not UTF-8 text") from None
+    entries = []
+    for line in text.splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if entry:
+            entries.append(entry)
+    return entries
+
+
+@dataclass(frozen=True)
+class Team:
+    """The team: entries ``alice`` (every source) or ``github:alice`` (one source), in the order given."""
+
+    entries: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, entries: Iterable[str] = (), team_file: str | Path | None = None) -> Team:
+        names = [str(entry).strip() for entry in entries if str(entry).strip()]
+        if team_file:
+            names += read_team_file(team_file)
+        return cls(tuple(dict.fromkeys(names)))
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def _split(self) -> tuple[list[str], list[tuple[str, str]]]:
+        bare: list[str] = []
+        scoped: list[tuple[str, str]] = []
+        for entry in self.entries:
+            source, separator, name = entry.partition(":")
+            if separator and source and name and source.isidentifier():
+                scoped.append((source.lower(), name))
+            else:
+                bare.append(entry)
+        return bare, scoped
+
+    def member(self) -> pl.Expr:
+        """True for rows (with ``source``, ``username``) that belong to the team; null usernames: False."""
+        bare, scoped = self._split()
+        insensitive = _source().is_in(CASE_INSENSITIVE_SOURCES)
+        match = (insensitive & pl.col("username").str.to_lowercase().is_in([n.lower() for n in bare])) | (
+            ~insensitive & pl.col("username").is_in(bare)
+        )
+        if scoped:
+            keys = [
+                f"{source}:{name.lower() if source in CASE_INSENSITIVE_SOURCES else name}"
+                for source, name in scoped
+            ]
+            match = match | pl.concat_str(_source(), pl.lit(":"), _comparable_username()).is_in(keys)
+        return match.fill_null(False)
+
+    def unmatched(self, accounts: pl.DataFrame) -> list[str]:
+        """One warning per entry that matches no account in ``accounts`` (``source``, ``username``)."""
+        warnings = []
+        known = accounts.select("source", "username").unique().drop_nulls("username")
+        usernames = sorted(set(known["username"].to_list()))
+        for entry in self.entries:
+            hits = known.filter(Team((entry,)).member()).height
+            if hits:
+                continue
+            name = entry.partition(":")[2] if ":" in entry else entry
+            close = [u for u in usernames if u.lower() == name.lower()] or difflib.get_close_matches(
+                name, usernames, n=1, cutoff=0.8
+            )
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            warnings.append(f"team member {entry!r} matches no contributor's username{hint}")
+        return warnings
+
+    def describe(self) -> str:
+        """The line ``summary`` prints about the team it applied."""
+        if not self.entries:
+            return "no team given: every contributor counts as non-team"
+        return f"team ({len(self.entries)}): {', '.join(self.entries)}"

@@ -1,0 +1,265 @@
+"""Every default and every parameter check, in one place, for the CLI and the report alike.
+
+Why: the same knob (thresholds, bandwidths, weights, the period) used to have a default in the CLI,
+another in the analyses and a third in the report. Each is defined here once; :class:`ReportParams`
+checks the report's ``-P`` values before any slow work starts, naming each parameter as the user typed
+it (``parameter bandwidth: 'abc' is not a number``).
+
+The threshold rule is stated once, in :func:`above`: a contributor is counted for a threshold when
+their characters of comments and notes are **more than** the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from impactreport.errors import InputError
+
+# -- defaults ---------------------------------------------------------------------------------------
+#: Characters of comments and notes per contributor (``contributors_over``, the contributors figure).
+THRESHOLDS: tuple[int, ...] = (500, 4000)
+#: Contributors named in the cumulative chart: more than this many characters.
+LABEL_THRESHOLD = 4500
+WORDS_PER_PUBLICATION = 7000.0
+#: Weighted activity: a discussion counts 3, a comment 2, a note 1.
+WEIGHTS: Mapping[str, float] = {"threads": 3.0, "comments": 2.0, "notes": 1.0}
+#: Gaussian kernel standard deviations, in days.
+BANDWIDTH = 30.0
+CHAR_BANDWIDTH = 7.0
+#: The Rephetio report used 0.03 years ≈ 11 days for the cumulative chart.
+CUMULATIVE_BANDWIDTH = 11.0
+HISTOGRAM_BIN = "1mo"
+TEXT_BASES = ("html", "markdown")
+TEXT_BASIS = "html"
+TITLE = "Impact report"
+
+#: The threshold rule in words, for every text that states it (README, report, CLI help, figures).
+THRESHOLD_RULE = "more than"
+
+
+def above(column: str | pl.Expr, threshold: int) -> pl.Expr:
+    """The one threshold rule: ``column`` is **more than** ``threshold``."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    return expr > threshold
+
+
+def threshold_phrase(threshold: int) -> str:
+    """``more than 4,000 characters``: how every text names a threshold."""
+    return f"{THRESHOLD_RULE} {threshold:,} characters"
+
+
+# -- checks -----------------------------------------------------------------------------------------
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def parse_day(value: object, name: str) -> date | None:
+    """A ``YYYY-MM-DD`` day (``""``/None = unset); impossible dates are a one-line error naming ``name``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    match = _DAY.match(text)
+    if not match:
+        raise InputError(f"{name} {text!r}: expected a day as YYYY-MM-DD, e.g. 2017-02-01")
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError as error:
+        raise InputError(f"{name} {text!r}: no such day ({error})") from None
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive UTC days ``since`` … ``until`` (either may be open).
+
+    Membership is one rule for every layer: a text counts when it was posted in the period; a
+    discussion counts when it was opened in it or commented on in it.
+    """
+
+    since: date | None = None
+    until: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.since and self.until and self.since > self.until:
+            raise InputError(f"since {self.since.isoformat()} is after until {self.until.isoformat()}")
+
+    @property
+    def is_open(self) -> bool:
+        return self.since is None and self.until is None
+
+    @property
+    def start(self) -> datetime | None:
+        """First instant in the period (UTC)."""
+        return datetime(self.since.year, self.since.month, self.since.day, tzinfo=UTC) if self.since else None
+
+    @property
+    def end(self) -> datetime | None:
+        """First instant after the period (UTC): the day after ``until``, at midnight."""
+        if self.until is None:
+            return None
+        return datetime(self.until.year, self.until.month, self.until.day, tzinfo=UTC) + timedelta(days=1)
+
+    def contains(self, column: str = "published") -> pl.Expr:
+        """True for rows whose ``column`` lies in the period."""
+        expr = pl.lit(True)
+        if self.start is not None:
+            expr = expr & (pl.col(column) >= self.start)
+        if self.end is not None:
+            expr = expr & (pl.col(column) < self.end)
+        return expr
+
+    def describe(self) -> str:
+        """``1 Sep 2016 to 31 Aug 2017`` (or open ends), for titles and sentences."""
+
+        def day(value: date) -> str:
+            return f"{value.day} {value.strftime('%b %Y')}"
+
+        if self.since and self.until:
+            return f"{day(self.since)} to {day(self.until)}"
+        if self.since:
+            return f"since {day(self.since)}"
+        if self.until:
+            return f"until {day(self.until)}"
+        return "all time"
+
+
+def _number(value: object, name: str, *, whole: bool = False, positive: bool = False) -> float:
+    if isinstance(value, bool) or value is None or value == "":
+        raise InputError(f"{name} {value!r}: expected a number")
+    try:
+        number = float(value) if not whole else float(int(str(value).strip()))
+    except (TypeError, ValueError):
+        kind = "whole number" if whole else "number"
+        raise InputError(f"{name} {value!r}: is not a {kind}") from None
+    if not math.isfinite(number):
+        raise InputError(f"{name} {value!r}: must be a finite number")
+    if positive and number <= 0:
+        raise InputError(f"{name} {value!r}: must be more than 0")
+    if number < 0:
+        raise InputError(f"{name} {value!r}: must not be negative")
+    return number
+
+
+def parse_thresholds(value: object, name: str = "--thresholds") -> tuple[int, ...]:
+    """``"500,4000"`` or ``[500, 4000]`` → ``(500, 4000)``; a one-line error for anything else."""
+    if isinstance(value, str):
+        parts: list[Any] = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    else:
+        parts = [value]
+    if not parts:
+        raise InputError(f"{name} {value!r}: expected comma-separated whole numbers, e.g. 500,4000")
+    try:
+        values = sorted({int(_number(part, name, whole=True)) for part in parts})
+    except InputError:
+        raise InputError(f"{name} {value!r}: expected non-negative whole numbers, e.g. 500,4000") from None
+    return tuple(values)
+
+
+def positive_days(value: object, name: str) -> float:
+    """A kernel bandwidth in days: a number more than 0."""
+    return _number(value, name, positive=True)
+
+
+def _strings(value: object, name: str) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, list | tuple):
+        bad = [item for item in value if not isinstance(item, str | int) or isinstance(item, bool)]
+        if bad:
+            raise InputError(f"{name}: expected a list of names, got {bad[0]!r}")
+        return tuple(str(item) for item in value)
+    raise InputError(f"{name}: expected a list, e.g. [a, b], got {value!r}")
+
+
+def _text(value: object, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise InputError(f"{name}: expected text, got {value!r}")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """The report's parameters (``-P key:value``), checked and typed, with the defaults above."""
+
+    data: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()
+    team: tuple[str, ...] = ()
+    team_file: str = ""
+    since: str = ""
+    until: str = ""
+    bandwidth: float = BANDWIDTH
+    char_bandwidth: float = CHAR_BANDWIDTH
+    thresholds: tuple[int, ...] = THRESHOLDS
+    label_threshold: int = LABEL_THRESHOLD
+    text_basis: str = TEXT_BASIS
+    title: str = TITLE
+    author: str = ""
+    period: Period = field(default_factory=Period, compare=False)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """Parameter names the report accepts, in the order of its ``parameters`` cell."""
+        return tuple(f.name for f in fields(cls) if f.name != "period")
+
+    @classmethod
+    def from_mapping(cls, params: Mapping[str, Any], *, prefix: str = "parameter ") -> ReportParams:
+        """Check every value; the first problem is a one-line error naming the parameter as typed."""
+        known = cls.names()
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise InputError(f"unknown report parameter {unknown[0]!r} (known: {', '.join(known)})")
+        given = {key: value for key, value in params.items() if value is not None}
+
+        def name(key: str) -> str:
+            return f"{prefix}{key}"
+
+        out: dict[str, Any] = {}
+        if "data" in given:
+            out["data"] = _strings(given["data"], name("data"))
+        for key in ("projects", "team"):
+            if key in given:
+                out[key] = _strings(given[key], name(key))
+        for key in ("team_file", "title", "author"):
+            if key in given:
+                out[key] = _text(given[key], name(key))
+        for key in ("bandwidth", "char_bandwidth"):
+            if key in given:
+                out[key] = positive_days(given[key], name(key))
+        if "thresholds" in given:
+            out["thresholds"] = parse_thresholds(given["thresholds"], name("thresholds"))
+        if "label_threshold" in given:
+            label = _number(given["label_threshold"], name("label_threshold"), whole=True)
+            out["label_threshold"] = int(label)
+        if "text_basis" in given:
+            basis = _text(given["text_basis"], name("text_basis"))
+            if basis not in TEXT_BASES:
+                raise InputError(f"{name('text_basis')} {basis!r}: choose {' or '.join(TEXT_BASES)}")
+            out["text_basis"] = basis
+        since = parse_day(given.get("since"), name("since"))
+        until = parse_day(given.get("until"), name("until"))
+        out["since"] = since.isoformat() if since else ""
+        out["until"] = until.isoformat() if until else ""
+        out["period"] = Period(since, until)
+        return cls(**out)
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain values (lists, not tuples) for papermill and for the report's provenance."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in ((k, getattr(self, k)) for k in self.names())
+        }
