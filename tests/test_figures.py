@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from impactreport.analyses import FIGURE_NAMES, AnalysisParams, compute_all
 from impactreport.cli.main import main
-from impactreport.figures import build_all, save_chart, write_all
+from impactreport.figures import build_all, save_chart
 from impactreport.figures.cumulative import LINE_PX, label_frame, spread
 from impactreport.figures.save import render
 from impactreport.load import load_dataset
@@ -74,9 +74,15 @@ def charts(frames: dict[str, pl.DataFrame]) -> dict[str, alt.TopLevelMixin]:
 
 
 @pytest.fixture(scope="module")
-def written(rephetio: Dataset, series: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def written(
+    rephetio: Dataset, frames: dict, charts: dict, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
+    from impactreport.pipeline import Request, Result, write_figures
+    from impactreport.stats import summarise
+
     out = tmp_path_factory.mktemp("figures")
-    return write_all(rephetio, out, AnalysisParams(), formats=("svg", "png"), views_series=series, scale=1)
+    result = Result(Request(paths=()), rephetio, summarise(rephetio), frames=frames, charts=charts)
+    return write_figures(result, out, formats=("svg", "png"), scale=1)
 
 
 def test_every_figure_is_written_with_its_csv(written: dict[str, list[Path]]) -> None:

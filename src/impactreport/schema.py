@@ -5,9 +5,10 @@ Thinklab table layout) returns a :class:`Dataset` whose frames have exactly thes
 Statistics, analyses, figures and the report read only these frames, so a new source only has to
 produce them.
 
-Times are ``Datetime("us", "UTC")`` from load to figure. Ids are ``Int64`` and global within a source: Thinklab ids are
-unique across projects, and a profile id is one person in every project of its source. Ids of different
-sources share no space: a person is ``<source>:<profile id>`` (:mod:`impactreport.people`).
+Times are ``Datetime("us", "UTC")`` from load to figure. Ids are ``Int64`` and global within a source:
+Thinklab ids are unique across projects, and a profile id is one person in every project of its source.
+Ids of different sources share no space: a person is ``<source>:<profile id>``
+(:mod:`impactreport.people`).
 """
 
 from __future__ import annotations

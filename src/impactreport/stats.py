@@ -3,15 +3,17 @@
 Definitions (quoted in the README):
 
 - discussions = threads; comments, notes, documents = rows of those tables;
-- contributors = distinct authors (global profile ids) of comments or notes; overall, a person active in
-  several projects counts once; non_team_contributors = contributors whose username is not in the team;
+- contributors = distinct people (:mod:`impactreport.people`: ``<source>:<profile id>``) who authored a
+  comment or note; overall, a person active in several projects counts once; bots are left out unless
+  asked; non_team_contributors = contributors not on the team (:class:`impactreport.people.Team`);
 - words / characters per kind (``comment_``, ``note_``, ``document_``), totals = comments + notes +
   documents (thread subjects excluded), on the dataset's text basis (:mod:`impactreport.metrics`);
 - views = thread views + document views of the newest snapshot;
 - cited_dois = distinct DOIs cited (lowercased); doi_registrants = distinct DOI prefixes;
 - first/last activity = first and last authored text (comment, note or document);
 - publications_equivalent = total words / ``words_per_publication`` (default 7000);
-- contributors_over[t] = contributors whose comment + note characters exceed ``t``.
+- contributors_over[t] = contributors whose comment + note characters are more than ``t``
+  (:func:`impactreport.settings.above`, the one threshold rule).
 
 One polars query per level computes everything; overall is the same query with every row in one group.
 """
@@ -19,18 +21,19 @@ One polars query per level computes everything; overall is the same query with e
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import partial
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
 
 import polars as pl
 
+from impactreport import settings
 from impactreport.errors import InputError
 from impactreport.metrics import doi_registrant
+from impactreport.people import Team, authored, person_totals
 from impactreport.schema import Dataset
+from impactreport.settings import Period, above
 
-DEFAULT_THRESHOLDS = (500, 4000)
-WORDS_PER_PUBLICATION = 7000
 KINDS = ("comment", "note", "document")
 OVERALL = "__overall__"
 
@@ -39,77 +42,81 @@ SENTENCE = (
     "which generated {comments} comments and {notes} notes "
     "totaling {words} words and {characters} characters."
 )
+SENTENCE_FIELDS = ("non_team_contributors", "discussions", "comments", "notes", "words", "characters")
+
+
+@dataclass(frozen=True)
+class LevelStats:
+    """The statistics of one level (a project, a source, or overall); field order = ``--json`` order."""
+
+    discussions: int = 0
+    comments: int = 0
+    notes: int = 0
+    documents: int = 0
+    contributors: int = 0
+    #: None when usernames are unavailable and a team was given (format B without a resolving snapshot)
+    non_team_contributors: int | None = 0
+    words: int = 0
+    characters: int = 0
+    comment_words: int = 0
+    comment_characters: int = 0
+    note_words: int = 0
+    note_characters: int = 0
+    document_words: int = 0
+    document_characters: int = 0
+    #: None when the export has no views (format A)
+    views: int | None = None
+    cited_dois: int = 0
+    doi_registrants: int = 0
+    #: threshold (as a string) → contributors with more than that many characters
+    contributors_over: dict[str, int] = field(default_factory=dict)
+    publications_equivalent: float = 0.0
+    first_activity: str | None = None
+    last_activity: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain JSON object with exactly :data:`KEYS`."""
+        return asdict(self)
+
+    def __getitem__(self, key: str) -> Any:
+        """Read a statistic by its JSON key (for templates and tests)."""
+        if key not in KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
 
 #: Keys of each statistics object, in the order of ``--json`` and the README.
-KEYS = (
-    "discussions",
-    "comments",
-    "notes",
-    "documents",
-    "contributors",
-    "non_team_contributors",
-    "words",
-    "characters",
-    "comment_words",
-    "comment_characters",
-    "note_words",
-    "note_characters",
-    "document_words",
-    "document_characters",
-    "views",
-    "cited_dois",
-    "doi_registrants",
-    "contributors_over",
-    "publications_equivalent",
-    "first_activity",
-    "last_activity",
-)
-
-
-def read_team_file(path: str | Path) -> list[str]:
-    """Usernames from a team file: one per line; blank lines and ``#`` comments ignored."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"{path}: cannot read team file ({error.strerror or error})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: team file is not UTF-8 text") from None
-    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
-
-
-def parse_thresholds(text: str) -> tuple[int, ...]:
-    """``"500,4000"`` → ``(500, 4000)``; a clear error for anything else."""
-    try:
-        values = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
-    except ValueError:
-        raise InputError(
-            f"--thresholds {text!r}: expected comma-separated whole numbers, e.g. 500,4000"
-        ) from None
-    if not values or any(value < 0 for value in values):
-        raise InputError(f"--thresholds {text!r}: expected non-negative whole numbers, e.g. 500,4000")
-    return values
+KEYS: tuple[str, ...] = tuple(f.name for f in fields(LevelStats))
 
 
 @dataclass(frozen=True)
 class ImpactStats:
     """Statistics overall and per project; ``warnings`` says what limits them (e.g. no usernames)."""
 
-    overall: dict
-    projects: dict[str, dict]
-    team: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = field(default_factory=tuple)
+    overall: LevelStats
+    projects: dict[str, LevelStats]
+    team: Team = field(default_factory=Team)
+    warnings: tuple[str, ...] = ()
 
-    def sentence(self, which: str | None = None) -> str:
-        """The impact sentence with thousands separators, overall or for one project."""
+    def sentence(self, which: str | None = None, period: Period | None = None) -> str:
+        """The impact sentence with thousands separators, overall or for one project.
+
+        With a period it starts "From 1 Sep 2016 to 31 Aug 2017, …" instead of "In total, …".
+        """
         values = self.overall if which is None else self.projects[which]
-        return SENTENCE.format(**{key: _number(values[key]) for key in SENTENCE_FIELDS})
+        text = SENTENCE.format(**{key: _number(values[key]) for key in SENTENCE_FIELDS})
+        if period is not None and not period.is_open:
+            lead = period.describe()
+            lead = f"From {lead}" if period.since and period.until else lead[0].upper() + lead[1:]
+            text = f"{lead}, " + text.removeprefix("In total, ")
+        return text
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """``{"overall": {...}, "projects": {"<name>": {...}}}`` with exactly :data:`KEYS` in each."""
-        return {"overall": self.overall, "projects": self.projects}
-
-
-SENTENCE_FIELDS = ("non_team_contributors", "discussions", "comments", "notes", "words", "characters")
+        return {
+            "overall": self.overall.to_json(),
+            "projects": {name: level.to_json() for name, level in self.projects.items()},
+        }
 
 
 def _number(value: object) -> str:
@@ -118,9 +125,8 @@ def _number(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _aggregate(posts: pl.LazyFrame, threads: pl.LazyFrame, team: Sequence[str]) -> pl.LazyFrame:
+def _aggregate(posts: pl.LazyFrame, threads: pl.LazyFrame, team: Team, include_bots: bool) -> pl.LazyFrame:
     """One row per ``group`` with every count; ``group`` is the project, or one value for overall."""
-    authored = pl.col("kind").is_in(["comment", "note"])
     per_kind = []
     for kind in KINDS:
         is_kind = pl.col("kind") == kind
@@ -131,12 +137,6 @@ def _aggregate(posts: pl.LazyFrame, threads: pl.LazyFrame, team: Sequence[str]) 
         ]
     post_stats = posts.group_by("group").agg(
         *per_kind,
-        pl.col("profile_id").filter(authored).drop_nulls().n_unique().alias("contributors"),
-        pl.col("profile_id")
-        .filter(authored & ~pl.col("username").is_in(list(team)).fill_null(False))
-        .drop_nulls()
-        .n_unique()
-        .alias("non_team_contributors"),
         pl.col("views").filter(pl.col("kind") == "document").sum().alias("_document_views"),
         pl.col("views")
         .filter(pl.col("kind") == "document")
@@ -147,28 +147,38 @@ def _aggregate(posts: pl.LazyFrame, threads: pl.LazyFrame, team: Sequence[str]) 
         pl.col("published").min().alias("first_activity"),
         pl.col("published").max().alias("last_activity"),
     )
+    people = (
+        authored(posts, include_bots=include_bots)
+        .group_by("group")
+        .agg(
+            pl.col("person").n_unique().alias("contributors"),
+            pl.col("person").filter(~team.member()).n_unique().alias("non_team_contributors"),
+        )
+    )
     thread_stats = threads.group_by("group").agg(
         pl.len().alias("discussions"),
         pl.col("views").sum().alias("_thread_views"),
         pl.col("views").is_not_null().any().alias("_thread_views_known"),
     )
-    return thread_stats.join(post_stats, on="group", how="full", coalesce=True)
-
-
-def _contributors_over(posts: pl.LazyFrame, thresholds: Sequence[int]) -> pl.LazyFrame:
-    per_person = (
-        posts.filter(pl.col("kind").is_in(["comment", "note"]) & pl.col("profile_id").is_not_null())
-        .group_by("group", "profile_id")
-        .agg(pl.col("characters").sum())
+    return thread_stats.join(post_stats, on="group", how="full", coalesce=True).join(
+        people, on="group", how="left"
     )
+
+
+def _contributors_over(posts: pl.LazyFrame, thresholds: Sequence[int], include_bots: bool) -> pl.LazyFrame:
+    per_person = person_totals(posts, ["group"], include_bots=include_bots)
     return per_person.group_by("group").agg(
-        (pl.col("characters") > threshold).sum().alias(f"_over_{threshold}") for threshold in thresholds
+        above("characters", threshold).sum().alias(f"_over_{threshold}") for threshold in thresholds
     )
 
 
-def _row_to_stats(
-    row: dict, thresholds: Sequence[int], words_per_publication: float, known: bool, team: bool
-) -> dict:
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _level(
+    row: dict[str, Any], thresholds: Sequence[int], words_per_publication: float, team_countable: bool
+) -> LevelStats:
     def count(key: str) -> int:
         return int(row.get(key) or 0)
 
@@ -176,72 +186,75 @@ def _row_to_stats(
     dois = sorted(row.get("_dois") or [])
     words = count("comment_words") + count("note_words") + count("document_words")
     characters = count("comment_characters") + count("note_characters") + count("document_characters")
-    first, last = row.get("first_activity"), row.get("last_activity")
-    stats = {
-        "discussions": count("discussions"),
-        "comments": count("comments"),
-        "notes": count("notes"),
-        "documents": count("documents"),
-        "contributors": count("contributors"),
-        "non_team_contributors": count("non_team_contributors") if (known or not team) else None,
-        "words": words,
-        "characters": characters,
-        "comment_words": count("comment_words"),
-        "comment_characters": count("comment_characters"),
-        "note_words": count("note_words"),
-        "note_characters": count("note_characters"),
-        "document_words": count("document_words"),
-        "document_characters": count("document_characters"),
-        "views": (count("_thread_views") + count("_document_views")) if views_known else None,
-        "cited_dois": len(dois),
-        "doi_registrants": len({doi_registrant(doi) for doi in dois}),
-        "contributors_over": {str(t): count(f"_over_{t}") for t in thresholds},
-        "publications_equivalent": round(words / words_per_publication, 2),
-        "first_activity": first.isoformat().replace("+00:00", "Z") if first else None,
-        "last_activity": last.isoformat().replace("+00:00", "Z") if last else None,
-    }
-    return {key: stats[key] for key in KEYS}
+    return LevelStats(
+        discussions=count("discussions"),
+        comments=count("comments"),
+        notes=count("notes"),
+        documents=count("documents"),
+        contributors=count("contributors"),
+        non_team_contributors=count("non_team_contributors") if team_countable else None,
+        words=words,
+        characters=characters,
+        comment_words=count("comment_words"),
+        comment_characters=count("comment_characters"),
+        note_words=count("note_words"),
+        note_characters=count("note_characters"),
+        document_words=count("document_words"),
+        document_characters=count("document_characters"),
+        views=(count("_thread_views") + count("_document_views")) if views_known else None,
+        cited_dois=len(dois),
+        doi_registrants=len({doi_registrant(doi) for doi in dois}),
+        contributors_over={str(t): count(f"_over_{t}") for t in thresholds},
+        publications_equivalent=round(words / words_per_publication, 2),
+        first_activity=_iso(row.get("first_activity")),
+        last_activity=_iso(row.get("last_activity")),
+    )
 
 
 def summarise(
     dataset: Dataset,
     *,
-    team: Iterable[str] = (),
-    thresholds: Sequence[int] = DEFAULT_THRESHOLDS,
-    words_per_publication: float = WORDS_PER_PUBLICATION,
+    team: Team | Iterable[str] = (),
+    thresholds: Sequence[int] = settings.THRESHOLDS,
+    words_per_publication: float = settings.WORDS_PER_PUBLICATION,
     exclude_bots: bool = True,
     projects: Sequence[str] | None = None,
 ) -> ImpactStats:
     """The impact statistics of a dataset, per project and overall."""
     if words_per_publication <= 0:
         raise InputError("--words-per-publication must be positive")
-    team = tuple(dict.fromkeys(team))
+    team = team if isinstance(team, Team) else Team.of(team)
+    thresholds = tuple(sorted(set(thresholds)))
     dataset = dataset.select_projects(list(projects) if projects else None)
+    include_bots = not exclude_bots
     posts = dataset.posts.lazy()
     if exclude_bots:
-        posts = posts.filter(~pl.col("is_bot"))
+        posts = posts.filter(~pl.col("is_bot").fill_null(False))
     threads = dataset.threads.lazy()
     levels = []
     for group in (pl.col("project"), pl.lit(OVERALL)):
         p = posts.with_columns(group.alias("group"))
         t = threads.with_columns(group.alias("group"))
-        levels.append(_aggregate(p, t, team).join(_contributors_over(p, thresholds), on="group", how="left"))
+        levels.append(
+            _aggregate(p, t, team, include_bots).join(
+                _contributors_over(p, thresholds, include_bots), on="group", how="left"
+            )
+        )
     rows = pl.concat(pl.collect_all(levels), how="diagonal_relaxed").to_dicts()
     by_group = {row["group"]: row for row in rows}
     warnings = list(dataset.warnings)
     if team and not dataset.usernames_known:
         warnings.append("usernames are unavailable for some authors: non-team contributors cannot be counted")
-    convert = partial(
-        _row_to_stats,
-        thresholds=thresholds,
-        words_per_publication=words_per_publication,
-        known=dataset.usernames_known,
-        team=bool(team),
-    )
-    project_stats = {name: convert(by_group.get(name, {})) for name in dataset.projects}
+    elif team:
+        warnings += team.unmatched(dataset.posts.filter(pl.col("kind").is_in(["comment", "note"])))
+    countable = dataset.usernames_known or not team
+
+    def level(name: str) -> LevelStats:
+        return _level(by_group.get(name, {}), thresholds, words_per_publication, countable)
+
     return ImpactStats(
-        overall=convert(by_group.get(OVERALL, {})),
-        projects=project_stats,
+        overall=level(OVERALL),
+        projects={name: level(name) for name in dataset.projects},
         team=team,
         warnings=tuple(warnings),
     )

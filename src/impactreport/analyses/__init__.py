@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from impactreport import settings
+from impactreport.people import Team
 from impactreport.schema import Dataset
 
 #: Stable figure names, in the order the report shows them.
@@ -26,42 +28,46 @@ FIGURE_NAMES: tuple[str, ...] = (
     "views-over-time",
 )
 
-DEFAULT_WEIGHTS: Mapping[str, float] = {"threads": 3.0, "comments": 2.0, "notes": 1.0}
+DEFAULT_WEIGHTS: Mapping[str, float] = settings.WEIGHTS
 
 
 @dataclass(frozen=True)
 class AnalysisParams:
-    """Every knob of the analyses, with the defaults the issue specifies.
+    """Every knob of the analyses; defaults come from :mod:`impactreport.settings`.
 
     ``weights`` weigh threads, comments and notes in "weighted activity". ``histogram_bin`` is a polars
     duration (``1mo``, ``3mo``, ``2w``). Bandwidths are the Gaussian kernel's standard deviation in days:
     ``bandwidth`` for weighted posts, ``char_bandwidth`` for characters per day, ``stream_bandwidth``
     (default: ``bandwidth``) for the user streams and ``cumulative_bandwidth`` for the cumulative chart
     (the Rephetio report used 0.03 years ≈ 11 days). ``thresholds`` are characters of comments and
-    notes per user; ``stream_threshold`` (default: the highest threshold) selects the stream's users;
-    ``label_threshold`` selects who is named in the cumulative chart. ``exclude_users`` (usernames or
-    names) are left out of the stream chart. ``team`` (usernames) marks the team in the contributors
-    table. ``max_points`` caps the points per series handed to a chart.
+    notes per user; a user counts for a threshold with **more than** that many characters
+    (:func:`impactreport.settings.above`); ``stream_threshold`` (default: the highest threshold) selects
+    the stream's users; ``label_threshold`` selects who is named in the cumulative chart.
+    ``exclude_users`` (usernames or names) are left out of the stream chart. ``team`` marks the team in
+    the contributors table. ``max_points`` caps the points per series handed to a chart.
     """
 
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    histogram_bin: str = "1mo"
-    bandwidth: float = 30.0
-    char_bandwidth: float = 7.0
-    thresholds: tuple[int, ...] = (500, 4000)
-    label_threshold: int = 4500
+    histogram_bin: str = settings.HISTOGRAM_BIN
+    bandwidth: float = settings.BANDWIDTH
+    char_bandwidth: float = settings.CHAR_BANDWIDTH
+    thresholds: tuple[int, ...] = settings.THRESHOLDS
+    label_threshold: int = settings.LABEL_THRESHOLD
     stream_threshold: int | None = None
     exclude_users: tuple[str, ...] = ()
     sqrt: bool = True
-    team: tuple[str, ...] = ()
+    team: Team = field(default_factory=Team)
     stream_bandwidth: float | None = None
-    cumulative_bandwidth: float = 11.0
+    cumulative_bandwidth: float = settings.CUMULATIVE_BANDWIDTH
     exclude_bots: bool = True
     top_threads: int = 5
     top_discussions: int = 20
     max_points: int = 1000
 
     def __post_init__(self) -> None:
+        if not isinstance(self.team, Team):  # a plain list of names is accepted for convenience
+            object.__setattr__(self, "team", Team.of(self.team))
+        object.__setattr__(self, "thresholds", tuple(sorted(set(self.thresholds))))
         if not self.thresholds or any(t < 0 for t in self.thresholds):
             raise ValueError("thresholds must be one or more non-negative numbers")
         for name in ("bandwidth", "char_bandwidth", "cumulative_bandwidth"):

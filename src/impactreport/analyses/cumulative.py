@@ -5,8 +5,8 @@ The cumulative series is the running sum of the kernel-smoothed characters per d
 step function of the user's cumulative characters; the grid extends 4 bandwidths past the last post,
 so every series ends exactly at the user's total. Band height is √cumulative (``sqrt=False``: the
 cumulative itself) so small contributors stay visible next to a dominant one. Bands are stacked in
-order of first contribution, the earliest at the bottom. Users at or above ``label_threshold`` get a
-label "Name 512.3K".
+order of first contribution, the earliest at the bottom. Users with more than ``label_threshold``
+characters get a label "Name 512.3K".
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import polars as pl
 
 from impactreport.schema import Dataset
+from impactreport.settings import above
 
 from . import AnalysisParams
 from .contributors import authored
@@ -59,7 +60,7 @@ def cumulative_contribution(
         users=pl.len().cast(pl.Int64),
     )
     summary = summary.with_columns(
-        labelled=(pl.col("total") >= params.label_threshold) & (pl.col("band") != OTHERS),
+        labelled=above("total", params.label_threshold) & (pl.col("band") != OTHERS),
         label=pl.Series(
             [f"{band} {format_total(total)}" for band, total in summary.select("band", "total").iter_rows()],
             dtype=pl.String,

@@ -18,12 +18,10 @@ KINDS = ("threads", "comments", "notes")
 def events(dataset: Dataset, params: AnalysisParams) -> pl.LazyFrame:
     """Every thread, comment and note as one row: project, kind (plural), published, weight.
 
-    Threads opened by a bot (and bots' comments and notes) are left out when ``exclude_bots``.
+    Every thread is a discussion (as ``summary`` counts them, whoever opened it); bots' comments and
+    notes are left out when ``exclude_bots``.
     """
-    bots = dataset.profiles.lazy().filter(pl.col("is_bot").fill_null(False)).select("project", "profile_id")
-    threads = dataset.threads.lazy().select("project", "profile_id", "published")
-    if params.exclude_bots:
-        threads = threads.join(bots, on=["project", "profile_id"], how="anti", nulls_equal=False)
+    threads = dataset.threads.lazy().select("project", "published")
     posts = dataset.posts.lazy().filter(pl.col("kind").is_in(["comment", "note"]))
     if params.exclude_bots:
         posts = posts.filter(~pl.col("is_bot").fill_null(False))

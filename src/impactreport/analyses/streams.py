@@ -11,6 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from impactreport.schema import Dataset
+from impactreport.settings import above
 
 from . import AnalysisParams
 from .contributors import authored
@@ -37,7 +38,7 @@ def pick_bands(posts: pl.DataFrame, minimum: int, max_bands: int) -> pl.DataFram
         posts.group_by("user_key")
         .agg(user=pl.col("user").first(), total=pl.col("characters").sum(), first=pl.col("published").min())
         .with_columns(size_rank=pl.col("total").rank("ordinal", descending=True))
-        .with_columns(own=(pl.col("total") >= minimum) & (pl.col("size_rank") <= max_bands))
+        .with_columns(own=above("total", minimum) & (pl.col("size_rank") <= max_bands))
         .with_columns(band=pl.when("own").then("user").otherwise(pl.lit(OTHERS)))
     )
     own = users.filter("own").sort("first", "user_key").with_columns(order=pl.int_range(pl.len()))

@@ -11,16 +11,18 @@ from pathlib import Path
 
 import click
 import polars as pl
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from impactreport import settings
 from impactreport.analyses import FIGURE_NAMES, AnalysisParams
 from impactreport.errors import InputError
-from impactreport.figures import FORMATS, write_all
-from impactreport.load import load_dataset
-from impactreport.load.views import load_views
-from impactreport.stats import parse_thresholds, read_team_file
+from impactreport.figures import FORMATS
+from impactreport.people import Team
+from impactreport.pipeline import Request, run, write_figures
+from impactreport.settings import Period, parse_day, parse_thresholds, positive_days
+
+from .console import err_console, inert, out_console, warn
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -32,22 +34,16 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
-def positive(name: str, value: float) -> float:
-    if value <= 0:
-        raise InputError(f"{name} {value:g}: must be a positive number of days")
-    return value
-
-
 def files_table(written: dict[str, list[Path]], out: Path) -> Table:
     """One row per figure: the formats written (``out/<name>.<format>``) and their total size."""
-    table = Table(title=f"Figures written to {out}/<name>.<format>", title_justify="left")
+    table = Table(title=inert(f"Figures written to {out}/<name>.<format>"), title_justify="left")
     table.add_column("Figure", no_wrap=True)
     table.add_column("Formats", no_wrap=True)
     table.add_column("Size", justify="right", no_wrap=True)
     for name, paths in written.items():
         size = sum(path.stat().st_size for path in paths)
         formats = ", ".join(path.suffix.lstrip(".") for path in paths)
-        table.add_row(name, formats, f"{size / 1024:,.0f} KiB")
+        table.add_row(inert(name), formats, f"{size / 1024:,.0f} KiB")
     return table
 
 
@@ -62,52 +58,59 @@ def files_table(written: dict[str, list[Path]], out: Path) -> Table:
     help="Folder for the figures and their CSV data.",
 )
 @click.option("--project", "projects", multiple=True, help="Only this project (repeatable).")
-@click.option("--team-file", type=click.Path(path_type=Path), help="File with one team username per line.")
+@click.option(
+    "--team",
+    multiple=True,
+    help="A team member: username (every source) or source:username (repeatable).",
+)
+@click.option("--team-file", type=click.Path(path_type=Path), help="File with one team member per line.")
+@click.option("--since", help="First day counted (YYYY-MM-DD, UTC).")
+@click.option("--until", help="Last day counted (YYYY-MM-DD, UTC, inclusive).")
 @click.option(
     "--bandwidth",
     type=float,
-    default=30.0,
+    default=settings.BANDWIDTH,
     show_default=True,
     help="Kernel bandwidth (days) for weighted activity and the user streams.",
 )
 @click.option(
     "--char-bandwidth",
     type=float,
-    default=7.0,
+    default=settings.CHAR_BANDWIDTH,
     show_default=True,
     help="Kernel bandwidth (days) for characters per day.",
 )
 @click.option(
     "--cumulative-bandwidth",
     type=float,
-    default=11.0,
+    default=settings.CUMULATIVE_BANDWIDTH,
     show_default=True,
     help="Kernel bandwidth (days) for the cumulative contribution chart.",
 )
 @click.option(
     "--histogram-bin",
-    default="1mo",
+    default=settings.HISTOGRAM_BIN,
     show_default=True,
     help="Bin width of the activity histogram (polars duration: 1mo, 3mo, 2w).",
 )
 @click.option(
     "--thresholds",
-    default="500,4000",
+    default=",".join(map(str, settings.THRESHOLDS)),
     show_default=True,
-    help="Characters of comments and notes per user, comma-separated.",
+    help=f"Contributors with {settings.THRESHOLD_RULE} this many characters (comma-separated).",
 )
 @click.option(
     "--label-threshold",
     type=int,
-    default=4500,
+    default=settings.LABEL_THRESHOLD,
     show_default=True,
-    help="Label users with at least this many characters in the cumulative chart.",
+    help=f"Name users with {settings.THRESHOLD_RULE} this many characters in the cumulative chart.",
 )
 @click.option(
     "--stream-threshold",
     type=int,
     default=None,
-    help="Users in the stream chart: at least this many characters [default: highest threshold].",
+    help=f"Stream chart users: {settings.THRESHOLD_RULE} this many characters [default: highest threshold].",
 )
 @click.option(
     "--exclude-user",
@@ -124,13 +127,18 @@ def files_table(written: dict[str, list[Path]], out: Path) -> Table:
     help="Comma-separated: svg, png, pdf.",
 )
 @click.option("--scale", type=float, default=2.0, show_default=True, help="PNG pixels per SVG pixel.")
-@click.option("--text-basis", type=click.Choice(["html", "markdown"]), default="html", show_default=True)
+@click.option(
+    "--text-basis", type=click.Choice(settings.TEXT_BASES), default=settings.TEXT_BASIS, show_default=True
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
 def command(
     paths: tuple[Path, ...],
     out: Path,
     projects: tuple[str, ...],
+    team: tuple[str, ...],
     team_file: Path | None,
+    since: str | None,
+    until: str | None,
     bandwidth: float,
     char_bandwidth: float,
     cumulative_bandwidth: float,
@@ -152,17 +160,15 @@ def command(
     """
     formats = parse_formats(formats_text)
     try:
-        params = AnalysisParams(
+        analysis = AnalysisParams(
             histogram_bin=histogram_bin,
-            bandwidth=positive("--bandwidth", bandwidth),
-            char_bandwidth=positive("--char-bandwidth", char_bandwidth),
-            cumulative_bandwidth=positive("--cumulative-bandwidth", cumulative_bandwidth),
-            thresholds=parse_thresholds(thresholds),
+            bandwidth=positive_days(bandwidth, "--bandwidth"),
+            char_bandwidth=positive_days(char_bandwidth, "--char-bandwidth"),
+            cumulative_bandwidth=positive_days(cumulative_bandwidth, "--cumulative-bandwidth"),
             label_threshold=label_threshold,
             stream_threshold=stream_threshold,
             exclude_users=exclude_users,
             sqrt=not no_sqrt,
-            team=tuple(read_team_file(team_file)) if team_file else (),
         )
     except ValueError as error:
         raise InputError(f"invalid option: {error}") from None
@@ -174,7 +180,16 @@ def command(
         ) from None
     if scale <= 0:
         raise InputError(f"--scale {scale:g}: must be positive")
-    console = Console(stderr=True)
+    request = Request(
+        paths=paths,
+        projects=projects,
+        team=Team.of(team, team_file),
+        period=Period(parse_day(since, "--since"), parse_day(until, "--until")),
+        text_basis=text_basis,
+        thresholds=parse_thresholds(thresholds),
+        analysis=analysis,
+    )
+    console = err_console()
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
@@ -182,21 +197,18 @@ def command(
     )  # fmt: skip
     with progress:
         task = progress.add_task("Reading exports", total=None)
-        dataset = load_dataset(
-            paths, text_basis=text_basis, projects=projects or None,
+        result = run(
+            request, figures=True,
             on_file=lambda file: progress.update(task, description=f"Reading {file.path.name}"),
+            stage=lambda text: progress.update(task, description=text),
         )  # fmt: skip
-        progress.update(task, description="Reading views of every snapshot")
-        series = load_views(paths)
-        if projects:
-            series = series.filter(pl.col("project").is_in(list(projects)))
-        progress.update(task, description="Drawing figures", total=len(FIGURE_NAMES), completed=0)
-        written = write_all(
-            dataset, out, params, formats=formats, views_series=series, scale=scale,
+        progress.update(task, description="Writing figures", total=len(FIGURE_NAMES), completed=0)
+        written = write_figures(
+            result, out, formats=formats, scale=scale,
             progress=lambda name: progress.update(task, advance=1, description=f"Wrote {name}"),
         )  # fmt: skip
-    for warning in dataset.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    for warning in result.warnings:
+        warn(console, warning)
     if as_json:
         payload = {
             "out": str(out),
@@ -204,4 +216,4 @@ def command(
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
-    Console(width=None if Console().is_terminal else 160).print(files_table(written, out))
+    out_console().print(files_table(written, out))

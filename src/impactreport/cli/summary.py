@@ -6,11 +6,15 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from impactreport.load import load_dataset
-from impactreport.stats import ImpactStats, parse_thresholds, read_team_file, summarise
+from impactreport import settings
+from impactreport.people import Team
+from impactreport.pipeline import Request, run
+from impactreport.settings import Period, parse_day, parse_thresholds
+from impactreport.stats import ImpactStats, LevelStats
+
+from .console import err_console, inert, notice, out_console, warn
 
 TABLE_COLUMNS = (
     ("discussions", "Discussions"),
@@ -26,14 +30,6 @@ TABLE_COLUMNS = (
 )
 
 
-def team_members(team: tuple[str, ...], team_file: Path | None) -> list[str]:
-    """Usernames from ``--team`` and ``--team-file`` together."""
-    members = list(team)
-    if team_file is not None:
-        members += read_team_file(team_file)
-    return members
-
-
 def _cell(value: object) -> str:
     if value is None:
         return "–"
@@ -41,26 +37,45 @@ def _cell(value: object) -> str:
 
 
 def stats_table(stats: ImpactStats) -> Table:
-    """Per-project statistics as a rich table, with the overall row last."""
+    """Per-project statistics as a rich table, with the overall row last; names shown inert."""
     table = Table(title="Per project", title_justify="left")
     table.add_column("Project", no_wrap=True)
     for _, header in TABLE_COLUMNS:
         table.add_column(header, justify="right", no_wrap=True)
+
+    def row(level: LevelStats) -> list[str]:
+        return [_cell(level[key]) for key, _ in TABLE_COLUMNS]
+
     for name, values in stats.projects.items():
-        table.add_row(name, *(_cell(values[key]) for key, _ in TABLE_COLUMNS))
+        table.add_row(inert(name), *row(values))
     table.add_section()
-    table.add_row("overall", *(_cell(stats.overall[key]) for key, _ in TABLE_COLUMNS), style="bold")
+    table.add_row("overall", *row(stats.overall), style="bold")
     return table
 
 
 @click.command(name="summary")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--project", "projects", multiple=True, help="Only this project (repeatable).")
-@click.option("--team", multiple=True, help="A team member's username (repeatable).")
-@click.option("--team-file", type=click.Path(path_type=Path), help="File with one team username per line.")
-@click.option("--text-basis", type=click.Choice(["html", "markdown"]), default="html", show_default=True)
-@click.option("--thresholds", default="500,4000", show_default=True, help="Character thresholds.")
-@click.option("--words-per-publication", type=float, default=7000, show_default=True)
+@click.option(
+    "--team",
+    multiple=True,
+    help="A team member: username (every source) or source:username (repeatable).",
+)
+@click.option("--team-file", type=click.Path(path_type=Path), help="File with one team member per line.")
+@click.option("--since", help="First day counted (YYYY-MM-DD, UTC).")
+@click.option("--until", help="Last day counted (YYYY-MM-DD, UTC, inclusive).")
+@click.option(
+    "--text-basis", type=click.Choice(settings.TEXT_BASES), default=settings.TEXT_BASIS, show_default=True
+)
+@click.option(
+    "--thresholds",
+    default=",".join(map(str, settings.THRESHOLDS)),
+    show_default=True,
+    help=f"Count contributors with {settings.THRESHOLD_RULE} this many characters (comma-separated).",
+)
+@click.option(
+    "--words-per-publication", type=float, default=settings.WORDS_PER_PUBLICATION, show_default=True
+)
 @click.option("--include-bots", is_flag=True, help="Count bot accounts (GitHub) as contributors.")
 @click.option("--all-snapshots", is_flag=True, help="Read every snapshot, not only the newest per project.")
 @click.option(
@@ -71,6 +86,8 @@ def command(
     projects: tuple[str, ...],
     team: tuple[str, ...],
     team_file: Path | None,
+    since: str | None,
+    until: str | None,
     text_basis: str,
     thresholds: str,
     words_per_publication: float,
@@ -83,27 +100,29 @@ def command(
     PATHS are export files (.json or .json.gz), folders of them (one per project) or a data/exports
     snapshot tree (the newest snapshot of each project is read).
     """
-    members = team_members(team, team_file)
-    limits = parse_thresholds(thresholds)
-    dataset = load_dataset(paths, text_basis=text_basis, all_snapshots=all_snapshots, projects=projects)
-    stats = summarise(
-        dataset,
-        team=members,
-        thresholds=limits,
+    request = Request(
+        paths=paths,
+        projects=projects,
+        team=Team.of(team, team_file),
+        period=Period(parse_day(since, "--since"), parse_day(until, "--until")),
+        text_basis=text_basis,
+        all_snapshots=all_snapshots,
+        include_bots=include_bots,
+        thresholds=parse_thresholds(thresholds),
         words_per_publication=words_per_publication,
-        exclude_bots=not include_bots,
     )
-    errors = Console(stderr=True)
+    stats = run(request).stats
+    errors = err_console()
     for warning in stats.warnings:
-        errors.print(f"[yellow]warning:[/] {warning}", highlight=False, markup=True, soft_wrap=True)
+        warn(errors, warning)
     if as_json:
         click.echo(json.dumps(stats.to_json(), indent=2, ensure_ascii=False))
         return
-    console = Console(width=None if Console().is_terminal else 160)
-    console.print(stats.sentence(), highlight=False, soft_wrap=True)
+    notice(errors, stats.team.describe())
+    console = out_console()
+    console.print(stats.sentence(period=request.period), soft_wrap=True)
     console.print(
-        f"That is {stats.overall['publications_equivalent']:,} publications' worth of words "
-        f"({words_per_publication:,.0f} words each).",
-        highlight=False,
+        f"That is {stats.overall.publications_equivalent:,} publications' worth of words "
+        f"({words_per_publication:,.0f} words each)."
     )
     console.print(stats_table(stats))

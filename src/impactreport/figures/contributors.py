@@ -8,7 +8,8 @@ import altair as alt
 import polars as pl
 
 from impactreport.analyses import AnalysisParams
-from impactreport.analyses.contributors import level_labels
+from impactreport.analyses.contributors import level_labels, threshold_counts
+from impactreport.settings import above, threshold_phrase
 
 from . import theme
 
@@ -20,19 +21,19 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     """Horizontal bars, one per named user, coloured by level, with a rule at each threshold."""
     title = "Contributors: characters written in comments and notes"
     lowest = min(params.thresholds)
-    shown = frame.filter(pl.col("characters") >= lowest).head(MAX_BARS)
+    shown = frame.filter(above("characters", lowest)).head(MAX_BARS)
     if shown.is_empty():
         return theme.apply(
-            theme.placeholder(f"No contributor reached {lowest:,} characters"),
+            theme.placeholder(f"No contributor wrote {threshold_phrase(lowest)}"),
             title=title,
             description="No data.",
         )
     labels = level_labels(params.thresholds)
-    counts = {t: int((frame["characters"] >= t).sum()) for t in sorted(set(params.thresholds))}
+    counts = threshold_counts(frame, params.thresholds)
     order = shown["user"].to_list()
     data = theme.values(shown, ["user", "characters", "posts", "words", "level", "projects", "team"])
     floor = max(1.0, lowest / 2)
-    # only levels that have bars: "< lowest" users are not drawn
+    # only levels that have bars: users at or below the lowest threshold are not drawn
     level_scale = alt.Scale(domain=labels[:-1], range=list(theme.LEVEL_COLORS[: len(labels) - 1]))
     bars = (
         alt.Chart(data)
@@ -73,14 +74,14 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     )
     height = max(120, 15 * len(order))
     layered = alt.layer(rules, bars, values, rule_labels).properties(width=theme.WIDTH - 140, height=height)
-    summary = "; ".join(f"{n} wrote ≥ {t:,}" for t, n in sorted(counts.items(), reverse=True))
+    summary = "; ".join(f"{n} wrote > {t:,}" for t, n in sorted(counts.items(), reverse=True))
     subtitle = f"{frame.height} contributors; {summary} characters (dashed lines)"
-    if (frame["characters"] >= lowest).sum() > MAX_BARS:
+    if counts[lowest] > MAX_BARS:
         subtitle += f"; top {MAX_BARS} shown"
     top = shown.row(0, named=True)
     description = (
         f"Bar chart of characters written in comments and notes by each of the {shown.height} contributors "
-        f"with at least {lowest:,} characters, on a log scale. {summary} characters out of {frame.height} "
+        f"with {threshold_phrase(lowest)}, on a log scale. {summary} characters out of {frame.height} "
         f"contributors. The largest contributor is {top['user']} with {top['characters']:,} characters."
     )
     return theme.apply(layered, title=title, subtitle=subtitle, description=description)

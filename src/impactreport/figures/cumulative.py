@@ -13,6 +13,7 @@ import altair as alt
 import polars as pl
 
 from impactreport.analyses import AnalysisParams
+from impactreport.settings import threshold_phrase
 
 from . import theme
 
@@ -156,7 +157,7 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         f"Band height = {'√ ' if params.sqrt else ''}cumulative characters of comments and notes "
         f"(Gaussian kernel, {params.cumulative_bandwidth:g} days)",
         f"{len(users)} contributors stacked by first contribution (earliest at the bottom); "
-        f"labelled: ≥ {params.label_threshold:,} characters"
+        f"labelled: > {params.label_threshold:,} characters"
         + (f" (the {labels.height} largest of {labelled})" if labels.height < labelled else ""),
     ]
     top = totals.row(0, named=True)
@@ -164,8 +165,8 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         f"Stacked area chart of the {transform} cumulative characters written in comments and notes, from "
         f"{start:%b %Y} to {last:%b %Y}, smoothed with a Gaussian kernel of "
         f"{params.cumulative_bandwidth:g} days; "
-        f"{len(users)} bands ordered by first contribution. {labels.height} contributors with at least "
-        f"{params.label_threshold:,} characters are labelled with name and total: "
+        f"{len(users)} bands ordered by first contribution. {labels.height} contributors with "
+        f"{threshold_phrase(params.label_threshold)} are labelled with name and total: "
         + ", ".join(labels.sort("total", descending=True)["label"].to_list())
         + f". The largest is {top['user']} with {top['total']:,} characters."
     )

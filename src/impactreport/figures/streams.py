@@ -6,6 +6,7 @@ import altair as alt
 import polars as pl
 
 from impactreport.analyses import AnalysisParams
+from impactreport.settings import threshold_phrase
 
 from . import theme
 
@@ -36,7 +37,7 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     )  # fmt: skip
     named = [u for u in users if not u.startswith("Other contributors")]
     subtitle = (
-        f"Contributors with ≥ {params.stream_min:,} characters, ordered by first contribution "
+        f"Contributors with > {params.stream_min:,} characters, ordered by first contribution "
         f"(earliest at the "
         f"bottom); Gaussian kernel, bandwidth {params.stream_days:g} days"
     )
@@ -45,7 +46,7 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     biggest = bands.sort("total", descending=True).row(0, named=True)
     description = (
         f"Streamgraph of characters written per day (smoothed, bandwidth {params.stream_days:g} days) by "
-        f"{len(named)} contributors with at least {params.stream_min:,} characters"
+        f"{len(named)} contributors with {threshold_phrase(params.stream_min)}"
         + (", plus one band for all other contributors" if len(named) < len(users) else "")
         + f", stacked around a centred baseline from {start:%b %Y} to {end:%b %Y}. "
         f"The largest band is {biggest['user']} ({biggest['total']:,} characters)."
