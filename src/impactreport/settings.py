@@ -136,7 +136,8 @@ def _number(value: object, name: str, *, whole: bool = False, positive: bool = F
     if isinstance(value, bool) or value is None or value == "":
         raise InputError(f"{name} {value!r}: expected a number")
     try:
-        number = float(value) if not whole else float(int(str(value).strip()))
+        text = str(value).strip()
+        number = float(int(text)) if whole else float(text)
     except (TypeError, ValueError):
         kind = "whole number" if whole else "number"
         raise InputError(f"{name} {value!r}: is not a {kind}") from None

@@ -59,10 +59,11 @@ def level_expr(column: str, thresholds: tuple[int, ...]) -> pl.Expr:
     """The highest threshold a value is above (the one rule), as a level label."""
     ordered = sorted(set(thresholds), reverse=True)
     labels = level_labels(thresholds)
-    expr = pl.when(above(column, ordered[0])).then(pl.lit(labels[0]))
-    for threshold, label in zip(ordered[1:], labels[1:], strict=False):
-        expr = expr.when(above(column, threshold)).then(pl.lit(label))
-    return expr.otherwise(pl.lit(labels[-1]))
+    expr: pl.Expr = pl.lit(labels[-1])
+    # from the lowest threshold up: each higher threshold the value is above overrides the level
+    for threshold, label in zip(ordered[::-1], labels[-2::-1], strict=True):
+        expr = pl.when(above(column, threshold)).then(pl.lit(label)).otherwise(expr)
+    return expr
 
 
 def contributors(dataset: Dataset, params: AnalysisParams) -> pl.DataFrame:

@@ -169,5 +169,5 @@ def views_over_time(series: pl.DataFrame | None, views: pl.DataFrame, params: An
         .with_columns(growth_per_month=growth.over("series"))
         .sort("order", "date")
         .collect()
-        .cast(dict(OVER_TIME_SCHEMA))
+        .cast(pl.Schema(OVER_TIME_SCHEMA))
     )

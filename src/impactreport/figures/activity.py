@@ -30,7 +30,7 @@ def histogram(
     if frame.is_empty():
         return theme.apply(theme.placeholder("No posts"), title=title, description="No posts to show.")
     names = projects_in(frame, projects)
-    start, end = frame["period"].min(), frame["period_end"].max()
+    start, end = theme.first_last(frame["period"], frame["period_end"])
     rank = {name: index for index, name in enumerate(names)}
     stacked = (
         frame.with_columns(rank=pl.col("project").replace_strict(rank, default=len(rank)))
@@ -84,7 +84,7 @@ def _density(
         return theme.apply(theme.placeholder("No posts"), title=title, description="No posts to show.")
     names = projects_in(frame, projects)
     bandwidth = frame["bandwidth"][0]
-    start, end = frame["date"].min(), frame["date"].max()
+    start, end = theme.first_last(frame["date"])
     chart = (
         alt.Chart(theme.values(frame, ["project", "date", "per_day"], digits=4))
         .mark_area(opacity=1, stroke="white", strokeWidth=0.6, interpolate="monotone")

@@ -52,9 +52,9 @@ def label_frame(frame: pl.DataFrame, height_px: int = HEIGHT, max_labels: int | 
     At most ``max_labels`` (default: as many lines as fit in ``height_px``) are kept, the largest
     totals first, so labels never have to overlap.
     """
-    last = frame["date"].max()
+    _, last = theme.first_last(frame["date"])
     end = frame.filter(pl.col("date") == last)
-    top = float(end["y1"].max() or 0.0)
+    top = theme.largest(end["y1"])
     limit = max_labels if max_labels is not None else fitting_labels(height_px)
     labels = (
         end.filter("labelled")
@@ -86,7 +86,7 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     if frame.is_empty() or frame["total"].sum() == 0:
         return theme.apply(theme.placeholder("No contributions"), title=title, description="No data.")
     users = frame.unique("user").sort("order")["user"].to_list()
-    start, last = frame["date"].min(), frame["date"].max()
+    start, last = theme.first_last(frame["date"])
     label_day = last + timedelta(days=max(7, round((last - start).days * 0.05)))
     scale = theme.user_scale(users)
     labelled = frame.filter(pl.col("labelled"))["user"].n_unique()

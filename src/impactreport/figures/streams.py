@@ -18,7 +18,7 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         return theme.apply(theme.placeholder("No contributions"), title=title, description="No data.")
     bands = frame.unique("user").sort("order")
     users = bands["user"].to_list()
-    start, end = frame["date"].min(), frame["date"].max()
+    start, end = theme.first_last(frame["date"])
     chart = (
         alt.Chart(theme.values(frame, ["user", "order", "date", "value", "y0", "y1"], digits=4))
         .mark_area(interpolate="monotone", stroke="white", strokeWidth=0.3)
@@ -36,13 +36,12 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         .properties(width=theme.WIDTH, height=theme.HEIGHT + 60)
     )  # fmt: skip
     named = [u for u in users if not u.startswith("Other contributors")]
-    subtitle = (
+    subtitle: list[str] = [
         f"Contributors with > {params.stream_min:,} characters, ordered by first contribution "
-        f"(earliest at the "
-        f"bottom); Gaussian kernel, bandwidth {params.stream_days:g} days"
-    )
+        f"(earliest at the bottom); Gaussian kernel, bandwidth {params.stream_days:g} days"
+    ]
     if params.exclude_users:
-        subtitle = [subtitle, f"Left out: {', '.join(params.exclude_users)}"]
+        subtitle.append(f"Left out: {', '.join(params.exclude_users)}")
     biggest = bands.sort("total", descending=True).row(0, named=True)
     description = (
         f"Streamgraph of characters written per day (smoothed, bandwidth {params.stream_days:g} days) by "

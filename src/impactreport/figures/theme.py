@@ -8,9 +8,11 @@ where neighbours must differ) cycle Tableau 20, with white separators between ba
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 import altair as alt
+import polars as pl
 
 #: DejaVu Sans first: it has the glyphs of international names (Vietnamese ọ, Greek, Cyrillic) that
 #: Liberation Sans lacks, so a name is never drawn half in a fallback serif font. CJK needs Noto Sans CJK
@@ -62,7 +64,8 @@ def apply(
 ) -> alt.TopLevelMixin:
     """Title, subtitle and alt text (``description``), then the shared configuration."""
     heading = alt.TitleParams(title, subtitle=subtitle) if subtitle else alt.TitleParams(title)
-    return chart.properties(title=heading, description=description).configure(**CONFIG)
+    config: dict[str, Any] = CONFIG
+    return chart.properties(title=heading, description=description).configure(**config)
 
 
 def cycle(colors: tuple[str, ...], count: int) -> list[str]:
@@ -83,6 +86,27 @@ def user_scale(users: list[str]) -> alt.Scale:
         for user, c in zip(users, colors, strict=True)
     ]
     return alt.Scale(domain=users, range=colors)
+
+
+def first_last(start: pl.Series, end: pl.Series | None = None) -> tuple[datetime, datetime]:
+    """The earliest value of ``start`` and the latest of ``end`` (default ``start``), typed as datetimes.
+
+    Why: polars types a Series' min/max as any scalar; charts need dates (callers check for empty frames).
+    """
+    first, last = start.min(), (start if end is None else end).max()
+    if not isinstance(first, date) or not isinstance(last, date):
+        raise ValueError("a time axis needs dates")
+    return _as_datetime(first), _as_datetime(last)
+
+
+def _as_datetime(value: date) -> datetime:
+    return value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+
+
+def largest(series: pl.Series, default: float = 0.0) -> float:
+    """The largest value of a numeric series as a float (``default`` when empty or null)."""
+    value = series.max()
+    return float(value) if isinstance(value, int | float) else default
 
 
 def month_step(start: date, end: date, max_ticks: int = 10) -> int:

@@ -39,7 +39,7 @@ def chart(
         x=alt.X(
             "views:Q",
             title="Page views (newest snapshot)",
-            scale=alt.Scale(domainMax=float(shown["views"].max() or 1) * 1.18),
+            scale=alt.Scale(domainMax=theme.largest(shown["views"], 1.0) * 1.18),
         ),
     )
     bars = base.mark_bar().encode(
@@ -72,7 +72,7 @@ def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         for series, rate in frame.unique("series").select("series", "growth_per_month").iter_rows()
     }
     frame = frame.with_columns(legend=pl.col("series").replace_strict(legend_of, return_dtype=pl.String))
-    start, end = frame["date"].min(), frame["date"].max()
+    start, end = theme.first_last(frame["date"])
     total = frame.filter(pl.col("kind") == "total")
     threads = frame.filter(pl.col("kind") != "total")
     total_chart = (
