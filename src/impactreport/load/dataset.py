@@ -1,9 +1,29 @@
 """Export files → one :class:`~impactreport.schema.Dataset`: every format, every source, one schema.
 
-The path is: discover the files (:mod:`.snapshots`) → read each (:mod:`.read`) → detect its format and
-map it onto common columns (:mod:`.formats`) → recover keys a format-B file lacks (:mod:`.resolve`) →
-check and join the tables of all files → build the ``posts`` hub with text metrics computed once
-(:mod:`impactreport.metrics`).
+``load_dataset`` runs six named steps, each a function below:
+
+1. :func:`discover_files` — which files (:mod:`.snapshots`): the newest snapshot per project, or every
+   one; generated demo data below a scanned folder is left out with a notice.
+2. :func:`read_files` — read each file (:mod:`.read`), detect its format and map it onto common
+   columns (:mod:`.formats`); its HTML goes to the text-metrics workers as soon as it is read.
+3. :func:`resolve_files` — recover the keys a format-B file lacks from another snapshot (:mod:`.resolve`).
+4. :func:`assemble_tables` — one frame per table over every file: times parsed, duplicate ids within a
+   file dropped, snapshots of a project merged (newest version of each row), ids shared by two projects
+   of one source reported.
+5. :func:`check_references` — drop comments whose thread and notes whose comment is missing.
+6. :func:`build_posts` — the ``posts`` hub, with text metrics computed once for all texts.
+
+**Sources are namespaced.** Every row carries its ``source`` (the export's top-level ``source`` field,
+else the store folder it sits in, else ``thinklab``); rows are merged and people joined on
+(source, profile id), and each post's author is ``person`` = :func:`impactreport.people.account_key`,
+so Discourse user 172 and Thinklab profile 172 stay two people.
+
+**Files that are not exports.** A file met while scanning a folder (not named on the command line) and
+outside the store's stamp-named snapshots is skipped with a warning naming it when it is evidently not
+an export: an HTML page, text or JSON that is not an object, or a JSON object with none of the five
+tables (:class:`~impactreport.load.read.NotAnExport`). Anything else that fails — a named file, a store
+snapshot, or a damaged export anywhere (corrupt gzip, JSON cut short, some tables missing, unknown row
+format) — is the one-line :class:`~impactreport.errors.InputError` it always was.
 """
 
 from __future__ import annotations
@@ -16,10 +36,11 @@ import polars as pl
 
 from impactreport.errors import InputError
 from impactreport.load.formats import detect_format, normalise
-from impactreport.load.read import TABLE_NAMES, read_export
+from impactreport.load.read import TABLE_NAMES, NotAnExport, read_export
 from impactreport.load.resolve import has_missing_keys, resolve_keys
-from impactreport.load.snapshots import SnapshotFile, discover
+from impactreport.load.snapshots import Discovery, SnapshotFile, discover, find
 from impactreport.metrics import TEXT_BASES, HtmlMetricsPool, text_metrics
+from impactreport.people import account_key
 from impactreport.schema import Dataset, polars_schema
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
@@ -37,6 +58,19 @@ ROW_KEYS = {
     "notes": ("note_id", "url"),
     "profiles": ("profile_id", "username"),
 }
+#: Ids whose sharing by two projects of one source means one "project" is not a project export.
+SHARED_ID_CHECKS = {"threads": ("thread_id", "thread"), "comments": ("comment_id", "comment")}
+#: Sources whose ids are only unique within a project (a Discourse forum numbers its own topics).
+PER_PROJECT_ID_SOURCES = ("discourse",)
+#: Columns of the per-file tables that say where a row came from.
+ORIGIN = ("source", "project")
+#: Where each text of a document comes from (its introduction is measured with its body).
+TEXT_COLUMNS = (
+    ("comments", "body_html"),
+    ("notes", "body_html"),
+    ("documents", "body_html"),
+    ("documents", "intro_html"),
+)
 
 Progress = Callable[[SnapshotFile], None]
 #: Exports (JSON bytes, gzip counted 4x) from which parsing HTML in worker processes pays off.
@@ -44,59 +78,135 @@ PARALLEL_MIN_BYTES = 24_000_000
 
 
 @dataclass
-class _Loaded:
-    """Tables of every file read so far, and what went wrong along the way."""
+class FileTables:
+    """One file's tables after reading (normalised columns), and what identifies the file."""
 
-    tables: dict[str, dict[int, pl.DataFrame]] = field(default_factory=lambda: {n: {} for n in TABLE_NAMES})
-    snapshots: dict[int, dict] = field(default_factory=dict)
+    index: int
+    file: SnapshotFile
+    source: str
+    export_format: str
+    retrieved: str | None
+    sha256: str
+    tables: dict[str, pl.DataFrame]
+
+    @property
+    def rows(self) -> int:
+        return sum(frame.height for frame in self.tables.values())
+
+
+@dataclass
+class Loaded:
+    """Every file read (by discovery index), and the recoverable problems met along the way."""
+
+    files: dict[int, FileTables] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    unresolved: list[Path] = field(default_factory=list)
 
 
-def _parse_times(frame: pl.DataFrame, table: str, paths: list[Path]) -> pl.DataFrame:
-    """Timestamps as UTC datetimes; an unparseable one is an error naming the file and field."""
-    parsed = pl.col("published").str.to_datetime(TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False)
-    out = frame.with_columns(parsed.alias("_time"))
-    unparsed = pl.col("_time").is_null() & pl.col("published").is_not_null()
-    if out.select(unparsed.any()).item():
-        fallback = pl.col("published").str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
-        out = out.with_columns(pl.coalesce("_time", fallback).alias("_time"))
-        bad = out.filter(unparsed)
-        if bad.height:
-            raise InputError(
-                f"{paths[bad['_file'][0]]}: field {table}.{TIME_FIELDS[table]} holds value(s) that are not "
-                f"ISO 8601 times, e.g. {bad['published'][0]!r}"
-            )
-    return out.drop("published").rename({"_time": "published"})
+# --- step 1: discover ------------------------------------------------------------------------------
 
 
-def _drop_duplicate_ids(
-    frame: pl.DataFrame, table: str, paths: list[Path], warnings: list[str]
-) -> pl.DataFrame:
-    """Keep the first row of each id within a file; warn per file with the count dropped."""
-    key = ROW_KEYS[table][0]
-    repeat = pl.col(key).is_not_null() & (pl.int_range(pl.len()).over("_file", key) > 0)
-    counts = frame.filter(repeat).group_by("_file").len().sort("_file")
-    for file_index, count in counts.iter_rows():
-        warnings.append(
-            f"{paths[file_index]}: {count} duplicate {table} id(s) dropped (kept the first of each)"
+def discover_files(
+    paths: Sequence[str | Path], *, all_snapshots: bool, projects: Sequence[str] | None
+) -> Discovery:
+    """The files to read, restricted to ``projects`` (an unknown project name is an error)."""
+    found = find(paths, all_snapshots=all_snapshots)
+    if not projects:
+        return found
+    wanted = set(projects)
+    unknown = wanted - {f.project for f in found.files}
+    if unknown:
+        raise InputError(
+            f"--project {', '.join(sorted(unknown))}: not among the exports in {', '.join(map(str, paths))}"
         )
-    return frame.filter(~repeat) if counts.height else frame
+    return Discovery([f for f in found.files if f.project in wanted], found.notices)
 
 
-class _References:
+# --- step 2: read ----------------------------------------------------------------------------------
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _stored_bytes(files: Sequence[SnapshotFile], sizes: Sequence[int]) -> int:
+    """JSON bytes to parse, roughly: a gzip file counts four times its size."""
+    return sum(size * (4 if f.path.name.endswith(".gz") else 1) for size, f in zip(sizes, files, strict=True))
+
+
+def read_file(file: SnapshotFile, index: int, pool: HtmlMetricsPool) -> FileTables:
+    """Parse one file, detect its format, normalise its tables and queue its HTML for measuring."""
+    raw = read_export(file.path)
+    export_format = detect_format(raw.tables, path=file.path)
+    tables = normalise(raw.tables, export_format)
+    pool.add(pl.concat([tables[table][column] for table, column in TEXT_COLUMNS]))
+    return FileTables(
+        index=index,
+        file=file,
+        source=raw.source or file.source,
+        export_format=export_format,
+        retrieved=raw.retrieved,
+        sha256=raw.sha256,
+        tables=tables,
+    )
+
+
+def read_files(
+    files: Sequence[SnapshotFile], pool: HtmlMetricsPool, sizes: Sequence[int], on_file: Progress | None
+) -> Loaded:
+    """Read every file, largest first; a scanned stray file that is not an export is skipped with a warning.
+
+    Largest first: the peak memory of parsing the biggest export is not stacked on top of everything
+    read before it. Rows are put back in discovery order when the tables are assembled.
+    """
+    loaded = Loaded()
+    for index in sorted(range(len(files)), key=lambda i: -sizes[i]):
+        file = files[index]
+        if on_file is not None:
+            on_file(file)
+        try:
+            loaded.files[index] = read_file(file, index, pool)
+        except NotAnExport as error:
+            if not file.scanned or file.in_store:
+                raise
+            loaded.warnings.append(f"{error}: skipped (found in a scanned folder; not a project export)")
+    if files and not loaded.files:
+        raise InputError(
+            f"{', '.join(str(f.path) for f in files[:3])}{' …' if len(files) > 3 else ''}: "
+            "no project export among the files found (each was skipped as not an export)"
+        )
+    for read in sorted(loaded.files.values(), key=lambda r: r.index):
+        if read.rows == 0:
+            loaded.warnings.append(f"{read.file.path}: empty export (no rows in any table)")
+    return loaded
+
+
+# --- step 3: resolve -------------------------------------------------------------------------------
+
+
+class References:
     """Snapshots with ids that can resolve format-B keys, read at most once each."""
 
-    def __init__(self, paths: Sequence[str | Path]) -> None:
+    def __init__(self, paths: Sequence[str | Path], loaded: Loaded) -> None:
         self._paths = paths
         self._all: list[SnapshotFile] | None = None
-        self._cache: dict[Path, dict[str, pl.DataFrame] | None] = {}
+        # Files already read need not be read again.
+        self._cache: dict[Path, dict[str, pl.DataFrame] | None] = {
+            read.file.path: None if read.export_format == "B" else read.tables
+            for read in loaded.files.values()
+        }
 
     def for_file(self, file: SnapshotFile) -> dict[str, pl.DataFrame] | None:
         """The nearest later snapshot of the same project with ids (then earlier ones), or None."""
         if self._all is None:
             self._all = discover(self._paths, all_snapshots=True)
-        same = [f for f in self._all if f.project == file.project and f.path != file.path]
+        same = [
+            f
+            for f in self._all
+            if (f.source, f.project) == (file.source, file.project) and f.path != file.path
+        ]
         later = [f for f in same if f.order > file.order]
         earlier = [f for f in same if f.order <= file.order][::-1]
         for candidate in later + earlier:
@@ -117,48 +227,57 @@ class _References:
         return self._cache[path]
 
 
-def _read_file(
-    file: SnapshotFile, references: _References, loaded: _Loaded, index: int, pool: HtmlMetricsPool
-) -> None:
-    raw = read_export(file.path)
-    export_format = detect_format(raw.tables, path=file.path)
-    tables = normalise(raw.tables, export_format)
-    texts = [
-        ("comments", "body_html"),
-        ("notes", "body_html"),
-        ("documents", "body_html"),
-        ("documents", "intro_html"),
-    ]
-    pool.add(pl.concat([tables[table][column] for table, column in texts]))
-    if export_format == "B" and has_missing_keys(tables):
-        reference = references.for_file(file)
-        tables = resolve_keys(tables, reference)
+def resolve_files(loaded: Loaded, paths: Sequence[str | Path]) -> None:
+    """Fill the ids format-B files lack from another snapshot of their project; warn when none has them."""
+    references = References(paths, loaded)
+    unresolved: list[Path] = []
+    for read in sorted(loaded.files.values(), key=lambda r: r.index):
+        if read.export_format != "B" or not has_missing_keys(read.tables):
+            continue
+        reference = references.for_file(read.file)
+        read.tables = resolve_keys(read.tables, reference)
         if reference is None:
-            loaded.unresolved.append(file.path)
-    rows = 0
-    for name in TABLE_NAMES:
-        rows += tables[name].height
-        loaded.tables[name][index] = tables[name].with_columns(
-            pl.lit(file.project).alias("project"), pl.lit(index, dtype=pl.Int32).alias("_file")
+            unresolved.append(read.file.path)
+    if unresolved:
+        more = f" and {len(unresolved) - 1} more" if len(unresolved) > 1 else ""
+        loaded.warnings.append(
+            f"{unresolved[0]}{more}: format B (no ids) and no other snapshot of the project to resolve them: "
+            "authors are counted by id; usernames, and so the team filter, are unavailable"
         )
-    if rows == 0:
-        loaded.warnings.append(f"{file.path}: empty export (no rows in any table)")
-    loaded.snapshots[index] = {
-        "source": raw.source or file.source,
-        "project": file.project,
-        "path": str(file.path),
-        "format": export_format if (raw.source or file.source) == "thinklab" else (raw.source or file.source),
-        "retrieved": raw.retrieved,
-        "sha256": raw.sha256,
-        "rows": rows,
-    }
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+# --- step 4: assemble ------------------------------------------------------------------------------
+
+
+def _parse_times(frame: pl.DataFrame, table: str, paths: Sequence[Path]) -> pl.DataFrame:
+    """Timestamps as UTC datetimes; an unparseable one is an error naming the file and field."""
+    parsed = pl.col("published").str.to_datetime(TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False)
+    out = frame.with_columns(parsed.alias("_time"))
+    unparsed = pl.col("_time").is_null() & pl.col("published").is_not_null()
+    if out.select(unparsed.any()).item():
+        fallback = pl.col("published").str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+        out = out.with_columns(pl.coalesce("_time", fallback).alias("_time"))
+        bad = out.filter(unparsed)
+        if bad.height:
+            raise InputError(
+                f"{paths[bad['_file'][0]]}: field {table}.{TIME_FIELDS[table]} holds value(s) that are not "
+                f"ISO 8601 times, e.g. {bad['published'][0]!r}"
+            )
+    return out.drop("published").rename({"_time": "published"})
+
+
+def _drop_duplicate_ids(
+    frame: pl.DataFrame, table: str, paths: Sequence[Path], warnings: list[str]
+) -> pl.DataFrame:
+    """Keep the first row of each id within a file; warn per file with the count dropped."""
+    key = ROW_KEYS[table][0]
+    repeat = pl.col(key).is_not_null() & (pl.int_range(pl.len()).over("_file", key) > 0)
+    counts = frame.filter(repeat).group_by("_file").len().sort("_file")
+    for file_index, count in counts.iter_rows():
+        warnings.append(
+            f"{paths[file_index]}: {count} duplicate {table} id(s) dropped (kept the first of each)"
+        )
+    return frame.filter(~repeat) if counts.height else frame
 
 
 def _combine(frame: pl.DataFrame, table: str) -> pl.DataFrame:
@@ -170,51 +289,76 @@ def _combine(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     )
     return (
         frame.with_columns(key.alias("_key"))
-        .unique(["project", "_key"], keep="last", maintain_order=True)
+        .unique([*ORIGIN, "_key"], keep="last", maintain_order=True)
         .drop("_key")
     )
 
 
-def _assemble(loaded: _Loaded, table: str, paths: list[Path], several_per_project: bool) -> pl.DataFrame:
-    """One table over every file: times parsed, duplicate ids dropped, snapshots merged."""
-    frame = pl.concat([loaded.tables[table][i] for i in sorted(loaded.tables[table])], how="vertical_relaxed")
-    if table in TIME_FIELDS:
-        frame = _parse_times(frame, table, paths)
-    frame = _drop_duplicate_ids(frame, table, paths, loaded.warnings)
-    if several_per_project:
-        frame = _combine(frame, table)
-    return frame.drop("_file")
-
-
-def _check_references(tables: dict[str, pl.DataFrame], warnings: list[str]) -> dict[str, pl.DataFrame]:
-    """Drop comments and notes whose thread or comment is missing; warn with counts."""
-    threads = tables["threads"].select("project", "thread_id")
-    comments = tables["comments"]
-    dangling = comments.join(threads, on=["project", "thread_id"], how="anti")
-    if dangling.height:
-        warnings.append(f"{dangling.height} comment(s) dropped: their thread is not in the export")
-        comments = comments.join(threads, on=["project", "thread_id"], how="semi")
-    notes = tables["notes"]
-    known = comments.filter(pl.col("comment_id").is_not_null()).select("project", "comment_id")
-    checkable = notes.join(
-        comments.group_by("project").agg(pl.col("comment_id").null_count().alias("_unknown")),
-        on="project",
-        how="left",
-    ).filter(pl.col("_unknown").fill_null(0) == 0)
-    orphans = checkable.join(known, on=["project", "comment_id"], how="anti")
-    if orphans.height:
-        warnings.append(f"{orphans.height} note(s) dropped: their comment is not in the export")
-        notes = notes.join(orphans.select("project", "note_id"), on=["project", "note_id"], how="anti")
-    notes = (
-        notes.join(
-            comments.select("project", "comment_id", pl.col("thread_id").alias("_comment_thread")),
-            on=["project", "comment_id"],
-            how="left",
-        )
-        .with_columns(pl.coalesce("_comment_thread", "thread_id").alias("thread_id"))
-        .drop("_comment_thread")
+def _shared_ids(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Pairs of projects of one source holding the same ids: source, project, project_b, count, files."""
+    ids = (
+        frame.filter(pl.col(key).is_not_null() & ~pl.col("source").is_in(PER_PROJECT_ID_SOURCES))
+        .group_by(*ORIGIN, key)
+        .agg(pl.col("_file").min())
     )
-    return {**tables, "comments": comments, "notes": notes}
+    return (
+        ids.join(ids, on=["source", key], suffix="_b")
+        .filter(pl.col("project") < pl.col("project_b"))
+        .group_by("source", "project", "project_b")
+        .agg(pl.len().alias("count"), pl.col("_file").min(), pl.col("_file_b").min())
+    )
+
+
+def warn_shared_ids(tables: dict[str, pl.DataFrame], paths: Sequence[Path], warnings: list[str]) -> None:
+    """Warn, naming both files, when two projects of one source hold the same thread or comment ids.
+
+    Ids are global within a source, so this only happens when a file that is not the export of a
+    project is read as one (a format example beside the real exports, a copy under another name).
+    """
+    found: dict[tuple[str, str, str], tuple[int, int, list[str]]] = {}
+    for table, (key, noun) in SHARED_ID_CHECKS.items():
+        for source, project, project_b, count, file, file_b in _shared_ids(tables[table], key).iter_rows():
+            _, _, counts = found.setdefault((source, project, project_b), (file, file_b, []))
+            counts.append(f"{count} {noun} id{'s' if count > 1 else ''}")
+    for (_, project, project_b), (file, file_b, counts) in sorted(found.items()):
+        warnings.append(
+            f"{paths[file]} and {paths[file_b]}: the same {' and '.join(counts)} in projects "
+            f'"{project}" and "{project_b}": one is probably not a project export'
+        )
+
+
+def _table_frames(loaded: Loaded, table: str) -> list[pl.DataFrame]:
+    """One table of every file, in discovery order, with the columns that say where rows came from."""
+    return [
+        read.tables[table].with_columns(
+            pl.lit(read.source).alias("source"),
+            pl.lit(read.file.project).alias("project"),
+            pl.lit(read.index, dtype=pl.Int32).alias("_file"),
+        )
+        for read in sorted(loaded.files.values(), key=lambda r: r.index)
+    ]
+
+
+def assemble_tables(
+    loaded: Loaded, paths: Sequence[Path], *, several_per_project: bool
+) -> dict[str, pl.DataFrame]:
+    """The five tables over every file, in the schema's columns and types.
+
+    Per table: times parsed, duplicate ids within a file dropped, snapshots of a project merged; then
+    ids shared by two projects of one source are reported (:func:`warn_shared_ids`).
+    """
+    tables: dict[str, pl.DataFrame] = {}
+    for table in TABLE_NAMES:
+        frame = pl.concat(_table_frames(loaded, table), how="vertical_relaxed")
+        if table in TIME_FIELDS:
+            frame = _parse_times(frame, table, paths)
+        frame = _drop_duplicate_ids(frame, table, paths, loaded.warnings)
+        if several_per_project:
+            frame = _combine(frame, table)
+        tables[table] = frame
+    warn_shared_ids(tables, paths, loaded.warnings)
+    tables["profiles"] = _with_names(tables["profiles"])
+    return {name: _frame(name, frame) for name, frame in tables.items()}
 
 
 def _with_names(profiles: pl.DataFrame) -> pl.DataFrame:
@@ -229,32 +373,79 @@ def _with_names(profiles: pl.DataFrame) -> pl.DataFrame:
     return profiles.with_columns(pl.when(name == "").then(pl.col("username")).otherwise(name).alias("name"))
 
 
+def _frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A table in exactly the schema's columns and types."""
+    schema = polars_schema(table)
+    missing = [pl.lit(None, dtype=schema[c]).alias(c) for c in schema.names() if c not in frame.columns]
+    return frame.with_columns(missing).select(schema.names()).cast(dict(schema))
+
+
+# --- step 5: check references ----------------------------------------------------------------------
+
+
+def check_references(tables: dict[str, pl.DataFrame], warnings: list[str]) -> dict[str, pl.DataFrame]:
+    """Drop comments and notes whose thread or comment is missing; warn with counts.
+
+    A note's thread is its comment's thread (the note url's thread when the comment is unknown).
+    """
+    thread_key = [*ORIGIN, "thread_id"]
+    comment_key = [*ORIGIN, "comment_id"]
+    threads = tables["threads"].select(thread_key)
+    comments = tables["comments"]
+    dangling = comments.join(threads, on=thread_key, how="anti")
+    if dangling.height:
+        warnings.append(f"{dangling.height} comment(s) dropped: their thread is not in the export")
+        comments = comments.join(threads, on=thread_key, how="semi")
+    notes = tables["notes"]
+    known = comments.filter(pl.col("comment_id").is_not_null()).select(comment_key)
+    # Notes of a project with unresolved comment ids cannot be checked: keep them.
+    checkable = notes.join(
+        comments.group_by(ORIGIN).agg(pl.col("comment_id").null_count().alias("_unknown")),
+        on=list(ORIGIN),
+        how="left",
+    ).filter(pl.col("_unknown").fill_null(0) == 0)
+    orphans = checkable.join(known, on=comment_key, how="anti")
+    if orphans.height:
+        warnings.append(f"{orphans.height} note(s) dropped: their comment is not in the export")
+        notes = notes.join(orphans.select(*ORIGIN, "note_id"), on=[*ORIGIN, "note_id"], how="anti")
+    notes = (
+        notes.join(
+            comments.select(*comment_key, pl.col("thread_id").alias("_comment_thread")),
+            on=comment_key,
+            how="left",
+        )
+        .with_columns(pl.coalesce("_comment_thread", "thread_id").alias("thread_id"))
+        .drop("_comment_thread")
+    )
+    return {**tables, "comments": comments, "notes": notes}
+
+
+# --- step 6: build posts ---------------------------------------------------------------------------
+
+
 def _people(profiles: pl.DataFrame) -> pl.DataFrame:
-    """One row per person (global profile id) with username, full name and bot flag."""
+    """One row per person (source, profile id) with username, full name and bot flag."""
     return (
         profiles.filter(pl.col("profile_id").is_not_null())
-        .unique("profile_id", keep="last", maintain_order=True)
-        .select("profile_id", "username", "name", "is_bot")
+        .unique(["source", "profile_id"], keep="last", maintain_order=True)
+        .select("source", "profile_id", "username", "name", "is_bot")
     )
 
 
-def _posts(
-    tables: dict[str, pl.DataFrame], people: pl.DataFrame, text_basis: str, pool: HtmlMetricsPool
-) -> pl.DataFrame:
-    """The hub: one row per authored text with its metrics, computed once for all texts together."""
-    comments, notes, documents = tables["comments"], tables["notes"], tables["documents"]
-    common = ["project", "post_id", "thread_id", "profile_id", "published", "views"]
+def _texts(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Every authored text as a post row, with ``_row`` (its key) and a document's introduction beside it."""
     no_int = pl.lit(None, dtype=pl.Int64)
+    no_text = pl.lit(None, dtype=pl.String)
 
     def rows(frame: pl.DataFrame, kind: str, key: str, **columns: pl.Expr) -> pl.DataFrame:
         """One table's texts as posts; ``columns`` overrides what the table lacks."""
-        named = {
+        named: dict[str, pl.Expr] = {
             "post_id": pl.col(key),
-            **{c: pl.col(c) for c in ("thread_id", "profile_id", "views")},
+            **{c: pl.col(c) for c in ("thread_id", "profile_id", "views", "intro_md", "intro_html")},
             **columns,
         }
         return frame.select(
-            "project",
+            *ORIGIN,
             *(expr.alias(name) for name, expr in named.items()),
             "published",
             pl.lit(kind).alias("kind"),
@@ -262,38 +453,102 @@ def _posts(
             "body_html",
         )
 
+    no_intro = {"intro_md": no_text, "intro_html": no_text}
     frames = [
-        rows(comments, "comment", "comment_id", views=no_int),
-        rows(notes, "note", "note_id", views=no_int),
-        rows(documents, "document", "document_id", thread_id=no_int, profile_id=no_int),
+        rows(tables["comments"], "comment", "comment_id", views=no_int, **no_intro),
+        rows(tables["notes"], "note", "note_id", views=no_int, **no_intro),
+        rows(tables["documents"], "document", "document_id", thread_id=no_int, profile_id=no_int),
     ]
-    posts = pl.concat(frames, how="vertical_relaxed")
-    intros = documents.select("intro_md", "intro_html").rename(
-        {"intro_md": "body_md", "intro_html": "body_html"}
+    return pl.concat(frames, how="vertical_relaxed").with_row_index("_row")
+
+
+def _measure(texts: pl.DataFrame, text_basis: str, pool: HtmlMetricsPool) -> pl.DataFrame:
+    """``_row``, ``characters``, ``words``, ``dois`` per post: a document's introduction plus its body.
+
+    Bodies and introductions are measured in one batch, each carrying its post's ``_row``; the two
+    parts of a document are then joined by that key (not by their position in the batch).
+    """
+    parts = pl.concat(
+        [
+            texts.select("_row", "body_md", "body_html", pl.lit(False).alias("_intro")),
+            texts.filter(pl.col("kind") == "document").select(
+                "_row",
+                pl.col("intro_md").alias("body_md"),
+                pl.col("intro_html").alias("body_html"),
+                pl.lit(True).alias("_intro"),
+            ),
+        ]
     )
-    metrics = text_metrics(
-        pl.concat([posts.select("body_md", "body_html"), intros]), text_basis=text_basis, pool=pool
+    metrics = text_metrics(parts.select("body_md", "body_html"), text_basis=text_basis, pool=pool)
+    # text_metrics answers row for row: the key columns go back beside the answers of their own rows.
+    measured = pl.concat([parts.select("_row", "_intro"), metrics], how="horizontal")
+    intros = measured.filter(pl.col("_intro")).select(
+        "_row",
+        pl.col("characters").alias("_intro_characters"),
+        pl.col("words").alias("_intro_words"),
+        pl.col("dois").alias("_intro_dois"),
     )
-    body_metrics = metrics.head(posts.height)
-    if documents.height:
-        # A document's text is its introduction and its body (documents are the last rows of `posts`).
-        intro = metrics.tail(documents.height)
-        document_rows = body_metrics.tail(documents.height).with_columns(
-            pl.col("characters") + intro["characters"],
-            pl.col("words") + intro["words"],
-            pl.concat_list(pl.col("dois"), intro["dois"]).list.unique().list.sort().alias("dois"),
+    has_intro = pl.col("_intro_dois").is_not_null()
+    return (
+        measured.filter(~pl.col("_intro"))
+        .drop("_intro")
+        .join(intros, on="_row", how="left")
+        .select(
+            "_row",
+            (pl.col("characters") + pl.col("_intro_characters").fill_null(0)).alias("characters"),
+            (pl.col("words") + pl.col("_intro_words").fill_null(0)).alias("words"),
+            pl.when(has_intro)
+            .then(pl.concat_list("dois", "_intro_dois").list.unique().list.sort())
+            .otherwise(pl.col("dois"))
+            .alias("dois"),
         )
-        body_metrics = pl.concat([body_metrics.head(posts.height - documents.height), document_rows])
-    posts = pl.concat([posts.select([*common, "kind"]), body_metrics], how="horizontal")
-    posts = posts.join(people, on="profile_id", how="left", maintain_order="left")
-    return posts.with_columns(pl.col("is_bot").fill_null(False)).select(polars_schema("posts").names())
+    )
 
 
-def _frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """A table in exactly the schema's columns and types."""
-    schema = polars_schema(table)
-    missing = [pl.lit(None, dtype=schema[c]).alias(c) for c in schema.names() if c not in frame.columns]
-    return frame.with_columns(missing).select(schema.names()).cast(dict(schema))
+def build_posts(tables: dict[str, pl.DataFrame], text_basis: str, pool: HtmlMetricsPool) -> pl.DataFrame:
+    """The hub: one row per authored text with its author (``person``) and metrics."""
+    texts = _texts(tables)
+    metrics = _measure(texts, text_basis, pool)
+    posts = (
+        texts.join(metrics, on="_row", how="left", maintain_order="left")
+        .join(_people(tables["profiles"]), on=["source", "profile_id"], how="left", maintain_order="left")
+        .with_columns(pl.col("is_bot").fill_null(False), account_key().alias("person"))
+    )
+    return posts.select(polars_schema("posts").names())
+
+
+# --- the whole path --------------------------------------------------------------------------------
+
+
+def _snapshot_table(loaded: Loaded) -> pl.DataFrame:
+    """One row per file read: where it came from, its format, when it was retrieved, its rows."""
+    rows = [
+        {
+            "source": read.source,
+            "project": read.file.project,
+            "path": str(read.file.path),
+            "format": read.export_format if read.source == "thinklab" else read.source,
+            "retrieved": read.retrieved,
+            "sha256": read.sha256,
+            "rows": read.rows,
+        }
+        for read in sorted(loaded.files.values(), key=lambda r: r.index)
+    ]
+    return pl.DataFrame(
+        rows, schema={**polars_schema("snapshots"), "retrieved": pl.String}, orient="row"
+    ).with_columns(pl.col("retrieved").str.to_datetime(time_unit="us", time_zone="UTC", strict=False))
+
+
+def _usernames_known(posts: pl.DataFrame, loaded: Loaded, *, unresolved_warned: bool) -> bool:
+    """Whether every author has a username (else the team filter cannot see some of them)."""
+    authored = posts.filter(pl.col("kind") != "document")
+    unknown = authored.filter(pl.col("username").is_null() & pl.col("profile_id").is_not_null())
+    if unknown.height and not unresolved_warned:
+        loaded.warnings.append(
+            f"{unknown['person'].n_unique()} author id(s) without a profile: counted by id; "
+            "the team filter cannot see them"
+        )
+    return unknown.height == 0
 
 
 def load_dataset(
@@ -314,59 +569,21 @@ def load_dataset(
         raise InputError(f"--text-basis must be one of {', '.join(TEXT_BASES)}, not {text_basis!r}")
     if isinstance(paths, str | Path):
         paths = [paths]
-    files = discover(paths, all_snapshots=all_snapshots)
-    if projects:
-        wanted = set(projects)
-        unknown = wanted - {f.project for f in files}
-        if unknown:
-            raise InputError(
-                f"--project {', '.join(sorted(unknown))}: "
-                f"not among the exports in {', '.join(map(str, paths))}"
-            )
-        files = [f for f in files if f.project in wanted]
-    # Worker processes start now and parse each file's HTML while the next file is read.
+    found = discover_files(paths, all_snapshots=all_snapshots, projects=projects)
+    files = found.files
     sizes = [_size(file.path) for file in files]
-    stored = sum(
-        size * (4 if file.path.name.endswith(".gz") else 1) for size, file in zip(sizes, files, strict=True)
-    )
-    with HtmlMetricsPool(parallel=stored >= PARALLEL_MIN_BYTES) as pool:
-        references = _References(paths)
-        loaded = _Loaded()
-        # Largest files first: the peak memory of parsing the biggest export is not stacked on top of
-        # everything read before it. Rows are put back in discovery order afterwards.
-        for index in sorted(range(len(files)), key=lambda i: -sizes[i]):
-            file = files[index]
-            if on_file is not None:
-                on_file(file)
-            _read_file(file, references, loaded, index, pool)
-        if loaded.unresolved:
-            first = loaded.unresolved[0]
-            more = f" and {len(loaded.unresolved) - 1} more" if len(loaded.unresolved) > 1 else ""
-            loaded.warnings.append(
-                f"{first}{more}: format B (no ids) and no other snapshot of the project to resolve them: "
-                "authors are counted by id; usernames, and so the team filter, are unavailable"
-            )
-        paths_by_index = [file.path for file in files]
-        several = len(files) > len({(file.source, file.project) for file in files})
-        tables = {name: _assemble(loaded, name, paths_by_index, several) for name in TABLE_NAMES}
-        tables["profiles"] = _with_names(tables["profiles"])
-        tables = {name: _frame(name, frame) for name, frame in tables.items()}
-        tables = _check_references(tables, loaded.warnings)
-        people = _people(tables["profiles"])
-        posts = _posts(tables, people, text_basis, pool)
-    authored = posts.filter(pl.col("kind") != "document")
-    unknown_authors = authored.filter(pl.col("username").is_null() & pl.col("profile_id").is_not_null())
-    usernames_known = unknown_authors.height == 0
-    if not usernames_known:
-        missing = unknown_authors["profile_id"].n_unique()
-        if not loaded.unresolved:
-            loaded.warnings.append(
-                f"{missing} author id(s) without a profile: counted by id; the team filter cannot see them"
-            )
-    snapshot_rows = [loaded.snapshots[i] for i in sorted(loaded.snapshots)]
-    snapshots = pl.DataFrame(
-        snapshot_rows, schema={**polars_schema("snapshots"), "retrieved": pl.String}, orient="row"
-    ).with_columns(pl.col("retrieved").str.to_datetime(time_unit="us", time_zone="UTC", strict=False))
+    # Worker processes start now and parse each file's HTML while the next file is read.
+    with HtmlMetricsPool(parallel=_stored_bytes(files, sizes) >= PARALLEL_MIN_BYTES) as pool:
+        loaded = read_files(files, pool, sizes, on_file)
+        loaded.warnings[:0] = found.notices
+        before = len(loaded.warnings)
+        resolve_files(loaded, paths)
+        unresolved_warned = len(loaded.warnings) > before
+        several = len(loaded.files) > len({(r.source, r.file.project) for r in loaded.files.values()})
+        tables = assemble_tables(loaded, [file.path for file in files], several_per_project=several)
+        tables = check_references(tables, loaded.warnings)
+        posts = build_posts(tables, text_basis, pool)
+    usernames_known = _usernames_known(posts, loaded, unresolved_warned=unresolved_warned)
     return Dataset(
         profiles=tables["profiles"],
         documents=tables["documents"],
@@ -374,7 +591,7 @@ def load_dataset(
         comments=tables["comments"],
         notes=tables["notes"],
         posts=posts,
-        snapshots=snapshots,
+        snapshots=_snapshot_table(loaded),
         text_basis=text_basis,
         usernames_known=usernames_known,
         warnings=tuple(loaded.warnings),

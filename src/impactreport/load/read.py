@@ -5,6 +5,12 @@ HTML error page saved as ``.json`` (Thinklab's "bad gateway" page), invalid JSON
 not an export object, missing tables, tables that are not arrays. Each becomes an
 :class:`~impactreport.errors.InputError` whose message starts with the file name.
 
+:class:`NotAnExport` (a kind of ``InputError``) marks a file that is evidently something else, not a
+damaged export: an HTML page, text or JSON that is not an object, or a JSON object that holds none of
+the five tables. The loader may skip such a file when it only met it while scanning a folder. Every
+other failure (unreadable, corrupt gzip, not UTF-8, empty, an object cut short, some tables missing)
+is damage to what should be an export, and stays an error wherever the file was found.
+
 Parsing goes through polars' JSON reader (Rust, no Python object per row), which keeps a million-post
 export within memory; Python's ``json`` is used only to explain a parse error precisely.
 """
@@ -24,6 +30,12 @@ import polars as pl
 from impactreport.errors import InputError
 
 TABLE_NAMES = ("documents", "threads", "comments", "notes", "profiles")
+
+
+class NotAnExport(InputError):
+    """The file is not an export of a project at all (see the module docstring for the rule)."""
+
+
 _HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
 
 
@@ -74,11 +86,11 @@ def _check_text(path: Path, raw: bytes) -> None:
     if not stripped:
         raise InputError(f"{path}: empty file")
     if stripped.startswith("<"):
-        raise InputError(
+        raise NotAnExport(
             f"{path}: an HTML page, not a JSON export (server error page?): {_first_line(stripped)!r}"
         )
     if not stripped.startswith("{"):
-        raise InputError(f"{path}: not a JSON export object (starts with {stripped[:20]!r})")
+        raise NotAnExport(f"{path}: not a JSON export object (starts with {stripped[:20]!r})")
 
 
 def _explain_json_error(path: Path, raw: bytes) -> InputError:
@@ -106,6 +118,8 @@ def read_export(path: Path) -> RawExport:
         raise _explain_json_error(path, raw) from None
     del raw  # the largest export's bytes need not outlive its parse
     missing = [name for name in TABLE_NAMES if name not in frame.columns]
+    if len(missing) == len(TABLE_NAMES):
+        raise NotAnExport(f"{path}: a JSON object without any of the tables {', '.join(TABLE_NAMES)}")
     if missing:
         raise InputError(f"{path}: missing table{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
     tables: dict[str, pl.DataFrame] = {}

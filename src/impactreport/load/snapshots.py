@@ -1,24 +1,42 @@
 """Find export files: a single file, a folder of them, or the snapshot store written by ``fetch``.
 
 The store's tree is ``<data>/exports/<source>/<project>/<retrieved UTC as YYYY-MM-DDTHHMMSSZ>.json.gz``
-(see ``data/README.md``). Files outside that layout are one export per project, project = file stem.
-Hidden files (``.name``: the fetcher's temporary files) and ``manifest.jsonl`` are never read.
+(names from :mod:`impactreport.layout`; see ``data/README.md``). Files outside that layout are one
+export per project, project = file stem. Hidden files and folders (``.name``: the fetcher's temporary
+files, its lock) and ``manifest.jsonl`` are never read.
+
+What a scan of a folder leaves out, and why (a silent extra project is a silently wrong total):
+
+- **generated demo data**: a sub-folder holding :data:`~impactreport.layout.DEMO_MARKER` (written by
+  ``impactreport demo``), or, for data folders written before the marker existed, a ``demo`` folder
+  with an ``exports`` tree next to an ``exports`` folder (the default ``data/demo`` beside
+  ``data/exports``). It is skipped with a notice naming it. Pointing at the demo folder itself, or at a
+  path inside it, reads it: only folders *below* a scanned path are skipped.
+- files found by scanning (not named on the command line) are marked ``scanned``: the reader may skip
+  one that is evidently not an export (see :mod:`impactreport.load.dataset`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from impactreport.errors import InputError
+from impactreport.layout import (
+    DEMO_DIR,
+    DEMO_MARKER,
+    EXPORT_SUFFIXES,
+    EXPORTS_DIR,
+    MANIFEST_NAME,
+    STAMP_PATTERN,
+    parse_stamp,
+)
 
-#: Name of a stored snapshot: its retrieval time in UTC.
-STAMP_PATTERN = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{6}Z)\.json(?:\.gz)?$")
-STAMP_FORMAT = "%Y-%m-%dT%H%M%SZ"
-EXPORT_SUFFIXES = (".json", ".json.gz")
+#: Source of an export outside the store whose file does not name one.
+DEFAULT_SOURCE = "thinklab"
 
 
 @dataclass(frozen=True, order=True)
@@ -27,13 +45,28 @@ class SnapshotFile:
 
     ``stamp`` is the retrieval time from a store file name (None outside the store: the file's own
     ``retrieved`` field is read when it is loaded). ``order`` sorts files of one project oldest first.
+    ``scanned`` is True for a file found by walking a folder, False for one named explicitly.
     """
 
     project: str
     order: str
     path: Path
-    source: str = "thinklab"
+    source: str = DEFAULT_SOURCE
     stamp: datetime | None = None
+    scanned: bool = False
+
+    @property
+    def in_store(self) -> bool:
+        """A snapshot the fetcher wrote (named by its stamp): never a stray file."""
+        return self.stamp is not None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The files to read, and the notices about what a scan left out (each naming a folder)."""
+
+    files: list[SnapshotFile]
+    notices: tuple[str, ...] = ()
 
 
 def project_name(path: Path) -> str:
@@ -47,39 +80,69 @@ def project_name(path: Path) -> str:
 
 def is_export_file(path: Path) -> bool:
     """An export file the loader should read (not hidden, not the manifest, not a temporary file)."""
-    return path.is_file() and not path.name.startswith(".") and path.name.endswith(EXPORT_SUFFIXES)
+    return (
+        path.is_file()
+        and not path.name.startswith(".")
+        and path.name != MANIFEST_NAME
+        and path.name.endswith(EXPORT_SUFFIXES)
+    )
 
 
-def describe(path: Path) -> SnapshotFile:
+def describe(path: Path, *, scanned: bool = False) -> SnapshotFile:
     """Where a file sits: a store snapshot (source/project/stamp) or a plain per-project export."""
     match = STAMP_PATTERN.match(path.name)
     if match and path.parent.parent.name:
-        stamp = datetime.strptime(match.group(1), STAMP_FORMAT).replace(tzinfo=UTC)
         return SnapshotFile(
             project=path.parent.name,
             order=match.group(1),
             path=path,
             source=path.parent.parent.name,
-            stamp=stamp,
+            stamp=parse_stamp(match.group(1)),
+            scanned=scanned,
         )
-    return SnapshotFile(project=project_name(path), order=str(path), path=path)
+    return SnapshotFile(project=project_name(path), order=str(path), path=path, scanned=scanned)
 
 
-def _walk(root: Path) -> Iterable[Path]:
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).parts
-        if any(part.startswith(".") for part in relative):
-            continue
-        if is_export_file(path):
-            yield path
+def is_demo(folder: Path) -> bool:
+    """Generated demo data: the marker inside, or (older trees) ``demo/exports`` beside ``exports``."""
+    if (folder / DEMO_MARKER).exists():
+        return True
+    return (
+        folder.name == DEMO_DIR and (folder / EXPORTS_DIR).is_dir() and (folder.parent / EXPORTS_DIR).is_dir()
+    )
 
 
-def discover(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> list[SnapshotFile]:
+def demo_notice(folder: Path) -> str:
+    """The notice for a demo folder a scan skipped."""
+    return f"{folder}: generated demo data, skipped (point at it to read it)"
+
+
+def _walk(root: Path, skipped: list[Path]) -> Iterator[Path]:
+    """Export files below ``root``, in path order; hidden and demo folders are not entered."""
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        keep = []
+        for name in sorted(dirs):
+            if name.startswith("."):
+                continue
+            if is_demo(here / name):
+                skipped.append(here / name)
+                continue
+            keep.append(name)
+        dirs[:] = keep  # os.walk descends only into these
+        for name in sorted(files):
+            path = here / name
+            if is_export_file(path):
+                yield path
+
+
+def find(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> Discovery:
     """Export files under ``paths``: the newest per (source, project), or every one when asked.
 
     Raises :class:`InputError` naming a path that does not exist or holds no export.
     """
     found: list[SnapshotFile] = []
+    skipped: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
@@ -89,15 +152,30 @@ def discover(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> lis
                 raise InputError(f"{path}: not an export file (expected .json or .json.gz)")
             found.append(describe(path))
             continue
-        files = [describe(file) for file in _walk(path)]
+        skipped_here: list[Path] = []
+        files = [describe(file, scanned=True) for file in _walk(path, skipped_here)]
+        skipped.extend(skipped_here)
         if not files:
-            raise InputError(f"{path}: no export files (.json or .json.gz) in this folder")
+            demo = ", ".join(map(str, skipped_here))
+            hint = f" (skipped generated demo data in {demo}; point at it to read it)" if demo else ""
+            raise InputError(f"{path}: no export files (.json or .json.gz) in this folder{hint}")
         found.extend(files)
-    unique = {file.path.resolve(): file for file in found}
+    unique: dict[Path, SnapshotFile] = {}
+    for file in found:
+        key = file.path.resolve()
+        # A file both named and found by a scan is the named one: it is never skipped as stray.
+        if key not in unique or not file.scanned:
+            unique[key] = file
     ordered = sorted(unique.values(), key=lambda f: (f.source, f.project.lower(), f.project, f.order))
+    notices = tuple(demo_notice(folder) for folder in dict.fromkeys(skipped))
     if all_snapshots:
-        return ordered
+        return Discovery(ordered, notices)
     newest: dict[tuple[str, str], SnapshotFile] = {}
     for file in ordered:
         newest[(file.source, file.project)] = file
-    return list(newest.values())
+    return Discovery(list(newest.values()), notices)
+
+
+def discover(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> list[SnapshotFile]:
+    """The files of :func:`find` without its notices (for readers that only need the files)."""
+    return find(paths, all_snapshots=all_snapshots).files
