@@ -309,22 +309,69 @@ def _shared_ids(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     )
 
 
+def _groups(pairs: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """Projects linked by shared ids, as groups (connected components), each sorted."""
+    parent: dict[str, str] = {}
+
+    def root(project: str) -> str:
+        while parent.setdefault(project, project) != project:
+            project = parent[project]
+        return project
+
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    groups: dict[str, list[str]] = {}
+    for project in parent:
+        groups.setdefault(root(project), []).append(project)
+    return sorted(sorted(group) for group in groups.values())
+
+
+def _listing(items: Sequence[str]) -> str:
+    """``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _span(counts: list[int], noun: str) -> str:
+    low, high = min(counts), max(counts)
+    amount = str(low) if low == high else f"{low} to {high}"
+    return f"{amount} {noun} id{'s' if high > 1 else ''}"
+
+
 def warn_shared_ids(tables: dict[str, pl.DataFrame], paths: Sequence[Path], warnings: list[str]) -> None:
-    """Warn, naming both files, when two projects of one source hold the same thread or comment ids.
+    """Warn, naming the files, when projects of one source hold the same thread or comment ids.
 
     Ids are global within a source, so this only happens when a file that is not the export of a
     project is read as one (a format example beside the real exports, a copy under another name).
+    Projects linked by shared ids form one warning: two projects give "the same 40 thread ids in
+    projects "a" and "b""; more give the range of counts over their pairs.
     """
-    found: dict[tuple[str, str, str], tuple[int, int, list[str]]] = {}
-    for table, (key, noun) in SHARED_ID_CHECKS.items():
-        for source, project, project_b, count, file, file_b in _shared_ids(tables[table], key).iter_rows():
-            _, _, counts = found.setdefault((source, project, project_b), (file, file_b, []))
-            counts.append(f"{count} {noun} id{'s' if count > 1 else ''}")
-    for (_, project, project_b), (file, file_b, counts) in sorted(found.items()):
-        warnings.append(
-            f"{paths[file]} and {paths[file_b]}: the same {' and '.join(counts)} in projects "
-            f'"{project}" and "{project_b}": one is probably not a project export'
-        )
+    for source in sorted(set(tables["threads"]["source"]) | set(tables["comments"]["source"])):
+        counts: dict[str, dict[tuple[str, str], int]] = {}
+        files: dict[str, int] = {}
+        for table, (key, noun) in SHARED_ID_CHECKS.items():
+            frame = tables[table].filter(pl.col("source") == source)
+            for _, project, project_b, count, file, file_b in _shared_ids(frame, key).iter_rows():
+                counts.setdefault(noun, {})[(project, project_b)] = count
+                files[project] = min(files.get(project, file), file)
+                files[project_b] = min(files.get(project_b, file_b), file_b)
+        pairs = sorted({pair for by_pair in counts.values() for pair in by_pair})
+        for group in _groups(pairs):
+            named = _listing([str(paths[files[project]]) for project in group])
+            projects = _listing([f'"{project}"' for project in group])
+            spans = [
+                _span([n for pair, n in by_pair.items() if pair[0] in group], noun)
+                for noun, by_pair in counts.items()
+            ]
+            if len(group) == 2:
+                warnings.append(
+                    f"{named}: the same {' and '.join(spans)} in projects {projects}: "
+                    "one is probably not a project export"
+                )
+            else:
+                warnings.append(
+                    f"{named}: projects {projects} hold the same ids ({' and '.join(spans)} per pair): "
+                    "all but one are probably not project exports"
+                )
 
 
 def _table_frames(loaded: Loaded, table: str) -> list[pl.DataFrame]:
