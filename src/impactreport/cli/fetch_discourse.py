@@ -11,13 +11,13 @@ import os
 import re
 
 import click
-from rich.console import Console
 
 from impactreport.errors import InputError
-from impactreport.fetch.discourse import POLITE_RATE, DiscourseFetch, project_name
-from impactreport.fetch.ratelimits import DISCOURSE_POLICY, Reporter
+from impactreport.fetch.discourse import POLITE_RATE, DiscourseFetch
+from impactreport.fetch.ratelimits import DISCOURSE_POLICY
 
-from .fetch_options import SyncSettings, check_url, run_sync, sync_options
+from .console import err_console
+from .fetch_options import SyncSettings, check_url, run_incremental, sync_options
 
 KEY_VARIABLE = "DISCOURSE_API_KEY"
 USER_VARIABLE = "DISCOURSE_API_USERNAME"
@@ -46,7 +46,7 @@ def command(
     Every post is kept (the first one of a topic is the thread's first comment), with views, replies,
     likes and reads. 429 answers are waited out (the display shows until when).
     """
-    err = Console(stderr=True)
+    err = err_console()
     base = check_url("--base-url", base_url, err)
     if category is not None and not SLUG_PATTERN.match(category):
         raise InputError(f"--category {category!r}: expected a category slug (lowercase letters, digits, -)")
@@ -54,19 +54,12 @@ def command(
     api_username = os.environ.get(USER_VARIABLE) or None
     if api_key and not api_username:
         raise InputError(f"{KEY_VARIABLE} is set but {USER_VARIABLE} is not: set both, or neither")
-    policy = settings.policy(DISCOURSE_POLICY)
-    project = project_name(base, category)
-
-    def make_run(reporter: Reporter) -> DiscourseFetch:
-        return DiscourseFetch(
-            base,
-            category=category,
-            api_key=api_key,
-            api_username=api_username,
-            rate=rate,
-            policy=policy,
-            reporter=reporter,
-        )
-
-    title = f"Discourse {base} → {settings.data_dir}"
-    run_sync("discourse", project, settings, make_run, console=err, title=title)
+    source = DiscourseFetch(
+        base,
+        category=category,
+        api_key=api_key,
+        api_username=api_username,
+        rate=rate,
+        policy=settings.policy(DISCOURSE_POLICY),
+    )
+    run_incremental(source, settings, title=f"Discourse {base} → {settings.data_dir}")

@@ -4,8 +4,8 @@ The token comes from ``GITHUB_TOKEN`` only (never an option: argv is visible to 
 URLs default to ``GITHUB_API_URL`` / ``GITHUB_GRAPHQL_URL`` (set by GitHub Actions, and pointing at a
 GitHub Enterprise Server there), then to the public API. See docs/sources.md.
 
-The retry/output options, the progress display, the closing table and the ``--json`` shape are shared
-with ``fetch discourse`` and live in :mod:`impactreport.cli.fetch_options`.
+The retry/output options, the closing table and the ``--json`` shape are shared with ``fetch discourse``
+and live in :mod:`impactreport.cli.fetch_options`; the fetching is :func:`impactreport.fetch.sync.sync`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import os
 import re
 
 import click
-from rich.console import Console
 
 from impactreport.errors import InputError
-from impactreport.fetch.github import PUBLIC_API, PUBLIC_GRAPHQL, GitHubFetch, project_name
-from impactreport.fetch.ratelimits import GITHUB_POLICY, GitHubLimits, Reporter
+from impactreport.fetch.github import PUBLIC_API, PUBLIC_GRAPHQL, GitHubFetch
+from impactreport.fetch.ratelimits import GITHUB_POLICY, GitHubLimits
 
-from .fetch_options import Display as Display  # re-exported: tests import it from here
-from .fetch_options import SyncSettings, check_url, run_sync, sync_options
+from .console import err_console, warn
+from .fetch_options import SyncSettings, check_url, run_incremental, sync_options
 
 TOKEN_VARIABLE = "GITHUB_TOKEN"
 REPO_PATTERN = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/([A-Za-z0-9._-]+)$")
@@ -61,7 +60,7 @@ def command(
     Needs GITHUB_TOKEN for useful rate limits (60 requests an hour without it). Rate limits are
     waited out (the display shows until when); the snapshot is complete or not written at all.
     """
-    err = Console(stderr=True)
+    err = err_console()
     match = REPO_PATTERN.match(repo)
     if not match:
         raise InputError(f"--repo {repo!r}: expected OWNER/NAME")
@@ -73,27 +72,17 @@ def command(
     token = os.environ.get(TOKEN_VARIABLE) or None
     if token is None:
         skipped = "" if no_discussions else "; Discussions skipped (GitHub's GraphQL API needs a token)"
-        err.print(
-            f"[bold yellow]WARNING:[/] {TOKEN_VARIABLE} is not set: unauthenticated, "
-            f"60 requests an hour{skipped}."
-        )
+        warn(err, f"{TOKEN_VARIABLE} is not set: unauthenticated, 60 requests an hour{skipped}.")
         no_discussions = True
-    policy = settings.policy(GITHUB_POLICY)
-    project = project_name(owner, name)
-
-    def make_run(reporter: Reporter) -> GitHubFetch:
-        return GitHubFetch(
-            owner,
-            name,
-            token=token,
-            api_url=api,
-            graphql_url=graphql,
-            include_pulls=include_pulls,
-            discussions_enabled=not no_discussions,
-            policy=policy,
-            limits=GitHubLimits(secondary_min_wait=secondary_wait),
-            reporter=reporter,
-        )
-
-    title = f"GitHub {owner}/{name} → {settings.data_dir}"
-    run_sync("github", project, settings, make_run, console=err, title=title)
+    source = GitHubFetch(
+        owner,
+        name,
+        token=token,
+        api_url=api,
+        graphql_url=graphql,
+        include_pulls=include_pulls,
+        discussions_enabled=not no_discussions,
+        policy=settings.policy(GITHUB_POLICY),
+        limits=GitHubLimits(secondary_min_wait=secondary_wait),
+    )
+    run_incremental(source, settings, title=f"GitHub {owner}/{name} → {settings.data_dir}")

@@ -2,12 +2,13 @@
 
 Each option is written once here and parametrised where a source words it differently, so that
 ``--data``, ``--quiet``/``--json`` and the retry options mean the same thing (and check the same ranges)
-in every fetch command. The progress display, the closing table and the ``--json`` shape of the
-incremental API fetches (``fetch github``, ``fetch discourse``) live here too.
+in every fetch command. The fetching itself (lock, ``--since``, the per-project loop, progress) is
+:func:`impactreport.fetch.sync.sync`; here are only :func:`run` (sync under the progress display),
+the printing of its outcome, and the closing table and ``--json`` shape of ``fetch github`` and
+``fetch discourse``. Everything prints through :mod:`impactreport.cli.console`.
 
-Nothing from :mod:`impactreport.fetch` is imported at the top: ``fetch archive`` uses only the options
-and :func:`show_result`, and should not pay for importing requests (the Thinklab and API commands import
-it anyway).
+Nothing from :mod:`impactreport.fetch` is imported at the top: ``fetch archive`` should not pay for
+importing requests (the Thinklab and API commands import it anyway).
 """
 
 from __future__ import annotations
@@ -15,40 +16,24 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
+from rich.text import Text
 
-from impactreport.errors import InputError
+from impactreport.errors import FetchError, InputError
+
+from .console import err_console, inert, out_console, safe_text
 
 if TYPE_CHECKING:
-    from impactreport.fetch.github import Source, SyncResult
-    from impactreport.fetch.http import RetryPolicy, WaitEvent
-    from impactreport.fetch.ratelimits import Reporter
-
-    class SyncRun(Source, Protocol):
-        """A GitHub or Discourse run: what :func:`run_sync` needs besides :class:`Source`."""
-
-        counts: dict[str, int]
-
-        @property
-        def options(self) -> dict[str, Any]: ...
+    from impactreport.fetch.http import RetryPolicy
+    from impactreport.fetch.sync import ProjectResult, Source, SyncRun
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -218,9 +203,14 @@ def check_url(
     tokens when a source sends something else (a password, a session cookie).
     """
     parsed = urlparse(url)
+    if parsed.username or parsed.password:  # said before anything else, and without the URL
+        raise InputError(
+            credentials_error
+            or f"{option}: must not carry credentials or a query; tokens come from the environment"
+        )
     if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-        raise InputError(f"{option} {url!r}: expected http(s)://host[/path]")
-    if parsed.username or parsed.password or (refuse_query and parsed.query):
+        raise InputError(f"{option} {safe_text(url)!r}: expected http(s)://host[/path]")
+    if refuse_query and parsed.query:
         raise InputError(
             credentials_error
             or f"{option}: must not carry credentials or a query; tokens come from the environment"
@@ -228,106 +218,88 @@ def check_url(
     if parsed.scheme == "http":
         local = " (a local test server?)" if parsed.hostname in LOOPBACK else ""
         warning = http_warning or f"requests and any token travel unencrypted{local}."
-        console.print(f"[bold red]WARNING:[/] {url} is plain http: {warning}")
+        loud(console, f"{url} is plain http: {warning}")
     return url.rstrip("/")
 
 
 # --- output ------------------------------------------------------------------------------------------
 
 
+def loud(console: Console, message: str) -> None:
+    """``WARNING: <message>`` in bold red, the message inert: for what puts a secret at risk."""
+    console.print(Text.assemble(("WARNING: ", "bold red"), safe_text(message)), soft_wrap=True)
+
+
+def error_line(console: Console, message: str) -> None:
+    """``impactreport: error: <message>`` on one line, inert (as the CLI prints an error it raises)."""
+    console.print(Text("impactreport: error: " + safe_text(message)), soft_wrap=True)
+
+
 def show_result(payload: Any, table: Callable[[], Table], *, quiet: bool, as_json: bool) -> None:
-    """``payload`` as JSON on stdout with ``--json``, else the closing ``table()`` unless ``--quiet``."""
+    """``payload`` as JSON on stdout with ``--json``, else the closing ``table()`` unless ``--quiet``.
+
+    Not a terminal (cron logs, pipes): the table is printed at a fixed wide width, never cut to ``Ve…``.
+    """
     if as_json:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     elif not quiet:
-        Console().print(table())
+        out_console().print(table())
 
 
-@dataclass
-class Display:
-    """Draws a :class:`Reporter`'s events as a rich progress display (one line per stage)."""
+def run(source: Source, data_dir: Path, *, quiet: bool, as_json: bool, since: str = "auto") -> SyncRun:
+    """:func:`~impactreport.fetch.sync.sync` under the progress display (on stderr, when it is a
+    terminal and neither ``--quiet`` nor ``--json`` was given)."""
+    from impactreport.fetch.sync import progress_display, sync  # see the module docstring
 
-    progress: Progress | None
-    task: Any = None
-
-    def stage(self, name: str, total: int | None) -> None:
-        if self.progress is None:
-            return
-        self.close()
-        self.task = self.progress.add_task(name, total=total, status="")
-
-    def advance(self, count: int) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, advance=count, status="")
-
-    def waiting(self, event: WaitEvent) -> None:
-        from impactreport.fetch.ratelimits import clock  # see the module docstring
-
-        if self.progress is None or self.task is None:
-            return
-        status = f"[yellow]waiting {event.seconds:.0f} s until {clock(event.seconds)}[/] ({event.reason})"
-        self.progress.update(self.task, status=status)
-
-    def reporter(self) -> Reporter:
-        from impactreport.fetch.ratelimits import Reporter  # see the module docstring
-
-        return Reporter(stage=self.stage, advance=self.advance, waiting=self.waiting)
-
-    def close(self) -> None:
-        """Mark the current stage done (its bar full, whatever total it guessed)."""
-        if self.progress is not None and self.task is not None:
-            done = self.progress.tasks[-1].completed
-            self.progress.update(self.task, total=done, completed=done, status="done")
+    with progress_display(err_console(), enabled=not (quiet or as_json)) as shown:
+        return sync(source, data_dir, since=since, display=shown)
 
 
-@contextmanager
-def display(console: Console, quiet: bool) -> Iterator[Display]:
-    """The progress display on stderr (nothing with ``--quiet``)."""
-    if quiet:
-        yield Display(None)
+def report_failures(outcome: SyncRun) -> None:
+    """One line on stderr per failed project, then raise (exit 1) when any failed."""
+    failed = outcome.failed
+    if not failed:
         return
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description:<16}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    with progress:
-        shown = Display(progress)
-        yield shown
-        shown.close()
+    err = err_console()
+    for item in failed:
+        error_line(err, f"{item.project}: {item.error}")
+    raise FetchError(f"{len(failed)} of {len(outcome.results)} projects failed")
 
 
-def summary(
-    source: str, project: str, result: SyncResult, reporter: Reporter, seconds: float
-) -> dict[str, Any]:
-    """The run as a JSON-able dict: the ``--json`` output and the rows of the closing table."""
+def only_result(outcome: SyncRun) -> ProjectResult:
+    """The one project's result of a one-project source; its failure is the command's one error line."""
+    [item] = outcome.results
+    if item.status == "failed":
+        raise FetchError(item.error or "failed")
+    return item
+
+
+def summary(source: str, item: ProjectResult, seconds: float) -> dict[str, Any]:
+    """An incremental fetch as a JSON-able dict: the ``--json`` output and the rows of the closing table."""
     return {
         "source": source,
-        "project": project,
-        "status": result.save.status,
-        "mode": result.mode,
-        "since": result.since.isoformat() if result.since else None,
-        "threads_fetched": result.threads_fetched,
-        "rows": result.save.rows,
-        "file": str(result.save.path),
-        "bytes": result.save.bytes,
-        "requests": reporter.requests,
-        "waits": len(reporter.waits),
-        "waited_seconds": round(sum(w.seconds for w in reporter.waits), 3),
+        "project": item.project,
+        "status": item.status,
+        "mode": item.mode,
+        "since": item.since.isoformat() if item.since else None,
+        "threads_fetched": item.details.get("threads_fetched", 0),
+        "rows": item.rows,
+        "file": str(item.file),
+        "bytes": item.bytes,
+        "requests": item.requests,
+        "waits": len(item.waits),
+        "waited_seconds": round(item.waited_seconds, 3),
         "seconds": round(seconds, 3),
-        "note": result.note,
+        "note": item.note,
+        "fetched": item.details.get("fetched", {}),
     }
 
 
 def closing_table(report: dict[str, Any], title: str) -> Table:
     """The rich table printed at the end of an incremental fetch."""
-    table = Table(title=title, title_justify="left", show_header=False)
+    table = Table(title=inert(title), title_justify="left", show_header=False)
     table.add_column("what")
-    table.add_column("value", justify="right")
+    table.add_column("value", justify="right", overflow="fold")
     rows = report["rows"]
     for label, value in (
         ("status", f"{report['status']} ({report['mode']})"),
@@ -342,35 +314,13 @@ def closing_table(report: dict[str, Any], title: str) -> Table:
         ("time", f"{report['seconds']:.1f} s"),
         ("file", report["file"]),
     ):
-        table.add_row(label, str(value))
+        table.add_row(label, inert(value))
     return table
 
 
-def finish(report: dict[str, Any], *, title: str, quiet: bool, as_json: bool) -> None:
-    """The end of an incremental fetch: the :func:`summary` as JSON or as the closing table."""
+def run_incremental(source: Source, settings: SyncSettings, *, title: str) -> None:
+    """``fetch github`` / ``fetch discourse``: sync the one project, then print the outcome."""
+    quiet, as_json = settings.quiet, settings.as_json
+    outcome = run(source, settings.data_dir, quiet=quiet, as_json=as_json, since=settings.since)
+    report = summary(source.source, only_result(outcome), outcome.seconds)
     show_result(report, lambda: closing_table(report, title), quiet=quiet, as_json=as_json)
-
-
-def run_sync(
-    source: str,
-    project: str,
-    settings: SyncSettings,
-    make_run: Callable[[Reporter], SyncRun],
-    *,
-    console: Console,
-    title: str,
-) -> None:
-    """Fetch and store one snapshot under the progress display, then print the outcome.
-
-    ``make_run`` builds the source's run around the display's reporter (the display must exist first).
-    """
-    from impactreport.fetch.github import sync  # see the module docstring
-
-    start = time.monotonic()
-    with display(console, settings.quiet) as shown:
-        reporter = shown.reporter()
-        run = make_run(reporter)
-        result = sync(settings.data_dir, source, project, run, settings.since, run.options)
-    report = summary(source, project, result, reporter, time.monotonic() - start)
-    report["fetched"] = run.counts
-    finish(report, title=title, quiet=settings.quiet, as_json=settings.as_json)

@@ -11,29 +11,28 @@ import json
 import os
 import re
 import stat
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from impactreport.errors import FetchError, InputError
-from impactreport.fetch.http import HttpClient, HttpFailure, RetryPolicy, WaitEvent
-from impactreport.fetch.store import SnapshotStore, store_lock
-from impactreport.fetch.thinklab import SOURCE, ThinklabClient
+from impactreport.errors import InputError
+from impactreport.fetch.http import HttpClient, RetryPolicy
+from impactreport.fetch.sync import ProjectResult
+from impactreport.fetch.thinklab import ThinklabClient, ThinklabSource
 
+from .console import err_console, inert
 from .fetch_options import (
     THINKLAB_DATA_HELP,
     check_url,
     data_option,
     output_options,
+    report_failures,
     retry_options,
+    run,
     show_result,
 )
 
@@ -45,21 +44,6 @@ URL_CREDENTIALS = "--base-url must not contain credentials; use the environment 
 PLAIN_HTTP = (
     "the password and session cookie travel unencrypted. Use https unless this is a local test server."
 )
-
-
-@dataclass
-class Outcome:
-    """One project's line in the closing table (and in ``--json``)."""
-
-    project: str
-    status: str  # stored | unchanged | failed
-    rows: int = 0
-    bytes: int = 0
-    attempts: int = 0
-    seconds: float = 0.0
-    file: str | None = None
-    error: str | None = None
-    tables: dict[str, int] = field(default_factory=dict)
 
 
 def read_credentials(login_file: Path | None) -> tuple[str, str]:
@@ -114,97 +98,43 @@ def _human_bytes(size: int) -> str:
     return str(size)
 
 
-def outcome_table(outcomes: Sequence[Outcome], title: str) -> Table:
+STYLES = {"stored": "green", "unchanged": "cyan", "failed": "bold red"}
+
+
+def outcome(item: ProjectResult) -> dict[str, Any]:
+    """One project's record in ``--json`` (and a row of the closing table)."""
+    failed = item.status == "failed"
+    return {
+        "project": item.project,
+        "status": item.status,
+        "rows": 0 if failed else sum(item.rows.values()),
+        "bytes": 0 if failed else item.bytes,
+        "attempts": item.details.get("attempts", 0),
+        "seconds": item.seconds,
+        "file": None if failed or item.file is None else str(item.file),
+        "error": item.error,
+        "tables": {} if failed else item.rows,
+    }
+
+
+def outcome_table(records: Sequence[dict[str, Any]], title: str) -> Table:
     """The closing table: one row per project."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=inert(title), title_justify="left")
     table.add_column("Project")
     table.add_column("Status")
     for header in ("Rows", "Bytes", "Attempts", "Time"):
         table.add_column(header, justify="right")
-    styles = {"stored": "green", "unchanged": "cyan", "failed": "bold red"}
-    for item in outcomes:
+    for item in records:
+        failed = item["status"] == "failed"
         table.add_row(
-            item.project,
-            f"[{styles.get(item.status, '')}]{item.status}[/]",
-            f"{item.rows:,}" if item.status != "failed" else "–",
-            _human_bytes(item.bytes) if item.bytes else "–",
-            str(item.attempts),
-            f"{item.seconds:.1f} s",
+            inert(item["project"]),
+            inert(item["status"], STYLES.get(item["status"], "")),
+            "–" if failed else f"{item['rows']:,}",
+            _human_bytes(item["bytes"]) if item["bytes"] else "–",
+            str(item["attempts"]),
+            f"{item['seconds']:.1f} s",
         )
     return table
-
-
-@contextmanager
-def progress_display(console: Console, quiet: bool) -> Iterator[Progress | None]:
-    """A rich progress display on stderr, or nothing with --quiet."""
-    if quiet:
-        yield None
-        return
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description:<24}"),
-        BarColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-    with progress:
-        yield progress
-
-
-def report(outcomes: Sequence[Outcome], *, title: str, quiet: bool, as_json: bool) -> None:
-    """Print the closing table (or JSON on stdout), then one line per failure; raise if any failed."""
-    failed = [item for item in outcomes if item.status == "failed"]
-    rows = [asdict(item) for item in outcomes]
-    show_result(rows, lambda: outcome_table(outcomes, title), quiet=quiet, as_json=as_json)
-    for item in failed:
-        click.echo(f"impactreport: error: {item.project}: {item.error}", err=True)
-    if failed:
-        raise FetchError(f"{len(failed)} of {len(outcomes)} projects failed")
-
-
-def fetch_projects(
-    client: ThinklabClient,
-    store: SnapshotStore,
-    projects: Sequence[str],
-    progress: Progress | None,
-) -> list[Outcome]:
-    """Export and store each project; a failing project is recorded and the others go on."""
-    outcomes = []
-    overall = progress.add_task("all projects", total=len(projects), status="") if progress else None
-    for project in projects:
-        task = progress.add_task(project, total=1, status="downloading") if progress else None
-
-        def on_wait(event: WaitEvent, task: Any = task) -> None:
-            if progress is not None:
-                status = f"attempt {event.attempt + 1} in {event.seconds:.1f} s ({event.reason})"
-                progress.update(task, status=status)
-
-        client.http.on_wait = on_wait
-        start = time.monotonic()
-        try:
-            export = client.export(project)
-            saved = store.save(SOURCE, project, export.payload)
-        except HttpFailure as failure:
-            outcome = Outcome(project, "failed", attempts=failure.attempts, error=str(failure))
-            outcome.seconds = time.monotonic() - start
-        else:
-            outcome = Outcome(
-                project,
-                saved.status,
-                rows=sum(saved.rows.values()),
-                bytes=saved.bytes,
-                attempts=export.attempts,
-                seconds=time.monotonic() - start,
-                file=str(saved.path),
-                tables=saved.rows,
-            )
-        outcomes.append(outcome)
-        if progress is not None:
-            progress.update(task, completed=1, status=outcome.status)
-            progress.advance(overall)
-    return outcomes
 
 
 @click.command(name="thinklab")
@@ -244,7 +174,7 @@ def command(
 
     A project whose content equals its newest snapshot is reported as "unchanged" and nothing is written.
     """
-    err = Console(stderr=True)
+    err = err_console()
     if bool(projects) == all_projects:
         raise InputError("give --project ID (one or more) or --all, not both and not neither")
     for project in projects:
@@ -259,18 +189,8 @@ def command(
         timeout=(min(10.0, timeout), timeout),
     )
     client = ThinklabClient(base_url, email, password, HttpClient(policy=policy))
-    with store_lock(data_dir):
-        store = SnapshotStore(data_dir)
-        try:
-            client.login()
-            selected = list(projects) if projects else client.list_projects()
-        except HttpFailure as failure:
-            raise FetchError(f"{base_url}: {failure}") from None
-        if not selected:
-            raise FetchError(f"{base_url}: the listing pages link no project (a.list-proj-name)")
-        with progress_display(err, quiet) as progress:
-            try:
-                outcomes = fetch_projects(client, store, selected, progress)
-            except OSError as error:  # disk full, permissions: nothing partial was left, but stop here
-                raise FetchError(f"{data_dir}: cannot write a snapshot ({error.strerror or error})") from None
-    report(outcomes, title=f"Thinklab exports → {data_dir}", quiet=quiet, as_json=as_json)
+    done = run(ThinklabSource(client, projects), data_dir, quiet=quiet, as_json=as_json)
+    records = [outcome(item) for item in done.results]
+    title = f"Thinklab exports → {data_dir}"
+    show_result(records, lambda: outcome_table(records, title), quiet=quiet, as_json=as_json)
+    report_failures(done)

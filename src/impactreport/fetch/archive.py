@@ -7,7 +7,8 @@ its own ``retrieved`` field; the store drops versions whose content equals the o
 Why git itself, in two processes: the history is 421 commits × 10 files (1.7 GB of JSON in all). One
 ``git log --raw`` lists every (commit, path, blob) and one ``git cat-file --batch`` streams the blobs, so
 there is no process per file. Versions whose text (minus the ``retrieved`` line) equals the project's
-previous version are skipped before parsing; only the ~1,700 distinct ones are parsed and stored.
+previous version are skipped before parsing (by :func:`impactreport.fetch.sync.sync`); only the
+~1,700 distinct ones are parsed and stored.
 
 PATH may be a folder of exports (``<project>.json[.gz]``), a git checkout or bare repository, a git bundle
 (cloned bare into a temporary folder), or a repository URL.
@@ -16,13 +17,11 @@ PATH may be a folder of exports (``<project>.json[.gz]``), a git checkout or bar
 from __future__ import annotations
 
 import gzip
-import json
 import re
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,21 +29,16 @@ from pathlib import Path
 from typing import IO
 
 from impactreport.errors import InputError
-from impactreport.fetch.store import (
-    SaveResult,
-    SnapshotStore,
-    parse_retrieved,
-    row_counts,
-    store_lock,
-)
+from impactreport.fetch.ratelimits import Reporter
+from impactreport.fetch.sync import Since, Snapshot
 from impactreport.load.snapshots import describe
 
 __all__ = [
     "EXPORT_PATH",
-    "ArchiveSummary",
+    "ArchiveSource",
     "Version",
     "check_source",
-    "import_archive",
+    "folder_versions",
     "list_versions",
 ]
 
@@ -63,33 +57,6 @@ class Version:
     commit: str
     committed: datetime
     path: str
-
-
-@dataclass
-class ProjectSummary:
-    """What the import did for one project."""
-
-    project: str
-    versions: int = 0
-    stored: int = 0
-    unchanged: int = 0
-    invalid: int = 0
-    bytes: int = 0
-    rows: int = 0
-    first: str | None = None
-    last: str | None = None
-
-
-@dataclass
-class ArchiveSummary:
-    """The whole import: per-project counts plus any versions that could not be read."""
-
-    projects: dict[str, ProjectSummary] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    commits: int = 0
-
-    def project(self, name: str) -> ProjectSummary:
-        return self.projects.setdefault(name, ProjectSummary(name))
 
 
 def _git(repo: Path, *args: str) -> list[str]:
@@ -212,113 +179,74 @@ def read_blobs(repo: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
         writer.join()
 
 
-def _import_one(
-    store: SnapshotStore,
-    summary: ArchiveSummary,
-    project: str,
-    raw: bytes,
-    fallback: datetime,
-    label: str,
-) -> None:
-    item = summary.project(project)
-    shortcut = store.unchanged_text(SOURCE, project, raw)
-    if shortcut is not None:  # already stored (a re-run): no need to parse
-        item.unchanged += 1
-        item.rows = sum(shortcut.rows.values())
-        _dates(item, shortcut.retrieved)
-        return
-    try:
-        payload = json.loads(raw)
-    except ValueError as error:
-        item.invalid += 1
-        summary.problems.append(f"{label}: not valid JSON ({error})")
-        return
-    if not isinstance(payload, dict):
-        item.invalid += 1
-        summary.problems.append(f"{label}: not a JSON object")
-        return
-    retrieved = fallback
-    if isinstance(payload.get("retrieved"), str):
-        try:
-            retrieved = parse_retrieved(payload["retrieved"])
-        except ValueError:
-            summary.problems.append(
-                f"{label}: unreadable retrieved {payload['retrieved']!r}; using commit time"
-            )
-    result = store.save_async(SOURCE, project, payload, retrieved=retrieved, text=raw)
-    if isinstance(result, Future):
-        item.stored += 1
-        result.add_done_callback(lambda done: _add_bytes(item, done))
-        item.rows = sum(row_counts(payload).values())
-    elif result.status == "stored":
-        item.stored += 1
-        item.bytes += result.bytes
-        item.rows = sum(result.rows.values())
-    else:
-        item.unchanged += 1
-        item.rows = sum(result.rows.values())
-    _dates(item, retrieved)
+@dataclass
+class ArchiveSource:
+    """The archive as a :class:`~impactreport.fetch.sync.Source`: each project's versions, oldest first.
 
+    Open it with :meth:`open` (a bundle or URL is cloned into a temporary folder for the duration). A
+    version is handed to the store as raw text dated by its own ``retrieved`` (the commit or file time
+    when that is unreadable), so an already stored one is recognised without parsing it.
+    """
 
-def _add_bytes(item: ProjectSummary, done: Future[SaveResult]) -> None:
-    if done.exception() is None:
-        item.bytes += done.result().bytes
+    location: str | Path
+    repo: Path | None = None  # the git directory; None for a folder of exports
+    reporter: Reporter = field(default_factory=Reporter)
+    commits: int = 0
+    source: str = SOURCE
+    _versions: dict[str, list[Version]] = field(default_factory=dict, init=False, repr=False)
 
-
-def _dates(item: ProjectSummary, retrieved: datetime) -> None:
-    stamp = retrieved.strftime("%Y-%m-%d")
-    item.first = item.first or stamp
-    item.last = stamp
-
-
-def import_git(
-    store: SnapshotStore,
-    repo: Path,
-    *,
-    on_total: Callable[[int], None] | None = None,
-    on_version: Callable[[Version], None] | None = None,
-) -> ArchiveSummary:
-    """Import every version in a repository's history into the store (oldest first)."""
-    summary = ArchiveSummary()
-    versions, summary.commits = list_versions(repo)
-    if not versions:
-        raise InputError(f"{repo}: no export files (export/json/<project>.json) in the history")
-    if on_total is not None:
-        on_total(len(versions))
-    seen_blobs: set[str] = set()
-    wanted = []
-    for version in versions:  # the same blob twice (a revert, another branch) is one version
-        if version.blob not in seen_blobs:
-            seen_blobs.add(version.blob)
-            wanted.append(version)
-    skipped = len(versions) - len(wanted)
-    previous: dict[str, str] = {}
-    for version, (_, raw) in zip(wanted, read_blobs(repo, [v.blob for v in wanted]), strict=True):
-        item = summary.project(version.project)
-        item.versions += 1
-        key = store.digest(raw)
-        if previous.get(version.project) == key:
-            item.unchanged += 1  # equal to the version before, apart from `retrieved`: no need to parse
+    @classmethod
+    @contextmanager
+    def open(cls, location: str | Path, reporter: Reporter | None = None) -> Iterator[ArchiveSource]:
+        check_source(location)
+        made = reporter or Reporter()
+        if is_git_source(location):
+            with open_repository(location) as repo:
+                yield cls(location, repo, made)
         else:
-            label = f"{version.commit[:10]}:{version.path}"
-            _import_one(store, summary, version.project, raw, version.committed, label)
-            previous[version.project] = key
-        if on_version is not None:
-            on_version(version)
-    if on_version is not None and skipped:
-        for _ in range(skipped):
-            on_version(versions[0])
-    return summary
+            yield cls(location, None, made)
+
+    @property
+    def options(self) -> None:
+        return None
+
+    def projects(self) -> list[str]:
+        """Read the history (or the folder): projects in order of their first version."""
+        self.reporter.stage("reading history", None)
+        if self.repo is not None:
+            versions, self.commits = list_versions(self.repo)
+            if not versions:
+                raise InputError(f"{self.repo}: no export files (export/json/<project>.json) in the history")
+            seen: set[str] = set()
+            for version in versions:  # the same blob twice (a revert, another branch) is one version
+                if version.blob not in seen:
+                    seen.add(version.blob)
+                    self._versions.setdefault(version.project, []).append(version)
+        else:
+            for version in folder_versions(Path(self.location)):
+                self._versions.setdefault(version.project, []).append(version)
+        return list(self._versions)
+
+    def fetch(self, project: str, since: Since) -> Iterator[Snapshot]:
+        versions = self._versions[project]
+        self.reporter.stage(project, len(versions))
+        if self.repo is not None:
+            texts = (raw for _, raw in read_blobs(self.repo, [v.blob for v in versions]))
+        else:
+            texts = (_read_file(Path(v.path)) for v in versions)
+        for version, raw in zip(versions, texts, strict=True):
+            label = f"{version.commit[:10]}:{version.path}" if version.commit else version.path
+            yield Snapshot(text=raw, retrieved=version.committed, own_date=True, label=label)
+            self.reporter.advance(1)
 
 
-def import_folder(
-    store: SnapshotStore,
-    folder: Path,
-    *,
-    on_total: Callable[[int], None] | None = None,
-    on_version: Callable[[Version], None] | None = None,
-) -> ArchiveSummary:
-    """Import a folder of exports (``<project>.json`` or ``.json.gz``, searched recursively)."""
+def _read_file(path: Path) -> bytes:
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if path.name.endswith(".gz") else raw
+
+
+def folder_versions(folder: Path) -> list[Version]:
+    """A folder's exports (``<project>.json`` or ``.json.gz``, searched recursively), dated by mtime."""
     files = sorted(
         p
         for p in folder.rglob("*")
@@ -327,42 +255,13 @@ def import_folder(
     files = [p for p in files if p.name != "manifest.jsonl"]
     if not files:
         raise InputError(f"{folder}: no export files (.json or .json.gz) in this folder")
-    if on_total is not None:
-        on_total(len(files))
-    summary = ArchiveSummary()
-    loaded: list[tuple[datetime, str, bytes, Path]] = []
-    for path in files:
-        raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
-        project = describe(path).project
-        moment = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        loaded.append((moment, project, raw, path))
-    for moment, project, raw, path in loaded:
-        summary.project(project).versions += 1
-        _import_one(store, summary, project, raw, moment, str(path))
-        if on_version is not None:
-            on_version(Version(project, "", "", moment, str(path)))
-    return summary
+    return [
+        Version(describe(p).project, "", "", datetime.fromtimestamp(p.stat().st_mtime, UTC), str(p))
+        for p in files
+    ]
 
 
 def check_source(source: str | Path) -> None:
     """Refuse a PATH that does not exist (before any progress display starts)."""
     if not str(source).startswith(URL_PREFIXES) and not Path(source).exists():
         raise InputError(f"{source}: no such file or folder")
-
-
-def import_archive(
-    data_dir: str | Path,
-    source: str | Path,
-    *,
-    on_total: Callable[[int], None] | None = None,
-    on_version: Callable[[Version], None] | None = None,
-) -> ArchiveSummary:
-    """Import an archive (folder, repository, bundle or URL) into ``DATA/exports/thinklab``."""
-    check_source(source)
-    with store_lock(data_dir):
-        store = SnapshotStore(Path(data_dir))
-        with store.background():
-            if is_git_source(source):
-                with open_repository(source) as repo:
-                    return import_git(store, repo, on_total=on_total, on_version=on_version)
-            return import_folder(store, Path(source), on_total=on_total, on_version=on_version)

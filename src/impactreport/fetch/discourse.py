@@ -18,6 +18,7 @@ rows. An edit or a deletion that does not bump its topic is only seen by a full 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from impactreport.errors import FetchError, InputError
 from impactreport.fetch import mapping
 from impactreport.fetch.http import HttpClient, HttpFailure, RetryableResponse, RetryPolicy
 from impactreport.fetch.ratelimits import DISCOURSE_POLICY, DiscourseLimits, Reporter, Throttle
+from impactreport.fetch.sync import Since, Snapshot
 
 CHUNK = 20
 #: One request a second: under the 60-a-minute limit of an admin API key, with room for others.
@@ -56,7 +58,9 @@ def json_url(url: str) -> str:
 
 @dataclass
 class DiscourseFetch:
-    """One run against one forum (optionally one category)."""
+    """One run against one forum (optionally one category), as a :class:`~impactreport.fetch.sync.Source`."""
+
+    source = "discourse"
 
     base_url: str
     category: str | None = None
@@ -158,7 +162,17 @@ class DiscourseFetch:
             )
         return view, list(posts.values())
 
-    def fetch(self, since: datetime | None = None) -> list[dict[str, list[mapping.Row]]]:
+    def projects(self) -> list[str]:
+        return [project_name(self.base_url, self.category)]
+
+    def fetch(self, project: str, since: Since) -> Iterator[Snapshot]:
+        """The whole snapshot: the topics bumped since ``since``, merged into the previous one."""
+        parts = self.threads(since.moment)
+        payload = since.complete(parts, self.source, **self.payload_extra())
+        yield Snapshot(payload=payload, details={"threads_fetched": len(parts), "fetched": dict(self.counts)})
+
+    def threads(self, since: datetime | None = None) -> list[dict[str, list[mapping.Row]]]:
+        """Rows of every listed topic (bumped since ``since`` when given), each with all its posts."""
         listed = self.topics(since)
         self.reporter.stage("topic posts", len(listed))
         parts = []

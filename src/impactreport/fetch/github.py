@@ -9,7 +9,7 @@ including the nested pages of a discussion's comments and of a comment's replies
 Incremental (``since``): issues updated since then (REST ``since``) are re-fetched whole with their
 comments (per issue, so a deleted comment disappears), discussions are read newest-updated first and
 the reading stops at the first one older than ``since``; the re-fetched threads replace their old rows
-in the previous snapshot (:func:`impactreport.fetch.mapping.merge`). A full fetch lists comments
+in the previous snapshot (:meth:`impactreport.fetch.sync.Since.complete`). A full fetch lists comments
 repository-wide (one request per 100 comments instead of one per issue).
 
 Every request goes through the shared :class:`~impactreport.fetch.http.HttpClient` with
@@ -21,18 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 import requests
 
 from impactreport import __version__
-from impactreport.errors import FetchError, InputError
+from impactreport.errors import FetchError
 from impactreport.fetch import mapping
 from impactreport.fetch.http import HttpClient, HttpFailure, RetryableResponse, RetryPolicy
 from impactreport.fetch.ratelimits import GITHUB_POLICY, GitHubLimits, Reporter
-from impactreport.fetch.store import SaveResult, newest_snapshot, parse_retrieved, save_snapshot, store_lock
+from impactreport.fetch.sync import Since, Snapshot
 
 PUBLIC_API = "https://api.github.com"
 PUBLIC_GRAPHQL = "https://api.github.com/graphql"
@@ -102,7 +101,13 @@ class PageSizes:
 
 @dataclass
 class GitHubFetch:
-    """One run against one repository. ``fetch(since)`` returns the threads' rows (see mapping)."""
+    """One run against one repository, as a :class:`~impactreport.fetch.sync.Source` (one project).
+
+    :meth:`threads` returns the rows of the threads updated since a moment (see mapping); :meth:`fetch`
+    completes them into the whole snapshot.
+    """
+
+    source = "github"
 
     owner: str
     name: str
@@ -305,7 +310,16 @@ class GitHubFetch:
 
     # -- the run ---------------------------------------------------------------------------------
 
-    def fetch(self, since: datetime | None = None) -> list[dict[str, list[mapping.Row]]]:
+    def projects(self) -> list[str]:
+        return [project_name(self.owner, self.name)]
+
+    def fetch(self, project: str, since: Since) -> Iterator[Snapshot]:
+        """The whole snapshot: the threads updated since ``since``, merged into the previous one."""
+        parts = self.threads(since.moment)
+        payload = since.complete(parts, self.source, **self.payload_extra())
+        yield Snapshot(payload=payload, details={"threads_fetched": len(parts), "fetched": dict(self.counts)})
+
+    def threads(self, since: datetime | None = None) -> list[dict[str, list[mapping.Row]]]:
         """Rows of every thread updated since ``since`` (all threads when None)."""
         repository = self.repo()
         issues = self.issues(since)
@@ -362,91 +376,3 @@ def _graphql_data(response: requests.Response) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise FetchError("GitHub GraphQL answered without data")
     return body["data"]
-
-
-# -- into the store (shared with the Discourse source) -----------------------------------------------
-
-#: Subtracted from the previous snapshot's ``retrieved`` for ``--since auto``: clocks differ, and an
-#: item updated while the previous run was reading must be read again. Re-reading is harmless (merge by id).
-SAFETY_MARGIN = timedelta(minutes=10)
-
-
-class Source(Protocol):
-    """What :func:`sync` needs from a source run (GitHub and Discourse both provide it)."""
-
-    def fetch(self, since: datetime | None = None) -> list[dict[str, list[mapping.Row]]]: ...
-
-    def payload_extra(self) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    """One run's outcome: how it fetched, what it stored, and the snapshot it stored."""
-
-    mode: str  # "full" or "incremental"
-    since: datetime | None
-    threads_fetched: int
-    save: SaveResult
-    payload: dict[str, Any]
-    note: str = ""
-
-
-def resolve_since(
-    option: str, previous: dict[str, Any] | None, options: dict[str, Any]
-) -> tuple[datetime | None, str]:
-    """``--since auto|full|ISO-DATE`` and the previous snapshot → (since or None for full, note).
-
-    ``auto`` is incremental when a previous snapshot exists that was fetched with the same options
-    (``--include-pulls``, category), else full. An explicit date re-fetches what changed since then
-    and needs a previous snapshot to merge into.
-    """
-    value = option.strip().lower()
-    if value == "full":
-        return None, ""
-    if value == "auto":
-        if previous is None:
-            return None, "no earlier snapshot: full fetch"
-        if previous.get("options") != options:
-            return None, "earlier snapshot was fetched with other options: full fetch"
-        retrieved = parse_retrieved(str(previous["retrieved"]))
-        return retrieved - SAFETY_MARGIN, ""
-    try:
-        moment = datetime.fromisoformat(option.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(
-            f"--since: {option!r} is not auto, full or an ISO date (2024-05-01 or 2024-05-01T12:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if previous is None:
-        raise InputError(
-            "--since DATE merges into the newest snapshot, and there is none yet: run with --since auto"
-        )
-    if previous.get("options") != options:
-        raise InputError(
-            "--since DATE: the newest snapshot was fetched with other options; run with --since full"
-        )
-    return moment.astimezone(UTC), ""
-
-
-def sync(
-    data_dir: str | Path, source: str, project: str, run: Source, since_option: str, options: dict[str, Any]
-) -> SyncResult:
-    """Fetch (all, or what changed since the newest snapshot), merge, and store a complete snapshot.
-
-    The new snapshot's ``retrieved`` is the time the fetch STARTED, so the next ``--since auto``
-    covers whatever changed while this one was reading.
-    """
-    with store_lock(data_dir):
-        newest = newest_snapshot(data_dir, source, project)
-        previous = newest[1] if newest else None
-        since, note = resolve_since(since_option, previous, options)
-        started = datetime.now(UTC)
-        parts = run.fetch(since)
-        extra = run.payload_extra()
-        if since is None or previous is None:
-            payload = mapping.assemble(parts, source, **extra)
-        else:
-            payload = mapping.merge(previous, parts, source, **extra)
-        saved = save_snapshot(data_dir, source, project, payload, retrieved=started)
-    return SyncResult("full" if since is None else "incremental", since, len(parts), saved, payload, note)

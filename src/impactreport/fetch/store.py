@@ -3,7 +3,7 @@
 Why: exports are retrieved daily and views over time need every distinct version, while a killed or
 concurrent run must never leave a partial file or touch an earlier one.
 
-Layout (read by :mod:`impactreport.load.snapshots`)::
+Layout (names from :mod:`impactreport.layout`, shared with :mod:`impactreport.load.snapshots`)::
 
     DIR/exports/<source>/<project>/<retrieved UTC as YYYY-MM-DDTHHMMSSZ>.json.gz
     DIR/exports/manifest.jsonl      one JSON line per stored file (append-only)
@@ -47,6 +47,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from impactreport.errors import FetchError, InputError
+from impactreport.layout import (
+    EXPORTS_DIR,
+    LOCK_NAME,
+    MANIFEST_NAME,
+    STAMP_FORMAT,
+    STAMP_NAME,
+    parse_stamp,
+    stamp_name,
+)
 
 __all__ = [
     "SaveResult",
@@ -60,8 +69,6 @@ __all__ = [
     "store_lock",
 ]
 
-STAMP_FORMAT = "%Y-%m-%dT%H%M%SZ"
-STAMP_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{6}Z)\.json\.gz$")
 #: Start of the top-level ``retrieved`` line of a pretty-printed export (deeper keys are indented more,
 #: and a newline inside a string is escaped, so this occurs once at most).
 RETRIEVED_KEY = b'\n  "retrieved": "'
@@ -98,10 +105,6 @@ def parse_retrieved(text: str) -> datetime:
     """An ISO 8601 time (``Z`` or offset; naive means UTC) as an aware UTC datetime."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def stamp_name(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(STAMP_FORMAT) + ".json.gz"
 
 
 def row_counts(payload: dict[str, Any]) -> dict[str, int]:
@@ -312,7 +315,7 @@ def store_lock(data_dir: str | Path) -> Iterator[Path]:
     A second run at the same time gets :class:`StoreLocked` with one line naming the holder. The kernel
     drops the lock when the holder dies, even by SIGKILL; temporary files it left are removed here.
     """
-    exports = Path(data_dir).resolve() / "exports"
+    exports = Path(data_dir).resolve() / EXPORTS_DIR
     with _held_guard:
         if exports in _held:
             _held[exports] += 1
@@ -327,7 +330,7 @@ def store_lock(data_dir: str | Path) -> Iterator[Path]:
                 _held[exports] -= 1
         return
     _mkdirs(exports)
-    lock_path = exports / ".lock"
+    lock_path = exports / LOCK_NAME
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -382,11 +385,11 @@ class SnapshotStore:
 
     @property
     def exports(self) -> Path:
-        return self.data_dir / "exports"
+        return self.data_dir / EXPORTS_DIR
 
     @property
     def manifest_path(self) -> Path:
-        return self.exports / "manifest.jsonl"
+        return self.exports / MANIFEST_NAME
 
     def folder(self, source: str, project: str) -> Path:
         return self.exports / safe_component(source) / safe_component(project)
@@ -446,7 +449,7 @@ class SnapshotStore:
         return entry.content
 
     def _path(self, source: str, project: str, entry: _Entry) -> Path:
-        return self.folder(source, project) / f"{entry.stamp}.json.gz"
+        return self.folder(source, project) / stamp_name(parse_stamp(entry.stamp))
 
     def newest(self, source: str, project: str) -> Path | None:
         entries = self._entries(source, project)
@@ -532,7 +535,7 @@ class SnapshotStore:
             if self._content(source, project, taken[stamp]) == content:
                 return self._unchanged(self._path(source, project, taken[stamp]), rows, moment)
             stamp = (datetime.strptime(stamp, STAMP_FORMAT) + timedelta(seconds=1)).strftime(STAMP_FORMAT)
-        path = self.folder(source, project) / f"{stamp}.json.gz"
+        path = self.folder(source, project) / stamp_name(parse_stamp(stamp))
         entries.insert(bisect_right([e.stamp for e in entries], stamp), _Entry(stamp, content, rows))
         self._manifest_rows()[self._relative(path)] = (content, rows)
         row = {"source": source, "project": project, "file": self._relative(path), "retrieved": iso}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlparse
@@ -23,9 +23,12 @@ from urllib.parse import urljoin, urlparse
 import requests
 from selectolax.lexbor import LexborHTMLParser
 
-from impactreport.fetch.http import FatalResponse, HttpClient, RetryableResponse
+from impactreport.errors import FetchError
+from impactreport.fetch.http import FatalResponse, HttpClient, HttpFailure, RetryableResponse
+from impactreport.fetch.ratelimits import Reporter
+from impactreport.fetch.sync import Since, Snapshot
 
-__all__ = ["TABLES", "ExportResult", "ThinklabClient", "check_export", "project_links"]
+__all__ = ["TABLES", "ExportResult", "ThinklabClient", "ThinklabSource", "check_export", "project_links"]
 
 #: The five tables every Thinklab export holds.
 TABLES = ("documents", "threads", "comments", "notes", "profiles")
@@ -188,3 +191,44 @@ class ThinklabClient:
         return ExportResult(
             project, result.value, result.attempts, result.elapsed, len(result.response.content)
         )
+
+
+@dataclass
+class ThinklabSource:
+    """Thinklab as a :class:`~impactreport.fetch.sync.Source`: the chosen (or every listed) project's export.
+
+    Every export is whole, so ``--since`` does not apply (``options`` is None). Logging in and listing
+    happen in :meth:`projects`, which :func:`~impactreport.fetch.sync.sync` calls under the store lock.
+    """
+
+    client: ThinklabClient
+    selected: Sequence[str] = ()  # empty: every project on the listing pages
+    reporter: Reporter = field(default_factory=Reporter)
+    source: str = SOURCE
+
+    def __post_init__(self) -> None:
+        self.client.http.on_wait = self.reporter.wait
+        self.client.http.on_attempt = self.reporter.attempt
+
+    @property
+    def options(self) -> None:
+        return None
+
+    def projects(self) -> list[str]:
+        """Log in, then the selected projects or every listed one; one line when that fails."""
+        base = self.client.base_url
+        try:
+            self.client.login()
+            found = list(self.selected) if self.selected else self.client.list_projects()
+        except HttpFailure as failure:
+            raise FetchError(f"{base}: {failure}") from None
+        if not found:
+            raise FetchError(f"{base}: the listing pages link no project (a.list-proj-name)")
+        return found
+
+    def fetch(self, project: str, since: Since) -> Iterator[Snapshot]:
+        """The project's export (an :class:`HttpFailure` after every retry fails this project only)."""
+        self.reporter.stage(project, 1)
+        export = self.client.export(project)
+        self.reporter.advance(1)
+        yield Snapshot(payload=export.payload, details={"attempts": export.attempts})
