@@ -191,17 +191,17 @@ def test_contributor_thresholds_match_raw_json(everything: Dataset, latest_dir: 
     got = dict(zip(frame["profile_id"].to_list(), frame["characters"].to_list(), strict=True))
     assert got == totals
     for threshold in (500, 4000, 10_000):
-        expected = sum(1 for n in totals.values() if n >= threshold)
+        expected = sum(1 for n in totals.values() if n > threshold)  # the one rule: more than
         assert int(frame[f"above_{threshold}"].sum()) == expected
         assert contributors.threshold_counts(frame, (threshold,))[threshold] == expected
     assert frame["characters"].is_sorted(descending=True)
-    assert frame["level"][0] == "≥ 10,000 characters"
+    assert frame["level"][0] == "> 10,000 characters"
     # one person per profile id across projects (14 ids appear in several projects)
     assert frame["profile_id"].n_unique() == frame.height == len(totals)
 
 
 def test_contributor_posts_and_dates(rephetio: Dataset, rephetio_raw: dict) -> None:
-    frame = contributors.contributors(rephetio, AnalysisParams(team=("DHIMMEL",)))
+    frame = contributors.contributors(rephetio, AnalysisParams(team=("dhimmel",)))
     top = frame.row(0, named=True)
     mine = [c for c in rephetio_raw["comments"] if c["profile_id"] == top["profile_id"]]
     notes = [n for n in rephetio_raw["notes"] if n["profile_id"] == top["profile_id"]]
@@ -224,7 +224,7 @@ def test_streamgraph_is_symmetric_around_zero(everything: Dataset) -> None:
     assert np.allclose(per_day["high"] - per_day["low"], per_day["total"], atol=1e-9)
     totals = independent_user_totals(everything_path(everything))
     users = frame.filter(pl.col("user") != streams.OTHERS)
-    assert users["user"].n_unique() == sum(1 for n in totals.values() if n >= 4000)
+    assert users["user"].n_unique() == sum(1 for n in totals.values() if n > 4000)
     # ordered by first contribution, the earliest at the bottom
     firsts = users.unique("user").sort("order")["first"]
     assert firsts.is_sorted()
@@ -352,11 +352,13 @@ def hand_dataset() -> Dataset:
 
     posts = pl.DataFrame(
         {
+            "source": ["thinklab"] * 5,
             "project": ["a", "a", "a", "b", "b"],
             "kind": ["comment", "note", "comment", "comment", "comment"],
             "post_id": [1, 2, 3, 4, 5],
             "thread_id": [10, 10, 10, 20, 20],
             "profile_id": [1, 2, 1, 3, 9],
+            "person": ["thinklab:1", "thinklab:2", "thinklab:1", "thinklab:3", "thinklab:9"],
             "username": ["ann", "bob", "ann", "cy", "robot"],
             "name": ["Ann A", "Bob B", "Ann A", "", "Robot"],
             "is_bot": [False, False, False, False, True],
@@ -370,7 +372,7 @@ def hand_dataset() -> Dataset:
     )
     threads = pl.DataFrame(
         {
-            "project": ["a", "b"], "thread_id": [10, 20], "profile_id": [1, 3], "document_id": [None, None],
+            "source": ["thinklab"] * 2, "project": ["a", "b"], "thread_id": [10, 20], "profile_id": [1, 3], "document_id": [None, None],
             "subject": ["Hello", ""], "published": [when(1), when(3)], "doi": [None, None],
             "url": ["/discussion/hello/10", "/discussion/x/20"], "views": [50, 7],
         },
@@ -394,7 +396,7 @@ def test_hand_dataset_exact_values() -> None:
         ("Bob B", 600, 1),
         ("cy", 100, 1),
     ]
-    assert people["level"].to_list() == ["≥ 4,000 characters", "≥ 500 characters", "< 500 characters"]
+    assert people["level"].to_list() == ["> 4,000 characters", "> 500 characters", "≤ 500 characters"]
     counts = {(r["project"], r["kind"]): r["count"] for r in frames["imbalance"].to_dicts()}
     assert counts == {("a", "threads"): 1, ("a", "comments"): 2, ("a", "notes"): 1,
                       ("b", "threads"): 1, ("b", "comments"): 1, ("b", "notes"): 0}  # fmt: skip

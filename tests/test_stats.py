@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from impactreport import load_dataset, summarise
-from impactreport.stats import KEYS, SENTENCE, parse_thresholds, read_team_file
+from impactreport.people import read_team_file
+from impactreport.settings import parse_thresholds
+from impactreport.stats import KEYS, SENTENCE
 from tests import independent
 
 TEAM = {"dhimmel"}
