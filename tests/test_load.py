@@ -1,7 +1,10 @@
-"""The loader on the real Thinklab exports: every format, row counts from the data's README, key recovery."""
+"""The loader: on the real Thinklab exports (every format, row counts from the data's README, key recovery),
+and on small files built here (sources kept apart, a document's introduction measured with its body)."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -12,9 +15,10 @@ from impactreport import load_dataset
 from impactreport.load.formats import detect_format, normalise
 from impactreport.load.read import read_export
 from impactreport.load.resolve import resolve_keys
+from impactreport.metrics import text_metrics
 from impactreport.schema import TABLES, polars_schema
 
-pytestmark = pytest.mark.shared
+shared = pytest.mark.shared  # needs ../shared (the fixtures skip with the reason when it is absent)
 
 # ../shared/thinklab/README.md, "Rows in latest/": documents, threads, comments, notes, profiles
 LATEST_ROWS = {
@@ -62,6 +66,7 @@ def _counts(dataset, project: str) -> tuple[int, ...]:
     return tuple(getattr(dataset, t).filter(pl.col("project") == project).height for t in TABLE_ORDER)
 
 
+@shared
 def test_latest_row_counts_per_project(latest_dir: Path) -> None:
     dataset = load_dataset(latest_dir)
     assert sorted(dataset.projects, key=str.lower) == sorted(LATEST_ROWS, key=str.lower)
@@ -71,6 +76,7 @@ def test_latest_row_counts_per_project(latest_dir: Path) -> None:
     assert dataset.usernames_known
 
 
+@shared
 @pytest.mark.parametrize("folder", sorted(SNAPSHOT_ROWS))
 def test_every_snapshot_set_loads_with_readme_counts(thinklab_dir: Path, folder: str) -> None:
     export_format, *totals, rephetio_comments = SNAPSHOT_ROWS[folder]
@@ -81,6 +87,7 @@ def test_every_snapshot_set_loads_with_readme_counts(thinklab_dir: Path, folder:
     assert dataset.posts.height == totals[0] + totals[2] + totals[3]
 
 
+@shared
 def test_every_table_has_the_documented_schema(thinklab_dir: Path) -> None:
     for path in sorted((thinklab_dir / "formats").iterdir()):
         dataset = load_dataset(path)
@@ -88,6 +95,7 @@ def test_every_table_has_the_documented_schema(thinklab_dir: Path) -> None:
             assert getattr(dataset, table).schema == polars_schema(table), (path.name, table)
 
 
+@shared
 def test_three_formats_of_meta_agree_where_they_overlap(thinklab_dir: Path) -> None:
     """A, B and B′ files of project meta, read as one project each: same people write the same texts."""
     by_format = {}
@@ -105,6 +113,7 @@ def test_three_formats_of_meta_agree_where_they_overlap(thinklab_dir: Path) -> N
     assert (joined["published"].dt.truncate("1ms") == joined["published_b"].dt.truncate("1ms")).all()
 
 
+@shared
 def test_format_b_keys_recovered_from_a_snapshot_with_ids(thinklab_dir: Path) -> None:
     formats = thinklab_dir / "formats"
     b = read_export(formats / "2016-04-19-rest-without-ids-meta.json.gz")
@@ -126,6 +135,7 @@ def test_format_b_keys_recovered_from_a_snapshot_with_ids(thinklab_dir: Path) ->
     ]
 
 
+@shared
 def test_format_b_in_a_tree_resolves_usernames(thinklab_dir: Path, tmp_path: Path) -> None:
     store = tmp_path / "exports" / "thinklab" / "meta"
     store.mkdir(parents=True)
@@ -147,9 +157,8 @@ def test_format_b_in_a_tree_resolves_usernames(thinklab_dir: Path, tmp_path: Pat
     assert both.snapshots["retrieved"].dt.year().to_list() == [2016, 2016]
 
 
+@shared
 def test_profiles_are_global_people(latest_dir: Path) -> None:
-    import json
-
     dataset = load_dataset(latest_dir)
     people: dict[int, set[str]] = {}
     for path in latest_dir.glob("*.json"):
@@ -157,13 +166,208 @@ def test_profiles_are_global_people(latest_dir: Path) -> None:
             people.setdefault(int(profile["profile_id"]), set()).add(path.stem)
     assert dataset.profiles.height == sum(len(v) for v in people.values())  # one row per person and project
     assert dataset.posts["profile_id"].drop_nulls().n_unique() == len(people)
+    authored = dataset.posts.filter(pl.col("kind") != "document")
+    assert authored["person"].null_count() == 0
+    assert set(authored["person"]) == {f"thinklab:{pid}" for pid in people}
+    for table in TABLES:
+        assert set(getattr(dataset, table)["source"]) == {"thinklab"}, table
     assert sum(1 for v in people.values() if len(v) > 1) == 14  # the data README: 14 ids in several projects
     assert max(len(v) for v in people.values()) == 7
 
 
+@shared
 def test_times_are_utc_and_retrieved_is_kept(latest_dir: Path) -> None:
     dataset = load_dataset(latest_dir)
     assert dataset.posts.schema["published"] == pl.Datetime("us", "UTC")
     retrieved = dict(zip(dataset.snapshots["project"], dataset.snapshots["retrieved"], strict=True))
     assert retrieved["rephetio"].isoformat() == "2017-09-09T23:29:47.925703+00:00"
     assert dataset.posts["published"].null_count() == 0
+
+
+# --- small files built here -------------------------------------------------------------------------
+
+
+def _write(path: Path, data: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = json.dumps(data).encode()
+    path.write_bytes(gzip.compress(raw) if path.name.endswith(".gz") else raw)
+    return path
+
+
+def _export(
+    profile_id: int, username: str, *, source: str | None = None, note: bool = False, **ids: int
+) -> dict:
+    """One thread, one comment (and a note) by one person, format C; ``ids`` sets thread/comment/note ids."""
+    thread_id, comment_id, note_id = (
+        ids.get("thread_id", 1),
+        ids.get("comment_id", 10),
+        ids.get("note_id", 20),
+    )
+    data: dict = {
+        "documents": [],
+        "threads": [
+            {
+                "thread_id": thread_id,
+                "profile_id": profile_id,
+                "subject": "s",
+                "url": f"/t/{thread_id}",
+                "published": "2016-01-01T00:00:00.000001Z",
+                "views": 1,
+            }
+        ],
+        "comments": [
+            {
+                "comment_id": comment_id,
+                "thread_id": thread_id,
+                "profile_id": profile_id,
+                "body_md": username,
+                "body_html": f"<p>{username}</p>",
+                "published": "2016-01-01T00:00:00.000002Z",
+                "url": "/c",
+            }
+        ],
+        "notes": [],
+        "profiles": [
+            {
+                "profile_id": profile_id,
+                "username": username,
+                "first_name": "",
+                "last_name": "",
+                "url": f"/u/{username}",
+            }
+        ],
+        "retrieved": "2017-01-01T00:00:00.000000Z",
+    }
+    if note:
+        data["notes"] = [
+            {
+                "note_id": note_id,
+                "comment_id": comment_id,
+                "profile_id": profile_id,
+                "body_md": "n",
+                "body_html": "<p>n</p>",
+                "added": "2016-01-02T00:00:00.000000Z",
+                "url": f"/t/{thread_id}#note-{note_id}",
+            }
+        ]
+    if source:
+        data["source"] = source
+    return data
+
+
+def test_sources_are_namespaced(tmp_path: Path) -> None:
+    """Thinklab profile 172 and Discourse user 172 are two people; same ids in one project name stay apart."""
+    thinklab = _write(tmp_path / "meta.json", _export(172, "ann"))
+    store = tmp_path / "data" / "exports"
+    # Two snapshots of a Discourse project also called "meta", with the same thread, comment and note ids.
+    _write(
+        store / "discourse" / "meta" / "2017-01-01T000000Z.json.gz", _export(172, "bob", source="discourse")
+    )
+    _write(
+        store / "discourse" / "meta" / "2017-02-01T000000Z.json.gz",
+        _export(172, "Bob", source="discourse", note=True),
+    )
+    # A store file without a `source` field: its source is the store folder it sits in.
+    _write(
+        store / "github" / "owner-repo" / "2017-01-01T000000Z.json.gz",
+        _export(172, "cy", thread_id=2, comment_id=30),
+    )
+    dataset = load_dataset([thinklab, tmp_path / "data"], all_snapshots=True)
+    assert dataset.warnings == ()
+    people = dataset.posts.select("source", "project", "kind", "person", "username").sort("source", "kind")
+    assert people.rows() == [
+        ("discourse", "meta", "comment", "discourse:172", "Bob"),
+        ("discourse", "meta", "note", "discourse:172", "Bob"),
+        ("github", "owner-repo", "comment", "github:172", "cy"),
+        ("thinklab", "meta", "comment", "thinklab:172", "ann"),
+    ]
+    # Rows are merged per (source, project, id): the Discourse thread does not replace the Thinklab one.
+    assert sorted(dataset.threads.select("source", "project", "thread_id").rows()) == [
+        ("discourse", "meta", 1),
+        ("github", "owner-repo", 2),
+        ("thinklab", "meta", 1),
+    ]
+    assert dataset.profiles.select("source", "profile_id", "username").sort("source").rows() == [
+        ("discourse", 172, "Bob"),
+        ("github", 172, "cy"),
+        ("thinklab", 172, "ann"),
+    ]
+    assert dict(dataset.snapshots.select("path", "source").rows())[str(thinklab)] == "thinklab"
+    for table in TABLES:
+        assert getattr(dataset, table)["source"].null_count() == 0, table
+
+
+@shared
+def test_a_recorded_discourse_topic_and_a_thinklab_profile_with_the_same_id(
+    fixtures_dir: Path, latest_dir: Path, tmp_path: Path
+) -> None:
+    """A Discourse snapshot mapped from a recorded topic, beside real Thinklab exports: ids collide, people do not."""
+    from impactreport.fetch.mapping import assemble, discourse_topic
+
+    topic = json.loads((fixtures_dir / "discourse" / "t_1148.perceval.json").read_text())
+    forum = assemble(
+        [discourse_topic(topic, topic["post_stream"]["posts"], "https://forum.example")], "discourse"
+    )
+    colliding = 2544  # the topic's author on the forum
+    assert colliding in {row["profile_id"] for row in forum["profiles"]}
+    meta = json.loads((latest_dir / "meta.json").read_text())
+    thinklab_id = meta["profiles"][0]["profile_id"]
+    # Give the forum user the id of a real Thinklab author, as two sources can.
+    for table in ("threads", "comments", "profiles"):
+        for row in forum[table]:
+            if row.get("profile_id") == colliding:
+                row["profile_id"] = thinklab_id
+    data = tmp_path / "data" / "exports"
+    _write(data / "discourse" / "forum" / "2025-01-01T000000Z.json.gz", forum)
+    shutil.copy(latest_dir / "meta.json", tmp_path / "meta.json")
+    dataset = load_dataset([tmp_path / "data", tmp_path / "meta.json"])
+    authored = dataset.posts.filter(pl.col("kind") != "document", pl.col("profile_id") == thinklab_id)
+    by_person = dict(authored.group_by("person").agg(pl.col("username").unique()).rows())
+    assert by_person == {
+        f"thinklab:{thinklab_id}": [meta["profiles"][0]["username"]],
+        f"discourse:{thinklab_id}": ["gorhill"],
+    }
+    contributors = dataset.posts.filter(pl.col("kind") != "document")["person"].n_unique()
+    forum_people = len({row["profile_id"] for row in forum["comments"]})
+    assert contributors == len({p["profile_id"] for p in meta["profiles"]}) + forum_people
+
+
+def test_document_intro_is_measured_with_its_own_document(tmp_path: Path) -> None:
+    """Each document's text is its introduction plus its body, matched by key whatever the row order."""
+    documents = {
+        "small": [(101, "<p>a</p>", "<p>body one</p>", "[@10.1/x]")],
+        "large": [
+            (201, "<p>an introduction of six words here</p>", "<p>b</p>", ""),
+            (202, None, "<p>a body of five words</p>", ""),
+            (203, '<p><a class="citation" href="/doi/10.2/y">c</a></p>', "<p>body</p>", "[@10.1/x]"),
+        ],
+    }
+    for project, rows in documents.items():
+        data = _export(1, "ann", comment_id=len(project))
+        data["threads"][0]["thread_id"] = data["comments"][0]["thread_id"] = len(project)
+        data["documents"] = [
+            {
+                "document_id": i,
+                "intro_html": intro,
+                "intro_md": "",
+                "body_html": body,
+                "body_md": md,
+                "doc_published": "2016-01-01T00:00:00.000000Z",
+                "url": f"/p/{project}",
+                "views": 1,
+            }
+            for i, intro, body, md in rows
+        ]
+        _write(tmp_path / f"{project}.json", data)
+    dataset = load_dataset(tmp_path)
+    posts = dataset.posts.filter(pl.col("kind") == "document").sort("post_id")
+    expected = []
+    for _, rows in sorted(documents.items(), key=lambda item: item[1][0][0]):
+        for _, intro, body, md in rows:
+            frame = pl.DataFrame({"body_md": [md, ""], "body_html": [body, intro]})
+            measured = text_metrics(frame)
+            dois = sorted(set(measured["dois"][0].to_list()) | set(measured["dois"][1].to_list()))
+            expected.append((measured["characters"].sum(), measured["words"].sum(), dois))
+    assert posts.select("characters", "words", "dois").rows() == expected
+    assert posts["characters"].to_list() == [1 + 8, 33 + 1, 20, 1 + 4]
+    assert posts["dois"].to_list()[3] == ["10.1/x", "10.2/y"]
