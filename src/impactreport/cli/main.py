@@ -12,6 +12,7 @@ import click
 from impactreport import __version__
 from impactreport.errors import FetchError, InputError
 
+from .console import safe_text
 from .lazy import LazyGroup
 
 COMMANDS = {
@@ -34,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="impactreport", standalone_mode=False)
     except (InputError, FetchError) as error:
-        click.echo(f"impactreport: error: {error}", err=True)
+        # the message may quote a file name or a value from data: shown inert, on one line
+        click.echo(f"impactreport: error: {safe_text(error)}", err=True)
         return error.exit_code
     except click.exceptions.Abort:
         click.echo("impactreport: aborted", err=True)
