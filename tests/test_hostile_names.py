@@ -1,0 +1,72 @@
+"""Names from data and from the file system are shown inert: no markup obeyed, no control sequence sent.
+
+Each case runs the real CLI in a subprocess (stdout and stderr are pipes, as in a cron log) on a real
+export file whose project name or contributor name carries the hostile text.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from impactreport.cli.console import safe_text
+
+ESC = "\x1b"
+CASES = {
+    "markup": "[bold]loud[/bold]",
+    "closing tag": "a[/b]",
+    "draft": "notes [draft]",
+    "ansi colour": f"x{ESC}[31mred",
+    "osc title": f"t{ESC}]0;pwned\x07",
+    "rtl override": "evil\u202egnp.exe",
+}
+
+
+def export(username: str) -> dict:
+    return {
+        "retrieved": "2017-02-01T00:00:00.000000Z",
+        "documents": [],
+        "threads": [
+            {"thread_id": 1, "profile_id": 1, "document_id": None, "subject": username,
+             "published": "2017-01-01T00:00:00.000000Z", "url": "/discussion/t/1", "views": 1}
+        ],
+        "comments": [
+            {"comment_id": 2, "thread_id": 1, "profile_id": 1, "published": "2017-01-02T00:00:00.000000Z",
+             "url": "/discussion/t/1#2", "body_md": "hi", "body_html": "<p>hi</p>"}
+        ],
+        "notes": [],
+        "profiles": [{"profile_id": 1, "username": username, "first_name": "", "last_name": ""}],
+    }  # fmt: skip
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "impactreport.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("name", list(CASES.values()), ids=list(CASES))
+def test_project_names_are_printed_inert(tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.json"  # a "/" in the name makes a folder: the path holds `a[/b]`
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(export("someone")), encoding="utf-8")
+    done = run("summary", str(path), "--team", name)
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert ESC not in output and "\x07" not in output and "\u202e" not in output
+    project = path.name.removesuffix(".json")
+    assert safe_text(project) in done.stdout  # the project row shows the name as written, markup and all
+    assert safe_text(name) in done.stderr  # and the team notice and warning name it verbatim
+
+
+def test_safe_text_makes_controls_visible() -> None:
+    assert safe_text(f"a{ESC}[31mb\x00\x07") == "a^[[31mb^@^G"
+    assert safe_text("left\u202eright\ufffe") == "left<U+202E>right<U+FFFE>"
+    assert safe_text("tab\tand\nnewline stay") == "tab\tand\nnewline stay"
