@@ -334,7 +334,7 @@ def test_a_recorded_discourse_topic_and_a_thinklab_profile_with_the_same_id(
 
 def test_document_intro_is_measured_with_its_own_document(tmp_path: Path) -> None:
     """Each document's text is its introduction plus its body, matched by key whatever the row order."""
-    documents = {
+    documents: dict[str, list[tuple[int, str | None, str, str]]] = {
         "small": [(101, "<p>a</p>", "<p>body one</p>", "[@10.1/x]")],
         "large": [
             (201, "<p>an introduction of six words here</p>", "<p>b</p>", ""),

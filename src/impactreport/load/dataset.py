@@ -424,7 +424,7 @@ def _frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     """A table in exactly the schema's columns and types."""
     schema = polars_schema(table)
     missing = [pl.lit(None, dtype=schema[c]).alias(c) for c in schema.names() if c not in frame.columns]
-    return frame.with_columns(missing).select(schema.names()).cast(dict(schema))
+    return frame.with_columns(missing).select(schema.names()).cast(schema)
 
 
 # --- step 5: check references ----------------------------------------------------------------------
