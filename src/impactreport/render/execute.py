@@ -9,19 +9,23 @@ user-level ``python3`` kernelspec pointing at another Python cannot be picked up
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from papermill.parameterize import parameterize_notebook
 
 from impactreport.errors import InputError
@@ -30,6 +34,12 @@ from .qmd import Cell, Markdown, QmdDocument
 
 KERNEL_NAME = "python3"
 _BLOCK_KEY = "impactreport_block"
+#: Seconds the report's code may run in all (the ``--timeout`` default).
+TIMEOUT = 1800
+#: Exceptions a cell raises for the user to act on: shown as their bare message.
+USER_ERRORS = frozenset({"InputError"})
+#: Kernel log lines that say nothing about why it failed.
+_LOG_NOISE = ("Kernel is running over TCP without encryption", "stack backtrace:", "note: Some details")
 
 
 @dataclass(frozen=True)
@@ -78,32 +88,152 @@ def inject_parameters(notebook: nbformat.NotebookNode, parameters: dict[str, Any
     return parameterize_notebook(notebook, parameters, kernel_name=KERNEL_NAME, language="python")
 
 
-def _kernel_manager(spec_dir: Path) -> KernelManager:
+def _kernel_manager(spec_dir: Path) -> AsyncKernelManager:
     """A kernel manager whose only ``python3`` kernelspec runs ``sys.executable``."""
     kernel_dir = spec_dir / "kernels" / KERNEL_NAME
     kernel_dir.mkdir(parents=True)
     spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        # native libraries write to the real stderr (the kernel log), so a crash's last words survive it
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "--IPKernelApp.capture_fd_output=False",
+            "-f",
+            "{connection_file}",
+        ],
         "display_name": "Python 3",
         "language": "python",
     }
     (kernel_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     specs = KernelSpecManager(kernel_dirs=[str(spec_dir / "kernels")], ensure_native_kernel=False)
-    return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+    return AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+
+
+def _one_line(text: str) -> str:
+    """Messages reach the user as one line: a multi-line ``evalue`` is joined with spaces."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _where(cell: nbformat.NotebookNode | None, document: QmdDocument, name: str) -> str:
+    """``index.qmd:27`` for a cell of the document (the file alone for inline code or unknown cells)."""
+    index = cell.metadata.get(_BLOCK_KEY) if cell is not None else None
+    block = document.blocks[index] if index is not None else None
+    return f"{name}:{block.line}" if isinstance(block, Cell) else name
 
 
 def _failure(
     notebook: nbformat.NotebookNode, document: QmdDocument, name: str, error: Exception
 ) -> InputError:
-    """One line naming the .qmd line of the cell that failed and the Python error."""
+    """The error a cell raised, as one line.
+
+    An :class:`InputError` raised by the package (bad data, a bad parameter) is the user's to fix and
+    reaches them as its bare message, as the same error does from ``summary`` or ``figures``. Any other
+    exception is a defect of the report's code: the line names the ``.qmd`` line of the cell.
+    """
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                index = cell.metadata.get(_BLOCK_KEY)
-                block = document.blocks[index] if index is not None else None
-                where = f"{name}:{block.line}" if isinstance(block, Cell) else name
-                return InputError(f"{where}: cell failed: {output['ename']}: {output['evalue']}")
-    return InputError(f"{name}: execution failed: {str(error).strip().splitlines()[-1]}")
+                if output.get("ename") in USER_ERRORS:
+                    return InputError(_one_line(output["evalue"]))
+                where = _where(cell, document, name)
+                return InputError(_one_line(f"{where}: cell failed: {output['ename']}: {output['evalue']}"))
+    return InputError(f"{name}: execution failed: {_one_line(str(error).strip().splitlines()[-1])}")
+
+
+def _signal_name(code: int | None) -> str:
+    """``killed by SIGKILL`` for a negative exit status, ``exit status 3`` otherwise."""
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def _last_words(text: str) -> str:
+    """What a dying process said that is worth one line: a Rust panic's message, else its last line."""
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not any(noise in line for noise in _LOG_NOISE)]
+    for number, line in enumerate(lines):
+        if "panicked at" in line and number + 1 < len(lines):
+            return lines[number + 1]
+    return lines[-1] if lines else ""
+
+
+def _kernel_detail(log_path: Path, cell: nbformat.NotebookNode | None = None) -> str:
+    """The kernel's last words: what the running cell wrote to stderr (ipykernel captures native
+    libraries' stderr there), else the kernel's own log."""
+    streams = [
+        output.get("text", "")
+        for output in (cell.get("outputs", []) if cell is not None else [])
+        if output.get("output_type") == "stream" and output.get("name") == "stderr"
+    ]
+    if words := _last_words("".join(streams)):
+        return words
+    try:
+        return _last_words(log_path.read_text(errors="replace"))
+    except OSError:
+        return ""
+
+
+@dataclass
+class _Watch:
+    """What the hooks saw: the kernel process, the cell running, and whether the deadline struck."""
+
+    process: Any = None
+    cell: nbformat.NotebookNode | None = None
+    timer: threading.Timer | None = None
+    expired: bool = False
+
+    def kill(self, *, expired: bool = False) -> None:
+        """SIGKILL the kernel (the deadline passed, or the render is being abandoned)."""
+        self.expired = self.expired or expired
+        process = self.process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                process.kill()
+                process.wait(timeout=5)
+
+
+def _client(
+    notebook: nbformat.NotebookNode, km: AsyncKernelManager, cwd: Path, watch: _Watch, timeout: int
+) -> NotebookClient:
+    """A notebook client whose hooks tell ``watch`` the kernel process and the cell running."""
+
+    def started(**_: Any) -> None:
+        provisioner = km.provisioner
+        watch.process = getattr(provisioner, "process", None)
+        watch.timer = threading.Timer(timeout, watch.kill, kwargs={"expired": True})
+        watch.timer.daemon = True
+        watch.timer.start()
+
+    def running(cell: nbformat.NotebookNode, **_: Any) -> None:
+        watch.cell = cell
+
+    return NotebookClient(
+        notebook,
+        km=km,
+        timeout=timeout,
+        resources={"metadata": {"path": str(cwd)}},
+        on_notebook_start=started,
+        on_cell_execute=running,
+    )
+
+
+def _died(
+    watch: _Watch, document: QmdDocument, name: str, log_path: Path, timeout: int, error: Exception
+) -> InputError:
+    """One line for a kernel that died or was stopped: why, in which cell, and its last words."""
+    where = _where(watch.cell, document, name)
+    if watch.expired or isinstance(error, CellTimeoutError):
+        return InputError(f"the report ran longer than {timeout} s (stopped in {where}; see --timeout)")
+    code = watch.process.poll() if watch.process is not None else None
+    detail = _kernel_detail(log_path, watch.cell)
+    message = f"the report's Python kernel died ({_signal_name(code)}) while running {where}"
+    return InputError(_one_line(f"{message}: {detail}" if detail else message))
 
 
 def execute(
@@ -113,17 +243,20 @@ def execute(
     cwd: Path,
     name: str = "<qmd>",
     env: dict[str, str] | None = None,
-    timeout: int = 900,
+    timeout: int = TIMEOUT,
 ) -> list[ExecutedBlock]:
-    """Run the document's code in a fresh kernel (working directory ``cwd``) and pair blocks with outputs."""
+    """Run the document's code in a fresh kernel (working directory ``cwd``) and pair blocks with outputs.
+
+    ``timeout`` bounds the whole run in seconds (and so every cell): past it the kernel is killed. A
+    kernel that dies (killed, out of memory, a native library aborting) ends the run at once with one
+    line naming the cell that was running; the kernel never outlives this call, even when it is
+    interrupted (Ctrl-C, SIGTERM turned into an exception by the CLI).
+    """
     notebook = inject_parameters(build_notebook(document), parameters)
+    watch = _Watch()
     with tempfile.TemporaryDirectory(prefix="impactreport-kernel-") as spec_dir:
-        client = NotebookClient(
-            notebook,
-            km=_kernel_manager(Path(spec_dir)),
-            timeout=timeout,
-            resources={"metadata": {"path": str(cwd)}},
-        )
+        km = _kernel_manager(Path(spec_dir))
+        client = _client(notebook, km, cwd, watch, timeout)
         # The kernel's own log (e.g. "running over TCP without encryption") goes to a file, shown only
         # when the kernel itself fails.
         log_path = Path(spec_dir) / "kernel.log"
@@ -132,10 +265,15 @@ def execute(
                 client.execute(env={**os.environ, **(env or {})}, stderr=log)
             except CellExecutionError as error:
                 raise _failure(notebook, document, name, error) from None
-            except Exception as error:  # the kernel died or never started
-                lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
-                detail = lines[-1] if lines else str(error) or type(error).__name__
+            except (DeadKernelError, CellTimeoutError) as error:
+                raise _died(watch, document, name, log_path, timeout, error) from None
+            except Exception as error:  # the kernel never started
+                detail = _kernel_detail(log_path) or _one_line(str(error)) or type(error).__name__
                 raise InputError(f"{name}: the Jupyter kernel failed: {detail}") from None
+            finally:
+                if watch.timer is not None:
+                    watch.timer.cancel()
+                watch.kill()
     by_block = {cell.metadata[_BLOCK_KEY]: cell for cell in notebook.cells if _BLOCK_KEY in cell.metadata}
     executed: list[ExecutedBlock] = []
     for index, block in enumerate(document.blocks):
