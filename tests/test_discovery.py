@@ -226,6 +226,18 @@ def test_ids_shared_across_sources_or_discourse_forums_are_not_a_warning(tmp_pat
     assert dataset.threads.height == 3
 
 
+def test_many_copies_of_one_export_give_one_short_warning(tmp_path: Path) -> None:
+    for copy in range(12):
+        write(tmp_path / f"copy{copy:02}.json", export(thread_id=5, comment_id=50))
+    write(tmp_path / "other.json", export(thread_id=6, comment_id=60))
+    dataset = load_dataset(tmp_path)
+    assert dataset.warnings == (
+        f"{tmp_path / 'copy00.json'}, {tmp_path / 'copy01.json'}, {tmp_path / 'copy02.json'} and 9 more: "
+        'projects "copy00", "copy01", "copy02" and 9 more hold the same ids (1 thread id and 1 comment id '
+        "appear in more than one of them): all but one are probably not project exports",
+    )
+
+
 @pytest.mark.shared
 def test_parent_of_the_real_exports_warns_about_the_format_examples(thinklab_dir: Path) -> None:
     """`summary ../shared/thinklab`: the formats/ examples are old exports of `meta` under other names."""
@@ -237,7 +249,10 @@ def test_parent_of_the_real_exports_warns_about_the_format_examples(thinklab_dir
     assert shared[0].startswith(
         ", ".join(formats) + " and " + str(thinklab_dir / "snapshots/2017-09-09/meta.json.gz")
     )
-    assert f'projects {", ".join(names)} and "meta" hold the same ids (38 to 42 thread ids' in shared[0]
+    assert (
+        f'projects {", ".join(names)} and "meta" hold the same ids (42 thread ids and 184 comment ids appear in more than one of them)'
+        in shared[0]
+    )
     # The real projects of latest/ alone give no such warning.
     assert not [w for w in load_dataset(thinklab_dir / "latest").warnings if "same" in w]
 

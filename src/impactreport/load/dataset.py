@@ -295,21 +295,27 @@ def _combine(frame: pl.DataFrame, table: str) -> pl.DataFrame:
 
 
 def _shared_ids(frame: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Pairs of projects of one source holding the same ids: source, project, project_b, count, files."""
-    ids = (
+    """Ids held by several projects of one source: source, projects (sorted), first file of each.
+
+    One row per distinct set of projects, with how many ids that set shares (``count``): a grouping,
+    not a self-join, so a hundred copies of one export cost no more than two.
+    """
+    held = (
         frame.filter(pl.col(key).is_not_null() & ~pl.col("source").is_in(PER_PROJECT_ID_SOURCES))
         .group_by(*ORIGIN, key)
         .agg(pl.col("_file").min())
+        .sort("project", "_file")
     )
     return (
-        ids.join(ids, on=["source", key], suffix="_b")
-        .filter(pl.col("project") < pl.col("project_b"))
-        .group_by("source", "project", "project_b")
-        .agg(pl.len().alias("count"), pl.col("_file").min(), pl.col("_file_b").min())
+        held.group_by("source", key, maintain_order=True)
+        .agg("project", "_file")
+        .filter(pl.col("project").list.len() > 1)
+        .group_by("source", "project")
+        .agg(pl.len().alias("count"), pl.col("_file").first())
     )
 
 
-def _groups(pairs: Sequence[tuple[str, str]]) -> list[list[str]]:
+def _groups(sets: Sequence[Sequence[str]]) -> list[list[str]]:
     """Projects linked by shared ids, as groups (connected components), each sorted."""
     parent: dict[str, str] = {}
 
@@ -318,23 +324,20 @@ def _groups(pairs: Sequence[tuple[str, str]]) -> list[list[str]]:
             project = parent[project]
         return project
 
-    for a, b in pairs:
-        parent[root(a)] = root(b)
+    for projects in sets:
+        for other in projects[1:]:
+            parent[root(other)] = root(projects[0])
     groups: dict[str, list[str]] = {}
     for project in parent:
         groups.setdefault(root(project), []).append(project)
     return sorted(sorted(group) for group in groups.values())
 
 
-def _listing(items: Sequence[str]) -> str:
-    """``a and b``, ``a, b and c``."""
+def _listing(items: Sequence[str], most: int = 4) -> str:
+    """``a and b``, ``a, b and c``; past ``most`` items, ``a, b, c and 7 more``."""
+    if len(items) > most:
+        return f"{', '.join(items[: most - 1])} and {len(items) - most + 1} more"
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def _span(counts: list[int], noun: str) -> str:
-    low, high = min(counts), max(counts)
-    amount = str(low) if low == high else f"{low} to {high}"
-    return f"{amount} {noun} id{'s' if high > 1 else ''}"
 
 
 def warn_shared_ids(tables: dict[str, pl.DataFrame], paths: Sequence[Path], warnings: list[str]) -> None:
@@ -342,35 +345,43 @@ def warn_shared_ids(tables: dict[str, pl.DataFrame], paths: Sequence[Path], warn
 
     Ids are global within a source, so this only happens when a file that is not the export of a
     project is read as one (a format example beside the real exports, a copy under another name).
-    Projects linked by shared ids form one warning: two projects give "the same 40 thread ids in
-    projects "a" and "b""; more give the range of counts over their pairs.
+    Projects linked by shared ids give one warning: for two, "the same 40 thread ids in projects "a"
+    and "b""; for more, how many ids appear in more than one of them.
     """
     for source in sorted(set(tables["threads"]["source"]) | set(tables["comments"]["source"])):
-        counts: dict[str, dict[tuple[str, str], int]] = {}
+        shared = {
+            noun: _shared_ids(tables[table].filter(pl.col("source") == source), key)
+            for table, (key, noun) in SHARED_ID_CHECKS.items()
+        }
         files: dict[str, int] = {}
-        for table, (key, noun) in SHARED_ID_CHECKS.items():
-            frame = tables[table].filter(pl.col("source") == source)
-            for _, project, project_b, count, file, file_b in _shared_ids(frame, key).iter_rows():
-                counts.setdefault(noun, {})[(project, project_b)] = count
-                files[project] = min(files.get(project, file), file)
-                files[project_b] = min(files.get(project_b, file_b), file_b)
-        pairs = sorted({pair for by_pair in counts.values() for pair in by_pair})
-        for group in _groups(pairs):
+        sets: list[list[str]] = []
+        for frame in shared.values():
+            for projects, file_indexes in frame.select("project", "_file").iter_rows():
+                sets.append(projects)
+                for project, file in zip(projects, file_indexes, strict=True):
+                    files[project] = min(files.get(project, file), file)
+        for group in _groups(sets):
+            members = set(group)
+            counts = []
+            for noun, frame in shared.items():
+                count = sum(
+                    n
+                    for projects, n in frame.select("project", "count").iter_rows()
+                    if projects[0] in members
+                )
+                if count:
+                    counts.append(f"{count} {noun} id{'s' if count > 1 else ''}")
             named = _listing([str(paths[files[project]]) for project in group])
             projects = _listing([f'"{project}"' for project in group])
-            spans = [
-                _span([n for pair, n in by_pair.items() if pair[0] in group], noun)
-                for noun, by_pair in counts.items()
-            ]
             if len(group) == 2:
                 warnings.append(
-                    f"{named}: the same {' and '.join(spans)} in projects {projects}: "
+                    f"{named}: the same {' and '.join(counts)} in projects {projects}: "
                     "one is probably not a project export"
                 )
             else:
                 warnings.append(
-                    f"{named}: projects {projects} hold the same ids ({' and '.join(spans)} per pair): "
-                    "all but one are probably not project exports"
+                    f"{named}: projects {projects} hold the same ids ({' and '.join(counts)} appear in more "
+                    "than one of them): all but one are probably not project exports"
                 )
 
 
