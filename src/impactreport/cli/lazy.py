@@ -7,6 +7,7 @@ subcommand lives in its own module exposing ``command``; the group knows only th
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
@@ -14,7 +15,7 @@ import click
 class LazyGroup(click.Group):
     """``commands`` maps a subcommand name to the module (relative to this package) that defines it."""
 
-    def __init__(self, *args: object, lazy: dict[str, str], **kwargs: object) -> None:
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lazy = lazy
 
