@@ -24,9 +24,9 @@ from tests.servers.discourse_app import DiscourseState  # noqa: E402
 from tests.servers.github_app import serve  # noqa: E402
 
 from impactreport.fetch.discourse import POLITE_RATE, DiscourseFetch  # noqa: E402
-from impactreport.fetch.github import sync  # noqa: E402
 from impactreport.fetch.http import RetryPolicy  # noqa: E402
 from impactreport.fetch.ratelimits import Reporter  # noqa: E402
+from impactreport.fetch.sync import sync  # noqa: E402
 
 FIXTURES = Path(os.environ.get("IMPACTREPORT_SHARED", REPO.parent / "shared")) / "fixtures"
 FAULTS = ["429", None, "429_no_header", "reset", None, "502", "429", None, "reset"]
@@ -45,10 +45,10 @@ def once(rate: float, faults: bool) -> tuple[int, float, int, dict[str, int]]:
             reporter=reporter,
         )
         start = time.perf_counter()
-        result = sync(data, "discourse", "fixture-forum", run, "full", run.options)
+        [result] = sync(run, data, since="full").results
         seconds = time.perf_counter() - start
     assert reporter.requests == len(state.log)
-    return reporter.requests, seconds, len(reporter.waits), result.save.rows
+    return reporter.requests, seconds, len(reporter.waits), result.rows
 
 
 def main() -> None:

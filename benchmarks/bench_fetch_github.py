@@ -24,9 +24,10 @@ sys.path.insert(0, str(REPO))
 
 from tests.servers.github_app import GitHubState, serve  # noqa: E402
 
-from impactreport.fetch.github import GitHubFetch, sync  # noqa: E402
+from impactreport.fetch.github import GitHubFetch  # noqa: E402
 from impactreport.fetch.http import RetryPolicy  # noqa: E402
 from impactreport.fetch.ratelimits import GitHubLimits, Reporter  # noqa: E402
+from impactreport.fetch.sync import sync  # noqa: E402
 
 FIXTURES = Path(os.environ.get("IMPACTREPORT_SHARED", REPO.parent / "shared")) / "fixtures"
 REST_FAULTS = ["primary", None, "secondary", None, "secondary_no_header", "reset", "502", None, "primary429"]
@@ -53,12 +54,12 @@ def once(small_pages: bool, faults: bool) -> tuple[int, float, int, int, dict[st
             reporter=reporter,
         )
         start = time.perf_counter()
-        result = sync(data, "github", "PyGithub__PyGithub", run, "full", run.options)
+        [result] = sync(run, data, since="full").results
         seconds = time.perf_counter() - start
     assert reporter.requests == len(state.log)
     planned = sum(f is not None for f in REST_FAULTS + GRAPHQL_FAULTS) if faults else 0
     left = sum(f is not None for queue in state.faults.values() for f in queue)
-    return reporter.requests, seconds, len(reporter.waits), planned - left, result.save.rows
+    return reporter.requests, seconds, len(reporter.waits), planned - left, result.rows
 
 
 def main() -> None:
