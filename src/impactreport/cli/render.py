@@ -7,18 +7,22 @@ is a list and ``-P bandwidth:14`` a number.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from datetime import date, datetime
 from typing import Any
 
 import click
 import yaml
-from rich.console import Console
 from rich.table import Table
 
+from impactreport.cli.console import err_console, inert, out_console
 from impactreport.errors import InputError
 
 TO_FORMATS = {"html": ("html",), "pdf": ("pdf",), "all": ("html", "pdf")}
+#: ``--timeout`` default, seconds (``impactreport.render.execute.TIMEOUT``; not imported from there so
+#: that ``--help`` does not load Jupyter).
+TIMEOUT = 1800
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -31,6 +35,11 @@ def parse_param(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         raise InputError(f"-P {text!r}: the value is not valid YAML") from None
+    except ValueError:
+        # YAML reads 2017-13-01 as a date and fails: keep the text, the parameter check names it
+        value = raw.strip()
+    except RecursionError:
+        raise InputError(f"-P {text!r}: the value is nested too deeply") from None
     return key, _plain(value)
 
 
@@ -42,6 +51,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     return value
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    """SIGTERM: stop the kernel or Quarto (the render then ends as ``Stopped``); between stages, exit."""
+    from impactreport.render.execute import stop_running
+
+    if not stop_running(signum):
+        raise SystemExit(128 + signum)
 
 
 @click.command(name="render")
@@ -63,7 +80,7 @@ def _plain(value: Any) -> Any:
 )
 @click.option(
     "--output-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(),
     default=None,
     help="Where index.html, index.pdf and figures/ go (default: _output in the project).",
 )
@@ -74,18 +91,44 @@ def _plain(value: Any) -> Any:
     show_default=True,
     help="quarto: the Quarto CLI; builtin: Jupyter + Pandoc + Typst; auto: Quarto when found.",
 )
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    default=TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop when the report's code runs longer than this (all cells together).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
-def command(to: str, params: tuple[str, ...], output_dir: str | None, engine: str, as_json: bool) -> None:
-    """Render report/index.qmd to _output/index.html and _output/index.pdf."""
+def command(
+    to: str, params: tuple[str, ...], output_dir: str | None, engine: str, timeout: int, as_json: bool
+) -> None:
+    """Render report/index.qmd to _output/index.html and _output/index.pdf.
+
+    Progress goes to stderr, one line per stage; the files written go to stdout.
+    """
     from impactreport.render import find_quarto, render
 
     parameters = dict(parse_param(text) for text in params)
     used = engine if engine != "auto" else ("quarto" if find_quarto() else "builtin")
-    console = Console(stderr=True)
+    console = err_console()
     started = time.perf_counter()
-    with console.status(f"Rendering the report ({used}: {', '.join(TO_FORMATS[to])})…"):
-        written = render(TO_FORMATS[to], parameters, output_dir, engine)
+
+    def progress(line: str) -> None:
+        console.print(inert(f"render: {line}"), soft_wrap=True)
+
+    from impactreport.render.execute import Stopped
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        written = render(TO_FORMATS[to], parameters, output_dir, engine, timeout=timeout, progress=progress)
+    except Stopped as stopped:
+        progress(str(stopped))
+        raise SystemExit(128 + stopped.signum) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     seconds = time.perf_counter() - started
+    progress(f"done in {seconds:.1f} s with {used}: {', '.join(path.name for path in written)}")
     if as_json:
         files = [str(path) for path in written]
         click.echo(json.dumps({"engine": used, "seconds": round(seconds, 2), "files": files}))
@@ -94,5 +137,5 @@ def command(to: str, params: tuple[str, ...], output_dir: str | None, engine: st
     table.add_column("Format")
     table.add_column("File")
     for path in written:
-        table.add_row(path.suffix.lstrip("."), str(path))
-    Console().print(table)
+        table.add_row(path.suffix.lstrip("."), inert(path))
+    out_console().print(table)

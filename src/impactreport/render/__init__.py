@@ -8,13 +8,20 @@ small renderer of our own (Jupyter kernel + Pandoc + Typst); ``"auto"`` uses Qua
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import errno
+import importlib.util
+import os
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from impactreport.errors import InputError
+from impactreport.settings import ReportParams
 
 from .builtin import FORMATS, render_builtin
+from .execute import TIMEOUT
 from .qmd import check_parameters, parse
 from .quarto import find_quarto, render_quarto
 
@@ -25,7 +32,17 @@ OUTPUT_DIR_ENV = "IMPACTREPORT_OUTPUT_DIR"
 #: ... and which renderer runs it (for the report's provenance section).
 ENGINE_ENV = "IMPACTREPORT_ENGINE"
 
-__all__ = ["ENGINES", "FORMATS", "REPORT", "find_project_root", "find_quarto", "render"]
+__all__ = [
+    "ENGINES",
+    "FORMATS",
+    "REPORT",
+    "TIMEOUT",
+    "check",
+    "check_output_dir",
+    "find_project_root",
+    "find_quarto",
+    "render",
+]
 
 
 def _builtin_name() -> str:
@@ -45,6 +62,69 @@ def find_project_root(start: Path | None = None) -> Path:
     )
 
 
+def check_output_dir(target: Path, label: str = "--output-dir") -> None:
+    """Refuse, before any slow work, an output folder that cannot be written.
+
+    Why probe rather than read mode bits: ``os.access`` and the mode say nothing true for root, ACLs,
+    read-only mounts or ``/sys``. The folder (and any missing parents) is created, a file is written and
+    removed, and whatever was created is removed again, so a refused render leaves nothing behind.
+    """
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{label} {target}: is a file, not a folder")
+    for name in ("figures", "index.html", "index.pdf"):
+        inside = target / name
+        if inside.exists() and inside.is_dir() != (name == "figures"):
+            kind = "a file" if name == "figures" else "a folder"
+            raise InputError(f"{label} {target}: {inside} is {kind}; move it away or choose another folder")
+    missing: list[Path] = []
+    folder = target
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{label} {target}: {folder} is a file, not a folder")
+    created: list[Path] = []
+    try:
+        for path in reversed(missing):
+            path.mkdir()
+            created.append(path)
+        handle, probe = tempfile.mkstemp(prefix=".impactreport-probe-", dir=target)
+        os.close(handle)
+        os.unlink(probe)
+    except PermissionError:
+        raise InputError(f"{label} {target}: not permitted to write there") from None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        if error.errno == errno.EROFS:
+            reason = "read-only file system"
+        raise InputError(f"{label} {target}: cannot write there ({reason})") from None
+    finally:
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+
+def check(params: dict[str, Any], project: Path, target: Path, source: Path | None = None) -> ReportParams:
+    """Every check a user's input gets before a kernel or Quarto starts; the first problem is an
+    :class:`InputError` of one line naming the parameter (as typed after ``-P``) or the folder."""
+    source = source or project / REPORT
+    document = parse(source.read_text(encoding="utf-8"), str(source))
+    check_parameters(document, params, str(REPORT))
+    checked = ReportParams.from_mapping(params, prefix="parameter ")
+    check_output_dir(target)  # before preflight, which may generate the demo data
+    if importlib.util.find_spec("impactreport.pipeline") is not None:
+        from impactreport import pipeline
+
+        preflight = getattr(pipeline, "preflight", None)
+        if preflight is not None:
+            preflight(checked, project)
+    return checked
+
+
+def _quiet(_: str) -> None:
+    """The default progress: say nothing (library use)."""
+
+
 def render(
     to: Sequence[str] = FORMATS,
     params: dict[str, Any] | None = None,
@@ -52,24 +132,51 @@ def render(
     engine: str = "auto",
     *,
     root: str | Path | None = None,
+    timeout: int = TIMEOUT,
+    progress: Callable[[str], None] = _quiet,
 ) -> list[Path]:
     """Render the report; return the files written (HTML and/or PDF).
 
     ``output_dir`` defaults to ``<project root>/_output``; relative paths are taken from the current folder.
+    Every parameter and the output folder are checked first (:func:`check`), so a mistake is one line
+    within a second, not after a kernel start. ``timeout`` (seconds) bounds the report's execution;
+    ``progress`` is called with one line per stage.
     """
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
+    unknown = sorted(set(to) - set(FORMATS))
+    if unknown:
+        raise InputError(f"unknown output format {unknown[0]!r} (expected html or pdf)")
     project = find_project_root(Path(root) if root else None)
     target = Path(output_dir).resolve() if output_dir else project / "_output"
     formats = tuple(dict.fromkeys(to))
     binary = find_quarto() if engine in ("auto", "quarto") else None
     if engine == "quarto" and binary is None:
         raise InputError("quarto not found: install Quarto or set QUARTO_PATH (or use --engine builtin)")
-    env = {OUTPUT_DIR_ENV: str(target), ENGINE_ENV: "Quarto" if binary else _builtin_name()}
+    params = dict(params or {})
     source = project / REPORT
+    check(params, project, target, source)
+    progress(f"checked {len(params)} parameter{'s' * (len(params) != 1)} and the output folder {target}")
+    env = {OUTPUT_DIR_ENV: str(target), ENGINE_ENV: "Quarto" if binary else _builtin_name()}
     if binary is not None:
-        check_parameters(parse(source.read_text(encoding="utf-8"), str(source)), params or {}, str(REPORT))
         return render_quarto(
-            source, to=formats, params=params, output_dir=target, root=project, env=env, binary=binary
+            source,
+            to=formats,
+            params=params,
+            output_dir=target,
+            root=project,
+            env=env,
+            binary=binary,
+            timeout=timeout,
+            progress=progress,
         )
-    return render_builtin(source, to=formats, params=params, output_dir=target, root=project, env=env)
+    return render_builtin(
+        source,
+        to=formats,
+        params=params,
+        output_dir=target,
+        root=project,
+        env=env,
+        timeout=timeout,
+        progress=progress,
+    )

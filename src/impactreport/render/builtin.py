@@ -9,6 +9,7 @@ paths Quarto would use (``<output_dir>/<stem>.html`` and ``<output_dir>/<stem>.p
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,12 @@ from impactreport.errors import InputError
 from . import document, execute, pandoc, qmd
 
 FORMATS = ("html", "pdf")
+#: Called with one line per stage (``executing …``, ``writing …``); the CLI prints it on stderr.
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """The default progress: say nothing (library use)."""
 
 
 def project_options(root: Path) -> dict[str, Any]:
@@ -59,15 +66,22 @@ def render_builtin(
     output_dir: Path,
     root: Path,
     env: dict[str, str] | None = None,
+    timeout: int = execute.TIMEOUT,
+    progress: Progress = _quiet,
 ) -> list[Path]:
-    """Render ``source`` to each format in ``to`` (``html``, ``pdf``); return the files written."""
+    """Render ``source`` to each format in ``to`` (``html``, ``pdf``); return the files written.
+
+    ``timeout`` bounds the report's code (seconds, all cells together); ``progress`` hears each stage.
+    """
     unknown = sorted(set(to) - set(FORMATS))
     if unknown:
         raise InputError(f"unknown output format {unknown[0]!r} (expected html or pdf)")
-    parsed = qmd.parse(source.read_text(encoding="utf-8"), name=str(source))
-    qmd.check_parameters(parsed, params or {}, str(source))
+    name = str(source.relative_to(root)) if source.is_relative_to(root) else str(source)
+    parsed = qmd.parse(source.read_text(encoding="utf-8"), name=name)
+    qmd.check_parameters(parsed, params or {}, name)
     options = project_options(root)
-    executed = execute.execute(parsed, params or {}, cwd=source.parent, name=str(source), env=env)
+    progress(f"executing {source.name} in a Jupyter kernel (built-in renderer)")
+    executed = execute.execute(parsed, params or {}, cwd=source.parent, name=name, env=env, timeout=timeout)
     echo = _echo(parsed.front_matter, options)
     written: list[Path] = []
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +92,7 @@ def render_builtin(
                 executed, to="html" if fmt == "html" else "typst", media_dir=media, echo=echo
             )
             target = output_dir / f"{source.stem}.{fmt}"
+            progress(f"writing {'HTML' if fmt == 'html' else 'PDF (Typst)'}: {target}")
             if fmt == "html":
                 toc = _toc(parsed.front_matter, options)
                 pandoc.to_html(body.markdown, parsed.front_matter, media_dir=media, output=target, toc=toc)

@@ -9,6 +9,7 @@ user-level ``python3`` kernelspec pointing at another Python cannot be picked up
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,40 @@ TIMEOUT = 1800
 USER_ERRORS = frozenset({"InputError"})
 #: Kernel log lines that say nothing about why it failed.
 _LOG_NOISE = ("Kernel is running over TCP without encryption", "stack backtrace:", "note: Some details")
+
+
+class Stopped(Exception):
+    """The render was stopped by a signal (SIGTERM): the CLI says so and exits ``128 + signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+#: How to stop what is running now (the kernel, Quarto's process group): see :func:`stop_running`.
+_RUNNING: list[Callable[[int], None]] = []
+
+
+@contextlib.contextmanager
+def stoppable(stop: Callable[[int], None]) -> Iterator[None]:
+    """Register ``stop`` (called with the signal number) for :func:`stop_running` while the block runs."""
+    _RUNNING.append(stop)
+    try:
+        yield
+    finally:
+        _RUNNING.remove(stop)
+
+
+def stop_running(signum: int) -> bool:
+    """Stop every running kernel or Quarto; False when nothing was running.
+
+    The CLI's SIGTERM handler calls this: killing the child makes the render end at once through its
+    error path (as :class:`Stopped`). Safe in a signal handler: it only sends signals.
+    """
+    for stop in list(_RUNNING):
+        with contextlib.suppress(Exception):
+            stop(signum)
+    return bool(_RUNNING)
 
 
 @dataclass(frozen=True)
@@ -187,15 +223,22 @@ class _Watch:
     cell: nbformat.NotebookNode | None = None
     timer: threading.Timer | None = None
     expired: bool = False
+    signalled: int | None = None
 
-    def kill(self, *, expired: bool = False) -> None:
-        """SIGKILL the kernel (the deadline passed, or the render is being abandoned)."""
+    def stop(self, signum: int) -> None:
+        """A signal (SIGINT, SIGTERM) asks the render to stop: kill the kernel, remember why."""
+        self.signalled = signum
+        self.kill(wait=False)
+
+    def kill(self, *, expired: bool = False, wait: bool = True) -> None:
+        """SIGKILL the kernel (the deadline passed, the render is stopped or being abandoned)."""
         self.expired = self.expired or expired
         process = self.process
         if process is not None and process.poll() is None:
             with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                 process.kill()
-                process.wait(timeout=5)
+                if wait:
+                    process.wait(timeout=5)
 
 
 def _client(
@@ -210,6 +253,13 @@ def _client(
         watch.timer.daemon = True
         watch.timer.start()
 
+        # nbclient's own SIGINT/SIGTERM handlers shut the kernel down politely and then report a dead
+        # kernel; ours kill it and say the render was stopped
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, watch.stop, signum)
+
     def running(cell: nbformat.NotebookNode, **_: Any) -> None:
         watch.cell = cell
 
@@ -223,10 +273,27 @@ def _client(
     )
 
 
+def _signal_handlers() -> dict[int, Any]:
+    """The SIGINT/SIGTERM handlers now (nbclient resets them to the default when it is done)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore(handlers: dict[int, Any]) -> None:
+    for signum, handler in handlers.items():
+        if handler is not None:
+            signal.signal(signum, handler)
+
+
 def _died(
     watch: _Watch, document: QmdDocument, name: str, log_path: Path, timeout: int, error: Exception
-) -> InputError:
+) -> Exception:
     """One line for a kernel that died or was stopped: why, in which cell, and its last words."""
+    if watch.signalled == signal.SIGINT:
+        return KeyboardInterrupt()  # type: ignore[return-value]
+    if watch.signalled is not None:
+        return Stopped(watch.signalled)
     where = _where(watch.cell, document, name)
     if watch.expired or isinstance(error, CellTimeoutError):
         return InputError(f"the report ran longer than {timeout} s (stopped in {where}; see --timeout)")
@@ -261,8 +328,10 @@ def execute(
         # when the kernel itself fails.
         log_path = Path(spec_dir) / "kernel.log"
         with log_path.open("wb") as log:
+            handlers = _signal_handlers()
             try:
-                client.execute(env={**os.environ, **(env or {})}, stderr=log)
+                with stoppable(watch.stop):
+                    client.execute(env={**os.environ, **(env or {})}, stderr=log)
             except CellExecutionError as error:
                 raise _failure(notebook, document, name, error) from None
             except (DeadKernelError, CellTimeoutError) as error:
@@ -274,6 +343,7 @@ def execute(
                 if watch.timer is not None:
                     watch.timer.cancel()
                 watch.kill()
+                _restore(handlers)
     by_block = {cell.metadata[_BLOCK_KEY]: cell for cell in notebook.cells if _BLOCK_KEY in cell.metadata}
     executed: list[ExecutedBlock] = []
     for index, block in enumerate(document.blocks):
