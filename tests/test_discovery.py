@@ -162,6 +162,9 @@ def test_a_stray_file_named_explicitly_is_an_error(tmp_path: Path, capsys, name:
     write(tmp_path / "real.json", export())
     code, out, err = summary(capsys, str(tmp_path / "real.json"), str(path))
     assert code == 2 and out == "" and err.count("\n") == 1 and str(path) in err
+    # Named and also inside a scanned folder: named wins.
+    code, out, err = summary(capsys, str(tmp_path), str(path))
+    assert code == 2 and out == "" and err.count("\n") == 1 and str(path) in err
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,10 @@
 
 ``load_dataset`` is the entry point; :mod:`.snapshots` finds files, :mod:`.read` parses one file,
 :mod:`.formats` maps the four Thinklab formats onto common columns, :mod:`.resolve` recovers the keys
-format B lacks, :mod:`.dataset` assembles the :class:`~impactreport.schema.Dataset`.
+format B lacks, :mod:`.dataset` assembles the :class:`~impactreport.schema.Dataset` in named steps.
 """
 
 from impactreport.load.dataset import load_dataset
-from impactreport.load.snapshots import SnapshotFile, discover
+from impactreport.load.snapshots import Discovery, SnapshotFile, discover, find
 
-__all__ = ["SnapshotFile", "discover", "load_dataset"]
+__all__ = ["Discovery", "SnapshotFile", "discover", "find", "load_dataset"]
