@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from impactreport import load_dataset
+from impactreport.cli.main import main
 from impactreport.load.formats import detect_format, normalise
 from impactreport.load.read import read_export
 from impactreport.load.resolve import resolve_keys
@@ -255,7 +256,7 @@ def _export(
     return data
 
 
-def test_sources_are_namespaced(tmp_path: Path) -> None:
+def test_sources_are_namespaced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Thinklab profile 172 and Discourse user 172 are two people; same ids in one project name stay apart."""
     thinklab = _write(tmp_path / "meta.json", _export(172, "ann"))
     store = tmp_path / "data" / "exports"
@@ -295,6 +296,9 @@ def test_sources_are_namespaced(tmp_path: Path) -> None:
     assert dict(dataset.snapshots.select("path", "source").rows())[str(thinklab)] == "thinklab"
     for table in TABLES:
         assert getattr(dataset, table)["source"].null_count() == 0, table
+    # The summary counts three people, not one "172".
+    assert main(["summary", str(thinklab), str(tmp_path / "data"), "--all-snapshots", "--json"]) in (0, None)
+    assert json.loads(capsys.readouterr().out)["overall"]["contributors"] == 3
 
 
 @shared
