@@ -155,3 +155,81 @@ def test_figures_written_by_both(renders: dict[str, Path]) -> None:
         for name in names:
             for suffix in ("png", "pdf"):
                 assert (renders[engine] / "figures" / f"{name}.{suffix}").stat().st_size > 0
+
+
+# --------------------------------------------------------------------------- Quarto bounded and one-line
+
+KILLS = """\
+---
+title: dies
+---
+
+```{python}
+x = 1
+```
+
+```{python}
+import os, signal
+os.kill(os.getpid(), signal.SIGKILL)
+```
+"""
+
+RAISES = KILLS.replace(
+    "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+    "from impactreport.errors import InputError\nraise InputError(\"parameter data '/nowhere': no such file\")",
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("report", "expected"),
+    [
+        (KILLS, "the report's Python kernel died while Quarto ran report/index.qmd (cell 2 of 2)"),
+        (RAISES, "parameter data '/nowhere': no such file"),
+    ],
+    ids=["kernel-dies", "input-error"],
+)
+def test_quarto_errors_are_one_line(
+    quarto_binary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, report: str, expected: str
+) -> None:
+    import time
+
+    from impactreport.errors import InputError
+
+    project = _project(tmp_path / "p")
+    (project / "report" / "index.qmd").write_text(report, encoding="utf-8")
+    monkeypatch.setenv("QUARTO_PATH", str(quarto_binary))
+    monkeypatch.setenv("QUARTO_PYTHON", sys.executable)
+    started = time.perf_counter()
+    with pytest.raises(InputError) as error:
+        render(("html",), {}, None, "quarto", root=project)
+    assert str(error.value) == expected
+    assert time.perf_counter() - started < 120
+
+
+@pytest.mark.slow
+def test_quarto_timeout_stops_its_process_group(quarto_binary: Path, tmp_path: Path) -> None:
+    import time
+
+    from impactreport.errors import InputError
+    from impactreport.render.quarto import render_quarto
+
+    project = _project(tmp_path / "p")
+    source = project / "report" / "index.qmd"
+    source.write_text("---\ntitle: slow\n---\n\n```{python}\nimport time\ntime.sleep(600)\n```\n")
+    env = {"QUARTO_PYTHON": sys.executable}
+    started = time.perf_counter()
+    with pytest.raises(InputError, match=r"ran longer than 15 s under Quarto"):
+        render_quarto(
+            source,
+            to=("html",),
+            output_dir=project / "_output",
+            root=project,
+            env=env,
+            binary=quarto_binary,
+            timeout=15,
+        )
+    assert time.perf_counter() - started < 40
+    time.sleep(1)
+    leftover = subprocess.run(["pgrep", "-f", str(project)], capture_output=True, text=True, check=False)
+    assert leftover.stdout.strip() == ""  # Deno, Quarto's Python and the kernel are gone

@@ -472,10 +472,11 @@ def test_find_quarto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.shared
 def test_period_restriction(latest_dir: Path) -> None:
     """since/until keep the texts posted in the period, and the threads opened or commented on in it."""
-    from datetime import UTC, datetime
+    from datetime import date
 
     from impactreport.load import load_dataset
-    from impactreport.render.reportdata import _moment, restrict_period
+    from impactreport.pipeline import restrict
+    from impactreport.settings import Period
 
     export = json.loads((latest_dir / "meta.json").read_text(encoding="utf-8"))
     since, until = "2016-01-01", "2016-06-30"
@@ -485,44 +486,37 @@ def test_period_restriction(latest_dir: Path) -> None:
     commented = {c["thread_id"] for c in comments}
     threads = [t for t in export["threads"] if inside(t["published"]) or t["thread_id"] in commented]
     assert comments and notes and len(threads) < len(export["threads"])
-    dataset = restrict_period(
-        load_dataset([latest_dir / "meta.json"]), _moment(since, "since"), _moment(until, "until", end=True)
-    )
+    dataset = restrict(load_dataset([latest_dir / "meta.json"]), Period(date(2016, 1, 1), date(2016, 6, 30)))
     assert dataset.comments.height == len(comments)
     assert dataset.notes.height == len(notes)
     assert sorted(dataset.threads["thread_id"].to_list()) == sorted(t["thread_id"] for t in threads)
     assert dataset.posts.filter(pl.col("kind") == "comment").height == len(comments)
-    assert _moment(until, "until", end=True) == datetime(2016, 7, 1, tzinfo=UTC)  # the whole last day
-    with pytest.raises(InputError, match="parameter since: 'spring' is not a date"):
-        _moment("spring", "since")
 
 
 @pytest.mark.shared
 def test_data_resolution(tmp_path: Path, latest_dir: Path) -> None:
-    from impactreport.render.reportdata import normalise, resolve_data
+    from impactreport.pipeline import resolve_data
+    from impactreport.settings import ReportParams
+
+    def resolve(data: object) -> tuple[tuple[Path, ...], bool]:
+        return resolve_data(ReportParams.from_mapping({"data": data}), tmp_path, generate=False)
 
     (tmp_path / "data" / "exports").mkdir(parents=True)
     (tmp_path / "data" / "exports" / ".partial.json").write_text("{}")  # hidden files do not count
-    (tmp_path / "data" / "demo" / "x").mkdir(parents=True)
-    (tmp_path / "data" / "demo" / "x" / "p.json").write_text("{}")  # pretend the demo exists
-    assert resolve_data("", tmp_path) == ([tmp_path / "data" / "demo"], True)
+    assert resolve("") == ((tmp_path / "data" / "demo",), True)
     shutil.copy(latest_dir / "EdgeProject.json", tmp_path / "data" / "exports" / "EdgeProject.json")
-    assert resolve_data("", tmp_path) == ([tmp_path / "data" / "exports"], False)
-    assert resolve_data("mine", tmp_path) == ([tmp_path / "mine"], False)  # relative to the project
-    assert resolve_data(["/a", "b"], tmp_path) == ([Path("/a"), tmp_path / "b"], False)
-    settings = normalise({"thresholds": "4000,500", "projects": "rephetio", "bandwidth": 14})
-    assert settings["thresholds"] == [500, 4000] and settings["projects"] == ["rephetio"]
-    assert settings["bandwidth"] == 14.0 and settings["title"] == "Impact report"
-    with pytest.raises(InputError, match="unknown report parameter 'colour'"):
-        normalise({"colour": "red"})
-    with pytest.raises(InputError, match="report parameters"):
-        normalise({"label_threshold": "many"})
+    assert resolve("") == ((tmp_path / "data" / "exports",), False)
+    (tmp_path / "mine").mkdir()
+    assert resolve("mine") == ((tmp_path / "mine",), False)  # relative to the project
+    with pytest.raises(InputError, match=r"parameter data: .*nowhere: no such file or folder"):
+        resolve("nowhere")
 
 
 @pytest.mark.slow
 def test_missing_data_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.chdir(make_project(tmp_path))
     assert main(["render", "--engine", "builtin", "--to", "html", "-P", "data:/no/such/exports"]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1
-    assert "cell failed: InputError: /no/such/exports: no such file or folder" in lines[0]
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err  # refused before the kernel: no progress line either
+    assert "/no/such/exports" in lines[0] and "cell failed" not in lines[0]

@@ -27,19 +27,20 @@ TIMEOUT = 1800
 
 def parse_param(text: str) -> tuple[str, Any]:
     """``key:value`` → ``(key, YAML value)``; dates become ``YYYY-MM-DD`` strings (papermill-safe)."""
+    shown = text if len(text) <= 80 else f"{text[:60]}…({len(text):,} characters)"
     key, separator, raw = text.partition(":")
     key = key.strip()
     if not separator or not key or not key.replace("_", "").isalnum():
-        raise InputError(f"-P {text!r}: expected key:value, e.g. -P projects:[rephetio]")
+        raise InputError(f"-P {shown!r}: expected key:value, e.g. -P projects:[rephetio]")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
-        raise InputError(f"-P {text!r}: the value is not valid YAML") from None
+        raise InputError(f"-P {shown!r}: the value is not valid YAML") from None
     except ValueError:
         # YAML reads 2017-13-01 as a date and fails: keep the text, the parameter check names it
         value = raw.strip()
     except RecursionError:
-        raise InputError(f"-P {text!r}: the value is nested too deeply") from None
+        raise InputError(f"-P {shown!r}: the value is nested too deeply") from None
     return key, _plain(value)
 
 
