@@ -70,3 +70,21 @@ def test_safe_text_makes_controls_visible() -> None:
     assert safe_text(f"a{ESC}[31mb\x00\x07") == "a^[[31mb^@^G"
     assert safe_text("left\u202eright\ufffe") == "left<U+202E>right<U+FFFE>"
     assert safe_text("tab\tand\nnewline stay") == "tab\tand\nnewline stay"
+
+
+def test_figures_survive_control_characters_and_huge_names(tmp_path: Path) -> None:
+    """A BEL in a name used to abort vl-convert (the process died); a 100,000-character name drew a
+    chart 855,504 px wide. Labels are now printable and at most 60 characters."""
+    data = export("x")
+    data["profiles"] = [
+        {"profile_id": 1, "username": "bell\x07ring", "first_name": "N" * 100_000, "last_name": "\x1b[31m"}
+    ]
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "figures"
+    done = run("figures", str(path), "--out", str(out), "--formats", "svg", "--thresholds", "0")
+    assert done.returncode == 0, done.stderr
+    svg = (out / "contributors.svg").read_text(encoding="utf-8")
+    width = float(svg.split('width="', 1)[1].split('"', 1)[0])
+    assert width < 2_000
+    assert "\x07" not in svg and "\x1b" not in svg and "N" * 61 not in svg

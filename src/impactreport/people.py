@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from impactreport.errors import InputError
+from impactreport.labels import printable
 
 #: Kinds of post that have an author (Thinklab does not export documents' authors).
 AUTHORED_KINDS = ("comment", "note")
@@ -53,12 +54,14 @@ def _comparable_username() -> pl.Expr:
 
 
 def user_label() -> pl.Expr:
-    """Display name: full name, else username, else ``user <id>``."""
-    return pl.coalesce(
-        pl.col("name").str.strip_chars().replace("", None),
-        pl.col("username"),
-        pl.concat_str(pl.lit("user "), pl.col("profile_id").cast(pl.String)),
-        pl.lit("unknown user"),
+    """Display name: full name, else username, else ``user <id>`` (printable, bounded: :mod:`.labels`)."""
+    return printable(
+        pl.coalesce(
+            pl.col("name").str.strip_chars().replace("", None),
+            pl.col("username"),
+            pl.concat_str(pl.lit("user "), pl.col("profile_id").cast(pl.String)),
+            pl.lit("unknown user"),
+        )
     )
 
 

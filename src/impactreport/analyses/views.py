@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from impactreport.labels import printable
 from impactreport.schema import Dataset
 
 from . import AnalysisParams
@@ -32,8 +33,8 @@ OVER_TIME_SCHEMA = pl.Schema(
 
 
 def shorten(text: pl.Expr, limit: int = MAX_TITLE) -> pl.Expr:
-    """Titles longer than ``limit`` cut at ``limit - 1`` characters plus an ellipsis."""
-    return pl.when(text.str.len_chars() > limit).then(text.str.slice(0, limit - 1) + "…").otherwise(text)
+    """Titles printable and longer ones cut at ``limit - 1`` characters plus an ellipsis."""
+    return printable(text, limit)
 
 
 def link(url: pl.Expr) -> pl.Expr:
