@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from impactreport import metrics
 from impactreport.metrics import citation_doi, doi_registrant, html_text, text_metrics
 
 # Text without the characters an HTML parser rewrites (NUL, CR) or that start markup, and without the
@@ -119,8 +122,6 @@ def test_pool_stops_cleanly_when_loading_fails(monkeypatch) -> None:
     """A load that fails while chunks are still in the pipes kills the workers without a thread traceback."""
     import threading
 
-    import pytest
-
     from impactreport.errors import InputError
     from impactreport.metrics import CHUNK_POSTS, HtmlMetricsPool
 
@@ -131,3 +132,169 @@ def test_pool_stops_cleanly_when_loading_fails(monkeypatch) -> None:
         pool.add(bodies)  # megabytes per chunk: the feeding threads block on the pipes
         raise InputError("a later file is bad")
     assert failures == []
+
+
+# --- hostile HTML: bounded cost, same text ----------------------------------------------------------------
+
+INLINE_TAGS = st.sampled_from(["em", "strong", "span", "code", "sup"])
+WORDS = st.sampled_from(["alpha", "beta gamma", " ", "\n", "\n\n  ", "x&amp;y", "a < b", "naïve"])
+
+
+@st.composite
+def inline_html(draw, depth: int = 0, *, in_link: bool = False) -> str:
+    """Phrasing content: text, line breaks, comments, images, emphasis, citation links (not nested)."""
+    parts: list[str] = []
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.integers(0, 5 if depth < 3 else 2))
+        if kind <= 1 or (kind == 3 and in_link):
+            parts.append(draw(WORDS))
+        elif kind == 2:
+            parts.append(draw(st.sampled_from(["<br>", "<!-- note -->", '<img src="a.png">', "<br/>"])))
+        elif kind == 3:
+            doi = draw(st.sampled_from(["10.1/a", "10.2/B"]))
+            parts.append(
+                f'<a class="citation" href="/doi/{doi}" title="x>y">{draw(inline_html(depth + 1, in_link=True))}</a>'
+            )
+        else:
+            tag = draw(INLINE_TAGS)
+            parts.append(f"<{tag}>{draw(inline_html(depth + 1, in_link=in_link))}</{tag}>")
+    return "".join(parts)
+
+
+@st.composite
+def nested_html(draw, depth: int = 0) -> str:
+    """Valid HTML as a markdown renderer writes it: blocks, lists, tables, code, scripts, layout whitespace."""
+    parts: list[str] = []
+    for _ in range(draw(st.integers(0 if depth else 1, 4))):
+        kind = draw(st.integers(0, 8 if depth < 4 else 3))
+        if kind == 0:
+            parts.append(draw(st.sampled_from(["\n", "\n\n", " ", "<hr>"])))
+        elif kind == 1:
+            parts.append(f"<p>{draw(inline_html())}</p>")
+        elif kind == 2:
+            parts.append(f"<h2>{draw(inline_html())}</h2>")
+        elif kind == 3:
+            parts.append(f"<pre><code>{draw(WORDS)}\n{draw(WORDS)}</code></pre>")
+        elif kind == 4:
+            parts.append(f"<script>if (a<b) {{ x('<div>'); }}</script>{draw(WORDS)}<style>p>a{{}}</style>")
+        elif kind == 5:
+            cells = "".join(f"<td>{draw(inline_html())}</td>" for _ in range(draw(st.integers(1, 3))))
+            parts.append(
+                f"<table>\n<thead><tr><th>h</th></tr></thead>\n<tbody>\n<tr>{cells}</tr>\n</tbody></table>"
+            )
+        elif kind == 6:
+            items = "".join(
+                f"<li>{draw(nested_html(depth + 1) | inline_html())}</li>\n"
+                for _ in range(draw(st.integers(1, 3)))
+            )
+            listing = draw(st.sampled_from(["ul", "ol"]))
+            parts.append(f"<{listing}>\n{items}</{listing}>")
+        else:
+            tag = draw(st.sampled_from(["div", "blockquote"]))
+            parts.append(f"<{tag}>{draw(nested_html(depth + 1))}</{tag}>")
+    return "".join(parts)
+
+
+def in_pieces(html: str, tags: int) -> metrics.HtmlText:
+    """``visible_text`` with pieces of ``tags`` tags (the cut rules exercised on small inputs)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(metrics, "PIECE_TAGS", tags)
+        patch.setattr(metrics, "MAX_PIECE_TAGS", 10**9)
+        return metrics.visible_text(html)
+
+
+@settings(max_examples=300, deadline=None)
+@given(nested_html(), st.integers(1, 6))
+def test_pieces_give_the_text_of_one_parse(html: str, tags: int) -> None:
+    """Cutting a well-formed body into pieces changes nothing: same text nodes, same DOIs, not flagged."""
+    text, dois = html_text(html)
+    got = in_pieces(html, tags)
+    assert (got.text, sorted(set(got.dois)), got.limited) == (text, sorted(set(dois)), False)
+
+
+def test_pieces_give_the_text_of_one_parse_on_every_real_body(latest_dir) -> None:
+    """Every real body (comments, notes, documents), cut before every tag that allows it, reads the same."""
+    bodies: set[str] = set()
+    for path in latest_dir.glob("*.json"):
+        export = json.loads(path.read_text(encoding="utf-8"))
+        for table in ("comments", "notes", "documents"):
+            for row in export.get(table) or []:
+                fields = row.get("fields", row)  # format A nests the columns under "fields"
+                bodies.update(fields.get(k) or "" for k in ("body_html", "intro_html"))
+    assert len(bodies) > 1000
+    differing = [body[:80] for body in bodies if in_pieces(body, 1)[:2] != html_text(body)]
+    assert differing == []
+
+
+@pytest.mark.parametrize(
+    ("body", "characters", "words"),
+    [
+        ("<div>" * 100_000 + "deep text here" + "</div>" * 100_000, 14, 3),
+        ("<div>" * 100_000 + "unclosed tail", 13, 2),
+        ("<div>\n" * 50_000 + "x" + "</div>\n" * 50_000, 100_001, 1),  # every "\n" its own node
+        ("<b>one <i>two " * 25_000 + "</i></b>" * 25_000, 8 * 25_000, 50_000),
+        ("<p><b id=k>x</p>" * 30_000, 30_000, 30_000),  # 30,000 distinct active formatting elements
+        ("<td>cell" * 50_000, 4 * 50_000, 1),  # cells without a table: ignored tags, one text node
+    ],
+    ids=[
+        "nested-div",
+        "unclosed-div",
+        "nested-line-breaks",
+        "b-i-alternating",
+        "formatting-list",
+        "stray-td",
+    ],
+)
+def test_deeply_nested_post_is_measured_exactly(body: str, characters: int, words: int) -> None:
+    """Hostile nesting costs linear time (pieces) and, for these, still counts every character and word."""
+    frame = pl.DataFrame({"body_html": [body, "<p>plain</p>"], "body_md": ["", ""]})
+    got = text_metrics(frame, with_limits=True)
+    assert got.row(0) == (
+        characters,
+        words,
+        [],
+        body.count("<") > metrics.PIECE_TAGS and got["html_limited"][0],
+    )
+    assert got["html_limited"][1] is False
+
+
+def test_each_piece_of_a_hostile_body_is_bounded() -> None:
+    """The cost bound itself: a piece holds at most a piece's tags, <body> and the re-opened context."""
+    bound = metrics.MAX_PIECE_TAGS + 1 + metrics.MAX_CONTEXT
+    for body in (
+        "<div>" * 100_000 + "x" + "</div>" * 100_000,
+        "<select>" + "<div>" * 20_000,  # no safe cut inside a select: cut anyway
+        "<b id=1><table></b></table>x" * 10_000,
+    ):
+        pieces = metrics.html_pieces(body).pieces
+        assert len(pieces) > 1
+        assert max(piece.count("<") for piece in pieces) <= bound
+
+
+def test_deep_nesting_is_flagged_and_named() -> None:
+    deep = "<div>" * (metrics.MAX_CONTEXT + metrics.PIECE_TAGS + 10) + "x"
+    assert metrics.visible_text(deep).limited
+    assert not metrics.visible_text("<div>" * 20 + "<p>x</p>" * 2_000).limited  # many tags, shallow
+    message = metrics.limited_warning("rephetio comment 1234")
+    assert message.startswith("rephetio comment 1234: HTML nested more than")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<p>a</p><script>" + "<div>" * 2_000 + "</script>" + "<p>b</p>\n" * 600,
+        "<p>a</p>" * 600 + "<!-- unterminated " + "<p>hidden</p>" * 600,
+        "<p>a</p>" * 600 + '<a title="unterminated>' + "<p>b</p>" * 600,
+        "<p>a</p>" * 600 + "<div" + " x" * 100,
+        "<p>a</p>" * 600 + "<plaintext><p>shown as text</p>" * 3,
+        "<p>a</p>" * 300 + "<textarea>" + "<b>" * 600 + "</textarea>" + "<em>e</em>" * 300,
+        "<p>a</p>" * 600 + "a < b and <3 and </ x> and <?pi> and <!doctype html>" * 100,
+    ],
+    ids=["script", "comment", "quote", "open-tag", "plaintext", "textarea", "lone-lt"],
+)
+def test_the_cuts_skip_what_is_not_a_tag(body: str) -> None:
+    """Raw text, comments and unterminated markup are never cut: pieces read as the whole body does."""
+    assert body.count("<") > metrics.PIECE_TAGS
+    got = metrics.visible_text(body)
+    assert got[:2] == html_text(body)
+    assert len(metrics.html_pieces(body).pieces) > 1 or "plaintext" in body

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import io
 import sys
+from typing import IO
 
 import polars as pl
 
 from impactreport.metrics import chunk_metrics
 
 
-def read_frame(stream: io.BufferedReader) -> pl.DataFrame | None:
+def read_frame(stream: IO[bytes]) -> pl.DataFrame | None:
     """One length-prefixed Arrow IPC frame, or None at the end of the stream."""
     header = stream.read(8)
     if len(header) < 8:
@@ -24,7 +25,7 @@ def read_frame(stream: io.BufferedReader) -> pl.DataFrame | None:
     return pl.read_ipc(io.BytesIO(stream.read(size)))
 
 
-def write_frame(stream: io.BufferedWriter, frame: pl.DataFrame) -> None:
+def write_frame(stream: IO[bytes], frame: pl.DataFrame) -> None:
     """Write one frame as length-prefixed Arrow IPC."""
     buffer = io.BytesIO()
     frame.write_ipc(buffer)
