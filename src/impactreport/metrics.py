@@ -195,8 +195,8 @@ _SCOPES = {
 }
 #: Start tags that leave the tree builder in the head when a body starts with them (``<style>…``).
 _HEAD_TAGS = frozenset(
-    ["html", "head", "base", "basefont", "bgsound", "link", "meta", "title", "noscript", "noframes"]
-    + ["style", "script", "template"]
+    {"html", "head", "base", "basefont", "bgsound", "link", "meta", "title", "noscript", "noframes"}
+    | {"style", "script", "template"}
 )
 _HTML_SPACE = " \t\n\r\f"
 #: Start tags that still make an element inside a ``select`` (the tree builder ignores the others).
