@@ -88,3 +88,15 @@ def test_figures_survive_control_characters_and_huge_names(tmp_path: Path) -> No
     width = float(svg.split('width="', 1)[1].split('"', 1)[0])
     assert width < 2_000
     assert "\x07" not in svg and "\x1b" not in svg and "N" * 61 not in svg
+
+
+def test_deeply_nested_post_is_bounded_and_named(tmp_path: Path) -> None:
+    """100,000 nested elements (28 s before) are measured in pieces, and the warning names the post."""
+    data = export("someone")
+    data["comments"][0]["body_html"] = "<div>" * 100_000 + "deep text" + "</div>" * 100_000
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    done = run("summary", str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["overall"]["comment_characters"] == len("deep text")
+    assert "project deep, comment 2: HTML nested more than 128 elements deep" in done.stderr

@@ -39,7 +39,7 @@ from impactreport.load.formats import detect_format, normalise
 from impactreport.load.read import TABLE_NAMES, NotAnExport, read_export
 from impactreport.load.resolve import has_missing_keys, resolve_keys
 from impactreport.load.snapshots import Discovery, SnapshotFile, discover, find
-from impactreport.metrics import TEXT_BASES, HtmlMetricsPool, text_metrics
+from impactreport.metrics import TEXT_BASES, HtmlMetricsPool, limited_warning, text_metrics
 from impactreport.people import account_key
 from impactreport.schema import Dataset, polars_schema
 
@@ -537,7 +537,9 @@ def _measure(texts: pl.DataFrame, text_basis: str, pool: HtmlMetricsPool) -> pl.
             ),
         ]
     )
-    metrics = text_metrics(parts.select("body_md", "body_html"), text_basis=text_basis, pool=pool)
+    metrics = text_metrics(
+        parts.select("body_md", "body_html"), text_basis=text_basis, pool=pool, with_limits=True
+    )
     # text_metrics answers row for row: the key columns go back beside the answers of their own rows.
     measured = pl.concat([parts.select("_row", "_intro"), metrics], how="horizontal")
     intros = measured.filter(pl.col("_intro")).select(
@@ -545,6 +547,7 @@ def _measure(texts: pl.DataFrame, text_basis: str, pool: HtmlMetricsPool) -> pl.
         pl.col("characters").alias("_intro_characters"),
         pl.col("words").alias("_intro_words"),
         pl.col("dois").alias("_intro_dois"),
+        pl.col("html_limited").alias("_intro_limited"),
     )
     has_intro = pl.col("_intro_dois").is_not_null()
     return (
@@ -559,14 +562,24 @@ def _measure(texts: pl.DataFrame, text_basis: str, pool: HtmlMetricsPool) -> pl.
             .then(pl.concat_list("dois", "_intro_dois").list.unique().list.sort())
             .otherwise(pl.col("dois"))
             .alias("dois"),
+            (pl.col("html_limited") | pl.col("_intro_limited").fill_null(False)).alias("html_limited"),
         )
     )
 
 
-def build_posts(tables: dict[str, pl.DataFrame], text_basis: str, pool: HtmlMetricsPool) -> pl.DataFrame:
-    """The hub: one row per authored text with its author (``person``) and metrics."""
+def build_posts(
+    tables: dict[str, pl.DataFrame], text_basis: str, pool: HtmlMetricsPool, warnings: list[str]
+) -> pl.DataFrame:
+    """The hub: one row per authored text with its author (``person``) and metrics.
+
+    A post whose HTML was too deeply nested to measure exactly at bounded cost is a warning naming it.
+    """
     texts = _texts(tables)
     metrics = _measure(texts, text_basis, pool)
+    limited = texts.join(metrics.filter("html_limited"), on="_row", how="semi")
+    for source, project, kind, post_id in limited.select("source", "project", "kind", "post_id").iter_rows():
+        warnings.append(limited_warning(f"{source} project {project}, {kind} {post_id}"))
+    metrics = metrics.drop("html_limited")
     posts = (
         texts.join(metrics, on="_row", how="left", maintain_order="left")
         .join(_people(tables["profiles"]), on=["source", "profile_id"], how="left", maintain_order="left")
@@ -640,7 +653,7 @@ def load_dataset(
         several = len(loaded.files) > len({(r.source, r.file.project) for r in loaded.files.values()})
         tables = assemble_tables(loaded, [file.path for file in files], several_per_project=several)
         tables = check_references(tables, loaded.warnings)
-        posts = build_posts(tables, text_basis, pool)
+        posts = build_posts(tables, text_basis, pool, loaded.warnings)
     usernames_known = _usernames_known(posts, loaded, unresolved_warned=unresolved_warned)
     return Dataset(
         profiles=tables["profiles"],
