@@ -29,7 +29,7 @@ import requests
 from impactreport import __version__
 from impactreport.errors import FetchError, InputError
 from impactreport.fetch import mapping
-from impactreport.fetch.http import HttpClient, HttpFailure, RetryableResponse, RetryPolicy
+from impactreport.fetch.http import HttpClient, HttpFailure, RetryableResponse, RetryPolicy, origin
 from impactreport.fetch.ratelimits import DISCOURSE_POLICY, DiscourseLimits, Reporter, Throttle
 from impactreport.fetch.sync import Since, Snapshot
 
@@ -93,13 +93,16 @@ class DiscourseFetch:
             on_wait=self.reporter.wait,
             on_attempt=on_attempt,
         )
+        self.http.allow(self.base_url)  # the API key goes nowhere else
 
     def get(self, url: str, params: Any = None) -> Any:
         target = (
             url if url.startswith(("http://", "https://")) else urljoin(self.base_url + "/", url.lstrip("/"))
         )
-        if urlparse(target).netloc != urlparse(self.base_url).netloc:
-            raise FetchError(f"{self.base_url}: refusing to follow a link to another host ({target})")
+        if origin(target) != origin(self.base_url):
+            raise FetchError(
+                f"{self.base_url}: refusing to follow a link to another origin ({origin(target)})"
+            )
         try:
             return self.http.request("GET", target, params=params, validate=_json_body).value
         except HttpFailure as error:

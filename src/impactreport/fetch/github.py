@@ -143,6 +143,7 @@ class GitHubFetch:
             on_wait=self.reporter.wait,
             on_attempt=self.reporter.attempt,
         )
+        self.http.allow(self.api_url, self.graphql_url)  # the token goes nowhere else
 
     # -- REST ------------------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import tenacity
@@ -243,6 +244,52 @@ def _reason(error: BaseException) -> str:
     return type(error).__name__
 
 
+class OriginRefused(FetchError):
+    """A link or redirect led to another scheme, host or port than the user named: not followed."""
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of ``url`` (default port filled in, host lowercased, no user or password)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number
+        port = None
+    port = port or {"http": 80, "https": 443}.get(scheme)
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def guard_redirects(session: requests.Session, allowed: Callable[[], frozenset[str]]) -> None:
+    """Make ``session`` refuse to follow a redirect to an origin not in ``allowed()``.
+
+    Why here: requests keeps custom headers (``Api-Key``) across a redirect to another host, and the
+    check must happen before the next request is sent. ``get_redirect_target`` is where requests reads
+    ``Location``, for every hop, before following it.
+    """
+    if getattr(session, "_impactreport_guarded", False):
+        return
+    read_target = session.get_redirect_target
+
+    def target(response: requests.Response) -> str | None:
+        location = read_target(response)
+        origins = allowed()
+        if location and origins:
+            to = origin(urljoin(response.url, location))
+            if to not in origins:
+                raise OriginRefused(
+                    f"{origin(response.url)} redirected to another origin ({to}): not followed; "
+                    f"credentials go only to {', '.join(sorted(origins))}"
+                )
+        return location
+
+    session.get_redirect_target = target  # type: ignore[method-assign]
+    session._impactreport_guarded = True  # type: ignore[attr-defined]
+
+
 @dataclass
 class HttpClient:
     """A ``requests.Session`` plus the retry policy; one client per source run.
@@ -257,6 +304,23 @@ class HttpClient:
     on_wait: Callable[[WaitEvent], None] | None = None
     on_attempt: Callable[[int], None] | None = None
     sleep: Callable[[float], None] = time.sleep
+    #: The origins (``scheme://host:port``) credentials may go to: the URLs the user named. Empty: any.
+    origins: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        guard_redirects(self.session, lambda: self.origins)
+
+    def allow(self, *urls: str) -> None:
+        """Send requests, and follow redirects, only to the origins of ``urls`` (the user's URLs)."""
+        self.origins = frozenset(origin(url) for url in urls)
+
+    def check_origin(self, url: str) -> None:
+        """Raise :class:`OriginRefused` (one line, no credentials) unless ``url`` is an allowed origin."""
+        if self.origins and origin(url) not in self.origins:
+            raise OriginRefused(
+                f"refusing to send a request to another origin ({origin(url)}): "
+                f"credentials go only to {', '.join(sorted(self.origins))}"
+            )
 
     def _check(
         self,
@@ -297,6 +361,7 @@ class HttpClient:
 
         ``build()`` returns extra request arguments computed afresh for every attempt.
         """
+        self.check_origin(url)
         policy = policy or self.policy
         classify = classify if classify is not None else self.classify
         kwargs.setdefault("timeout", policy.timeout)

@@ -99,6 +99,7 @@ class ThinklabClient:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        self.http.allow(self.base_url)  # the password and the session cookie go nowhere else
 
     @property
     def login_url(self) -> str:
