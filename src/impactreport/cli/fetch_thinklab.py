@@ -67,7 +67,7 @@ def read_credentials(login_file: Path | None) -> tuple[str, str]:
         for name, value in (("email", email), ("password", password)):
             if not isinstance(value, str) or not value:
                 raise InputError(f"{login_file}: field {name!r} is missing or empty")
-        return email, password
+        return str(email), str(password)
     email = os.environ.get(EMAIL_VARIABLE, "")
     password = os.environ.get(PASSWORD_VARIABLE, "")
     if not email or not password:
@@ -90,7 +90,8 @@ def check_base_url(base_url: str, console: Console) -> str:
     )
 
 
-def _human_bytes(size: int) -> str:
+def _human_bytes(count: int) -> str:
+    size = float(count)
     for unit in ("B", "kB", "MB", "GB"):
         if size < 1000 or unit == "GB":
             return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"

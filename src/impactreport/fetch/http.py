@@ -286,7 +286,7 @@ def guard_redirects(session: requests.Session, allowed: Callable[[], frozenset[s
                 )
         return location
 
-    session.get_redirect_target = target  # type: ignore[method-assign]
+    session.get_redirect_target = target  # type: ignore[method-assign,assignment]
     session._impactreport_guarded = True  # type: ignore[attr-defined]
 
 

@@ -298,7 +298,7 @@ _held_guard = threading.Lock()
 
 def clean_temp_files(exports: Path) -> list[Path]:
     """Remove temporary files left by a killed run (only call while holding the lock)."""
-    removed = []
+    removed: list[Path] = []
     if not exports.is_dir():
         return removed
     for path in exports.rglob(".*.tmp-*"):
