@@ -222,7 +222,7 @@ def default_classify(response: requests.Response) -> None:
 
 
 #: Network-level failures worth another attempt (resets, timeouts, bodies cut short).
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     requests.ConnectionError,
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
@@ -230,6 +230,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
+#: Everything a request is tried again for: a retryable answer or a transient network failure.
+RETRYABLE: tuple[type[Exception], ...] = (RetryableResponse, *TRANSIENT_ERRORS)
 
 
 def _reason(error: BaseException) -> str:
@@ -404,7 +406,7 @@ class HttpClient:
             return retrying(attempt)
         except FatalResponse as error:
             raise self._failure(url, last["attempts"], error, error.response, start, "") from None
-        except (RetryableResponse, *TRANSIENT_ERRORS) as error:
+        except RETRYABLE as error:
             response = getattr(error, "response", None) or last["response"]
             if not isinstance(response, requests.Response):
                 response = None

@@ -45,7 +45,12 @@ BAND = 10**12
 THREAD_ISSUE, THREAD_DISCUSSION = 1, 2
 COMMENT_ISSUE_BODY, COMMENT_ISSUE, COMMENT_DISCUSSION_BODY, COMMENT_DISCUSSION = 1, 3, 4, 5
 #: GitHub's placeholder account for deleted users: authors that are null in the API become it.
-GHOST = {"login": "ghost", "id": 10137, "type": "User", "html_url": "https://github.com/ghost"}
+GHOST: Mapping[str, Any] = {
+    "login": "ghost",
+    "id": 10137,
+    "type": "User",
+    "html_url": "https://github.com/ghost",
+}
 TABLES = ("documents", "threads", "comments", "notes", "profiles")
 
 

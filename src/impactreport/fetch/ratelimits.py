@@ -123,7 +123,9 @@ def _graphql_rate_limited(response: requests.Response) -> bool:
     except ValueError:
         return False
     errors = body.get("errors") if isinstance(body, dict) else None
-    return bool(errors) and any(isinstance(e, dict) and e.get("type") == "RATE_LIMITED" for e in errors)
+    if not isinstance(errors, list):
+        return False
+    return any(isinstance(e, dict) and e.get("type") == "RATE_LIMITED" for e in errors)
 
 
 @dataclass
