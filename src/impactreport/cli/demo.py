@@ -7,16 +7,19 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from impactreport.cli.console import err_console, inert, out_console
 from impactreport.demo import DEMO_TEAM, MAX_SNAPSHOTS, MIN_POSTS, build_demo
 from impactreport.errors import InputError
+from impactreport.layout import DEMO_DIR, DEMO_MARKER, EXPORTS_DIR
 
 
 @click.command(name="demo")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("data/demo"))
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("data") / DEMO_DIR
+)
 @click.option(
     "--posts", type=click.IntRange(min=MIN_POSTS), default=2000, show_default=True, help="Comments + notes."
 )
@@ -32,7 +35,7 @@ from impactreport.errors import InputError
 def command(directory: Path, posts: int, seed: int, snapshots: int, as_json: bool) -> None:
     """Write synthetic Thinklab exports (format C) to DIRECTORY/exports/thinklab/ (default data/demo)."""
     started = time.perf_counter()
-    err = Console(stderr=True)
+    err = err_console()
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
     ) as progress:
@@ -52,13 +55,13 @@ def command(directory: Path, posts: int, seed: int, snapshots: int, as_json: boo
     if as_json:
         payload = result.to_json()
         payload.update(posts=posts, seed=seed, team=list(DEMO_TEAM), seconds=round(elapsed, 3))
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        out_console().out(json.dumps(payload, indent=2, ensure_ascii=False), highlight=False)
         return
-    table = Table(title=f"Demo exports in {result.directory / 'exports' / 'thinklab'}")
+    table = Table(title=inert(f"Demo exports in {result.directory / EXPORTS_DIR / 'thinklab'}"))
     for column in ("project", "snapshots", "threads", "comments", "notes"):
         table.add_column(column, justify="left" if column == "project" else "right")
     for p in result.projects:
-        table.add_row(p.project, str(p.snapshots), f"{p.threads:,}", f"{p.comments:,}", f"{p.notes:,}")
+        table.add_row(inert(p.project), str(p.snapshots), f"{p.threads:,}", f"{p.comments:,}", f"{p.notes:,}")
     table.add_row(
         "total",
         str(len(result.paths)),
@@ -67,6 +70,9 @@ def command(directory: Path, posts: int, seed: int, snapshots: int, as_json: boo
         f"{sum(p.notes for p in result.projects):,}",
         style="bold",
     )
-    console = Console()
+    console = out_console()
     console.print(table)
     console.print(f"{len(result.paths)} files in {elapsed:.2f} s; team: {', '.join(DEMO_TEAM)}")
+    console.print(
+        inert(f"marked as demo data ({result.directory / DEMO_MARKER}): a scan of a parent folder skips it")
+    )
