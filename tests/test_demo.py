@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -22,7 +21,10 @@ import pytest
 from click.testing import CliRunner
 
 from impactreport.cli.demo import command
-from impactreport.demo import DEMO_TEAM, _crc32_combine, write_demo
+from impactreport.demo import DEMO_TEAM, marker_text, write_demo
+from impactreport.demo import writer as demo_writer
+from impactreport.demo.writer import Growing, Member, write_snapshots
+from impactreport.layout import DEMO_MARKER
 
 KEYS = {
     "documents": {
@@ -91,6 +93,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(demo: Path, tmp_path: Path)
     second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*.json.gz")}
     assert first == second
     assert sorted(p.relative_to(again) for p in paths) == sorted(second)
+    # every file of the tree, the marker included
+    everything = {p.relative_to(demo): p.read_bytes() for p in demo.rglob("*") if p.is_file()}
+    assert everything == {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
     third = {p.relative_to(other): p.read_bytes() for p in other.rglob("*.json.gz")}
     assert set(first.values()).isdisjoint(third.values())
 
@@ -100,7 +105,8 @@ def test_layout_atomic_and_plain_gzip(demo: Path) -> None:
     assert len(files) >= 5
     assert all(len(snapshots) == 6 for snapshots in files.values())
     everything = list(demo.rglob("*"))
-    assert not [p for p in everything if p.name.startswith(".")], "temporary files left behind"
+    hidden = [p for p in everything if p.name.startswith(".")]
+    assert hidden == [demo / DEMO_MARKER], "temporary files left behind"
     for snapshots in files.values():
         for path in snapshots:
             data = path.read_bytes()
@@ -319,10 +325,70 @@ def test_one_snapshot(tmp_path: Path) -> None:
     assert len(paths) == len(tree(tmp_path)) >= 5
 
 
-def test_crc32_combine_matches_zlib() -> None:
-    a, b = b"hello, world " * 37, "naïve ✓ 🧬".encode() * 1001
-    assert _crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
-    assert _crc32_combine(zlib.crc32(a), zlib.crc32(b""), 0) == zlib.crc32(a)
+def test_the_tree_is_marked_as_demo_data(demo: Path, tmp_path: Path) -> None:
+    marker = demo / DEMO_MARKER
+    text = marker.read_text(encoding="utf-8")
+    assert text == marker_text(2000, 7, 6)
+    assert text.count("\n") == 1 and text.endswith("\n"), "one line"
+    assert "demo" in text and "impactreport demo" in text and "--posts 2000 --seed 7 --snapshots 6" in text
+    # the marker says how the tree was made: other arguments, other line
+    write_demo(tmp_path, posts=60, seed=3, snapshots=2)
+    assert "--posts 60 --seed 3 --snapshots 2" in (tmp_path / DEMO_MARKER).read_text(encoding="utf-8")
+
+
+ROWS = [
+    {"b": i, "a": f'line\nbreak "quoted" é 🧬 東京 \x07 {i}', "n": None, "f": 1.5, "t": i % 2 == 0}
+    for i in range(23)
+]
+
+
+def members(fail_after: int | None = None) -> dict[str, Member]:
+    def rows(start: int, stop: int) -> list[dict[str, object]]:
+        if fail_after is not None and stop > fail_after:
+            raise RuntimeError("disk on fire")
+        return [dict(row) for row in ROWS[start:stop]]
+
+    return {
+        "rows": Growing([0, 5, 5, 23], rows),
+        "empty": Growing([0, 0, 0, 0], rows),
+        "nested": lambda k: [{"list": [k, {"z": [], "y": {}}], "obj": {"b": 1, "a": [1, 2]}}, {}],
+        "value": lambda k: {"k": k, "none": None, "text": "ünïcode"},
+        "plain": lambda k: "2017-01-01T00:00:00.000000Z",
+        "zeroes": lambda k: [],
+    }
+
+
+def expected(k: int) -> bytes:
+    counts = [0, 5, 5, 23]
+    export = {name: m(k) for name, m in members().items() if not isinstance(m, Growing)}
+    export.update(rows=ROWS[: counts[k]], empty=[])
+    return json.dumps(export, indent=2, sort_keys=True, ensure_ascii=False).encode()
+
+
+def test_writer_gives_exactly_the_json_dumps_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo_writer, "BATCH", 4)  # pieces end inside and at the snapshot boundaries
+    paths = [tmp_path / f"{k}.json.gz" for k in range(4)]
+    write_snapshots(paths, members())
+    for k, path in enumerate(paths):
+        data = path.read_bytes()
+        assert data[:4] == b"\x1f\x8b\x08\x00" and data[4:8] == b"\0\0\0\0"
+        assert gzip.decompress(data) == expected(k)
+    if shutil.which("gzip"):
+        check = subprocess.run(["gzip", "-t", *map(str, paths)], capture_output=True)
+        assert check.returncode == 0, check.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in paths]
+
+
+def test_writer_failure_leaves_targets_and_no_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo_writer, "BATCH", 4)
+    paths = [tmp_path / f"{k}.json.gz" for k in range(4)]
+    paths[3].write_bytes(b"the previous snapshot")
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        write_snapshots(paths, members(fail_after=13))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["3.json.gz"]
+    assert paths[3].read_bytes() == b"the previous snapshot"
 
 
 def test_cli_table_and_json(tmp_path: Path) -> None:

@@ -490,8 +490,8 @@ def generate(posts: int = 2000, seed: int = 7, snapshots: int = 6) -> Demo:
         by_thread = np.lexsort((cid, comment_thread))
         first = np.r_[True, comment_thread[by_thread][1:] != comment_thread[by_thread][:-1]]
         group_start = np.maximum.accumulate(np.where(first, np.arange(len(by_thread)), 0))
-        position = np.empty(len(cid), dtype=np.int64)
-        position[by_thread] = np.arange(len(by_thread)) - group_start + 1
+        place = np.empty(len(cid), dtype=np.int64)
+        place[by_thread] = np.arange(len(by_thread)) - group_start + 1
         order = np.argsort(nid, kind="stable")
         nid, note_comment, note_t, note_author = (
             nid[order],
@@ -504,7 +504,7 @@ def generate(posts: int = 2000, seed: int = 7, snapshots: int = 6) -> Demo:
             parent=comment_thread,
             author=comment_author,
             time=comment_t,
-            position=position,
+            position=place,
             body=rng.integers(0, len(comment_pool), len(cid)),
         )
         notes = Rows(
