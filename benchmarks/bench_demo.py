@@ -11,10 +11,10 @@ Both give the same JSON text (checked with ``--check``: the decompressed files a
     python benchmarks/bench_demo.py --posts 1000000 --writer plain   # json + GzipFile per snapshot
     /usr/bin/time -v python benchmarks/bench_demo.py ...             # whole-process figures
 
-Measured on 2 cores, medians of 5 alternating runs of the whole command: plain 60.9 s wall (50.3 s CPU),
-the previous hand-written writer 22.1 s (18.8 s CPU); the present writer (JSON from the ``json``
-module's encoders, shared deflate pieces, CRC-32 from ``zlib.crc32``) 31.2 s (35.5 s CPU) against 21.2 s
-for the previous one in the same series.
+Measured on 2 cores, medians of 5 alternating runs of the whole command: plain 60.9 s wall (50.3 s CPU)
+against 22.1 s (18.8 s CPU) for the former hand-written writer (templates, shared deflate pieces, CRC-32
+combined in GF(2)); the present writer (JSON from the ``json`` module's encoders, shared deflate pieces,
+CRC-32 from ``zlib.crc32``) 27.4 s (33.6 s CPU) against 19.1 s (20.9 s CPU) for the former one.
 """
 
 from __future__ import annotations

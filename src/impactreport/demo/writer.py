@@ -11,9 +11,10 @@ a prefix of the comments and notes of snapshot ``k + 1``, so the six default sna
 the project's rows. Each batch of rows is serialised once and deflated once, by a fresh compressor,
 into byte-aligned, non-final blocks (``Z_SYNC_FLUSH``); every file that holds the batch appends those
 blocks, and each file ends with an empty final block and its own CRC-32 and length (RFC 1951, 1952).
-Measured on ``impactreport demo --posts 1000000`` (medians of 5 runs, 2 cores): a ``gzip.GzipFile``
-per snapshot, which compresses every snapshot whole, took 2.4x the wall time and 2.5x the CPU of
-this (60.9 s against 22.1 s; see ``benchmarks/bench_demo.py``).
+Measured on ``impactreport demo --posts 1000000`` (medians of 5 alternating runs, 2 cores; see
+``benchmarks/bench_demo.py``): a ``gzip.GzipFile`` per snapshot, which compresses every snapshot
+whole, took 60.9 s (50.3 s CPU) where the former hand-written writer took 22.1 s (18.8 s CPU); this
+one takes 27.4 s (33.6 s CPU) where that one took 19.1 s (20.9 s CPU).
 
 Memory stays bounded by a few batches whatever the number of posts; compression runs in worker
 threads (zlib releases the GIL) while the next batch is serialised. Each file is a hidden temporary
