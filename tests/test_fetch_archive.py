@@ -107,6 +107,7 @@ def imported(thinklab_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     }
 
 
+@pytest.mark.slow
 def test_one_snapshot_per_distinct_version(imported: dict) -> None:
     data: Path = imported["data"]
     expected: dict[str, list[str]] = imported["expected"]
@@ -126,6 +127,7 @@ def test_one_snapshot_per_distinct_version(imported: dict) -> None:
     assert imported["first"]["problems"] == []
 
 
+@pytest.mark.slow
 def test_rerun_stores_nothing(imported: dict) -> None:
     data: Path = imported["data"]
     assert {item["stored"] for item in imported["second"]["projects"]} == {0}
@@ -134,6 +136,7 @@ def test_rerun_stores_nothing(imported: dict) -> None:
     assert (data / "exports/manifest.jsonl").read_bytes() == imported["manifest"]
 
 
+@pytest.mark.slow
 def test_manifest_and_newest_snapshots_match_the_originals(imported: dict, latest_dir: Path) -> None:
     data: Path = imported["data"]
     rows = [json.loads(line) for line in imported["manifest"].decode().splitlines()]
@@ -154,6 +157,7 @@ def test_manifest_and_newest_snapshots_match_the_originals(imported: dict, lates
     assert not list((data / "exports").rglob(".*.tmp-*"))
 
 
+@pytest.mark.slow
 def test_loader_reads_every_imported_snapshot(imported: dict) -> None:
     load = pytest.importorskip("impactreport.load")
     if not hasattr(load, "load_dataset"):

@@ -186,6 +186,7 @@ def test_pull_requests_only_when_asked(
     assert all(t["kind"] != "pull" for t in snapshot["threads"])
 
 
+@pytest.mark.slow
 def test_every_fault_is_survived_and_data_is_complete(
     server: tuple[GitHubState, str], fixtures_dir: Path, tmp_path: Path
 ) -> None:

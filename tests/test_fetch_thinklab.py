@@ -233,6 +233,7 @@ def count_snapshots(data: Path) -> int:
     return sum(1 for _ in folder.rglob("*.json.gz")) if folder.exists() else 0
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_leaves_a_broken_file(serve, tmp_path: Path) -> None:
     url, app = serve(fault_rate=0.2, seed=11, faults=("bad_gateway", "truncated", "reset"), vary=True)
     rng = random.Random(20170909)

@@ -74,9 +74,7 @@ def charts(frames: dict[str, pl.DataFrame]) -> dict[str, alt.TopLevelMixin]:
 
 
 @pytest.fixture(scope="module")
-def written(
-    rephetio: Dataset, frames: dict, charts: dict, tmp_path_factory: pytest.TempPathFactory
-) -> dict:
+def written(rephetio: Dataset, frames: dict, charts: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     from impactreport.pipeline import Request, Result, write_figures
     from impactreport.stats import summarise
 
