@@ -199,6 +199,7 @@ def in_pieces(html: str, tags: int) -> metrics.HtmlText:
     """``visible_text`` with pieces of ``tags`` tags (the cut rules exercised on small inputs)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(metrics, "PIECE_TAGS", tags)
+        patch.setattr(metrics, "WHOLE_PARSE_TAGS", tags)
         patch.setattr(metrics, "MAX_PIECE_TAGS", 10**9)
         return metrics.visible_text(html)
 
@@ -253,7 +254,7 @@ def test_deeply_nested_post_is_measured_exactly(body: str, characters: int, word
         characters,
         words,
         [],
-        body.count("<") > metrics.PIECE_TAGS and got["html_limited"][0],
+        body.count("<") > metrics.WHOLE_PARSE_TAGS and got["html_limited"][0],
     )
     assert got["html_limited"][1] is False
 
@@ -271,7 +272,8 @@ def test_each_piece_of_a_hostile_body_is_bounded() -> None:
         assert max(piece.count("<") for piece in pieces) <= bound
 
 
-def test_deep_nesting_is_flagged_and_named() -> None:
+def test_deep_nesting_is_flagged_and_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metrics, "WHOLE_PARSE_TAGS", metrics.PIECE_TAGS)  # cut small bodies too
     deep = "<div>" * (metrics.MAX_CONTEXT + metrics.PIECE_TAGS + 10) + "x"
     assert metrics.visible_text(deep).limited
     assert not metrics.visible_text("<div>" * 20 + "<p>x</p>" * 2_000).limited  # many tags, shallow
@@ -292,8 +294,9 @@ def test_deep_nesting_is_flagged_and_named() -> None:
     ],
     ids=["script", "comment", "quote", "open-tag", "plaintext", "textarea", "lone-lt"],
 )
-def test_the_cuts_skip_what_is_not_a_tag(body: str) -> None:
+def test_the_cuts_skip_what_is_not_a_tag(body: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Raw text, comments and unterminated markup are never cut: pieces read as the whole body does."""
+    monkeypatch.setattr(metrics, "WHOLE_PARSE_TAGS", metrics.PIECE_TAGS)  # cut small bodies too
     assert body.count("<") > metrics.PIECE_TAGS
     got = metrics.visible_text(body)
     assert got[:2] == html_text(body)

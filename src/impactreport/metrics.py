@@ -56,6 +56,10 @@ WORD_PATTERN = r"\w+"
 PARALLEL_MIN_POSTS = 20_000
 #: A body with more tags (counted as "<") is parsed in pieces of about this many tags (module docstring).
 PIECE_TAGS = 256
+#: Bodies with at most this many tags are parsed whole: lexbor's worst case at this size (distinct
+#: formatting elements re-opened by every paragraph) is about 0.05 s, and all but one real body fit, so the
+#: linear scan's cost (2–4 µs per tag in Python) is paid only by bodies that could be slow to parse.
+WHOLE_PARSE_TAGS = 2048
 #: A piece with no safe cut is cut anyway at this many tags (and flagged ``html_limited``).
 MAX_PIECE_TAGS = 4 * PIECE_TAGS
 #: Open elements re-opened at the head of a piece; a deeper body loses the outer ones (and is flagged).
@@ -92,7 +96,7 @@ def html_text(html: str) -> tuple[str, list[str]]:
 
 def visible_text(html: str) -> HtmlText:
     """:func:`html_text` with bounded cost: a body of many tags is parsed in pieces (module docstring)."""
-    if html.count("<") <= PIECE_TAGS:
+    if html.count("<") <= WHOLE_PARSE_TAGS:
         return HtmlText(*_parse(html), False)
     cut = html_pieces(html)
     texts: list[str] = []
