@@ -100,3 +100,21 @@ def test_deeply_nested_post_is_bounded_and_named(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["overall"]["comment_characters"] == len("deep text")
     assert "project deep, comment 2: HTML nested more than 128 elements deep" in done.stderr
+
+
+def test_emoji_labels_are_cut_between_graphemes(tmp_path: Path) -> None:
+    """Vega cut a long emoji label inside a surrogate pair and the figure failed; labels are now cut by us,
+    at a grapheme boundary, and drawn whole."""
+    from impactreport.labels import MAX_LABEL, cut
+
+    data = export("x")
+    data["profiles"][0]["first_name"] = "B" * 20 + "😀" * 50
+    data["threads"][0]["subject"] = "👨‍👩‍👧" * 40
+    path = tmp_path / "emoji.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    done = run("figures", str(path), "--out", str(tmp_path / "out"), "--formats", "svg", "--thresholds", "0")
+    assert done.returncode == 0, done.stderr
+    family = "👨‍👩‍👧"
+    assert cut(family * 40).removesuffix("…") == family * (len(cut(family * 40)) // len(family))
+    assert cut("e\u0301" * 70).endswith("e\u0301…")
+    assert cut("ok") == "ok" and len(cut("x" * 100)) == MAX_LABEL

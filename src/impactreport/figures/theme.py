@@ -51,9 +51,9 @@ CONFIG = {
               "color": TEXT, "offset": 10},
     "axis": {"labelFontSize": 12, "titleFontSize": 13, "labelColor": TEXT, "titleColor": TEXT,
              "titleFontWeight": "normal", "gridColor": "#E5E5E5", "domainColor": "#888888",
-             "tickColor": "#888888", "labelLimit": 360},
+             "tickColor": "#888888", "labelLimit": 0},
     "legend": {"labelFontSize": 12, "titleFontSize": 12, "titleFontWeight": "normal",
-               "labelColor": TEXT, "titleColor": TEXT, "labelLimit": 360, "symbolLimit": 200},
+               "labelColor": TEXT, "titleColor": TEXT, "labelLimit": 0, "symbolLimit": 200},
     "header": {"labelFontSize": 13, "titleFontSize": 13},
     "text": {"fontSize": 12, "color": TEXT},
 }  # fmt: skip

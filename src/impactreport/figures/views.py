@@ -34,7 +34,7 @@ def chart(
     names = projects or sorted(frame["project"].unique().to_list(), key=str.lower)
     order = shown["item"].to_list()
     base = alt.Chart(theme.values(shown, ["item", "project", "kind", "views", "link"])).encode(
-        y=alt.Y("item:N", sort=order, title=None, axis=alt.Axis(labelFontSize=11, labelLimit=420)),
+        y=alt.Y("item:N", sort=order, title=None, axis=alt.Axis(labelFontSize=11, labelLimit=0)),
         # room right of the longest bar for its number, clear of the legend
         x=alt.X(
             "views:Q",
@@ -96,7 +96,7 @@ def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
             color=alt.Color("legend:N", sort=legends, title=None,
                             scale=alt.Scale(domain=legends,
                                             range=theme.cycle(theme.PROJECT_COLORS, len(legends))),
-                            legend=alt.Legend(orient="bottom", columns=1, labelLimit=560)),
+                            legend=alt.Legend(orient="bottom", columns=1, labelLimit=0)),
             tooltip=["legend:N", alt.Tooltip("date:T", format="%d %b %Y", timeUnit="utcyearmonthdate"),
                      alt.Tooltip("views:Q", format=",")],
         )
