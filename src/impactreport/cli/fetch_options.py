@@ -29,7 +29,7 @@ from rich.text import Text
 
 from impactreport.errors import FetchError, InputError
 
-from .console import err_console, inert, out_console, safe_text
+from .console import err_console, inert, notice, out_console, safe_text
 
 if TYPE_CHECKING:
     from impactreport.fetch.http import RetryPolicy
@@ -248,11 +248,16 @@ def show_result(payload: Any, table: Callable[[], Table], *, quiet: bool, as_jso
 
 def run(source: Source, data_dir: Path, *, quiet: bool, as_json: bool, since: str = "auto") -> SyncRun:
     """:func:`~impactreport.fetch.sync.sync` under the progress display (on stderr, when it is a
-    terminal and neither ``--quiet`` nor ``--json`` was given)."""
+    terminal and neither ``--quiet`` nor ``--json`` was given); its notes (a project stored in its
+    existing folder of another case) follow on stderr, ``note: …``, whatever the options."""
     from impactreport.fetch.sync import progress_display, sync  # see the module docstring
 
-    with progress_display(err_console(), enabled=not (quiet or as_json)) as shown:
-        return sync(source, data_dir, since=since, display=shown)
+    err = err_console()
+    with progress_display(err, enabled=not (quiet or as_json)) as shown:
+        outcome = sync(source, data_dir, since=since, display=shown)
+    for note in outcome.notes:
+        notice(err, note)
+    return outcome
 
 
 def report_failures(outcome: SyncRun) -> None:

@@ -39,9 +39,16 @@ POLITE_RATE = 1.0
 
 
 def project_name(base_url: str, category: str | None) -> str:
-    """The store's project folder: the forum's host (``_port`` when one is given), ``__category``."""
+    """The store's project folder: the forum's host (``_port`` when one is given), ``__category``.
+
+    The host is lowercased (hosts ignore case; the store also finds a folder of another case). An IPv6
+    host cannot be a folder name as it is (``:``): ``[::1]`` becomes ``ipv6_--1``, a zone ``%`` ``_``.
+    """
     parsed = urlparse(base_url)
-    name = (parsed.hostname or "forum") + (f"_{parsed.port}" if parsed.port else "")
+    host = (parsed.hostname or "forum").lower()
+    if ":" in host:
+        host = "ipv6_" + host.replace(":", "-").replace("%", "_")
+    name = host + (f"_{parsed.port}" if parsed.port else "")
     return f"{name}__{category}" if category else name
 
 

@@ -15,6 +15,20 @@ hidden temporary file in the same folder (``.<name>.tmp-<random>``, ignored by t
 renamed into place and the folder fsynced. If the content equals the snapshot just before it in time
 (``retrieved`` ignored), nothing is written and the result says "unchanged".
 
+Hostile or broken stores (the data folder is committed to git, which checks symbolic links out as links):
+
+- nothing is written through a symbolic link: every folder below the data folder is opened relative to
+  its parent with ``O_NOFOLLOW``, the lock, the manifest and new files with ``O_NOFOLLOW`` (``O_EXCL``
+  for new ones); a link is refused with one line naming it and its target (:class:`LinkRefused`,
+  exit 2) before anything is fetched where it can be seen early.
+- a failed write (read-only, full disk, no permission) stops the run with one line naming the path and
+  the reason (:class:`StoreWriteError`); the run's temporary file is removed, earlier snapshots are
+  untouched, and the manifest keeps exactly its lines: a line is appended only after its snapshot is in
+  place, a partly written line is cut off again, and a snapshot whose line could not be appended is
+  removed.
+- GitHub and Discourse names ignore case: :meth:`SnapshotStore.locate` finds a project's existing folder
+  whatever case was typed (with a note), so one project never becomes two.
+
 Use::
 
     from impactreport.fetch.store import SnapshotStore, store_lock, save_snapshot
@@ -29,6 +43,7 @@ For many saves in one run (the archive import) keep one :class:`SnapshotStore` (
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import gzip
 import hashlib
@@ -47,6 +62,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from impactreport.errors import FetchError, InputError
+from impactreport.files import (
+    LinkRefused,
+    check_no_links,
+    link_refusal,
+    open_file,
+    open_folder,
+    refuse_if_link,
+    write_all,
+)
 from impactreport.layout import (
     EXPORTS_DIR,
     LOCK_NAME,
@@ -58,9 +82,12 @@ from impactreport.layout import (
 )
 
 __all__ = [
+    "LinkRefused",
+    "Located",
     "SaveResult",
     "SnapshotStore",
     "StoreLocked",
+    "StoreWriteError",
     "format_retrieved",
     "newest_snapshot",
     "parse_retrieved",
@@ -80,8 +107,32 @@ TEMP_NAME = re.compile(r"^\..+\.tmp-[0-9a-f]+$")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
 
 
+#: Sources whose project names ignore case (GitHub owner/name, Discourse hosts): one folder each.
+CASELESS_SOURCES = frozenset({"github", "discourse"})
+#: ``link`` errors meaning "this file system has no hard links" (then: rename after a check, under the lock).
+NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
+
+
 class StoreLocked(FetchError):
     """Another run holds the store's lock."""
+
+
+class StoreWriteError(FetchError):
+    """The store could not be written (read-only, full, not permitted): the whole run stops here."""
+
+
+class _Abandoned(Exception):
+    """A background write not started because an earlier one failed."""
+
+
+@contextlib.contextmanager
+def writing(shown: Path, what: str) -> Iterator[None]:
+    """Turn an OSError into a one-line :class:`StoreWriteError` naming ``shown`` and the reason."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise StoreWriteError(f"{shown}: cannot write {what} ({reason})") from None
 
 
 @dataclass(frozen=True)
@@ -228,64 +279,64 @@ def safe_component(name: str) -> str:
     return folder
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def write_new(folder: int, name: str, data: bytes, shown: Path) -> None:
+    """Write a new file ``name`` in the open ``folder`` in one step: hidden temporary file (``O_EXCL``,
+    ``O_NOFOLLOW``), fsync, link into place, fsync the folder. The temporary file is removed whatever
+    happens.
 
-
-def _mkdirs(path: Path) -> None:
-    """Create folders and fsync each new one's parent, so a crash cannot lose the folder entry."""
-    missing = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            folder.mkdir()
-        _fsync_dir(folder.parent)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a new file in one step: hidden temp file, fsync, link into place, fsync the folder.
-
-    ``os.link`` (not ``os.replace``) so an existing file is never replaced: a name collision raises
-    FileExistsError instead of silently overwriting a snapshot.
+    ``link`` (not ``rename``) so an existing file, or a link planted under the name, is never replaced:
+    a name collision raises FileExistsError instead of silently overwriting a snapshot.
     """
-    temp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    temp = f".{name}.tmp-{secrets.token_hex(6)}"
+    fd = open_file(folder, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, shown.with_name(temp))
     try:
         try:
-            os.link(temp, path)
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temp, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
         except FileExistsError:
             raise
-        except OSError:  # a file system without hard links: rename, after checking (we hold the lock)
-            if path.exists():
-                raise FileExistsError(path) from None
-            os.replace(temp, path)
+        except OSError as error:
+            if error.errno not in NO_HARD_LINKS:
+                raise
+            if _exists_at(folder, name):  # no hard links here: rename, after checking (we hold the lock)
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(shown)) from None
+            os.rename(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
     finally:
-        temp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=folder)
+    os.fsync(folder)
 
 
-def append_line(path: Path, row: dict[str, Any]) -> None:
-    """Append one JSON line with a single write and fsync (O_APPEND: concurrent lines never interleave)."""
-    line = (json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+def _exists_at(folder: int, name: str) -> bool:
     try:
-        os.write(fd, line)
-        os.fsync(fd)
+        os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def append_line(folder: int, name: str, row: dict[str, Any], shown: Path) -> None:
+    """Append one JSON line to ``name`` in the open ``folder`` (``O_APPEND``, ``O_NOFOLLOW``), then fsync.
+
+    A write cut short (a full disk) is cut off again: the file keeps exactly its earlier lines. The
+    caller serialises appends (one writer holds the store lock; its threads share one guard).
+    """
+    line = (json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    fd = open_file(folder, name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, shown)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            write_all(fd, line)
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            raise
     finally:
         os.close(fd)
 
@@ -297,15 +348,34 @@ _held_guard = threading.Lock()
 
 
 def clean_temp_files(exports: Path) -> list[Path]:
-    """Remove temporary files left by a killed run (only call while holding the lock)."""
+    """Remove temporary files left by a killed run (only call while holding the lock).
+
+    Links are neither followed nor removed; a file that cannot be removed stays (the loader ignores it).
+    """
     removed: list[Path] = []
-    if not exports.is_dir():
-        return removed
-    for path in exports.rglob(".*.tmp-*"):
-        if TEMP_NAME.match(path.name) and path.is_file():
-            path.unlink()
-            removed.append(path)
+    for folder, dirs, names in os.walk(exports):  # os.walk does not enter linked folders
+        dirs[:] = [name for name in dirs if not os.path.islink(os.path.join(folder, name))]
+        for name in names:
+            path = Path(folder) / name
+            if TEMP_NAME.match(name) and not path.is_symlink():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
     return removed
+
+
+def _open_lock(data_dir: Path) -> int:
+    """Open (create) ``DIR/exports/.lock`` without following a link; refuse a linked manifest too, so a
+    run stops before it fetches anything it could not store."""
+    exports = data_dir / EXPORTS_DIR
+    with writing(exports, "the store folder"):
+        folder = open_folder(data_dir, (EXPORTS_DIR,), create=True)
+    try:
+        refuse_if_link(folder, MANIFEST_NAME, exports / MANIFEST_NAME)
+        with writing(exports / LOCK_NAME, "the store's lock"):
+            return open_file(folder, LOCK_NAME, os.O_RDWR | os.O_CREAT, exports / LOCK_NAME)
+    finally:
+        os.close(folder)
 
 
 @contextlib.contextmanager
@@ -314,6 +384,8 @@ def store_lock(data_dir: str | Path) -> Iterator[Path]:
 
     A second run at the same time gets :class:`StoreLocked` with one line naming the holder. The kernel
     drops the lock when the holder dies, even by SIGKILL; temporary files it left are removed here.
+    A link at ``exports``, the lock or the manifest is :class:`LinkRefused`; a store that cannot be
+    written (read-only) is :class:`StoreWriteError`.
     """
     exports = Path(data_dir).resolve() / EXPORTS_DIR
     with _held_guard:
@@ -329,9 +401,7 @@ def store_lock(data_dir: str | Path) -> Iterator[Path]:
             with _held_guard:
                 _held[exports] -= 1
         return
-    _mkdirs(exports)
-    lock_path = exports / LOCK_NAME
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock(Path(data_dir))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -342,8 +412,9 @@ def store_lock(data_dir: str | Path) -> Iterator[Path]:
         ) from None
     try:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}, since {stamp}\n".encode(), 0)
+        with contextlib.suppress(OSError):  # who holds it is only said to a second run: best effort
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}, since {stamp}\n".encode(), 0)
         clean_temp_files(exports)
         with _held_guard:
             _held[exports] = 1
@@ -355,6 +426,16 @@ def store_lock(data_dir: str | Path) -> Iterator[Path]:
 
 
 # --- the store --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a project lives in the store: its folder's name and path, and a note when the folder found
+    is not the name as typed (another case) or other-case folders of the same project exist."""
+
+    name: str
+    path: Path
+    note: str = ""
 
 
 @dataclass
@@ -379,6 +460,10 @@ class SnapshotStore:
     _pending: list[Future[SaveResult]] = field(default_factory=list, init=False)
     _pending_paths: dict[Path, Future[SaveResult]] = field(default_factory=dict, init=False)
     _last_digest: tuple[bytes, str] | None = field(default=None, init=False, repr=False)
+    _located: dict[tuple[str, str], Located] = field(default_factory=dict, init=False, repr=False)
+    #: The first failed background write: no later write starts, and the run raises it.
+    _failure: BaseException | None = field(default=None, init=False, repr=False)
+    _manifest_guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -392,21 +477,71 @@ class SnapshotStore:
         return self.exports / MANIFEST_NAME
 
     def folder(self, source: str, project: str) -> Path:
-        return self.exports / safe_component(source) / safe_component(project)
+        """The folder of ``project`` (see :meth:`locate`)."""
+        return self.locate(source, project).path
+
+    def locate(self, source: str, project: str) -> Located:
+        """The one answer to "which folder holds this project": the name as typed, or for GitHub and
+        Discourse (names that ignore case) an existing folder of another case, with a note.
+
+        Refuses (:class:`LinkRefused`) a link at the source or project folder, so a run can check every
+        project before it fetches anything. Of several existing other-case folders (made by versions
+        before this rule) the first in name order is used and the note names the rest.
+        """
+        key = (source, project)
+        if key in self._located:
+            return self._located[key]
+        kind, wanted = safe_component(source), safe_component(project)
+        parent = self.exports / kind
+        check_no_links(self.data_dir, (EXPORTS_DIR, kind))
+        name, note = wanted, ""
+        if source in CASELESS_SOURCES and parent.is_dir():
+            same = sorted(
+                entry.name
+                for entry in os.scandir(parent)
+                if entry.name.casefold() == wanted.casefold() and not entry.name.startswith(".")
+            )
+            others = [other for other in same if other != wanted]
+            if wanted not in same and others:
+                name = others.pop(0)
+                note = f"{project}: stored in the existing folder {parent / name} (names ignore case here)"
+            if others:
+                extra = ", ".join(str(parent / other) for other in others)
+                note = (note + "; " if note else f"{project}: ") + (
+                    f"{extra} holds the same project in another case and is read as a separate one: "
+                    "merge its snapshots into the folder above, or remove it"
+                )
+        check_no_links(self.data_dir, (EXPORTS_DIR, kind, name))
+        located = Located(name, parent / name, note)
+        self._located[key] = self._located[(source, name)] = located
+        return located
 
     def _manifest_rows(self) -> dict[str, tuple[str, dict[str, int]]]:
         """file (relative to DIR) → (content hash, rows), from the manifest; unreadable lines skipped."""
         if self._manifest is None:
             self._manifest = {}
-            if self.manifest_path.is_file():
-                with self.manifest_path.open("rb") as stream:
-                    for raw in stream:
-                        try:
-                            row = json.loads(raw)
-                            self._manifest[row["file"]] = (str(row["content_sha256"]), dict(row["rows"]))
-                        except (ValueError, KeyError, TypeError):
-                            continue  # a line cut short by a crash, or from an older version
+            check_no_links(self.data_dir, (EXPORTS_DIR, MANIFEST_NAME))
+            try:
+                stream = open(self.manifest_path, "rb", opener=_no_follow_reader)  # noqa: SIM115
+            except FileNotFoundError:
+                return self._manifest
+            with stream:
+                for raw in stream:
+                    try:
+                        row = json.loads(raw)
+                        self._manifest[row["file"]] = (str(row["content_sha256"]), dict(row["rows"]))
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a line cut short by a crash, or from an older version
         return self._manifest
+
+    def _append_manifest(self, row: dict[str, Any]) -> None:
+        """One manifest line, under the guard (threads of this run append one at a time)."""
+        with self._manifest_guard, writing(self.manifest_path, "the manifest"):
+            folder = open_folder(self.data_dir, (EXPORTS_DIR,), create=True)
+            try:
+                append_line(folder, MANIFEST_NAME, row, self.manifest_path)
+            finally:
+                os.close(folder)
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.data_dir).as_posix()
@@ -421,6 +556,8 @@ class SnapshotStore:
             for name in names:
                 match = STAMP_NAME.match(name)
                 if match:
+                    if (folder / name).is_symlink():  # never read, compared with, or written past
+                        raise link_refusal(folder / name, os.readlink(folder / name))
                     content, rows = known.get(self._relative(folder / name), (None, None))
                     entries.append(_Entry(match.group(1), content, rows))
             self._index[key] = entries
@@ -444,7 +581,7 @@ class SnapshotStore:
                 "rows": entry.rows,
                 "content_sha256": entry.content,
             }
-            append_line(self.manifest_path, row)  # complete the manifest (callers hold the lock)
+            self._append_manifest(row)  # complete the manifest (callers hold the lock)
             self._manifest_rows()[row["file"]] = (entry.content, entry.rows)
         return entry.content
 
@@ -540,7 +677,7 @@ class SnapshotStore:
         self._manifest_rows()[self._relative(path)] = (content, rows)
         row = {"source": source, "project": project, "file": self._relative(path), "retrieved": iso}
         if self._pool is not None:
-            future = self._pool.submit(self._write, path, data, row, content, rows, moment)
+            future = self._pool.submit(self._write_in_background, path, data, row, content, rows, moment)
             self._pending.append(future)
             self._pending_paths[path] = future
             return future
@@ -555,14 +692,46 @@ class SnapshotStore:
         rows: dict[str, int],
         moment: datetime,
     ) -> SaveResult:
-        """Compress, write atomically, then append the manifest line (never a line without its file)."""
+        """Compress, write atomically, then append the manifest line (never a line without its file).
+
+        Any failure leaves the store as it was: the temporary file is removed, and a snapshot whose
+        manifest line could not be appended is removed again.
+        """
         packed = compress(data)
-        _mkdirs(path.parent)
-        write_atomic(path, packed)
         digest = hashlib.sha256(packed).hexdigest()
         row.update(sha256=digest, bytes=len(packed), rows=rows, content_sha256=content)
-        append_line(self.manifest_path, row)
+        parts = path.parent.relative_to(self.data_dir).parts
+        with writing(path, "a snapshot"):
+            folder = open_folder(self.data_dir, parts, create=True)
+            try:
+                write_new(folder, path.name, packed, path)
+                try:
+                    self._append_manifest(row)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(path.name, dir_fd=folder)
+                        os.fsync(folder)
+                    raise
+            finally:
+                os.close(folder)
         return SaveResult("stored", path, digest, len(packed), rows, moment)
+
+    def _write_in_background(self, *args: Any) -> SaveResult:
+        """:meth:`_write` in a worker: not started after a failure, and the first failure is kept."""
+        if self._failure is not None:
+            raise _Abandoned()
+        try:
+            return self._write(*args)
+        except BaseException as error:
+            with self._manifest_guard:  # two workers failing at once: keep the first
+                if self._failure is None:
+                    self._failure = error
+            raise
+
+    def check(self) -> None:
+        """Raise the first failed background write, if any (a run calls this between projects)."""
+        if self._failure is not None:
+            raise self._failure
 
     @contextlib.contextmanager
     def background(self, workers: int = 2) -> Iterator[SnapshotStore]:
@@ -574,9 +743,10 @@ class SnapshotStore:
                 yield self
             finally:
                 pool, self._pool = self._pool, None
-                pool.shutdown(wait=True)
-        pending, self._pending = self._pending, []
-        self._pending_paths.clear()
+                pool.shutdown(wait=True, cancel_futures=self._failure is not None)
+                pending, self._pending = self._pending, []
+                self._pending_paths.clear()
+        self.check()  # the first failure, not a later write abandoned because of it
         for future in pending:
             future.result()
 
@@ -590,15 +760,30 @@ class SnapshotStore:
         text: bytes | None = None,
     ) -> SaveResult | Future[SaveResult]:
         """Like :meth:`save`, but inside :meth:`background` a stored snapshot is a Future."""
+        self.check()  # a write failed: stop at once, start no other
         with store_lock(self.data_dir):
             return self._save(source, project, payload, retrieved, text)
 
     def _unchanged(self, path: Path, rows: dict[str, int], moment: datetime) -> SaveResult:
         pending = self._pending_paths.get(path)
         if pending is not None:
-            pending.result()  # written in the background: wait for the file
+            try:
+                pending.result()  # written in the background: wait for the file
+            except _Abandoned:
+                self.check()
+                raise
         packed = path.read_bytes()
         return SaveResult("unchanged", path, hashlib.sha256(packed).hexdigest(), len(packed), rows, moment)
+
+
+def _no_follow_reader(path: str, flags: int) -> int:
+    """``open`` opener: the final component must not be a link (the manifest read by the store)."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise link_refusal(Path(path), os.readlink(path)) from None
+        raise
 
 
 def save_snapshot(

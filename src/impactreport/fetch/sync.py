@@ -45,6 +45,7 @@ from impactreport.fetch.ratelimits import Reporter, clock
 from impactreport.fetch.store import (
     SaveResult,
     SnapshotStore,
+    StoreWriteError,
     parse_retrieved,
     read_snapshot,
     store_lock,
@@ -212,10 +213,12 @@ class ProjectResult:
 
 @dataclass
 class SyncRun:
-    """Every project's result, the problems met (versions that could not be read), and the time taken."""
+    """Every project's result, the problems met (versions that could not be read), the notes (a project
+    stored in its existing folder of another case), and the time taken."""
 
     results: list[ProjectResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -331,6 +334,11 @@ def sync(
     ``retrieved`` defaults to when its project's fetch STARTED, so the next ``--since auto`` covers what
     changed while this one was reading. A :class:`FetchError` fails that project (its row says why) and
     the others go on; :class:`InputError` and a failed write stop the run.
+
+    Every project's folder is located (:meth:`SnapshotStore.locate`) before anything is fetched: a
+    symbolic link there stops the run at once, and a project typed in another case than its existing
+    folder is stored there (its result and note name that folder). The first failed write stops the
+    run with one line naming the file and the reason (:class:`StoreWriteError`), the store as it was.
     """
     shown = display or Display(None)
     shown.attach(source.reporter)
@@ -340,15 +348,19 @@ def sync(
     with store_lock(data_dir):
         store = SnapshotStore(Path(data_dir))
         projects = list(source.projects())
+        located = [store.locate(source.source, project) for project in projects]
+        run.notes.extend(place.note for place in located if place.note)
         shown.projects(len(projects))
         try:
             with store.background(workers):
-                for project in projects:
-                    item = _sync_one(source, store, project, since, run.problems, pending)
+                for project, place in zip(projects, located, strict=True):
+                    item = _sync_one(source, store, project, place.name, since, run.problems, pending)
                     run.results.append(item)
                     shown.project_done(item.status)
-        except OSError as error:  # disk full, permissions: nothing partial was left, but stop here
-            raise FetchError(f"{data_dir}: cannot write a snapshot ({error.strerror or error})") from None
+                    store.check()  # a background write failed: stop before the next project
+        except OSError as error:  # not named by the store (it names its own): still one line
+            where = error.filename or data_dir
+            raise FetchError(f"{where}: cannot write ({error.strerror or error})") from None
     for item, future in pending:  # written in the background: now the sizes are known
         saved = future.result()
         item.bytes_written += saved.bytes
@@ -362,18 +374,20 @@ def _sync_one(
     source: Source,
     store: SnapshotStore,
     project: str,
+    folder: str,
     since_option: str,
     problems: list[str],
     pending: list[tuple[ProjectResult, Future[SaveResult]]],
 ) -> ProjectResult:
-    item = ProjectResult(project)
+    """Fetch ``project`` (as the source names it) into the store's ``folder`` for it."""
+    item = ProjectResult(folder)
     reporter = source.reporter
     requests, waits = reporter.requests, len(reporter.waits)
     start = time.monotonic()
     try:
         since = Since()
         if source.options is not None:
-            newest = store.newest(source.source, project)
+            newest = store.newest(source.source, folder)
             previous = read_snapshot(newest) if newest is not None else None
             since = resolve_since(since_option, previous, source.options)
         item.mode, item.since, item.note = since.mode, since.moment, since.note
@@ -388,7 +402,9 @@ def _sync_one(
                     item.unchanged += 1
                     continue
                 last_text = key
-            _save(store, source.source, project, snapshot, started, item, problems, pending)
+            _save(store, source.source, folder, snapshot, started, item, problems, pending)
+    except StoreWriteError:
+        raise  # the store cannot be written: no other project can be stored either
     except FetchError as error:
         item.status, item.error = "failed", str(error)
         if hasattr(error, "attempts"):  # an HttpFailure: how hard it tried

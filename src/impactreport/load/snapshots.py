@@ -12,6 +12,11 @@ What a scan of a folder leaves out, and why (a silent extra project is a silentl
   with an ``exports`` tree next to an ``exports`` folder (the default ``data/demo`` beside
   ``data/exports``). It is skipped with a notice naming it. Pointing at the demo folder itself, or at a
   path inside it, reads it: only folders *below* a scanned path are skipped.
+- **symbolic links**: a linked folder, or a linked file that would be read (an export's name), found
+  below a scanned path is not followed, with a notice naming it and its target. One rule for files and
+  folders: a committed data folder comes back from git with its links as links, and a link can point
+  anywhere (the same export twice, another project's data, outside the tree). A path named on the
+  command line is followed, link or not.
 - files found by scanning (not named on the command line) are marked ``scanned``: the reader may skip
   one that is evidently not an export (see :mod:`impactreport.load.dataset`).
 """
@@ -117,13 +122,26 @@ def demo_notice(folder: Path) -> str:
     return f"{folder}: generated demo data, skipped (point at it to read it)"
 
 
-def _walk(root: Path, skipped: list[Path]) -> Iterator[Path]:
-    """Export files below ``root``, in path order; hidden and demo folders are not entered."""
-    for folder, dirs, files in os.walk(root):
+def link_notice(path: Path) -> str:
+    """The notice for a symbolic link a scan did not follow."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return f"{path}: a symbolic link (to {target}), skipped (point at it to read it)"
+
+
+def _walk(root: Path, skipped: list[Path], links: list[Path]) -> Iterator[Path]:
+    """Export files below ``root``, in path order; hidden, demo and linked folders are not entered,
+    linked files not read (``skipped`` gets the demo folders, ``links`` the links)."""
+    for folder, dirs, files in os.walk(root):  # os.walk lists a linked folder but does not enter it
         here = Path(folder)
         keep = []
         for name in sorted(dirs):
             if name.startswith("."):
+                continue
+            if (here / name).is_symlink():
+                links.append(here / name)
                 continue
             if is_demo(here / name):
                 skipped.append(here / name)
@@ -133,6 +151,9 @@ def _walk(root: Path, skipped: list[Path]) -> Iterator[Path]:
         for name in sorted(files):
             path = here / name
             if is_export_file(path):
+                if path.is_symlink():
+                    links.append(path)
+                    continue
                 yield path
 
 
@@ -143,6 +164,7 @@ def find(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> Discove
     """
     found: list[SnapshotFile] = []
     skipped: list[Path] = []
+    links: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
@@ -153,11 +175,17 @@ def find(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> Discove
             found.append(describe(path))
             continue
         skipped_here: list[Path] = []
-        files = [describe(file, scanned=True) for file in _walk(path, skipped_here)]
+        links_here: list[Path] = []
+        files = [describe(file, scanned=True) for file in _walk(path, skipped_here, links_here)]
         skipped.extend(skipped_here)
+        links.extend(links_here)
         if not files:
-            demo = ", ".join(map(str, skipped_here))
-            hint = f" (skipped generated demo data in {demo}; point at it to read it)" if demo else ""
+            hints = []
+            if skipped_here:
+                hints.append(f"skipped generated demo data in {', '.join(map(str, skipped_here))}")
+            if links_here:
+                hints.append(f"skipped symbolic links {', '.join(map(str, links_here))}")
+            hint = f" ({'; '.join(hints)}; point at it to read it)" if hints else ""
             raise InputError(f"{path}: no export files (.json or .json.gz) in this folder{hint}")
         found.extend(files)
     unique: dict[Path, SnapshotFile] = {}
@@ -167,7 +195,9 @@ def find(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> Discove
         if key not in unique or not file.scanned:
             unique[key] = file
     ordered = sorted(unique.values(), key=lambda f: (f.source, f.project.lower(), f.project, f.order))
-    notices = tuple(demo_notice(folder) for folder in dict.fromkeys(skipped))
+    notices = tuple(demo_notice(folder) for folder in dict.fromkeys(skipped)) + tuple(
+        link_notice(link) for link in dict.fromkeys(links)
+    )
     if all_snapshots:
         return Discovery(ordered, notices)
     newest: dict[tuple[str, str], SnapshotFile] = {}
