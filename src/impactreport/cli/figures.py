@@ -18,11 +18,11 @@ from impactreport import settings
 from impactreport.analyses import FIGURE_NAMES, AnalysisParams
 from impactreport.errors import InputError
 from impactreport.figures import FORMATS
-from impactreport.people import Team
 from impactreport.pipeline import Request, run, write_figures
-from impactreport.settings import Period, parse_day, parse_thresholds, positive_days
+from impactreport.settings import parse_thresholds, positive_days
 
 from .console import err_console, inert, out_console, warn
+from .selection import selection, selection_options
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -57,15 +57,7 @@ def files_table(written: dict[str, list[Path]], out: Path) -> Table:
     show_default=True,
     help="Folder for the figures and their CSV data.",
 )
-@click.option("--project", "projects", multiple=True, help="Only this project (repeatable).")
-@click.option(
-    "--team",
-    multiple=True,
-    help="A team member: username (every source) or source:username (repeatable).",
-)
-@click.option("--team-file", type=click.Path(path_type=Path), help="File with one team member per line.")
-@click.option("--since", help="First day counted (YYYY-MM-DD, UTC).")
-@click.option("--until", help="Last day counted (YYYY-MM-DD, UTC, inclusive).")
+@selection_options
 @click.option(
     "--bandwidth",
     type=float,
@@ -127,9 +119,6 @@ def files_table(written: dict[str, list[Path]], out: Path) -> Table:
     help="Comma-separated: svg, png, pdf.",
 )
 @click.option("--scale", type=float, default=2.0, show_default=True, help="PNG pixels per SVG pixel.")
-@click.option(
-    "--text-basis", type=click.Choice(settings.TEXT_BASES), default=settings.TEXT_BASIS, show_default=True
-)
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
 def command(
     paths: tuple[Path, ...],
@@ -139,6 +128,7 @@ def command(
     team_file: Path | None,
     since: str | None,
     until: str | None,
+    text_basis: str,
     bandwidth: float,
     char_bandwidth: float,
     cumulative_bandwidth: float,
@@ -150,7 +140,6 @@ def command(
     no_sqrt: bool,
     formats_text: str,
     scale: float,
-    text_basis: str,
     as_json: bool,
 ) -> None:
     """Write every figure of the exports at PATHS to DIR/<name>.<format> and DIR/<name>.csv.
@@ -182,10 +171,7 @@ def command(
         raise InputError(f"--scale {scale:g}: must be positive")
     request = Request(
         paths=paths,
-        projects=projects,
-        team=Team.of(team, team_file),
-        period=Period(parse_day(since, "--since"), parse_day(until, "--until")),
-        text_basis=text_basis,
+        **selection(projects, team, team_file, since, until, text_basis),
         thresholds=parse_thresholds(thresholds),
         analysis=analysis,
     )

@@ -9,12 +9,12 @@ import click
 from rich.table import Table
 
 from impactreport import settings
-from impactreport.people import Team
 from impactreport.pipeline import Request, run
-from impactreport.settings import Period, parse_day, parse_thresholds
+from impactreport.settings import parse_thresholds
 from impactreport.stats import ImpactStats, LevelStats
 
 from .console import err_console, inert, notice, out_console, warn
+from .selection import selection, selection_options
 
 TABLE_COLUMNS = (
     ("discussions", "Discussions"),
@@ -55,18 +55,7 @@ def stats_table(stats: ImpactStats) -> Table:
 
 @click.command(name="summary")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--project", "projects", multiple=True, help="Only this project (repeatable).")
-@click.option(
-    "--team",
-    multiple=True,
-    help="A team member: username (every source) or source:username (repeatable).",
-)
-@click.option("--team-file", type=click.Path(path_type=Path), help="File with one team member per line.")
-@click.option("--since", help="First day counted (YYYY-MM-DD, UTC).")
-@click.option("--until", help="Last day counted (YYYY-MM-DD, UTC, inclusive).")
-@click.option(
-    "--text-basis", type=click.Choice(settings.TEXT_BASES), default=settings.TEXT_BASIS, show_default=True
-)
+@selection_options
 @click.option(
     "--thresholds",
     default=",".join(map(str, settings.THRESHOLDS)),
@@ -102,10 +91,7 @@ def command(
     """
     request = Request(
         paths=paths,
-        projects=projects,
-        team=Team.of(team, team_file),
-        period=Period(parse_day(since, "--since"), parse_day(until, "--until")),
-        text_basis=text_basis,
+        **selection(projects, team, team_file, since, until, text_basis),
         all_snapshots=all_snapshots,
         include_bots=include_bots,
         thresholds=parse_thresholds(thresholds),

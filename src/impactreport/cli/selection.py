@@ -1,0 +1,61 @@
+"""The options that choose what is counted, shared by ``summary`` and ``figures`` (declared once).
+
+``--project``, ``--team``, ``--team-file``, ``--since``, ``--until`` and ``--text-basis`` mean the same
+in both commands; :func:`selection` turns them into the :class:`impactreport.pipeline.Request` fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from impactreport import settings
+from impactreport.people import Team
+from impactreport.settings import Period, parse_day
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_OPTIONS = (
+    click.option("--project", "projects", multiple=True, help="Only this project (repeatable)."),
+    click.option(
+        "--team",
+        multiple=True,
+        help="A team member: username (every source) or source:username (repeatable).",
+    ),
+    click.option("--team-file", type=click.Path(path_type=Path), help="File with one team member per line."),
+    click.option("--since", help="First day counted (YYYY-MM-DD, UTC)."),
+    click.option("--until", help="Last day counted (YYYY-MM-DD, UTC, inclusive)."),
+    click.option(
+        "--text-basis",
+        type=click.Choice(settings.TEXT_BASES),
+        default=settings.TEXT_BASIS,
+        show_default=True,
+    ),
+)
+
+
+def selection_options(command: F) -> F:
+    """Add the selection options to a click command (in the order of ``--help``)."""
+    for option in reversed(_OPTIONS):
+        command = option(command)
+    return command
+
+
+def selection(
+    projects: tuple[str, ...],
+    team: tuple[str, ...],
+    team_file: Path | None,
+    since: str | None,
+    until: str | None,
+    text_basis: str,
+) -> dict[str, Any]:
+    """The Request fields the selection options describe (the team file read, the days checked)."""
+    return {
+        "projects": projects,
+        "team": Team.of(team, team_file),
+        "period": Period(parse_day(since, "--since"), parse_day(until, "--until")),
+        "text_basis": text_basis,
+    }
