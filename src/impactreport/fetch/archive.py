@@ -12,11 +12,15 @@ previous version are skipped before parsing (by :func:`impactreport.fetch.sync.s
 
 PATH may be a folder of exports (``<project>.json[.gz]``), a git checkout or bare repository, a git bundle
 (cloned bare into a temporary folder), or a repository URL.
+
+File names are taken as they are: the history is listed with ``-z`` (NUL-separated, never quoted), so a
+name with a space, a quote, a tab or non-ASCII letters is one project name; paths are passed to git after
+``--`` and never through a shell. Every export is read within the loader's size limit
+(:func:`impactreport.load.read.max_export_bytes`).
 """
 
 from __future__ import annotations
 
-import gzip
 import re
 import subprocess
 import tempfile
@@ -31,6 +35,7 @@ from typing import IO
 from impactreport.errors import InputError
 from impactreport.fetch.ratelimits import Reporter
 from impactreport.fetch.sync import Since, Snapshot
+from impactreport.load.read import export_bytes, max_export_bytes, too_large
 from impactreport.load.snapshots import describe
 
 __all__ = [
@@ -44,7 +49,7 @@ __all__ = [
 
 SOURCE = "thinklab"
 #: An export file in the archive: ``<folder>/<project>.json`` directly inside one of the export folders.
-EXPORT_PATH = re.compile(r"^(?:export/json|export|exported|Data/exported)/([^/]+)\.json$")
+EXPORT_PATH = re.compile(r"^(?:export/json|export|exported|Data/exported)/([^/]+)\.json\Z")
 URL_PREFIXES = ("http://", "https://", "git@", "ssh://", "git://", "file://")
 
 
@@ -63,15 +68,20 @@ def _git(repo: Path, *args: str) -> list[str]:
     return ["git", "-c", "core.quotepath=off", f"--git-dir={repo}", *args]
 
 
-def _run(command: list[str], what: str) -> str:
+def _run_bytes(command: list[str], what: str) -> bytes:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        done = subprocess.run(command, capture_output=True, check=False)
     except FileNotFoundError:
         raise InputError("git is not installed; it is needed to read an archive repository") from None
     if done.returncode != 0:
-        message = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        stderr = done.stderr.decode("utf-8", "replace")
+        message = (stderr.strip().splitlines() or ["failed"])[-1]
         raise InputError(f"{what}: {message}")
     return done.stdout
+
+
+def _run(command: list[str], what: str) -> str:
+    return _run_bytes(command, what).decode("utf-8", "surrogateescape")
 
 
 @contextmanager
@@ -103,9 +113,9 @@ def is_git_source(source: str | Path) -> bool:
 def list_versions(repo: Path) -> tuple[list[Version], int]:
     """Every added or modified export file in the history, oldest commit first, and the commit count.
 
-    One ``git log --raw`` over all refs; merge commits show no diff, so each version appears once.
+    One ``git log --raw -z`` over all refs; merge commits show no diff, so each version appears once.
     """
-    log = _run(
+    log = _run_bytes(
         _git(
             repo,
             "log",
@@ -113,10 +123,11 @@ def list_versions(repo: Path) -> tuple[list[Version], int]:
             "--reverse",
             "--date-order",
             "--raw",
+            "-z",
             "--no-abbrev",
             "--no-renames",
             "--root",
-            "--format=%x00%H %ct",
+            "--format=%H %ct",
             "--",
             "export",
             "exported",
@@ -124,25 +135,41 @@ def list_versions(repo: Path) -> tuple[list[Version], int]:
         ),
         f"{repo}: cannot read the history",
     )
+    return parse_log(log)
+
+
+def parse_log(log: bytes) -> tuple[list[Version], int]:
+    """Versions and commit count from ``git log --raw -z --format='%H %ct'`` output.
+
+    With ``-z`` every field ends in NUL: a commit line ``<sha> <seconds>``, then for each file a raw
+    line ``:<mode> <mode> <blob> <blob> <status>`` followed by the path as it is, unquoted (a space,
+    quote, tab or newline in it is just a byte). Paths are UTF-8; other bytes survive as surrogates.
+    """
     versions: list[Version] = []
     commits = 0
     commit, committed = "", datetime.fromtimestamp(0, UTC)
-    for line in log.splitlines():
-        if line.startswith("\x00"):
-            commit, seconds = line[1:].split()
+    items = iter(log.split(b"\x00"))
+    for item in items:
+        text = item.lstrip(b"\n").decode("utf-8", "surrogateescape")
+        if text.startswith(":"):
+            meta = text.split()
+            path = next(items, b"").decode("utf-8", "surrogateescape")
+            match = EXPORT_PATH.match(path)
+            if match and meta[4][0] in "AMT" and meta[1] != "160000":
+                versions.append(Version(match.group(1), meta[3], commit, committed, path))
+        elif text:
+            commit, seconds = text.split()
             committed = datetime.fromtimestamp(int(seconds), UTC)
             commits += 1
-        elif line.startswith(":"):
-            meta, _, path = line.partition("\t")
-            fields = meta.split()
-            match = EXPORT_PATH.match(path)
-            if match and fields[4][0] in "AMT" and fields[1] != "160000":
-                versions.append(Version(match.group(1), fields[3], commit, committed, path))
     return versions, commits
 
 
-def read_blobs(repo: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
-    """(sha, content) for each blob, in order, from one ``git cat-file --batch`` process."""
+def read_blobs(repo: Path, blobs: list[str], limit: int | None = None) -> Iterator[tuple[str, bytes]]:
+    """(sha, content) for each blob, in order, from one ``git cat-file --batch`` process.
+
+    A blob larger than the export size limit is refused from its header, before it is read.
+    """
+    limit = max_export_bytes() if limit is None else limit
     process = subprocess.Popen(
         _git(repo, "cat-file", "--batch"),
         stdin=subprocess.PIPE,
@@ -169,6 +196,8 @@ def read_blobs(repo: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
             if len(header) != 3:
                 raise InputError(f"{repo}: git cat-file: cannot read object {blob} ({' '.join(header)})")
             size = int(header[2])
+            if size > limit:
+                raise too_large(f"{repo}: object {blob}", limit, decompressed=False)
             content = stdout.read(size)
             stdout.read(1)
             yield header[0], content
@@ -233,16 +262,11 @@ class ArchiveSource:
         if self.repo is not None:
             texts = (raw for _, raw in read_blobs(self.repo, [v.blob for v in versions]))
         else:
-            texts = (_read_file(Path(v.path)) for v in versions)
+            texts = (export_bytes(Path(v.path)) for v in versions)
         for version, raw in zip(versions, texts, strict=True):
             label = f"{version.commit[:10]}:{version.path}" if version.commit else version.path
             yield Snapshot(text=raw, retrieved=version.committed, own_date=True, label=label)
             self.reporter.advance(1)
-
-
-def _read_file(path: Path) -> bytes:
-    raw = path.read_bytes()
-    return gzip.decompress(raw) if path.name.endswith(".gz") else raw
 
 
 def folder_versions(folder: Path) -> list[Version]:

@@ -88,6 +88,8 @@ class FileTables:
     retrieved: str | None
     sha256: str
     tables: dict[str, pl.DataFrame]
+    #: what reading the file warned about (counters that are not whole numbers)
+    warnings: tuple[str, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -140,7 +142,7 @@ def read_file(file: SnapshotFile, index: int, pool: HtmlMetricsPool) -> FileTabl
     """Parse one file, detect its format, normalise its tables and queue its HTML for measuring."""
     raw = read_export(file.path)
     export_format = detect_format(raw.tables, path=file.path)
-    tables = normalise(raw.tables, export_format)
+    tables = normalise(raw.tables, export_format, path=file.path)
     pool.add(pl.concat([tables[table][column] for table, column in TEXT_COLUMNS]))
     return FileTables(
         index=index,
@@ -150,6 +152,7 @@ def read_file(file: SnapshotFile, index: int, pool: HtmlMetricsPool) -> FileTabl
         retrieved=raw.retrieved,
         sha256=raw.sha256,
         tables=tables,
+        warnings=raw.warnings,
     )
 
 
@@ -178,6 +181,7 @@ def read_files(
             "no project export among the files found (each was skipped as not an export)"
         )
     for read in sorted(loaded.files.values(), key=lambda r: r.index):
+        loaded.warnings.extend(read.warnings)
         if read.rows == 0:
             loaded.warnings.append(f"{read.file.path}: empty export (no rows in any table)")
     return loaded
@@ -223,7 +227,9 @@ class References:
             except InputError:
                 self._cache[path] = None
             else:
-                self._cache[path] = None if export_format == "B" else normalise(raw.tables, export_format)
+                self._cache[path] = (
+                    None if export_format == "B" else normalise(raw.tables, export_format, path=path)
+                )
         return self._cache[path]
 
 

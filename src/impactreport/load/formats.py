@@ -13,6 +13,11 @@ See ``../shared/thinklab/README.md`` (the authority) and the README's "Export fo
 The functions here are pure: raw polars tables in, normalised tables (still with timestamps as text)
 out. ``normalise`` returns the per-file tables in the columns of :mod:`impactreport.schema` minus
 ``project`` and with ``published`` still a string.
+
+Integer columns are of two kinds. **Counters** (``views``) arrive already cleaned by the reader: a
+value that is not a whole number became null with a warning (:func:`~impactreport.load.read.clean_counters`).
+**Ids** must be whole numbers: one that is not (``"abc"``, ``1.5``, ``true``, an array) would silently
+become null, orphaning the rows that point to it, so it is an error naming the file and the field.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import polars as pl
 
 from impactreport.errors import InputError
+from impactreport.load.read import COUNTERS, shown
 
 THREAD_ID_IN_URL = r"/discussion/[^/#?]+/(\d+)"
 NOTE_ID_IN_URL = r"#note-(\d+)"
@@ -121,19 +127,56 @@ def _pick(schema: pl.Schema, name: str, dtype: pl.DataType, candidates: tuple[st
     return pl.lit(None, dtype=dtype).alias(name)
 
 
-def _select(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+def _not_whole(column: str, source: pl.DataType) -> pl.Expr | None:
+    """Rows of an id column whose value is not a whole number; None when its type holds only integers."""
+    if source.is_integer() or isinstance(source, pl.Null):
+        return None
+    value = pl.col(column)
+    if isinstance(source, pl.String):
+        stripped = value.str.strip_chars()
+        return value.is_not_null() & stripped.cast(pl.Int64, strict=False).is_null()
+    if source.is_float():
+        return value.is_not_null() & (value.cast(pl.Int64, strict=False).is_null() | (value != value.floor()))
+    return value.is_not_null()  # booleans (a column of only true/false), arrays, objects
+
+
+def check_ids(table: str, frame: pl.DataFrame, *, path: object = "") -> None:
+    """An id that is not a whole number is an error naming the file, the field and an example."""
+    schema = frame.schema
+    for name, (dtype, candidates) in COLUMNS[table].items():
+        if dtype != pl.Int64() or name in COUNTERS:
+            continue
+        column = next((c for c in candidates if c in schema), None)
+        bad = None if column is None else _not_whole(column, schema[column])
+        if column is None or bad is None:
+            continue
+        wrong = frame.filter(bad)
+        if wrong.height:
+            raise InputError(
+                f"{path}: {table}.{column}: {wrong.height:,} value(s) that are not whole numbers (an id must "
+                f"be one), e.g. {shown(wrong[column][0])}"
+            )
+
+
+def _select(table: str, frame: pl.DataFrame, path: object = "") -> pl.DataFrame:
     spec = COLUMNS[table]
     if not frame.columns:  # an empty table: selecting literals would invent one row
         return pl.DataFrame(schema={name: dtype for name, (dtype, _) in spec.items()})
+    check_ids(table, frame, path=path)
     schema = frame.schema
     return frame.select(_pick(schema, name, dtype, candidates) for name, (dtype, candidates) in spec.items())
 
 
-def normalise(tables: dict[str, pl.DataFrame], export_format: str) -> dict[str, pl.DataFrame]:
-    """Map one file's raw tables onto the normalised columns, recovering ids carried by urls."""
+def normalise(
+    tables: dict[str, pl.DataFrame], export_format: str, *, path: object = ""
+) -> dict[str, pl.DataFrame]:
+    """Map one file's raw tables onto the normalised columns, recovering ids carried by urls.
+
+    ``path`` names the file in the error for an id that is not a whole number.
+    """
     if export_format == "A":
         tables = {name: _flatten_django(frame) for name, frame in tables.items()}
-    out = {name: _select(name, tables.get(name, pl.DataFrame())) for name in COLUMNS}
+    out = {name: _select(name, tables.get(name, pl.DataFrame()), path) for name in COLUMNS}
     out["profiles"] = out["profiles"].with_columns(
         pl.col("is_bot").fill_null(pl.col("username").str.ends_with("[bot]").fill_null(False))
     )

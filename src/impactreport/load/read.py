@@ -13,13 +13,28 @@ is damage to what should be an export, and stays an error wherever the file was 
 
 Parsing goes through polars' JSON reader (Rust, no Python object per row), which keeps a million-post
 export within memory; Python's ``json`` is used only to explain a parse error precisely.
+
+**Bounded size.** An export is read and decompressed only up to :func:`max_export_bytes` (2 GiB by
+default, ``IMPACTREPORT_MAX_EXPORT_BYTES`` to change it): a 6 MB ``.json.gz`` that expands to 6 GiB
+is a one-line error naming the file, not a process killed for lack of memory. The largest real
+Thinklab export is 2.9 MB; the largest file of ``impactreport demo --posts 1000000`` is 667 MB.
+:func:`export_bytes` is the one way every reader (the loader, the views loader, the archive import)
+gets an export's bytes.
+
+**Counters that are not whole numbers.** polars would silently turn a ``views`` of ``"12k"`` into
+null, ``12.5`` into 12, ``true`` into 1 and ``{...}`` into a parse error of the whole file. A scan
+of the bytes (one regular expression, ~3 GB/s) finds any counter value that is not a plain integer;
+only then is each such value decoded, replaced by its integer (``"12"``, ``12.0``) or by ``null``,
+and reported once per table and field with a count and an example.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
+import os
+import re
+import stat
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +45,35 @@ import polars as pl
 from impactreport.errors import InputError
 
 TABLE_NAMES = ("documents", "threads", "comments", "notes", "profiles")
+#: The most bytes one export may hold once decompressed, unless the environment variable says otherwise.
+#: 2 GiB: three times the largest demo file of a million posts (667 MB), 700 times the largest real
+#: export (rephetio, 2.9 MB), and still within what polars can parse in a few GB of memory.
+MAX_EXPORT_BYTES = 2 * 1024**3
+MAX_EXPORT_BYTES_ENV = "IMPACTREPORT_MAX_EXPORT_BYTES"
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+_CHUNK = 1 << 20
+
+#: Counters: fields that must hold whole numbers; any other value becomes null, with a warning.
+COUNTERS = ("views",)
+_WS = rb"[ \t\r\n]*+"
+#: A counter key whose value is not a plain integer of at most 18 digits or null (possessive
+#: quantifiers: the lookahead sees the value itself, not a shorter backtracked stretch of blanks).
+_ODD_COUNTER = re.compile(
+    rb'"('
+    + "|".join(COUNTERS).encode()
+    + rb')"'
+    + _WS
+    + rb":"
+    + _WS
+    + rb"(?!(?:-?[0-9]{1,18}|null)"
+    + _WS
+    + rb"[,}\]])"
+)
+_TABLE_KEY = re.compile(rb'"(' + "|".join(TABLE_NAMES).encode() + rb')"' + _WS + rb":" + _WS + rb"\[")
+_INT64 = range(-(2**63), 2**63)
+_DECODER = json.JSONDecoder()
+_DIGITS = re.compile(r"[ \t\r\n]*-?[0-9]+[ \t\r\n]*")
 
 
 class NotAnExport(InputError):
@@ -48,6 +92,109 @@ class RawExport:
     retrieved: str | None
     source: str | None
     sha256: str
+    #: recoverable problems met while reading (counters that are not whole numbers)
+    warnings: tuple[str, ...] = ()
+
+
+def max_export_bytes() -> int:
+    """The size limit for one export (decompressed): ``$IMPACTREPORT_MAX_EXPORT_BYTES`` or 2 GiB.
+
+    The variable takes bytes, optionally with a binary unit (``4G``, ``4GiB``, ``500M``).
+    """
+    text = os.environ.get(MAX_EXPORT_BYTES_ENV, "").strip()
+    if not text:
+        return MAX_EXPORT_BYTES
+    match = _SIZE.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise InputError(f"{MAX_EXPORT_BYTES_ENV}={text!r}: not a size in bytes (e.g. 4294967296 or 4G)")
+    return int(match.group(1)) * _UNITS[match.group(2).upper()]
+
+
+def _size(limit: int) -> str:
+    """``2 GiB (2,147,483,648 bytes)``; a limit that is not a whole number of MiB/GiB in bytes only."""
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2)):
+        if limit >= factor and limit % factor == 0:
+            return f"{limit // factor:,} {unit} ({limit:,} bytes)"
+    return f"{limit:,} bytes"
+
+
+def too_large(path: object, limit: int, *, decompressed: bool) -> InputError:
+    """The one-line error for an export over the limit: the file, the limit, how to raise it."""
+    what = "once decompressed " if decompressed else ""
+    return InputError(
+        f"{path}: more than {_size(limit)} {what}(the limit for one export; "
+        f"raise it with {MAX_EXPORT_BYTES_ENV}=BYTES)"
+    )
+
+
+def read_stored(path: Path, limit: int | None = None) -> bytes:
+    """A file's bytes as stored, refusing one larger than the limit before reading it."""
+    limit = max_export_bytes() if limit is None else limit
+    try:
+        with path.open("rb") as stream:
+            info = os.fstat(stream.fileno())
+            if stat.S_ISREG(info.st_mode):
+                if info.st_size > limit:
+                    raise too_large(path, limit, decompressed=False)
+                stored = stream.read()
+            else:  # a pipe or device has no size to check: read no more than the limit allows
+                chunks: list[bytes] = []
+                total = 0
+                while total <= limit and (chunk := stream.read(_CHUNK)):
+                    chunks.append(chunk)
+                    total += len(chunk)
+                stored = b"".join(chunks)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
+    if len(stored) > limit:
+        raise too_large(path, limit, decompressed=False)
+    return stored
+
+
+def gunzip(path: object, stored: bytes, limit: int | None = None) -> bytes:
+    """Every gzip member of ``stored`` decompressed, never producing more than ``limit`` bytes.
+
+    ``zlib`` stops at ``limit + 1`` bytes of output, so a bomb costs at most the limit in memory
+    and the time to inflate that much. Members may follow each other (``cat a.gz b.gz``), with zero
+    padding between them, as :func:`gzip.decompress` allows.
+    """
+    limit = max_export_bytes() if limit is None else limit
+    parts: list[bytes] = []
+    total = 0
+    data: bytes = stored
+    try:
+        while True:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            part = inflater.decompress(data, limit - total + 1)
+            total += len(part)
+            if total > limit:
+                raise too_large(path, limit, decompressed=True)
+            if not inflater.eof:
+                raise InputError(
+                    f"{path}: truncated or corrupt gzip (compressed file ended before the end-of-stream "
+                    "marker was reached)"
+                )
+            parts.append(part)
+            data = inflater.unused_data.lstrip(b"\x00")
+            if not data:
+                break
+            if data[:2] != b"\x1f\x8b":
+                raise InputError(f"{path}: truncated or corrupt gzip (data after the last member)")
+    except zlib.error as error:
+        raise InputError(f"{path}: truncated or corrupt gzip ({error})") from None
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def is_gzip(path: Path, stored: bytes) -> bool:
+    """A ``.gz`` name or the gzip magic bytes (a ``.json`` that is gzip is still read)."""
+    return path.name.endswith(".gz") or stored[:2] == b"\x1f\x8b"
+
+
+def export_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The JSON bytes of an export file (``.json`` or ``.json.gz``), within the size limit."""
+    limit = max_export_bytes() if limit is None else limit
+    stored = read_stored(path, limit)
+    return gunzip(path, stored, limit) if is_gzip(path, stored) else stored
 
 
 def read_bytes(path: Path) -> tuple[bytes, Future[str]]:
@@ -56,17 +203,106 @@ def read_bytes(path: Path) -> tuple[bytes, Future[str]]:
     The digest is computed in a thread (hashlib releases the GIL) while the caller decompresses and
     parses: hashing a large export would otherwise add to the time before its texts can be measured.
     """
-    try:
-        stored = path.read_bytes()
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
+    limit = max_export_bytes()
+    stored = read_stored(path, limit)
     digest = _HASHER.submit(lambda: hashlib.sha256(stored).hexdigest())
-    if path.name.endswith(".gz") or stored[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(stored), digest
-        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-            raise InputError(f"{path}: truncated or corrupt gzip ({error})") from None
+    if is_gzip(path, stored):
+        return gunzip(path, stored, limit), digest
     return stored, digest
+
+
+def whole_number(value: object) -> int | None:
+    """A counter's value as an integer, or None when it is not a whole number.
+
+    Accepted: an integer, a float with nothing after the point (``12.0``) and a string of digits
+    (``"12"``, as the loader always read them), within 64 bits. Not: ``true``, ``12.5``, ``"12k"``,
+    arrays, objects.
+    """
+    whole = (
+        (isinstance(value, int) and not isinstance(value, bool))
+        or (isinstance(value, float) and value.is_integer())
+        or (isinstance(value, str) and _DIGITS.fullmatch(value) is not None)
+    )
+    if not whole:
+        return None
+    number = int(value)  # type: ignore[call-overload]
+    return number if number in _INT64 else None
+
+
+def shown(value: object, width: int = 40) -> str:
+    """A value as the warning quotes it: a string as Python writes it, anything else as JSON."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def counter_warning(path: object, field: str, count: int, example: object) -> str:
+    """``data/x.json: threads.views: 3 value(s) that are not whole numbers ignored, e.g. '12k'``."""
+    return f"{path}: {field}: {count:,} value(s) that are not whole numbers ignored, e.g. {shown(example)}"
+
+
+def _value_at(raw: bytes, start: int) -> tuple[object, int] | None:
+    """The JSON value starting at byte ``start`` and the byte just after it; None if it is not one.
+
+    A window of bytes around the value is decoded, widened until the value fits: a counter's value is
+    short, but a hostile one can be a whole object. A value that reaches the window's end might
+    continue past it (a number), so it is accepted only when something follows it in the window.
+    """
+    size = 256
+    while True:
+        window = raw[start : start + size]
+        text = window.decode("utf-8", "surrogateescape")
+        whole = start + size >= len(raw)
+        try:
+            value, end = _DECODER.raw_decode(text)
+        except json.JSONDecodeError:
+            value, end = None, -1
+        if end != -1 and (end < len(text) or whole):
+            return value, start + len(text[:end].encode("utf-8", "surrogateescape"))
+        if whole:
+            return None
+        size *= 16
+
+
+def _escaped(raw: bytes, quote: int) -> bool:
+    """Whether the quote at ``quote`` is escaped (an odd run of backslashes before it)."""
+    run = 0
+    while quote - run > 0 and raw[quote - run - 1] == 0x5C:
+        run += 1
+    return run % 2 == 1
+
+
+def clean_counters(path: object, raw: bytes) -> tuple[bytes, list[str]]:
+    """Counter values that are not whole numbers replaced by null, with one warning per field.
+
+    The fast path is one regular-expression scan that finds nothing in a sound export. Each value
+    found is decoded: a whole number in another spelling (``"12"``, ``12.0``) is written as the
+    integer, anything else as ``null``. The table named in a warning is the nearest table key
+    before the value.
+    """
+    found = _ODD_COUNTER.search(raw)
+    if found is None:
+        return raw, []
+    tables = [(match.start(), match.group(1).decode()) for match in _TABLE_KEY.finditer(raw)]
+    pieces: list[bytes] = []
+    kept = 0  # raw[kept:] is not yet copied into pieces
+    counts: dict[str, list] = {}
+    for match in _ODD_COUNTER.finditer(raw, found.start()):
+        if match.start() < kept or _escaped(raw, match.start()):
+            continue  # inside a value already replaced, or not a key
+        decoded = _value_at(raw, match.end())
+        if decoded is None:
+            continue  # not JSON: the parser will say where
+        value, end = decoded
+        number = whole_number(value)
+        if number is None and value is not None:
+            table = next((name for start, name in reversed(tables) if start < match.start()), "export")
+            field = f"{table}.{match.group(1).decode()}"
+            counts.setdefault(field, [0, value])[0] += 1
+        pieces += [raw[kept : match.end()], b"null" if number is None else str(number).encode()]
+        kept = end
+    pieces.append(raw[kept:])
+    warnings = [counter_warning(path, field, count, example) for field, (count, example) in counts.items()]
+    return b"".join(pieces), warnings
 
 
 def _first_line(text: str) -> str:
@@ -110,6 +346,7 @@ def read_export(path: Path) -> RawExport:
     """Parse one export file (``.json`` or ``.json.gz``) into its five raw tables."""
     raw, digest = read_bytes(path)
     _check_text(path, raw)
+    raw, warnings = clean_counters(path, raw)
     try:
         # The export is one JSON object, i.e. one row: inference over that row already sees every
         # element of every table (and is faster than asking for an unbounded scan).
@@ -136,7 +373,14 @@ def read_export(path: Path) -> RawExport:
         tables[name] = frame.select(pl.col(name).explode()).unnest(name)
     retrieved = _scalar(frame, "retrieved")
     source = _scalar(frame, "source")
-    return RawExport(path=path, tables=tables, retrieved=retrieved, source=source, sha256=digest.result())
+    return RawExport(
+        path=path,
+        tables=tables,
+        retrieved=retrieved,
+        source=source,
+        sha256=digest.result(),
+        warnings=tuple(warnings),
+    )
 
 
 def _scalar(frame: pl.DataFrame, column: str) -> str | None:

@@ -9,6 +9,10 @@ Formats (see the Thinklab README): A has no views (its snapshots are skipped); B
 ids come from the url ``/discussion/<slug>/<id>``; review threads ``/doc/<id>/review`` and documents
 ``/p/<project>…`` get their id from another snapshot with the same url, else stay null and are keyed
 by url); B′ has ``id``; C has ``thread_id`` / ``document_id``.
+
+Files are read through :func:`impactreport.load.read.export_bytes` (the same size limit as the
+loader), and a ``views`` value is read by the loader's rule (:func:`~impactreport.load.read.whole_number`):
+a row whose views are not a whole number is left out and counted in a warning naming the file and field.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import zlib
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
@@ -25,6 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from impactreport.errors import InputError
+from impactreport.load.read import counter_warning, export_bytes, whole_number
 from impactreport.schema import UTC_TIME
 
 from .snapshots import SnapshotFile, discover
@@ -49,6 +53,8 @@ _ARRAY_OPEN = re.compile(rb"\s*:\s*\[")
 PARALLEL_MIN_FILES = 64
 
 Row = tuple[str, int | None, str | None, int]
+#: table.field -> [how many values were not whole numbers, the first of them]
+Odd = dict[str, list]
 
 
 def _key_start(data: bytes, key: bytes) -> int | None:
@@ -95,14 +101,18 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _rows(table: list[dict], kind: str) -> list[Row]:
+def _rows(table: list[dict], kind: str, odd: Odd) -> list[Row]:
+    """(kind, id, url, views) of each row with views; views that are not whole numbers go to ``odd``."""
     rows: list[Row] = []
     id_key = "thread_id" if kind == "thread" else "document_id"
     for item in table:
         if not isinstance(item, dict) or "model" in item:
             return []  # format A: no views
-        views = _int(item.get("views"))
+        value = item.get("views")
+        views = whole_number(value)
         if views is None:
+            if value is not None:
+                odd.setdefault(f"{kind}s.views", [0, value])[0] += 1
             continue
         url = item.get("url") if isinstance(item.get("url"), str) else None
         ident = _int(item.get(id_key, item.get("id")))
@@ -113,22 +123,25 @@ def _rows(table: list[dict], kind: str) -> list[Row]:
     return rows
 
 
-def read_file(path: str) -> tuple[str | None, list[Row]]:
-    """``retrieved`` and (kind, id, url, views) rows of one export file."""
+def read_views(path: str) -> tuple[str | None, list[Row], list[str]]:
+    """``retrieved``, (kind, id, url, views) rows and warnings of one export file."""
     file = Path(path)
-    try:
-        data = file.read_bytes()
-        if file.name.endswith(".gz"):
-            data = zlib.decompress(data, 47)
-    except (OSError, zlib.error) as error:
-        raise InputError(f"{file}: cannot read ({error})") from None
+    data = export_bytes(file)
     found = _RETRIEVED.search(data, max(0, len(data) - 65536)) or _RETRIEVED.search(data)
     retrieved = found.group(1).decode("utf-8", "replace") if found else None
     rows: list[Row] = []
+    odd: Odd = {}
     for key, kind in (("threads", "thread"), ("documents", "document")):
         table = _array(data, key, file)
         if table:
-            rows.extend(_rows(table, kind))
+            rows.extend(_rows(table, kind, odd))
+    warnings = [counter_warning(file, field, *odd[field]) for field in sorted(odd)]
+    return retrieved, rows, warnings
+
+
+def read_file(path: str) -> tuple[str | None, list[Row]]:
+    """``retrieved`` and (kind, id, url, views) rows of one export file (see :func:`read_views`)."""
+    retrieved, rows, _ = read_views(path)
     return retrieved, rows
 
 
@@ -141,24 +154,32 @@ def _parse_time(value: str | None, file: SnapshotFile) -> datetime | None:
     return file.stamp
 
 
-def _read_all(files: list[SnapshotFile], workers: int | None) -> list[tuple[str | None, list[Row]]]:
+def _read_all(
+    files: list[SnapshotFile], workers: int | None
+) -> list[tuple[str | None, list[Row], list[str]]]:
     paths = [str(file.path) for file in files]
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     if workers <= 1 or len(paths) < PARALLEL_MIN_FILES:
-        return [read_file(path) for path in paths]
+        return [read_views(path) for path in paths]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(read_file, paths, chunksize=max(1, len(paths) // (workers * 8))))
+        return list(pool.map(read_views, paths, chunksize=max(1, len(paths) // (workers * 8))))
 
 
-def load_views(paths: Sequence[str | Path], *, workers: int | None = None) -> pl.DataFrame:
+def load_views(
+    paths: Sequence[str | Path], *, workers: int | None = None, warnings: list[str] | None = None
+) -> pl.DataFrame:
     """One row per thread or document per snapshot: source, project, retrieved, kind, id, url, views.
 
     Every snapshot under ``paths`` is read (format A files contribute nothing). Ids missing in
-    format B are filled from snapshots that have them, matching project, kind and url.
+    format B are filled from snapshots that have them, matching project, kind and url. Views that are
+    not whole numbers are left out; ``warnings``, when given, gets one line per file and field
+    (a line already in it is not repeated: the loader may have said the same of the newest snapshot).
     """
     files = discover(paths, all_snapshots=True)
     columns: dict[str, list] = {name: [] for name in SCHEMA}
-    for file, (retrieved, rows) in zip(files, _read_all(files, workers), strict=True):
+    for file, (retrieved, rows, said) in zip(files, _read_all(files, workers), strict=True):
+        if warnings is not None:
+            warnings.extend(line for line in said if line not in warnings)
         when = _parse_time(retrieved, file)
         for kind, ident, url, views in rows:
             columns["source"].append(file.source)
