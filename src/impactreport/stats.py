@@ -13,7 +13,9 @@ Definitions (quoted in the README):
 - first/last activity = first and last authored text (comment, note or document);
 - publications_equivalent = total words / ``words_per_publication`` (default 7000);
 - contributors_over[t] = contributors whose comment + note characters are more than ``t``
-  (:func:`impactreport.settings.above`, the one threshold rule).
+  (:func:`impactreport.settings.above`, the one threshold rule);
+- first_response, new_contributors / returning_contributors, absence_factor: community health, defined
+  in :mod:`impactreport.community` (first contributions are of all time: ``history``).
 
 One polars query per level computes everything; overall is the same query with every row in one group.
 """
@@ -27,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from impactreport import settings
+from impactreport import community, settings
 from impactreport.errors import InputError
 from impactreport.metrics import doi_registrant
 from impactreport.people import Team, authored, person_totals
@@ -43,6 +45,26 @@ SENTENCE = (
     "totaling {words} words and {characters} characters."
 )
 SENTENCE_FIELDS = ("non_team_contributors", "discussions", "comments", "notes", "words", "characters")
+
+
+@dataclass(frozen=True)
+class FirstResponse:
+    """Time to first response of the discussions opened (:func:`impactreport.community.first_responses`)."""
+
+    answered: int = 0
+    unanswered: int = 0
+    #: median hours to the first response of the answered discussions; None when none was answered
+    median_hours: float | None = None
+    within_24h: int = 0
+    within_7d: int = 0
+
+
+@dataclass(frozen=True)
+class AbsenceFactor:
+    """Fewest contributors holding at least half of the characters / posts; None without contributions."""
+
+    characters: int | None = None
+    posts: int | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +95,12 @@ class LevelStats:
     publications_equivalent: float = 0.0
     first_activity: str | None = None
     last_activity: str | None = None
+    first_response: FirstResponse = field(default_factory=FirstResponse)
+    #: contributors whose first contribution of all time lies in the period (no period: every contributor)
+    new_contributors: int = 0
+    #: contributors active in the period whose first contribution is earlier
+    returning_contributors: int = 0
+    absence_factor: AbsenceFactor = field(default_factory=AbsenceFactor)
 
     def to_json(self) -> dict[str, Any]:
         """A plain JSON object with exactly :data:`KEYS`."""
@@ -172,6 +200,48 @@ def _contributors_over(posts: pl.LazyFrame, thresholds: Sequence[int], include_b
     )
 
 
+def _community(
+    posts: pl.LazyFrame,
+    threads: pl.LazyFrame,
+    history: pl.LazyFrame,
+    group: pl.Expr,
+    include_bots: bool,
+) -> pl.LazyFrame:
+    """Per ``group``: first response, new and returning contributors, absence factor (``_``-prefixed).
+
+    ``posts`` and ``history`` carry bots (the first-response rule and the opener need them); contributor
+    counts leave bots out unless ``include_bots``, as ``contributors`` does.
+    """
+    responses = (
+        community.first_responses(threads, posts, history)
+        .with_columns(group.alias("group"))
+        .group_by("group")
+        .agg(expr.name.prefix("_fr_") for expr in community.response_summary())
+    )
+    grouped_posts = posts.with_columns(group.alias("group"))
+    status = (
+        community.contributor_status(
+            grouped_posts, history.with_columns(group.alias("group")), ["group"], include_bots=include_bots
+        )
+        .group_by("group")
+        .agg(
+            pl.col("new").sum().cast(pl.Int64).alias("_new"),
+            (~pl.col("new")).sum().cast(pl.Int64).alias("_returning"),
+        )
+    )
+    absence = (
+        person_totals(grouped_posts, ["group"], include_bots=include_bots)
+        .group_by("group")
+        .agg(
+            community.absence_factor("characters").alias("_absence_characters"),
+            community.absence_factor("posts").alias("_absence_posts"),
+        )
+    )
+    return status.join(absence, on="group", how="full", coalesce=True).join(
+        responses, on="group", how="full", coalesce=True
+    )
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
@@ -208,6 +278,29 @@ def _level(
         publications_equivalent=round(words / words_per_publication, 2),
         first_activity=_iso(row.get("first_activity")),
         last_activity=_iso(row.get("last_activity")),
+        first_response=community_first_response(row),
+        new_contributors=count("_new"),
+        returning_contributors=count("_returning"),
+        absence_factor=AbsenceFactor(
+            characters=_optional_int(row.get("_absence_characters")),
+            posts=_optional_int(row.get("_absence_posts")),
+        ),
+    )
+
+
+def _optional_int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
+
+
+def community_first_response(row: dict[str, Any]) -> FirstResponse:
+    """The first-response object of one level's row (hours rounded to 2 decimals, as JSON shows them)."""
+    median = row.get("_fr_median_hours")
+    return FirstResponse(
+        answered=int(row.get("_fr_answered") or 0),
+        unanswered=int(row.get("_fr_unanswered") or 0),
+        median_hours=None if median is None else round(float(median), 2),
+        within_24h=int(row.get("_fr_within_24h") or 0),
+        within_7d=int(row.get("_fr_within_7d") or 0),
     )
 
 
@@ -219,15 +312,24 @@ def summarise(
     words_per_publication: float = settings.WORDS_PER_PUBLICATION,
     exclude_bots: bool = True,
     projects: Sequence[str] | None = None,
+    history: pl.DataFrame | None = None,
 ) -> ImpactStats:
-    """The impact statistics of a dataset, per project and overall."""
+    """The impact statistics of a dataset, per project and overall.
+
+    ``history`` is every post before the period restriction (default: ``dataset.posts``): first
+    contributions and first responses are of all time, never the earliest inside the period.
+    """
     if words_per_publication <= 0:
         raise InputError("--words-per-publication must be positive")
     team = team if isinstance(team, Team) else Team.of(team)
     thresholds = tuple(sorted(set(thresholds)))
     dataset = dataset.select_projects(list(projects) if projects else None)
     include_bots = not exclude_bots
-    posts = dataset.posts.lazy()
+    all_posts = dataset.posts.lazy()
+    past = all_posts if history is None else history.lazy()
+    if projects:
+        past = past.filter(pl.col("project").is_in(list(projects)))
+    posts = all_posts
     if exclude_bots:
         posts = posts.filter(~pl.col("is_bot").fill_null(False))
     threads = dataset.threads.lazy()
@@ -236,9 +338,9 @@ def summarise(
         p = posts.with_columns(group.alias("group"))
         t = threads.with_columns(group.alias("group"))
         levels.append(
-            _aggregate(p, t, team, include_bots).join(
-                _contributors_over(p, thresholds, include_bots), on="group", how="left"
-            )
+            _aggregate(p, t, team, include_bots)
+            .join(_contributors_over(p, thresholds, include_bots), on="group", how="left")
+            .join(_community(all_posts, threads, past, group, include_bots), on="group", how="left")
         )
     rows = pl.concat(pl.collect_all(levels), how="diagonal_relaxed").to_dicts()
     by_group = {row["group"]: row for row in rows}

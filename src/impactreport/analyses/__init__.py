@@ -26,6 +26,8 @@ FIGURE_NAMES: tuple[str, ...] = (
     "cumulative-contribution",
     "views",
     "views-over-time",
+    "first-response",
+    "contributors-over-time",
 )
 
 DEFAULT_WEIGHTS: Mapping[str, float] = settings.WEIGHTS
@@ -90,14 +92,20 @@ class AnalysisParams:
 
 
 def compute_all(
-    dataset: Dataset, params: AnalysisParams | None = None, *, views_series: pl.DataFrame | None = None
+    dataset: Dataset,
+    params: AnalysisParams | None = None,
+    *,
+    views_series: pl.DataFrame | None = None,
+    history: pl.DataFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Every figure's frame, keyed by figure name (plus ``top-discussions``, the views table).
 
     ``views-over-time`` is an empty frame unless ``views_series`` (from
-    :func:`impactreport.load.views.load_views`) holds more than one snapshot date.
+    :func:`impactreport.load.views.load_views`) holds more than one snapshot date. ``history`` is every
+    post before the period restriction (default: the dataset's posts): first contributions and first
+    responses are of all time (:mod:`impactreport.community`).
     """
-    from . import activity, contributors, cumulative, imbalance, streams, views
+    from . import activity, community, contributors, cumulative, imbalance, streams, views
 
     params = params or AnalysisParams()
     views_frame = views.views_table(dataset)
@@ -112,6 +120,8 @@ def compute_all(
         "views": views_frame,
         "views-over-time": views.views_over_time(views_series, views_frame, params),
         "top-discussions": views.top_discussions(views_frame, params),
+        "first-response": community.first_response(dataset, params, history),
+        "contributors-over-time": community.contributors_over_time(dataset, params, history),
     }
 
 

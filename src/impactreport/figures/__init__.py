@@ -14,7 +14,7 @@ import polars as pl
 
 from impactreport.analyses import FIGURE_NAMES, AnalysisParams
 
-from . import activity, contributors, cumulative, imbalance, streams, views
+from . import activity, community, contributors, cumulative, imbalance, streams, views
 from .save import FORMATS, save_chart
 
 
@@ -41,6 +41,10 @@ def build_all(
         "cumulative-contribution": lambda: cumulative.chart(frames["cumulative-contribution"], params),
         "views": lambda: views.chart(frames["views"], params, projects),
         "views-over-time": lambda: views.over_time(frames["views-over-time"], params),
+        "first-response": lambda: community.first_response(frames["first-response"], params, projects),
+        "contributors-over-time": lambda: community.contributors_over_time(
+            frames["contributors-over-time"], params
+        ),
     }
     return {name: builders[name]() for name in FIGURE_NAMES if name in frames}
 
