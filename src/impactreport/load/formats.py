@@ -141,7 +141,12 @@ def _not_whole(column: str, source: pl.DataType) -> pl.Expr | None:
 
 
 def check_ids(table: str, frame: pl.DataFrame, *, path: object = "") -> None:
-    """An id that is not a whole number is an error naming the file, the field and an example."""
+    """An id that is not a whole number is an error naming the file, the field and an example.
+
+    Strings and floats are counted and quoted as written. polars reads a column holding arrays,
+    objects or only true/false as that type throughout (a 2 beside a [3] becomes [2]), so there the
+    error names the kind of value rather than a count that would be wrong.
+    """
     schema = frame.schema
     for name, (dtype, candidates) in COLUMNS[table].items():
         if dtype != pl.Int64() or name in COUNTERS:
@@ -151,11 +156,18 @@ def check_ids(table: str, frame: pl.DataFrame, *, path: object = "") -> None:
         if column is None or bad is None:
             continue
         wrong = frame.filter(bad)
-        if wrong.height:
+        if not wrong.height:
+            continue
+        source = schema[column]
+        field = f"{path}: {table}.{column}:"
+        if isinstance(source, pl.String) or source.is_float():
             raise InputError(
-                f"{path}: {table}.{column}: {wrong.height:,} value(s) that are not whole numbers (an id must "
-                f"be one), e.g. {shown(wrong[column][0])}"
+                f"{field} {wrong.height:,} value(s) that are not whole numbers (an id must be one), "
+                f"e.g. {shown(wrong[column][0])}"
             )
+        kind = {pl.List: "array", pl.Array: "array", pl.Struct: "object", pl.Boolean: "true/false"}
+        word = next((w for t, w in kind.items() if isinstance(source, t)), str(source))
+        raise InputError(f"{field} {word} values, not whole numbers (an id must be one)")
 
 
 def _select(table: str, frame: pl.DataFrame, path: object = "") -> pl.DataFrame:
