@@ -15,6 +15,7 @@ import os
 import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,14 @@ DEMO = DATA_DIR / layout.DEMO_DIR
 OUTPUT_DIR_ENV = "IMPACTREPORT_OUTPUT_DIR"
 ENGINE_ENV = "IMPACTREPORT_ENGINE"
 REPORT_FORMATS = ("svg", "png", "pdf")
+#: How each option is named in errors: on the command line, and as a report parameter.
+CLI_NAMES: Mapping[str, str] = {
+    "projects": "--project",
+    "since": "--since",
+    "until": "--until",
+    "compare_previous": "--compare-previous",
+}
+REPORT_NAMES: Mapping[str, str] = {key: f"parameter {key}" for key in CLI_NAMES}
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,13 @@ class Request:
     words_per_publication: float = settings.WORDS_PER_PUBLICATION
     #: analysis knobs beyond the ones above (bandwidths, label threshold, ...); None = defaults
     analysis: AnalysisParams | None = None
-    names: Mapping[str, str] = field(default_factory=lambda: {"projects": "--project"})
+    #: also the statistics of the period of equal length just before (needs both ends of the period)
+    compare_previous: bool = False
+    names: Mapping[str, str] = field(default_factory=lambda: dict(CLI_NAMES))
+
+    def name(self, key: str) -> str:
+        """The option ``key`` as the user typed it (``--since``, ``parameter since``)."""
+        return self.names.get(key, CLI_NAMES.get(key, key))
 
     def analysis_params(self) -> AnalysisParams:
         """The analyses' parameters, agreeing with this request on thresholds, team and bots."""
@@ -71,8 +86,119 @@ class Request:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """The same statistics for the period of equal length just before (``--compare-previous``).
+
+    ``change`` holds, per numeric key of :class:`LevelStats` (nested objects nested), the percent change
+    from the previous period to this one, rounded to 0.1; None where the previous value is 0 or missing
+    (never a division by zero). ``empty``: the previous period holds no text and no discussion.
+    """
+
+    period: Period
+    stats: ImpactStats
+    change: dict[str, Any]
+    empty: bool
+
+    @property
+    def note(self) -> str | None:
+        """What a reader must know about the comparison (the previous period holds no data)."""
+        if self.empty:
+            return (
+                f"the previous period ({self.period.describe()}) holds no data: "
+                "there is nothing to compare with, so no change is given"
+            )
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        """``previous`` (same keys as ``overall``), ``change`` and the previous period's days."""
+        return {
+            "previous_period": {
+                "since": self.period.since.isoformat() if self.period.since else None,
+                "until": self.period.until.isoformat() if self.period.until else None,
+            },
+            "previous": self.stats.overall.to_json(),
+            "change": self.change,
+        }
+
+
+#: Rows of the "this period / previous period / change" table (summary and report): the impact
+#: sentence's numbers, then the ones a grant report asks for.
+COMPARISON_ROWS: tuple[tuple[str, str], ...] = (
+    ("non_team_contributors", "Non-team contributors"),
+    ("discussions", "Discussions"),
+    ("comments", "Comments"),
+    ("notes", "Notes"),
+    ("words", "Words"),
+    ("characters", "Characters"),
+    ("contributors", "Contributors"),
+    ("new_contributors", "New contributors"),
+    ("views", "Views"),
+)
+
+
+def change_text(value: float | None) -> str:
+    """``+12.5 %``, ``−3.0 %``; an en dash when there is no change to give (previous 0 or missing)."""
+    if value is None:
+        return "–"
+    return f"{value:+,.1f} %".replace("-", "−")
+
+
+def comparison_rows(current: ImpactStats, comparison: Comparison) -> list[tuple[str, Any, Any, str]]:
+    """(label, this period, previous period, change) for each of :data:`COMPARISON_ROWS`."""
+    previous = comparison.stats.overall
+    return [
+        (label, current.overall[key], previous[key], change_text(comparison.change.get(key)))
+        for key, label in COMPARISON_ROWS
+    ]
+
+
+def community_sentences(stats: ImpactStats, period: Period) -> tuple[str, str]:
+    """The report's two community sentences: first responses, and people new in the period (or data)."""
+    response = stats.overall.first_response
+    none = f"{response.unanswered:,} got none" if response.unanswered != 1 else "1 got none"
+    if response.answered and response.median_hours is not None:
+        hours = f"{response.median_hours:,.1f}"
+        first = (
+            f"Half of the {response.answered:,} answered discussions got a first response within "
+            f"{hours} hours; {none}."
+        )
+        if response.answered == 1:
+            first = f"The one answered discussion got a first response within {hours} hours; {none}."
+    elif response.unanswered:
+        first = f"None of the {response.unanswered:,} discussions got a response from anyone but its opener."
+    else:
+        first = "No discussion was opened, so there is no first response to measure."
+    new = stats.overall.new_contributors
+    people = "1 person" if new == 1 else f"{new:,} people"
+    scope = "the data" if period.is_open else "the period"
+    return first, f"{people} contributed for the first time in {scope}."
+
+
+def percent_change(current: Any, previous: Any) -> Any:
+    """Percent change per numeric value, recursing into objects; None when previous is 0 or missing."""
+    if isinstance(current, Mapping):
+        previous = previous if isinstance(previous, Mapping) else {}
+        return {
+            key: percent_change(value, previous.get(key))
+            for key, value in current.items()
+            if _numeric(value) or isinstance(value, Mapping)
+        }
+    if not _numeric(current) or not _numeric(previous) or previous == 0:
+        return None
+    return round((current - previous) / previous * 100, 1)
+
+
+def _numeric(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
 class Result:
-    """Everything a run computed (``frames``/``charts`` only when analyses were asked for)."""
+    """Everything a run computed (``frames``/``charts`` only when analyses were asked for).
+
+    ``notes`` say how a number is to be read (views gained in the period, or all-time views);
+    ``comparison`` is the previous period's statistics when asked for.
+    """
 
     request: Request
     dataset: Dataset
@@ -80,6 +206,8 @@ class Result:
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     charts: dict[str, Any] = field(default_factory=dict)
     views: pl.DataFrame | None = None
+    comparison: Comparison | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -103,7 +231,7 @@ def check_projects(request: Request) -> None:
     found = {file.project for file in discover(list(request.paths), all_snapshots=request.all_snapshots)}
     unknown = [name for name in request.projects if name not in found]
     if unknown:
-        option = request.names.get("projects", "--project")
+        option = request.name("projects")
         known = ", ".join(sorted(found, key=str.lower)[:12]) + (", …" if len(found) > 12 else "")
         raise InputError(
             f"{option} {', '.join(unknown)}: not among the projects in "
@@ -123,6 +251,24 @@ def load(request: Request, on_file: Callable[[Any], None] | None = None) -> Data
         projects=list(request.projects) or None,
         on_file=on_file,
     )
+
+
+def check_period(dataset: Dataset, request: Request) -> None:
+    """A period entirely outside the data is a one-line error naming the option as typed."""
+    period = request.period
+    if period.is_open:
+        return
+    span = pl.concat([dataset.posts.select("published"), dataset.threads.select("published")]).select(
+        first=pl.col("published").min(), last=pl.col("published").max()
+    )
+    first, last = span.row(0)
+    if first is None or last is None:
+        return
+    runs = f"the data runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    if period.start is not None and period.since is not None and period.start > last:
+        raise InputError(f"{request.name('since')} {period.since.isoformat()}: {runs}")
+    if period.end is not None and period.until is not None and period.end <= first:
+        raise InputError(f"{request.name('until')} {period.until.isoformat()}: {runs}")
 
 
 def restrict(dataset: Dataset, period: Period) -> Dataset:
@@ -147,15 +293,66 @@ def restrict(dataset: Dataset, period: Period) -> Dataset:
     )
 
 
-def statistics(dataset: Dataset, request: Request) -> ImpactStats:
-    """The impact sentence's numbers, per project and overall."""
+def statistics(dataset: Dataset, request: Request, history: pl.DataFrame | None = None) -> ImpactStats:
+    """The impact sentence's numbers, per project and overall.
+
+    ``history`` is every post before the period restriction: first contributions are of all time.
+    """
     return summarise(
         dataset,
         team=request.team,
         thresholds=request.thresholds,
         words_per_publication=request.words_per_publication,
         exclude_bots=not request.include_bots,
+        history=history,
     )
+
+
+def with_views_gained(
+    stats: ImpactStats, views: pl.DataFrame | None, period: Period
+) -> tuple[ImpactStats, str | None]:
+    """``views`` per project and overall as the views gained in the period, and a note saying which.
+
+    Where snapshots do not bracket the period (:func:`impactreport.analyses.views.views_gained`) the
+    statistics keep the newest snapshot's all-time views and the note says so.
+    """
+    if period.is_open or stats.overall.views is None:
+        return stats, None
+    from impactreport.analyses.views import views_gained
+
+    gained = views_gained(views, period)
+    if gained is None:
+        return stats, (
+            "views are all-time views in the newest snapshot: the data has no snapshots bracketing "
+            "the period (one retrieved on or before its first day and one on or before its last, per project)"
+        )
+    per_project = dict(gained.group_by("project").agg(pl.col("views").sum()).iter_rows())
+    projects = {
+        name: replace(level, views=int(per_project.get(name, 0))) for name, level in stats.projects.items()
+    }
+    total = int(sum(per_project.get(name, 0) for name in stats.projects))
+    starts = gained["views_from"].drop_nulls().sort()
+    ends = gained["views_to"].drop_nulls().sort()
+    since = f"the snapshot of {_day(starts[0])}" if starts.len() else "the first view"
+    until = f"that of {_day(ends[-1])}" if ends.len() else "the newest snapshot"
+    note = f"views are the views gained in the period: from {since} to {until}"
+    return replace(stats, overall=replace(stats.overall, views=total), projects=projects), note
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%b %Y}"
+
+
+def compare_previous(
+    full: Dataset, request: Request, current: ImpactStats, views: pl.DataFrame | None
+) -> Comparison:
+    """The statistics of the period of equal length just before the request's, and the change."""
+    period = request.period.previous(request.name("compare_previous"))
+    previous = restrict(full, period)
+    stats, _ = with_views_gained(statistics(previous, request, history=full.posts), views, period)
+    empty = previous.posts.height == 0 and previous.threads.height == 0
+    change = percent_change(current.overall.to_json(), {} if empty else stats.overall.to_json())
+    return Comparison(period=period, stats=stats, change=change, empty=empty)
 
 
 def views_series(request: Request) -> pl.DataFrame:
@@ -168,12 +365,51 @@ def views_series(request: Request) -> pl.DataFrame:
     return series
 
 
-def analyses(dataset: Dataset, request: Request, views: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
-    """The frame behind every figure (views over time only from two snapshot dates on)."""
+def analyses(
+    dataset: Dataset, request: Request, views: pl.DataFrame | None, full: Dataset | None = None
+) -> dict[str, pl.DataFrame]:
+    """The frame behind every figure (views over time only from two snapshot dates on).
+
+    ``full`` is the dataset before the period restriction (first contributions are of all time; titles
+    of discussions not active in the period). With a period, the frames over time are clipped to it
+    (:func:`period_frames`).
+    """
     from impactreport.analyses import compute_all
 
+    full = full or dataset
     several = views is not None and views.height > 0 and views["retrieved"].dt.date().n_unique() > 1
-    return compute_all(dataset, request.analysis_params(), views_series=views if several else None)
+    params = request.analysis_params()
+    frames = compute_all(dataset, params, views_series=views if several else None, history=full.posts)
+    if not request.period.is_open:
+        frames.update(period_frames(dataset, full, params, request.period, views if several else None))
+    return frames
+
+
+def period_frames(
+    dataset: Dataset, full: Dataset, params: AnalysisParams, period: Period, views: pl.DataFrame | None
+) -> dict[str, pl.DataFrame]:
+    """The frames that depend on the period beyond the restricted dataset, clipped to it.
+
+    Why here and not in ``compute_all``: ``AnalysisParams`` carries no period yet; once it does, these
+    calls belong there (the functions already take ``period``).
+    """
+    from impactreport.analyses import activity, cumulative, streams
+    from impactreport.analyses import views as views_module
+
+    gained = views_module.views_gained(views, period)
+    views_frame = views_module.views_table(full if gained is not None else dataset, gained)
+    return {
+        "activity-histogram": activity.histogram(dataset, params, period),
+        "activity-density": activity.activity_density(dataset, params, period),
+        "characters-density": activity.characters_density(dataset, params, period),
+        "user-stream": streams.user_streams(dataset, params, period=period),
+        "cumulative-contribution": cumulative.cumulative_contribution(dataset, params, period=period),
+        "views": views_frame,
+        "views-over-time": views_module.views_over_time(
+            views, views_module.views_table(full), params, period
+        ),
+        "top-discussions": views_module.top_discussions(views_frame, params),
+    }
 
 
 def charts(frames: dict[str, pl.DataFrame], request: Request) -> dict[str, Any]:
@@ -223,18 +459,31 @@ def run(
         if stage is not None:
             stage(text)
 
+    if request.compare_previous:  # before any slow work: the period must have both ends
+        request.period.previous(request.name("compare_previous"))
     say("Reading exports")
-    dataset = restrict(load(request, on_file=on_file), request.period)
+    full = load(request, on_file=on_file)
+    check_period(full, request)
+    dataset = restrict(full, request.period)
     say("Computing statistics")
-    stats = statistics(dataset, request)
+    stats = statistics(dataset, request, history=full.posts)
+    views = None
+    notes: list[str] = []
+    if figures or not request.period.is_open:  # views gained in a period come from every snapshot
+        say("Reading views of every snapshot")
+        views = views_series(request)
+        stats, note = with_views_gained(stats, views, request.period)
+        notes += [note] if note else []
+    comparison = compare_previous(full, request, stats, views) if request.compare_previous else None
+    if comparison is not None and comparison.note:
+        notes.append(comparison.note)
+    result = Result(request, dataset, stats, views=views, comparison=comparison, notes=tuple(notes))
     if not figures:
-        return Result(request, dataset, stats)
-    say("Reading views of every snapshot")
-    views = views_series(request)
+        return result
     say("Computing the data behind each figure")
-    frames = analyses(dataset, request, views)
+    frames = analyses(dataset, request, views, full)
     say("Drawing figures")
-    return Result(request, dataset, stats, frames=frames, charts=charts(frames, request), views=views)
+    return replace(result, frames=frames, charts=charts(frames, request))
 
 
 # -- the report ---------------------------------------------------------------------------------------
@@ -268,6 +517,29 @@ class Report:
     @property
     def snapshot_dates(self) -> int:
         return self.result.snapshot_dates
+
+    @property
+    def comparison(self) -> Comparison | None:
+        return self.result.comparison
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """How to read some numbers (views gained or all-time; an empty previous period)."""
+        return self.result.notes
+
+    @property
+    def views_gained(self) -> bool:
+        """True when the views figure shows views gained in the period (not all-time views)."""
+        frame = self.frames.get("views")
+        return frame is not None and "views_from" in frame.columns
+
+    def community(self) -> tuple[str, str]:
+        """The Community section's sentences (:func:`community_sentences`)."""
+        return community_sentences(self.stats, self.params.period)
+
+    def comparison_rows(self) -> list[tuple[str, Any, Any, str]]:
+        """The "this period / previous period / change" rows; empty without ``compare_previous``."""
+        return [] if self.comparison is None else comparison_rows(self.stats, self.comparison)
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -339,7 +611,8 @@ def report_request(params: ReportParams, root: Path) -> tuple[Request, bool]:
         text_basis=params.text_basis,
         thresholds=params.thresholds,
         analysis=analysis,
-        names={"projects": "parameter projects"},
+        compare_previous=params.compare_previous,
+        names=REPORT_NAMES,
     )
     return request, demo
 

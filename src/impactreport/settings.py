@@ -117,6 +117,23 @@ class Period:
             expr = expr & (pl.col(column) < self.end)
         return expr
 
+    @property
+    def days(self) -> int | None:
+        """Length in days (both ends given), else None."""
+        if self.since is None or self.until is None:
+            return None
+        return (self.until - self.since).days + 1
+
+    def previous(self, name: str = "--compare-previous") -> Period:
+        """The period of equal length just before this one (for "this period vs the one before").
+
+        Needs both ends: an open period has no length. ``name`` is the option as the user typed it.
+        """
+        if self.since is None or self.until is None or self.days is None:
+            raise InputError(f"{name} needs a period with both ends (since and until)")
+        length = timedelta(days=self.days)
+        return Period(self.since - length, self.until - length)
+
     def describe(self) -> str:
         """``1 Sep 2016 to 31 Aug 2017`` (or open ends), for titles and sentences."""
 
@@ -193,6 +210,18 @@ def _text(value: object, name: str) -> str:
     return str(value)
 
 
+def _flag(value: object, name: str) -> bool:
+    """A yes/no parameter: YAML ``true``/``false`` (or the words, as typed on a command line)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0", ""):
+        return False
+    raise InputError(f"{name} {value!r}: expected true or false")
+
+
 @dataclass(frozen=True)
 class ReportParams:
     """The report's parameters (``-P key:value``), checked and typed, with the defaults above."""
@@ -210,6 +239,7 @@ class ReportParams:
     text_basis: str = TEXT_BASIS
     title: str = TITLE
     author: str = ""
+    compare_previous: bool = False
     period: Period = field(default_factory=Period, compare=False)
 
     @classmethod
@@ -251,11 +281,15 @@ class ReportParams:
             if basis not in TEXT_BASES:
                 raise InputError(f"{name('text_basis')} {basis!r}: choose {' or '.join(TEXT_BASES)}")
             out["text_basis"] = basis
+        if "compare_previous" in given:
+            out["compare_previous"] = _flag(given["compare_previous"], name("compare_previous"))
         since = parse_day(given.get("since"), name("since"))
         until = parse_day(given.get("until"), name("until"))
         out["since"] = since.isoformat() if since else ""
         out["until"] = until.isoformat() if until else ""
         out["period"] = Period(since, until)
+        if out.get("compare_previous"):
+            out["period"].previous(name("compare_previous"))
         return cls(**out)
 
     def to_mapping(self) -> dict[str, Any]:

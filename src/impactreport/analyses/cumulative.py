@@ -7,6 +7,10 @@ so every series ends exactly at the user's total. Band height is √cumulative (
 cumulative itself) so small contributors stay visible next to a dominant one. Bands are stacked in
 order of first contribution, the earliest at the bottom. Users with more than ``label_threshold``
 characters get a label "Name 512.3K".
+
+With a period the grid runs over the period's days (:func:`.activity.period_grid`): every series starts
+at 0 on the period's first day, and ends at the user's total in the period less the kernel's spill
+past its last day (the label's total is exact).
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from __future__ import annotations
 import polars as pl
 
 from impactreport.schema import Dataset
-from impactreport.settings import above
+from impactreport.settings import Period, above
 
 from . import AnalysisParams
+from .activity import period_grid
 from .contributors import authored
-from .smoothing import grid_for, smooth_groups, thinning_step, to_days
+from .smoothing import smooth_groups, thinning_step, to_days
 from .streams import OTHERS, pick_bands
 
 #: Beyond this many users the smallest are pooled in one band (a 1M-post demo has thousands).
@@ -35,14 +40,14 @@ def format_total(characters: float) -> str:
 
 
 def cumulative_contribution(
-    dataset: Dataset, params: AnalysisParams, *, max_bands: int = MAX_BANDS
+    dataset: Dataset, params: AnalysisParams, *, max_bands: int = MAX_BANDS, period: Period | None = None
 ) -> pl.DataFrame:
     """Columns: user, order, date, cumulative, height, y0, y1, total, first, labelled, label, users."""
     posts = authored(dataset, params).drop_nulls("published")
     bands = pick_bands(posts, 0, max_bands)
     posts = posts.join(bands.select("user_key", "band", "order"), on="user_key")
     bandwidth = params.cumulative_bandwidth
-    grid = grid_for(to_days(posts["published"]), bandwidth)
+    grid = period_grid(to_days(posts["published"]), bandwidth, period)
     step = thinning_step(grid, min(params.max_points, MAX_POINTS))
     daily, _ = smooth_groups(
         posts.sort("order"),

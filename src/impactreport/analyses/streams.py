@@ -11,11 +11,12 @@ from __future__ import annotations
 import polars as pl
 
 from impactreport.schema import Dataset
-from impactreport.settings import above
+from impactreport.settings import Period, above
 
 from . import AnalysisParams
+from .activity import period_grid
 from .contributors import authored
-from .smoothing import grid_for, smooth_groups, thinning_step, to_days
+from .smoothing import smooth_groups, thinning_step, to_days
 
 OTHERS = "Other contributors"
 #: More bands than this are not readable: the rest joins the "Other contributors" band.
@@ -58,14 +59,19 @@ def stack_centred(curves: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def user_streams(dataset: Dataset, params: AnalysisParams, *, max_bands: int = MAX_BANDS) -> pl.DataFrame:
-    """Columns: user (band), order, date, value (characters/day), y0, y1, total, first, users."""
+def user_streams(
+    dataset: Dataset, params: AnalysisParams, *, max_bands: int = MAX_BANDS, period: Period | None = None
+) -> pl.DataFrame:
+    """Columns: user (band), order, date, value (characters/day), y0, y1, total, first, users.
+
+    With a period the grid runs over the period's days only (:func:`.activity.period_grid`).
+    """
     posts = authored(dataset, params).drop_nulls("published")
     if params.exclude_users:
         posts = posts.filter(~excluded(posts, params.exclude_users))
     bands = pick_bands(posts, params.stream_min, max_bands)
     posts = posts.join(bands.select("user_key", "band", "order"), on="user_key")
-    grid = grid_for(to_days(posts["published"]), params.stream_days)
+    grid = period_grid(to_days(posts["published"]), params.stream_days, period)
     curves, _ = smooth_groups(
         posts.sort("order"),
         group="band",

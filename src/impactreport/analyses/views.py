@@ -4,14 +4,23 @@
 series from :func:`impactreport.load.views.load_views` (every snapshot): per day the last snapshot of
 each project counts, an item missing from a day's files keeps its previous count (views never
 decrease), and growth per month is (last − first) / months between the item's first and last day.
+
+With a period: views over time show the snapshots retrieved in the period, and "views" become the views
+**gained** in it where snapshots bracket it (:func:`views_gained`): per item, its views in the last
+snapshot retrieved at or before ``until`` minus those in the last at or before ``since`` (0 when the item
+is not in that one yet). Without such snapshots for every project the views stay the newest snapshot's
+all-time views, and the caller says so.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import polars as pl
 
 from impactreport.labels import printable
 from impactreport.schema import Dataset
+from impactreport.settings import Period
 
 from . import AnalysisParams
 
@@ -42,11 +51,73 @@ def link(url: pl.Expr) -> pl.Expr:
     return pl.when(url.str.starts_with("/")).then(pl.lit(THINKLAB) + url).otherwise(url)
 
 
-def views_table(dataset: Dataset) -> pl.DataFrame:
+GAINED_SCHEMA = pl.Schema(
+    {
+        "source": pl.String(),
+        "project": pl.String(),
+        "kind": pl.String(),
+        "id": pl.Int64(),
+        "url": pl.String(),
+        "views": pl.Int64(),
+        "views_from": pl.Date(),
+        "views_to": pl.Date(),
+    }
+)
+
+
+def _item_key() -> pl.Expr:
+    return pl.concat_str(
+        "source", "project", "kind", pl.coalesce(pl.col("id").cast(pl.String), "url"), separator="\x1f"
+    )
+
+
+def views_gained(series: pl.DataFrame | None, period: Period) -> pl.DataFrame | None:
+    """Views gained in the period per thread and document, or None when snapshots do not bracket it.
+
+    Per project: the end snapshot is the last retrieved on or before ``until`` (the newest when open),
+    the start snapshot the last retrieved on or before ``since`` (none when ``since`` is open: every
+    view up to the end counts). A project without an end snapshot, or without a start snapshot when
+    ``since`` is given, leaves the period unbracketed: None. Columns of :data:`GAINED_SCHEMA`
+    (``kind`` is ``discussion`` or ``document``; ``views_from`` null when ``since`` is open).
+    """
+    if series is None or series.is_empty() or period.is_open:
+        return None
+    dated = series.with_columns(date=pl.col("retrieved").dt.date(), key=_item_key())
+    projects = dated.select("source", "project").unique()
+
+    def last_on_or_before(day: date | None) -> pl.DataFrame:
+        rows = dated if day is None else dated.filter(pl.col("date") <= day)
+        latest = rows.group_by("source", "project").agg(at=pl.col("retrieved").max())
+        return rows.join(latest, on=["source", "project"]).filter(pl.col("retrieved") == pl.col("at"))
+
+    end = last_on_or_before(period.until)
+    if end.select("source", "project").unique().height < projects.height:
+        return None
+    if period.since is None:
+        start = dated.clear().with_columns(at=pl.col("retrieved"))
+    else:
+        start = last_on_or_before(period.since)
+        if start.select("source", "project").unique().height < projects.height:
+            return None
+    return (
+        end.join(start.select("key", before="views", views_from=pl.col("date")), on="key", how="left")
+        .with_columns(
+            views=(pl.col("views") - pl.col("before").fill_null(0)).clip(lower_bound=0),
+            views_from=pl.col("views_from").max().over("source", "project"),
+            kind=pl.when(pl.col("kind") == "thread").then(pl.lit("discussion")).otherwise("kind"),
+        )
+        .select("source", "project", "kind", "id", "url", "views", "views_from", views_to="date")
+        .cast(pl.Schema(GAINED_SCHEMA))
+    )
+
+
+def views_table(dataset: Dataset, gained: pl.DataFrame | None = None) -> pl.DataFrame:
     """Every thread and document with its views, most viewed first.
 
     Columns: rank, project, kind (discussion/document), id, title, url, link, views, published.
-    Untitled threads get a descriptive title (document review, review summary).
+    Untitled threads get a descriptive title (document review, review summary). With ``gained``
+    (:func:`views_gained`) ``views`` are the views gained in the period, for every item of the dataset
+    that gained any, with the snapshot days they are measured between (``views_from``, ``views_to``).
     """
     threads = dataset.threads.lazy().select(
         "project",
@@ -78,13 +149,21 @@ def views_table(dataset: Dataset) -> pl.DataFrame:
         views="views",
         published="published",
     )
+    items = pl.concat([threads, documents])
+    extra: list[str] = []
+    if gained is not None:
+        items = items.drop("views").join(
+            gained.lazy().select("project", "kind", "id", "views", "views_from", "views_to"),
+            on=["project", "kind", "id"],
+        )
+        items = items.filter(pl.col("views") > 0)
+        extra = ["views_from", "views_to"]
     return (
-        pl.concat([threads, documents])
-        .filter(pl.col("views").is_not_null())
+        items.filter(pl.col("views").is_not_null())
         .with_columns(title=shorten(pl.col("title")), link=link(pl.col("url")))
         .sort(["views", "project", "id"], descending=[True, False, False])
         .with_columns(rank=pl.int_range(1, pl.len() + 1))
-        .select("rank", "project", "kind", "id", "title", "url", "link", "views", "published")
+        .select("rank", "project", "kind", "id", "title", "url", "link", "views", "published", *extra)
         .collect()
     )
 
@@ -94,27 +173,28 @@ def top_discussions(views: pl.DataFrame, params: AnalysisParams) -> pl.DataFrame
     return views.filter(pl.col("kind") == "discussion").head(params.top_discussions)
 
 
-def views_over_time(series: pl.DataFrame | None, views: pl.DataFrame, params: AnalysisParams) -> pl.DataFrame:
+def url_title(url: pl.Expr) -> pl.Expr:
+    """A title from a Thinklab discussion url's slug (``/discussion/the-title/205`` → "the title")."""
+    return url.str.extract(r"/discussion/([^/]+)/").str.replace_all("-", " ").str.strip_chars()
+
+
+def views_over_time(
+    series: pl.DataFrame | None, views: pl.DataFrame, params: AnalysisParams, period: Period | None = None
+) -> pl.DataFrame:
     """Total views and the top threads' views per snapshot day, with growth per month.
 
     Columns: series, kind (total/discussion), order (0 = total, then by views), date, views,
-    growth_per_month. Thread titles come from ``views`` (:func:`views_table`; None: "Thread <id>").
-    Empty when ``series`` is None or spans fewer than two days.
+    growth_per_month. Thread titles come from ``views`` (:func:`views_table`), else from the thread
+    url's slug, else "Discussion <id> (<project>)"; all printable (:func:`impactreport.labels.printable`).
+    With ``period`` only the snapshots retrieved in it count. Empty when fewer than two days remain.
     """
+    if series is not None and period is not None and not period.is_open:
+        series = series.filter(period.contains("retrieved"))
     if series is None or series.is_empty():
         return pl.DataFrame(schema=OVER_TIME_SCHEMA)
     daily = (
         series.lazy()
-        .with_columns(
-            date=pl.col("retrieved").dt.date(),
-            key=pl.concat_str(
-                "source",
-                "project",
-                "kind",
-                pl.coalesce(pl.col("id").cast(pl.String), "url"),
-                separator="\x1f",
-            ),
-        )
+        .with_columns(date=pl.col("retrieved").dt.date(), key=_item_key())
         .sort("retrieved")
         .group_by("key", "date")
         .agg(pl.col("views").last(), pl.col("kind").last(), pl.col("project").last(), pl.col("id").last())
@@ -124,6 +204,9 @@ def views_over_time(series: pl.DataFrame | None, views: pl.DataFrame, params: An
     if dates.height < 2:
         return pl.DataFrame(schema=OVER_TIME_SCHEMA)
     keys = daily.group_by("key").agg(pl.col("kind", "project", "id").last())
+    urls = (
+        series.lazy().with_columns(key=_item_key()).group_by("key").agg(url=pl.col("url").drop_nulls().last())
+    )
     filled = (
         keys.lazy()
         .join(dates.lazy(), how="cross")
@@ -152,9 +235,20 @@ def views_over_time(series: pl.DataFrame | None, views: pl.DataFrame, params: An
         .join(titles.lazy(), on=["project", "id"], how="left")
         .sort(["latest", "key"], descending=[True, False])
         .head(params.top_threads)
+        .join(urls, on="key", how="left")
         .with_columns(
             order=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
-            series=pl.coalesce("title", pl.lit("Thread ") + pl.col("id").cast(pl.String)),
+            series=shorten(
+                pl.coalesce(
+                    "title",
+                    url_title(pl.col("url")),
+                    pl.lit("Discussion ")
+                    + pl.coalesce(pl.col("id").cast(pl.String), pl.lit("?"))
+                    + " ("
+                    + pl.col("project")
+                    + ")",
+                )
+            ),
         )
     )
     threads = (

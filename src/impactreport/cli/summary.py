@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from impactreport import settings
-from impactreport.pipeline import Request, run
+from impactreport.pipeline import Comparison, Request, comparison_rows, run
 from impactreport.settings import parse_thresholds
 from impactreport.stats import ImpactStats, LevelStats
 
@@ -53,6 +53,18 @@ def stats_table(stats: ImpactStats) -> Table:
     return table
 
 
+def comparison_table(stats: ImpactStats, comparison: Comparison) -> Table:
+    """This period / previous period / change, for the numbers of the impact sentence."""
+    title = f"This period / previous period ({comparison.period.describe()}) / change"
+    table = Table(title=title, title_justify="left")
+    table.add_column("", no_wrap=True)
+    for header in ("This period", "Previous period", "Change"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for label, current, previous, change in comparison_rows(stats, comparison):
+        table.add_row(label, _cell(current), _cell(previous), change)
+    return table
+
+
 @click.command(name="summary")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @selection_options
@@ -68,6 +80,11 @@ def stats_table(stats: ImpactStats) -> Table:
 @click.option("--include-bots", is_flag=True, help="Count bot accounts (GitHub) as contributors.")
 @click.option("--all-snapshots", is_flag=True, help="Read every snapshot, not only the newest per project.")
 @click.option(
+    "--compare-previous",
+    is_flag=True,
+    help="Also the period of equal length just before (needs --since and --until), with the change in %.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object instead of the sentence and table."
 )
 def command(
@@ -82,6 +99,7 @@ def command(
     words_per_publication: float,
     include_bots: bool,
     all_snapshots: bool,
+    compare_previous: bool,
     as_json: bool,
 ) -> None:
     """Print the impact sentence and per-project statistics of exports at PATHS.
@@ -96,13 +114,20 @@ def command(
         include_bots=include_bots,
         thresholds=parse_thresholds(thresholds),
         words_per_publication=words_per_publication,
+        compare_previous=compare_previous,
     )
-    stats = run(request).stats
+    result = run(request)
+    stats = result.stats
     errors = err_console()
     for warning in stats.warnings:
         warn(errors, warning)
+    for note in result.notes:
+        notice(errors, note)
     if as_json:
-        click.echo(json.dumps(stats.to_json(), indent=2, ensure_ascii=False))
+        payload = stats.to_json()
+        if result.comparison is not None:
+            payload |= result.comparison.to_json()
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     notice(errors, stats.team.describe())
     console = out_console()
@@ -112,3 +137,5 @@ def command(
         f"({words_per_publication:,.0f} words each)."
     )
     console.print(stats_table(stats))
+    if result.comparison is not None:
+        console.print(comparison_table(stats, result.comparison))

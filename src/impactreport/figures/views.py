@@ -32,13 +32,17 @@ def chart(
         .otherwise(pl.col("item"))
     )
     names = projects or sorted(frame["project"].unique().to_list(), key=str.lower)
+    axis_title, basis = "Page views (newest snapshot)", "newest snapshot"
+    if "views_from" in frame.columns:  # views gained in a period (analyses.views.views_gained)
+        basis = "gained " + _between(frame)
+        axis_title = f"Page views {basis}"
     order = shown["item"].to_list()
     base = alt.Chart(theme.values(shown, ["item", "project", "kind", "views", "link"])).encode(
         y=alt.Y("item:N", sort=order, title=None, axis=alt.Axis(labelFontSize=11, labelLimit=0)),
         # room right of the longest bar for its number, clear of the legend
         x=alt.X(
             "views:Q",
-            title="Page views (newest snapshot)",
+            title=axis_title,
             scale=alt.Scale(domainMax=theme.largest(shown["views"], 1.0) * 1.18),
         ),
     )
@@ -54,11 +58,24 @@ def chart(
     top = shown.row(0, named=True)
     description = (
         f"Bar chart of page views of the {shown.height} most viewed of {frame.height} discussions and "
-        f"documents (newest snapshot), coloured by project. {total:,} views in all; the most viewed is "
+        f"documents ({basis}), coloured by project. {total:,} views in all; the most viewed is "
         f"“{top['title']}” ({top['project']}) with {top['views']:,} views."
     )
     subtitle = f"Top {shown.height} of {frame.height:,}; {total:,} views in all"
     return theme.apply(layered, title=title, subtitle=subtitle, description=description)
+
+
+def _between(frame: pl.DataFrame) -> str:
+    """``from the snapshot of 1 Sep 2016 to that of 2 Aug 2017``: the snapshots the views are measured by."""
+
+    def day(value: object) -> str:
+        return f"{value:%d %b %Y}".lstrip("0")
+
+    starts = frame["views_from"].drop_nulls()
+    ends = frame["views_to"].drop_nulls()
+    since = f"the snapshot of {day(starts.min())}" if starts.len() else "the first view"
+    until = f"that of {day(ends.max())}" if ends.len() else "the newest snapshot"
+    return f"from {since} to {until}"
 
 
 def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
