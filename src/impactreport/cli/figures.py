@@ -21,7 +21,7 @@ from impactreport.figures import FORMATS
 from impactreport.pipeline import Request, run, write_figures
 from impactreport.settings import parse_thresholds, positive_days
 
-from .console import err_console, inert, out_console, warn
+from .console import err_console, inert, notice, out_console, warn
 from .selection import selection, selection_options
 
 
@@ -195,6 +195,8 @@ def command(
         )  # fmt: skip
     for warning in result.warnings:
         warn(console, warning)
+    for note in result.notes:
+        notice(console, note)
     if as_json:
         payload = {
             "out": str(out),
