@@ -17,10 +17,12 @@ once, as polars queries over the ``posts`` hub, and every layer calls it.
   contributions (``>=``, as CHAOSS's 8Knot does); on characters and on posts; null without any.
 
 Periods: :func:`impactreport.pipeline.restrict` keeps the texts posted in the period and the threads
-opened or commented on in it. A thread's opening post is its first comment, so a thread counts as
-*opened in the period* when its earliest comment or note of all time is among the period's posts (or it
-has none); its first response is searched in ``history``, so it may come after the period ends. Counts
-of discussions and of new contributors thus add up over disjoint periods.
+opened or commented on in it. Time to first response concerns the discussions *opened* in the period
+(the thread's publication time in it, given ``period``); their first response is searched in
+``history``, so it may come after the period ends. Without ``period`` the restricted tables stand in for
+it: a thread counts when its earliest comment or note of all time is one of the period's posts (a
+thread's opening post is its first comment), or when it has none. Counts of discussions answered and
+unanswered, and of new contributors, thus add up over disjoint periods.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from impactreport.people import AUTHORED_KINDS, account_key, authored
+from impactreport.settings import Period
 
 #: A thread is one (source, project, thread id): ids are global per source, projects kept apart anyway.
 THREAD_KEYS = ("source", "project", "thread_id")
@@ -43,11 +46,14 @@ def _texts(posts: pl.LazyFrame) -> pl.LazyFrame:
     return posts.filter(pl.col("kind").is_in(AUTHORED_KINDS) & pl.col("thread_id").is_not_null())
 
 
-def first_responses(threads: pl.LazyFrame, posts: pl.LazyFrame, history: pl.LazyFrame) -> pl.LazyFrame:
+def first_responses(
+    threads: pl.LazyFrame, posts: pl.LazyFrame, history: pl.LazyFrame, period: Period | None = None
+) -> pl.LazyFrame:
     """One row per discussion opened in the period: its opener and first response.
 
     ``threads`` and ``posts`` are the (period-restricted) tables, ``history`` every post before the
-    restriction (the same frame as ``posts`` without a period). Columns: ``source``, ``project``,
+    restriction (the same frame as ``posts`` without a period), ``period`` the restriction (None: the
+    tables say which threads were opened in it, see the module). Columns: ``source``, ``project``,
     ``thread_id``, ``opened``, ``opener`` (person), ``responded``, ``responder`` (person), ``hours``
     (null when unanswered) and ``answered``.
     """
@@ -72,7 +78,11 @@ def first_responses(threads: pl.LazyFrame, posts: pl.LazyFrame, history: pl.Lazy
         .with_columns(pl.col("project").cast(pl.String))
         .join(earliest, on=THREAD_KEYS, how="left", nulls_equal=True)
         .join(in_period, on=THREAD_KEYS, how="left", nulls_equal=True)
-        .filter(pl.col("_first").is_null() | (pl.col("_first") == pl.col("_period_first")))
+        .filter(
+            period.contains("published")
+            if period is not None
+            else pl.col("_first").is_null() | (pl.col("_first") == pl.col("_period_first"))
+        )
         .select(
             *THREAD_KEYS,
             opened=pl.coalesce("published", "_first"),

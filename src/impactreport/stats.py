@@ -206,6 +206,7 @@ def _community(
     history: pl.LazyFrame,
     group: pl.Expr,
     include_bots: bool,
+    period: Period | None,
 ) -> pl.LazyFrame:
     """Per ``group``: first response, new and returning contributors, absence factor (``_``-prefixed).
 
@@ -213,7 +214,7 @@ def _community(
     counts leave bots out unless ``include_bots``, as ``contributors`` does.
     """
     responses = (
-        community.first_responses(threads, posts, history)
+        community.first_responses(threads, posts, history, period)
         .with_columns(group.alias("group"))
         .group_by("group")
         .agg(expr.name.prefix("_fr_") for expr in community.response_summary())
@@ -313,11 +314,14 @@ def summarise(
     exclude_bots: bool = True,
     projects: Sequence[str] | None = None,
     history: pl.DataFrame | None = None,
+    period: Period | None = None,
 ) -> ImpactStats:
     """The impact statistics of a dataset, per project and overall.
 
     ``history`` is every post before the period restriction (default: ``dataset.posts``): first
     contributions and first responses are of all time, never the earliest inside the period.
+    ``period`` is the restriction the dataset had (first response concerns the discussions opened in
+    it; None: see :mod:`impactreport.community`).
     """
     if words_per_publication <= 0:
         raise InputError("--words-per-publication must be positive")
@@ -340,7 +344,7 @@ def summarise(
         levels.append(
             _aggregate(p, t, team, include_bots)
             .join(_contributors_over(p, thresholds, include_bots), on="group", how="left")
-            .join(_community(all_posts, threads, past, group, include_bots), on="group", how="left")
+            .join(_community(all_posts, threads, past, group, include_bots, period), on="group", how="left")
         )
     rows = pl.concat(pl.collect_all(levels), how="diagonal_relaxed").to_dicts()
     by_group = {row["group"]: row for row in rows}

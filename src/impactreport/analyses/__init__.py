@@ -97,13 +97,15 @@ def compute_all(
     *,
     views_series: pl.DataFrame | None = None,
     history: pl.DataFrame | None = None,
+    period: settings.Period | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Every figure's frame, keyed by figure name (plus ``top-discussions``, the views table).
 
     ``views-over-time`` is an empty frame unless ``views_series`` (from
     :func:`impactreport.load.views.load_views`) holds more than one snapshot date. ``history`` is every
     post before the period restriction (default: the dataset's posts): first contributions and first
-    responses are of all time (:mod:`impactreport.community`).
+    responses are of all time (:mod:`impactreport.community`); ``period`` is the restriction the dataset
+    had (``first-response`` shows the discussions opened in it).
     """
     from . import activity, community, contributors, cumulative, imbalance, streams, views
 
@@ -120,7 +122,7 @@ def compute_all(
         "views": views_frame,
         "views-over-time": views.views_over_time(views_series, views_frame, params),
         "top-discussions": views.top_discussions(views_frame, params),
-        "first-response": community.first_response(dataset, params, history),
+        "first-response": community.first_response(dataset, params, history, period),
         "contributors-over-time": community.contributors_over_time(dataset, params, history),
     }
 

@@ -13,6 +13,7 @@ import polars as pl
 
 from impactreport import community
 from impactreport.schema import Dataset
+from impactreport.settings import Period
 
 from . import AnalysisParams
 
@@ -25,7 +26,10 @@ def _history(dataset: Dataset, history: pl.DataFrame | None) -> pl.LazyFrame:
 
 
 def first_response(
-    dataset: Dataset, params: AnalysisParams, history: pl.DataFrame | None = None
+    dataset: Dataset,
+    params: AnalysisParams,
+    history: pl.DataFrame | None = None,
+    period: Period | None = None,
 ) -> pl.DataFrame:
     """One row per discussion opened: project, thread_id, subject, opened, responded, hours, answered.
 
@@ -34,7 +38,9 @@ def first_response(
     """
     subjects = dataset.threads.lazy().select(*community.THREAD_KEYS, "subject")
     return (
-        community.first_responses(dataset.threads.lazy(), dataset.posts.lazy(), _history(dataset, history))
+        community.first_responses(
+            dataset.threads.lazy(), dataset.posts.lazy(), _history(dataset, history), period
+        )
         .join(subjects, on=community.THREAD_KEYS, how="left", nulls_equal=True)
         .select("project", "thread_id", "subject", "opened", "responded", "hours", "answered")
         .sort("project", "opened", "thread_id")
