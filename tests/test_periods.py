@@ -292,3 +292,9 @@ def test_views_without_bracketing_snapshots_are_all_time_and_said_so(latest_dir:
         d["views"] for d in documents
     )
     assert any("all-time views in the newest snapshot" in note for note in result.notes)
+
+
+def test_snapshot_dates_are_those_in_the_period(period_figures) -> None:
+    # 13 snapshot days from 1 Sep 2016 to 2 Aug 2017 (the monthly series plus 2 Aug 2017)
+    assert period_figures.snapshot_dates == 13
+    assert period_figures.frames["views-over-time"]["date"].n_unique() == 13

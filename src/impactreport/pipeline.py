@@ -215,10 +215,11 @@ class Result:
 
     @property
     def snapshot_dates(self) -> int:
-        """Distinct snapshot dates the views over time are drawn from."""
+        """Distinct snapshot dates the views over time are drawn from (in the period, when one is given)."""
         if self.views is None or self.views.height == 0:
             return 0
-        return int(self.views["retrieved"].dt.date().n_unique())
+        views = self.views.filter(self.request.period.contains("retrieved"))
+        return int(views["retrieved"].dt.date().n_unique())
 
 
 # -- steps ------------------------------------------------------------------------------------------
@@ -355,6 +356,15 @@ def compare_previous(
     return Comparison(period=period, stats=stats, change=change, empty=empty)
 
 
+def several_snapshots(request: Request) -> bool:
+    """True when some project has more than one snapshot under the request's paths (a file listing)."""
+    from impactreport.load import discover
+
+    files = discover(list(request.paths), all_snapshots=True)
+    projects = [(file.source, file.project) for file in files]
+    return len(set(projects)) < len(projects)
+
+
 def views_series(request: Request) -> pl.DataFrame:
     """Views of every snapshot under the request's paths (for views over time), of its projects."""
     from impactreport.load.views import load_views
@@ -469,11 +479,12 @@ def run(
     stats = statistics(dataset, request, history=full.posts)
     views = None
     notes: list[str] = []
-    if figures or not request.period.is_open:  # views gained in a period come from every snapshot
+    # views gained in a period come from every snapshot: read them for figures, or when there are some
+    if figures or (not request.period.is_open and several_snapshots(request)):
         say("Reading views of every snapshot")
         views = views_series(request)
-        stats, note = with_views_gained(stats, views, request.period)
-        notes += [note] if note else []
+    stats, note = with_views_gained(stats, views, request.period)
+    notes += [note] if note else []
     comparison = compare_previous(full, request, stats, views) if request.compare_previous else None
     if comparison is not None and comparison.note:
         notes.append(comparison.note)
