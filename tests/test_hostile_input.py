@@ -237,6 +237,36 @@ def test_odd_views_are_warned_about_and_nothing_else_changes(
         }
 
 
+@pytest.mark.parametrize(
+    ("value", "example"),
+    [
+        (True, "true"),
+        (False, "false"),
+        ({"n": 1}, '{"n": 1}'),
+        (12.5, "12.5"),
+        ("12k", "'12k'"),
+        ([7], "[7]"),
+    ],
+)
+def test_one_odd_view_among_integers(
+    latest_dir: Path, tmp_path: Path, capsys, value: object, example: str
+) -> None:
+    """Alone among integers, ``true`` is read by polars as 1 and an object fails the whole parse."""
+    data = json.loads((latest_dir / "rephetio.json").read_text())
+    clean_views = sum(t["views"] for t in data["threads"]) + sum(d["views"] for d in data["documents"])
+    lost = data["threads"][7]["views"]
+    data["threads"][7]["views"] = value
+    path = tmp_path / "rephetio.json"
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))
+    code, out, err = summary(capsys, str(path), "--json")
+    assert code == 0, err
+    assert (
+        f"warning: {path}: threads.views: 1 value(s) that are not whole numbers ignored, e.g. {example}"
+        in (err.splitlines())
+    )
+    assert json.loads(out)["overall"]["views"] == clean_views - lost
+
+
 def test_counter_lookalikes_in_text_are_left_alone(latest_dir: Path, tmp_path: Path) -> None:
     """``"views": "12k"`` inside a comment's text, and a key ending in ``"views``, are not counters."""
     from impactreport.load.dataset import load_dataset
