@@ -445,3 +445,14 @@ def test_figures_are_built(tmp_path: Path) -> None:
     monthly = pl.read_csv(csv_bytes(frames["contributors-over-time"]))
     assert monthly.columns == ["month", "new", "returning", "active", "cumulative"]
     assert monthly.height == 1 and monthly.row(0) == ("2020-03-01", 3, 0, 3, 3)
+
+
+def test_many_discussions_are_pooled_on_a_log_grid(tmp_path: Path) -> None:
+    """Above ``max_points`` answered discussions the chart draws one tick per log bin (bounded size)."""
+    from impactreport.figures import build_all
+
+    params = AnalysisParams(max_points=2)
+    frames = compute_all(rules_dataset(tmp_path), params)
+    spec = json.dumps(build_all(frames, params)["first-response"].to_dict())
+    assert '"discussions"' in spec and "pooled on a log grid" in spec
+    assert frames["first-response"].height == 7  # the CSV keeps one row per discussion

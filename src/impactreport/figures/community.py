@@ -19,6 +19,8 @@ TICK_LABELS = (
     "datum.value < 1 ? '1 min' : datum.value < 24 ? datum.value + ' h' : datum.value < 168 ? '1 day' "
     ": datum.value < 8760 ? '1 week' : datum.value < 87600 ? '1 year' : '10 years'"
 )
+#: With more answered discussions than ``max_points``, ticks are pooled in bins this wide (log10 hours).
+BIN_DECADES = 0.02
 NEW_COLOR = "#E69F00"  # Okabe-Ito orange
 RETURNING_COLOR = "#0072B2"  # Okabe-Ito blue
 UNANSWERED_COLOR = "#BBBBBB"
@@ -65,12 +67,30 @@ def first_response(
         scale=alt.Scale(type="log", domain=[FLOOR_HOURS, largest * 1.5]),
         axis=alt.Axis(values=[t for t in TICKS if t <= largest * 1.5], labelExpr=TICK_LABELS),
     )
-    points = (
-        alt.Chart(theme.values(answered, ["label", "drawn", "hours"]))
-        .mark_tick(thickness=1.5, opacity=0.6)
-        .encode(x=x, y=y, color=alt.Color("label:N", scale=colors, legend=None),
-                tooltip=["label:N", alt.Tooltip("hours:Q", format=",.1f", title="hours")])
-    )  # fmt: skip
+    binned = answered.height > params.max_points
+    if binned:  # one tick per log bin and project, darker with more discussions: a bounded chart
+        answered = (
+            answered.with_columns(bin=(pl.col("drawn").log10() / BIN_DECADES).floor())
+            .group_by("label", "bin")
+            .agg(discussions=pl.len().cast(pl.Int64))
+            .with_columns(drawn=10 ** ((pl.col("bin") + 0.5) * BIN_DECADES))
+            .sort("label", "bin")
+        )
+        points = (
+            alt.Chart(theme.values(answered, ["label", "drawn", "discussions"]))
+            .mark_tick(thickness=2)
+            .encode(x=x, y=y, color=alt.Color("label:N", scale=colors, legend=None),
+                    opacity=alt.Opacity("discussions:Q", scale=alt.Scale(range=[0.15, 1]), legend=None),
+                    tooltip=["label:N", alt.Tooltip("drawn:Q", format=",.2r", title="hours"),
+                             alt.Tooltip("discussions:Q", format=",")])
+        )  # fmt: skip
+    else:
+        points = (
+            alt.Chart(theme.values(answered, ["label", "drawn", "hours"]))
+            .mark_tick(thickness=1.5, opacity=0.6)
+            .encode(x=x, y=y, color=alt.Color("label:N", scale=colors, legend=None),
+                    tooltip=["label:N", alt.Tooltip("hours:Q", format=",.1f", title="hours")])
+        )  # fmt: skip
     medians = (
         alt.Chart(theme.values(per_project.drop_nulls("median"), ["label", "median"]))
         .mark_point(shape="diamond", filled=True, size=90, color=theme.TEXT)
@@ -105,10 +125,11 @@ def first_response(
     overall = (
         f"median {_hours(float(median))}" if isinstance(median, int | float) else "no discussion answered"
     )
-    subtitle = (
+    counts = (
         f"{total_answered:,} answered ({overall}; {within_day:,} within a day), "
         f"{total_unanswered:,} unanswered; ◆ median per project; dashed: 1 day, 1 week"
     )
+    subtitle = [counts, "Darker ticks: more discussions (pooled on a log grid)"] if binned else [counts]
     description = (
         f"Strip chart of the time from opening to first response of {total_answered:,} answered discussions "
         f"in {len(order)} projects, on a log time axis, with each project's median; beside it, the "
