@@ -294,10 +294,13 @@ def restrict(dataset: Dataset, period: Period) -> Dataset:
     )
 
 
-def statistics(dataset: Dataset, request: Request, history: pl.DataFrame | None = None) -> ImpactStats:
+def statistics(
+    dataset: Dataset, request: Request, history: pl.DataFrame | None = None, period: Period | None = None
+) -> ImpactStats:
     """The impact sentence's numbers, per project and overall.
 
     ``history`` is every post before the period restriction: first contributions are of all time.
+    ``period`` is the restriction ``dataset`` had (default: the request's).
     """
     return summarise(
         dataset,
@@ -306,6 +309,7 @@ def statistics(dataset: Dataset, request: Request, history: pl.DataFrame | None 
         words_per_publication=request.words_per_publication,
         exclude_bots=not request.include_bots,
         history=history,
+        period=request.period if period is None else period,
     )
 
 
@@ -350,7 +354,8 @@ def compare_previous(
     """The statistics of the period of equal length just before the request's, and the change."""
     period = request.period.previous(request.name("compare_previous"))
     previous = restrict(full, period)
-    stats, _ = with_views_gained(statistics(previous, request, history=full.posts), views, period)
+    counted = statistics(previous, request, history=full.posts, period=period)
+    stats, _ = with_views_gained(counted, views, period)
     empty = previous.posts.height == 0 and previous.threads.height == 0
     change = percent_change(current.overall.to_json(), {} if empty else stats.overall.to_json())
     return Comparison(period=period, stats=stats, change=change, empty=empty)
@@ -389,7 +394,9 @@ def analyses(
     full = full or dataset
     several = views is not None and views.height > 0 and views["retrieved"].dt.date().n_unique() > 1
     params = request.analysis_params()
-    frames = compute_all(dataset, params, views_series=views if several else None, history=full.posts)
+    frames = compute_all(
+        dataset, params, views_series=views if several else None, history=full.posts, period=request.period
+    )
     if not request.period.is_open:
         frames.update(period_frames(dataset, full, params, request.period, views if several else None))
     return frames
@@ -400,8 +407,8 @@ def period_frames(
 ) -> dict[str, pl.DataFrame]:
     """The frames that depend on the period beyond the restricted dataset, clipped to it.
 
-    Why here and not in ``compute_all``: ``AnalysisParams`` carries no period yet; once it does, these
-    calls belong there (the functions already take ``period``).
+    Why here and not in ``compute_all``: that module is another helper's; these calls belong there
+    (``compute_all`` now takes ``period``, and the functions do too), which saves computing them twice.
     """
     from impactreport.analyses import activity, cumulative, streams
     from impactreport.analyses import views as views_module
