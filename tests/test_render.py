@@ -28,6 +28,7 @@ from impactreport.errors import InputError
 from impactreport.render import document, markdown, qmd, quarto, render
 from impactreport.render.builtin import render_builtin
 from impactreport.render.execute import ExecutedBlock
+from impactreport.settings import ReportParams
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = "<script>alert(1)</script>"
@@ -372,22 +373,8 @@ def test_the_report_parses_and_uses_only_supported_options() -> None:
     for cell in parsed.cells:
         assert set(cell.options) <= supported, cell.options
     (parameters,) = [cell for cell in parsed.cells if "parameters" in cell.options.get("tags", [])]
-    names = set(re.findall(r"(?m)^(\w+) =", parameters.code))
-    assert names == {
-        "data",
-        "projects",
-        "team",
-        "team_file",
-        "since",
-        "until",
-        "bandwidth",
-        "char_bandwidth",
-        "thresholds",
-        "label_threshold",
-        "text_basis",
-        "title",
-        "author",
-    }
+    names = re.findall(r"(?m)^(\w+) =", parameters.code)
+    assert names == list(ReportParams.names())  # one list of parameters: settings.ReportParams
     labels = [cell.options["label"] for cell in parsed.cells if "label" in cell.options]
     assert [label.removeprefix("fig-") for label in labels if label.startswith("fig-")] == list(FIGURE_NAMES)
     text = "\n".join(block.text for block in parsed.blocks if isinstance(block, qmd.Markdown))

@@ -386,47 +386,20 @@ def analyses(
     """The frame behind every figure (views over time only from two snapshot dates on).
 
     ``full`` is the dataset before the period restriction (first contributions are of all time; titles
-    of discussions not active in the period). With a period, the frames over time are clipped to it
-    (:func:`period_frames`).
+    of discussions not active in the period). With a period, the frames over time are clipped to it.
     """
     from impactreport.analyses import compute_all
 
     full = full or dataset
     several = views is not None and views.height > 0 and views["retrieved"].dt.date().n_unique() > 1
-    params = request.analysis_params()
-    frames = compute_all(
-        dataset, params, views_series=views if several else None, history=full.posts, period=request.period
+    return compute_all(
+        dataset,
+        request.analysis_params(),
+        views_series=views if several else None,
+        history=full.posts,
+        period=request.period,
+        full=full,
     )
-    if not request.period.is_open:
-        frames.update(period_frames(dataset, full, params, request.period, views if several else None))
-    return frames
-
-
-def period_frames(
-    dataset: Dataset, full: Dataset, params: AnalysisParams, period: Period, views: pl.DataFrame | None
-) -> dict[str, pl.DataFrame]:
-    """The frames that depend on the period beyond the restricted dataset, clipped to it.
-
-    Why here and not in ``compute_all``: that module is another helper's; these calls belong there
-    (``compute_all`` now takes ``period``, and the functions do too), which saves computing them twice.
-    """
-    from impactreport.analyses import activity, cumulative, streams
-    from impactreport.analyses import views as views_module
-
-    gained = views_module.views_gained(views, period)
-    views_frame = views_module.views_table(full if gained is not None else dataset, gained)
-    return {
-        "activity-histogram": activity.histogram(dataset, params, period),
-        "activity-density": activity.activity_density(dataset, params, period),
-        "characters-density": activity.characters_density(dataset, params, period),
-        "user-stream": streams.user_streams(dataset, params, period=period),
-        "cumulative-contribution": cumulative.cumulative_contribution(dataset, params, period=period),
-        "views": views_frame,
-        "views-over-time": views_module.views_over_time(
-            views, views_module.views_table(full), params, period
-        ),
-        "top-discussions": views_module.top_discussions(views_frame, params),
-    }
 
 
 def charts(frames: dict[str, pl.DataFrame], request: Request) -> dict[str, Any]:
