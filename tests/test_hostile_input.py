@@ -171,6 +171,27 @@ def test_views_loader_and_archive_share_the_limit(
     assert not list((tmp_path / "data").rglob("*.json.gz"))
 
 
+def test_archive_refuses_a_git_object_over_the_limit(
+    latest_dir: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repository's export larger than the limit is refused from the object's size, with one line."""
+    repo = tmp_path / "repo"
+    (repo / "export" / "json").mkdir(parents=True)
+    git(repo, "init", "-q")
+    shutil.copy(latest_dir / "meta.json", repo / "export" / "json" / "meta.json")  # 409,395 bytes
+    git(repo, "add", "--", ".")
+    git(repo, "commit", "-q", "-m", "meta")
+    monkeypatch.setenv(MAX_EXPORT_BYTES_ENV, "256K")
+    code = main(["fetch", "archive", "--from", str(repo), "--data", str(tmp_path / "data"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"impactreport: error: {repo / '.git'}: object ")
+    assert err[0].endswith(
+        f": more than 256 KiB (262,144 bytes) (the limit for one export; raise it with {MAX_EXPORT_BYTES_ENV}=BYTES)"
+    )
+    assert not list((tmp_path / "data").rglob("*.json.gz"))
+
+
 def test_default_limit_is_far_above_the_largest_real_export(thinklab_dir: Path) -> None:
     """Every real export (latest, the monthly snapshots, the early formats) is under a hundredth of it."""
     files = [p for p in thinklab_dir.rglob("*") if p.name.endswith((".json", ".json.gz"))]

@@ -113,8 +113,8 @@ def max_export_bytes() -> int:
 
 
 def _size(limit: int) -> str:
-    """``2 GiB (2,147,483,648 bytes)``; a limit that is not a whole number of MiB/GiB in bytes only."""
-    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2)):
+    """``2 GiB (2,147,483,648 bytes)``; a limit that is not a whole number of KiB/MiB/GiB in bytes only."""
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if limit >= factor and limit % factor == 0:
             return f"{limit // factor:,} {unit} ({limit:,} bytes)"
     return f"{limit:,} bytes"
