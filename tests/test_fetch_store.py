@@ -141,9 +141,12 @@ def test_index_without_manifest_reads_the_files(tmp_path: Path) -> None:
 def test_bad_names_are_refused(tmp_path: Path) -> None:
     from impactreport.errors import InputError
 
-    for name in ("..", ".hidden", "a b", ""):
+    for name in ("..", ".hidden", "tab\there", "line\nbreak", ""):
         with pytest.raises(InputError):
             save_snapshot(tmp_path, "thinklab", name, export())
+    # any other single path part is a project folder: spaces, quotes, letters beyond ASCII, a leading dash
+    for name in ("a b", "it's", "é", "-x"):
+        assert save_snapshot(tmp_path, "thinklab", name, export()).path.parent.name == name
 
 
 def test_stale_temp_files_are_removed_and_ignored(tmp_path: Path) -> None:

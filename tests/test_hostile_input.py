@@ -373,11 +373,6 @@ def test_git_history_lists_every_odd_name(latest_dir: Path, tmp_path: Path) -> N
     assert {v.path for v in versions} == {f"export/json/{name}.json" for name in names}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the store refuses these names (fetch/store.py SAFE_NAME allows only [A-Za-z0-9][A-Za-z0-9._@+-]*): "
-    "see H2's report; remove this mark once the store takes any one-component name",
-)
 def test_folder_import_with_odd_names(latest_dir: Path, tmp_path: Path, capsys) -> None:
     """A folder of exports whose names hold spaces, quotes, non-ASCII letters or a leading dash."""
     folder = tmp_path / "folder"

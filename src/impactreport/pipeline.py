@@ -208,10 +208,12 @@ class Result:
     views: pl.DataFrame | None = None
     comparison: Comparison | None = None
     notes: tuple[str, ...] = ()
+    #: warnings met reading the views of every snapshot (e.g. a counter that is not a whole number)
+    view_warnings: tuple[str, ...] = ()
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return self.stats.warnings
+        return self.stats.warnings + tuple(w for w in self.view_warnings if w not in self.stats.warnings)
 
     @property
     def snapshot_dates(self) -> int:
@@ -370,11 +372,14 @@ def several_snapshots(request: Request) -> bool:
     return len(set(projects)) < len(projects)
 
 
-def views_series(request: Request) -> pl.DataFrame:
-    """Views of every snapshot under the request's paths (for views over time), of its projects."""
+def views_series(request: Request, warnings: list[str] | None = None) -> pl.DataFrame:
+    """Views of every snapshot under the request's paths (for views over time), of its projects.
+
+    Problems met on the way (a counter that is not a whole number) are appended to ``warnings``.
+    """
     from impactreport.load.views import load_views
 
-    series = load_views(list(request.paths))
+    series = load_views(list(request.paths), warnings=warnings if warnings is not None else [])
     if request.projects:
         series = series.filter(pl.col("project").is_in(list(request.projects)))
     return series
@@ -459,16 +464,25 @@ def run(
     stats = statistics(dataset, request, history=full.posts)
     views = None
     notes: list[str] = []
+    view_warnings: list[str] = []
     # views gained in a period come from every snapshot: read them for figures, or when there are some
     if figures or (not request.period.is_open and several_snapshots(request)):
         say("Reading views of every snapshot")
-        views = views_series(request)
+        views = views_series(request, view_warnings)
     stats, note = with_views_gained(stats, views, request.period)
     notes += [note] if note else []
     comparison = compare_previous(full, request, stats, views) if request.compare_previous else None
     if comparison is not None and comparison.note:
         notes.append(comparison.note)
-    result = Result(request, dataset, stats, views=views, comparison=comparison, notes=tuple(notes))
+    result = Result(
+        request,
+        dataset,
+        stats,
+        views=views,
+        comparison=comparison,
+        notes=tuple(notes),
+        view_warnings=tuple(view_warnings),
+    )
     if not figures:
         return result
     say("Computing the data behind each figure")

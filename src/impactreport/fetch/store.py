@@ -104,7 +104,8 @@ RETRIEVED_KEY = b'\n  "retrieved": "'
 COMPRESSLEVEL = 1
 TEMP_NAME = re.compile(r"^\..+\.tmp-[0-9a-f]+$")
 #: Characters allowed in a source or project folder name ("owner/repo" becomes "owner__repo").
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+#: Any one path part that is not hidden and holds no control character ("my meta", "é", "-x" are fine).
+SAFE_NAME = re.compile(r"^[^./\x00-\x1f\x7f][^/\x00-\x1f\x7f]*$")
 
 
 #: Sources whose project names ignore case (GitHub owner/name, Discourse hosts): one folder each.
@@ -261,9 +262,10 @@ def compress(data: bytes) -> bytes:
 
 def read_snapshot(path: Path) -> dict[str, Any]:
     """A stored snapshot as a dict (raises InputError naming the file if it is not gzip JSON)."""
+    from impactreport.load.read import export_bytes  # the one capped reader (a gzip bomb is one line)
+
     try:
-        with gzip.open(path, "rb") as stream:
-            data = json.loads(stream.read())
+        data = json.loads(export_bytes(path))
     except (OSError, EOFError, ValueError) as error:
         raise InputError(f"{path}: not a readable snapshot ({error})") from error
     if not isinstance(data, dict):
