@@ -9,7 +9,10 @@ Real Werkzeug WSGI app (served with :func:`servers.github_app.serve`). Endpoints
 - ``GET /categories.json`` and ``GET /c/<slug>/<id>.json`` (the same listing for one category);
 - ``GET /t/<id>.json``: the topic with ``post_stream.posts`` (its first ``chunk_size`` posts) and
   ``post_stream.stream`` (every post id);
-- ``GET /t/<id>/posts.json?post_ids[]=…``: those posts.
+- ``GET /t/<id>/posts.json?post_ids[]=…``: those posts;
+- ``include_raw=1`` on both topic requests adds each post's ``raw`` (markdown) beside ``cooked``, as
+  Discourse does (``honour_include_raw=False`` plays a forum that ignores it);
+- ``GET /posts/<id>.json``: one post, always with ``raw``.
 
 Faults (queued with :meth:`DiscourseState.plan`, one per request): ``429`` (``Retry-After: 1`` and the
 JSON Discourse sends), ``429_no_header`` (only ``extras.wait_seconds``), ``502``, ``reset``.
@@ -19,14 +22,17 @@ DATA — what is real and what this server generates itself:
 - REAL: every post of discuss.criticalfallibilism.com in the captures (``t_2108_452.json``,
   ``t_2108_posts_post_number_41.json``, ``t_2144_posts.json``, ``posts.json``; one post per id, the
   captures' union of fields), and topic 2108's own fields (title, views, like count, …).
-  ``raw`` is held but, as on Discourse, not sent in topic views.
+  ``raw`` is held (the 50 posts of ``posts.json`` have it) and, as on Discourse, sent in topic views
+  only with ``include_raw``.
 - DERIVED: a topic's post stream, ``posts_count``, ``highest_post_number``, ``created_at``,
   ``last_posted_at``/``bumped_at`` and opener from the posts this server holds (the captures hold parts
   of long topics: topic 2108's stream is posts 21–40 and 433–452);
   titles and slugs of topics other than 2108 from the posts' ``topic_title``/``topic_slug``.
 - GENERATED (marked ``GENERATED``): ``views`` and ``like_count`` of topics other than 2108, category
   slugs and names, the ``/latest.json`` and ``/categories.json`` documents around the real topic fields
-  (no unedited capture of them exists), and posts a test adds with :meth:`DiscourseState.add_post`.
+  (no unedited capture of them exists), posts a test adds with :meth:`DiscourseState.add_post`, and the
+  ``raw`` of captured posts whose capture has none (topic views without ``include_raw``): their
+  ``cooked`` text with the tags removed, by :func:`generated_raw`.
 The Mozilla and ManageIQ captures (``*.perceval.json``) come from other forums whose user ids would
 collide with these, so they are not served.
 """
@@ -35,10 +41,12 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +70,11 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def generated_raw(cooked: str) -> str:
+    """GENERATED: a markdown source for a captured post that has none (its HTML's text, tags removed)."""
+    return unescape(re.sub(r"<[^>]+>", "", cooked)).strip()
+
+
 def load_posts(fixtures: Path) -> list[dict[str, Any]]:
     """REAL: every captured post of the forum, one per id (fields of all captures of it merged)."""
     folder = fixtures / "discourse"
@@ -75,6 +88,10 @@ def load_posts(fixtures: Path) -> list[dict[str, Any]]:
     for posts in sources:
         for post in posts:
             found[post["id"]] = {**found.get(post["id"], {}), **copy.deepcopy(post)}
+    for post in found.values():
+        if "raw" not in post:
+            post["raw"] = generated_raw(post.get("cooked") or "")  # GENERATED
+            post["raw_generated"] = True
     return sorted(found.values(), key=lambda p: (p["topic_id"], p["post_number"]))
 
 
@@ -88,6 +105,7 @@ class DiscourseState:
     api_username: str | None = None
     per_page: int = 30  # Discourse's; tests lower it to make more pages
     chunk_size: int = 20
+    honour_include_raw: bool = True  # False: a forum that ignores include_raw (the client falls back)
     log: list[dict[str, Any]] = field(default_factory=list)
     faults: deque[str | None] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -269,8 +287,9 @@ class DiscourseState:
             posts = self.topic_posts(topic["id"])
             body = {key: topic[key] for key in TOPIC_FIELDS}
             body["chunk_size"] = self.chunk_size
+            raw = self._raw(request)
             body["post_stream"] = {
-                "posts": [_public(p) for p in posts[: self.chunk_size]],
+                "posts": [_public(p, raw) for p in posts[: self.chunk_size]],
                 "stream": [p["id"] for p in posts],
             }
             body["details"] = {"created_by": {"id": posts[0]["user_id"], "username": posts[0]["username"]}}
@@ -278,9 +297,17 @@ class DiscourseState:
         if len(parts) == 3 and parts[0] == "t" and parts[2] == "posts.json":
             topic_id = int(parts[1])
             wanted = {int(v) for v in request.args.getlist("post_ids[]")}
-            posts = [_public(p) for p in self.topic_posts(topic_id) if p["id"] in wanted]
+            raw = self._raw(request)
+            posts = [_public(p, raw) for p in self.topic_posts(topic_id) if p["id"] in wanted]
             return _json({"post_stream": {"posts": posts}, "id": topic_id})
+        if len(parts) == 2 and parts[0] == "posts" and parts[1].endswith(".json"):
+            post_id = int(parts[1][: -len(".json")])
+            return _json(_public(next(p for p in self.posts if p["id"] == post_id), raw=True))
         raise KeyError(request.path)
+
+    def _raw(self, request: Request) -> bool:
+        """Discourse adds ``raw`` whenever ``include_raw`` is present (``!!params[:include_raw]``)."""
+        return self.honour_include_raw and request.args.get("include_raw") is not None
 
     def _listing(self, topics: list[dict[str, Any]], path: str, request: Request) -> Response:
         # Discourse's ``order`` (activity = bumped_at, created = created_at) and ``ascending`` filters
@@ -309,10 +336,11 @@ class DiscourseState:
         )
 
 
-def _public(post: dict[str, Any]) -> dict[str, Any]:
-    """A post as a topic view shows it: without ``raw`` and the /posts.json-only topic fields."""
-    hidden = ("raw", "topic_title", "topic_html_title", "excerpt", "truncated", "category_id")
-    return {k: v for k, v in post.items() if k not in hidden}
+def _public(post: dict[str, Any], raw: bool = False) -> dict[str, Any]:
+    """A post as a topic view shows it: without the /posts.json-only topic fields, ``raw`` only when
+    asked for."""
+    hidden = ("topic_title", "topic_html_title", "excerpt", "truncated", "category_id", "raw_generated")
+    return {k: v for k, v in post.items() if k not in hidden and (raw or k != "raw")}
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

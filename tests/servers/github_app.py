@@ -9,6 +9,9 @@ What it serves (REST v3 and GraphQL v4 as the captures show them):
   ``page``): page 1 at that path, every further page at ``/repositories/{id}/issues?…&page=N`` through a
   real ``Link`` header (``next``, ``last``, ``first``, ``prev``), exactly like the captured pages;
 - ``GET …/issues/comments`` (repository-wide, ``since``) and ``GET …/issues/{number}/comments``;
+- ``GET …/pulls/comments`` (review comments, repository-wide: ``sort``, ``direction``, ``since``; by id
+  without ``sort``), ``GET …/pulls/{number}/comments`` and ``GET …/pulls/{number}/reviews`` (in
+  chronological order); a number that is not a pull request is a 404, as on GitHub;
 - ``POST /graphql``: the three queries the client sends, told apart by ``operationName``
   (``Discussions``: a repository's discussions in ``orderBy`` order (created or updated) with their first
   comments and replies; ``DiscussionComments``: a further page of one discussion's comments by
@@ -28,7 +31,12 @@ DATA — what is real and what this server generates itself:
 - DERIVED (a real value recomputed): ``databaseId`` of discussions, comments and replies is decoded from
   their real node ids; an issue's ``comments`` count is the number of its comments this server holds
   (the captures hold none of the other PyGithub issues' comments, so those counts become 0).
-- GENERATED (marked ``GENERATED`` in the code): PyGithub issue 1136 itself (the captures have its
+- GENERATED (marked ``GENERATED`` in the code): every pull-request review and review comment (the
+  recorded payloads hold none; :func:`generate_reviews`: per pull request a review by a human
+  reviewer with two line comments and a reply by the pull request's author, its body empty on every
+  other pull request; on every third an approval without a body and a ``copilot-pull-request-reviewer[bot]``
+  review with a body and one line comment; times between the pull request's real ``created_at`` and
+  ``updated_at``), PyGithub issue 1136 itself (the captures have its
   comments, not the issue; its opener is its first human commenter), discussion/comment/reply bodies other than the one real body, ``updatedAt``
   of discussions (the newest of its own and its comments' and replies' ``createdAt``), ``databaseId`` of
   GraphQL authors whose login has no REST user id in the captures, ``body_html`` of REST items (asked
@@ -119,6 +127,8 @@ class Repo:
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # number -> issue
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # number -> comments
     discussions: list[dict[str, Any]] = field(default_factory=list)
+    review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # number -> them
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # number -> reviews
 
 
 def _user_ids(issues: list[dict[str, Any]], comments: list[dict[str, Any]]) -> dict[str, tuple[int, str]]:
@@ -163,6 +173,7 @@ def load_pygithub(fixtures: Path) -> Repo:
     for number, issue in repo.issues.items():
         issue["comments"] = len(repo.comments.get(number, []))  # DERIVED: what this server holds
     users = _user_ids(list(repo.issues.values()), comments_1136)
+    generate_reviews(repo, reviewer=first["user"])
     real_body = _exchanges(github / "discussion-node-graphql.pygithub.json")[0]["response"]["body"]["data"][
         "node"
     ]
@@ -171,6 +182,139 @@ def load_pygithub(fixtures: Path) -> Repo:
         for node in page["response"]["body"]["data"]["repository"]["discussions"]["nodes"]:
             repo.discussions.append(_discussion(node, users, real_body))
     return repo
+
+
+REVIEW_BOT = {"login": "copilot-pull-request-reviewer[bot]", "type": "Bot"}
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _review(
+    repo: Repo, pull: dict[str, Any], review_id: int, user: dict[str, Any], state: str, body: str, when: str
+) -> dict[str, Any]:
+    """GENERATED: a submitted review in the REST shape."""
+    html_url = f"{pull['html_url'].replace('/issues/', '/pull/')}#pullrequestreview-{review_id}"
+    return {
+        "id": review_id,
+        "node_id": f"PRR_GENERATED_{review_id}",
+        "user": copy.deepcopy(user),
+        "body": body,
+        "state": state,
+        "html_url": html_url,
+        "pull_request_url": pull["pull_request"]["url"],
+        "author_association": "NONE",
+        "submitted_at": when,
+        "commit_id": "0" * 40,
+    }
+
+
+def _review_comment(
+    pull: dict[str, Any],
+    comment_id: int,
+    review_id: int,
+    user: dict[str, Any],
+    body: str,
+    when: str,
+    in_reply_to: int | None = None,
+) -> dict[str, Any]:
+    """GENERATED: a review comment on a diff line in the REST shape (``in_reply_to_id`` on replies)."""
+    comment = {
+        "id": comment_id,
+        "node_id": f"PRRC_GENERATED_{comment_id}",
+        "pull_request_review_id": review_id,
+        "diff_hunk": "@@ -1,3 +1,4 @@",
+        "path": "github/MainClass.py",
+        "position": 2,
+        "line": 2,
+        "side": "RIGHT",
+        "commit_id": "0" * 40,
+        "user": copy.deepcopy(user),
+        "body": body,
+        "created_at": when,
+        "updated_at": when,
+        "html_url": f"{pull['html_url'].replace('/issues/', '/pull/')}#discussion_r{comment_id}",
+        "pull_request_url": pull["pull_request"]["url"],
+        "author_association": "NONE",
+    }
+    if in_reply_to is not None:
+        comment["in_reply_to_id"] = in_reply_to
+    return comment
+
+
+def generate_reviews(repo: Repo, reviewer: dict[str, Any]) -> None:
+    """GENERATED: reviews and review comments on every pull request (see the module docstring).
+
+    Ids: reviews 2_100_000_000 + 10·k + j, review comments 1_700_000_000 + 10·k + j (k-th pull request
+    by number), far from the real ids of the other tables (the mapping's bands would keep them apart
+    anyway).
+    """
+    bot = {
+        **REVIEW_BOT,
+        "id": generated_user_id(REVIEW_BOT["login"]),
+        "html_url": f"https://github.com/apps/{REVIEW_BOT['login'][:-5]}",
+    }
+    pulls = sorted((i for i in repo.issues.values() if "pull_request" in i), key=lambda i: i["number"])
+    for k, pull in enumerate(pulls):
+        start, end = parse_time(pull["created_at"]), parse_time(pull["updated_at"])
+
+        def at(step: int, start: datetime = start, end: datetime = end) -> str:
+            return _stamp(start + (end - start) * step / 8)  # within the pull request's real span
+
+        number = pull["number"]
+        review_ids = [2_100_000_000 + 10 * k + j for j in range(3)]
+        comment_ids = [1_700_000_000 + 10 * k + j for j in range(4)]
+        said = f"GENERATED review of #{number}: looks close, see the line comments." if k % 2 == 0 else ""
+        reviews = [_review(repo, pull, review_ids[0], reviewer, "COMMENTED", said, at(1))]
+        comments = [
+            _review_comment(
+                pull,
+                comment_ids[0],
+                review_ids[0],
+                reviewer,
+                f"GENERATED line comment 1 on #{number}: rename `x`?",
+                at(1),
+            ),
+            _review_comment(
+                pull,
+                comment_ids[1],
+                review_ids[0],
+                reviewer,
+                f"GENERATED line comment 2 on #{number}:\n\n```python\nassert x\n```",
+                at(1),
+            ),
+            _review_comment(
+                pull,
+                comment_ids[2],
+                review_ids[1],
+                pull["user"],
+                f"GENERATED reply on #{number}: done.",
+                at(2),
+                in_reply_to=comment_ids[0],
+            ),
+        ]
+        reviews.append(_review(repo, pull, review_ids[1], pull["user"], "COMMENTED", "", at(2)))
+        if k % 3 == 0:
+            reviews.append(
+                _review(
+                    repo,
+                    pull,
+                    review_ids[2],
+                    bot,
+                    "COMMENTED",
+                    f"GENERATED automated review of #{number}.",
+                    at(3),
+                )
+            )
+            comments.append(
+                _review_comment(
+                    pull, comment_ids[3], review_ids[2], bot, f"GENERATED bot suggestion on #{number}.", at(3)
+                )
+            )
+            reviews.append(_review(repo, pull, review_ids[2] + 5, reviewer, "APPROVED", "", at(4)))
+        repo.reviews[number] = reviews
+        repo.review_comments[number] = comments
 
 
 def _author(author: dict[str, Any] | None, users: dict[str, tuple[int, str]]) -> dict[str, Any] | None:
@@ -341,6 +485,39 @@ class GitHubState:
             repo.issues[number]["comments"] = len(repo.comments[number])
             repo.issues[number]["updated_at"] = now_iso()
 
+    def add_review_comment(
+        self, owner: str, name: str, number: int, comment_id: int, body: str, in_reply_to: int | None = None
+    ) -> None:
+        """GENERATED data: a new review comment (by the pull request's author) now; the pull request's
+        ``updated_at`` moves, as on GitHub."""
+        with self.lock:
+            repo = self.repo(owner, name)
+            pull = repo.issues[number]
+            stamp = now_iso()
+            review_id = repo.reviews[number][0]["id"]
+            repo.review_comments[number].append(
+                _review_comment(pull, comment_id, review_id, pull["user"], body, stamp, in_reply_to)
+            )
+            pull["updated_at"] = stamp
+
+    def delete_review_comment(self, owner: str, name: str, number: int, comment_id: int) -> None:
+        with self.lock:
+            repo = self.repo(owner, name)
+            before = len(repo.review_comments[number])
+            repo.review_comments[number] = [c for c in repo.review_comments[number] if c["id"] != comment_id]
+            assert len(repo.review_comments[number]) == before - 1, "no such review comment"
+            repo.issues[number]["updated_at"] = now_iso()
+
+    def add_review(self, owner: str, name: str, number: int, review_id: int, body: str) -> None:
+        """GENERATED data: a review with a body, submitted now by the first reviewer."""
+        with self.lock:
+            repo = self.repo(owner, name)
+            pull = repo.issues[number]
+            stamp = now_iso()
+            reviewer = repo.reviews[number][0]["user"]
+            repo.reviews[number].append(_review(repo, pull, review_id, reviewer, "COMMENTED", body, stamp))
+            pull["updated_at"] = stamp
+
     def discussion(self, owner: str, name: str, number: int) -> dict[str, Any]:
         return next(d for d in self.repo(owner, name).discussions if d["number"] == number)
 
@@ -470,11 +647,31 @@ class GitHubState:
                 raise KeyError(number)
             items = sorted(repo.comments.get(number, []), key=lambda c: (c["created_at"], c["id"]))
             items = self._since(items, request)
+        elif rest == ["pulls", "comments"]:
+            items = [c for number in sorted(repo.review_comments) for c in repo.review_comments[number]]
+            items = self._since(self._sorted(items, request), request)
+        elif len(rest) == 3 and rest[0] == "pulls" and rest[2] in ("comments", "reviews"):
+            number = int(rest[1])
+            if "pull_request" not in repo.issues[number]:
+                raise KeyError(number)
+            if rest[2] == "comments":
+                items = self._since(self._sorted(repo.review_comments.get(number, []), request), request)
+            else:  # chronological order, no filters
+                items = sorted(repo.reviews.get(number, []), key=lambda r: (r["submitted_at"], r["id"]))
         else:
             raise KeyError(request.path)
         if full:
             items = [{**item, "body_html": _html(item.get("body"))} for item in items]
         return self._page(repo, rest, items, request)
+
+    def _sorted(self, items: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
+        """Review comments: by id unless ``sort`` (``created``/``updated``) is given, then ``direction``."""
+        sort = request.args.get("sort")
+        if sort is None:
+            return sorted(items, key=lambda c: c["id"])
+        key = "updated_at" if sort == "updated" else "created_at"
+        descending = request.args.get("direction", "desc") == "desc"
+        return sorted(items, key=lambda c: (c[key], c["id"]), reverse=descending)
 
     def _since(self, items: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
         since = request.args.get("since")

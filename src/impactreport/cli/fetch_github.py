@@ -1,4 +1,5 @@
-"""``impactreport fetch github``: a repository's issues, comments and Discussions into a snapshot.
+"""``impactreport fetch github``: a repository's issues, comments and Discussions into a snapshot
+(with ``--include-pulls`` also pull requests with their review comments and review bodies).
 
 The token comes from ``GITHUB_TOKEN`` only (never an option: argv is visible to other users); the API
 URLs default to ``GITHUB_API_URL`` / ``GITHUB_GRAPHQL_URL`` (set by GitHub Actions, and pointing at a
@@ -29,7 +30,9 @@ REPO_PATTERN = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/([A-Za-z
 @click.command(name="github")
 @click.option("--repo", required=True, metavar="OWNER/NAME", help="The repository, e.g. PyGithub/PyGithub.")
 @click.option(
-    "--include-pulls", is_flag=True, help="Also pull requests (their conversation, not review comments)."
+    "--include-pulls",
+    is_flag=True,
+    help="Also pull requests: their conversation, review comments and review bodies.",
 )
 @click.option("--api-url", default=None, help=f"REST API root [default: $GITHUB_API_URL, else {PUBLIC_API}].")
 @click.option(

@@ -6,6 +6,11 @@ first in a full fetch) following ``topic_list.more_topics_url`` to the end; each
 ids in chunks of 20 through ``/t/<id>/posts.json?post_ids[]=…``. Profiles are built from the posts
 (username, display name, user id): no request per user.
 
+Markdown: both topic requests carry ``include_raw=1``, which makes Discourse add each post's ``raw``
+(its markdown source) beside ``cooked`` (TopicsController passes ``include_raw`` to the topic view and
+posts serializers): the markdown costs no extra request. A post that still arrives without ``raw`` (a
+forum that ignores the parameter) is read alone from ``/posts/<id>.json``, which always has it.
+
 Incremental (``since``): the listing is ordered by last activity (``bumped_at``), so reading stops at
 the first unpinned topic not bumped since then; those topics are re-read whole and replace their old
 rows. An edit or a deletion that does not bump its topic is only seen by a full fetch
@@ -34,6 +39,8 @@ from impactreport.fetch.ratelimits import DISCOURSE_POLICY, DiscourseLimits, Rep
 from impactreport.fetch.sync import Since, Snapshot
 
 CHUNK = 20
+#: Asks the topic views for each post's markdown source (``raw``) beside the HTML (``cooked``).
+RAW = {"include_raw": "1"}
 #: One request a second: under the 60-a-minute limit of an admin API key, with room for others.
 POLITE_RATE = 1.0
 
@@ -156,13 +163,13 @@ class DiscourseFetch:
 
     def topic(self, topic_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A topic's fields and ALL its posts: the topic view, then the rest of the stream by chunks."""
-        view = self.get(f"/t/{topic_id}.json")
+        view = self.get(f"/t/{topic_id}.json", params=RAW)
         stream = view.get("post_stream", {})
         posts = {post["id"]: post for post in stream.get("posts", [])}
         missing = [post_id for post_id in stream.get("stream", []) if post_id not in posts]
         for start in range(0, len(missing), CHUNK):
             chunk = missing[start : start + CHUNK]
-            page = self.get(f"/t/{topic_id}/posts.json", params={"post_ids[]": chunk})
+            page = self.get(f"/t/{topic_id}/posts.json", params={"post_ids[]": chunk, **RAW})
             for post in page.get("post_stream", {}).get("posts", []):
                 posts[post["id"]] = post
         absent = [post_id for post_id in stream.get("stream", []) if post_id not in posts]
@@ -170,7 +177,18 @@ class DiscourseFetch:
             raise FetchError(
                 f"{self.base_url}/t/{topic_id}: {len(absent)} posts of the stream were not returned"
             )
+        for post in posts.values():
+            if not isinstance(post.get("raw"), str):
+                post["raw"] = self.raw(post["id"])
         return view, list(posts.values())
+
+    def raw(self, post_id: int) -> str:
+        """One post's markdown from ``/posts/<id>.json``: only for a post the topic view sent without it."""
+        self.counts["raw_fallbacks"] = self.counts.get("raw_fallbacks", 0) + 1
+        value = self.get(f"/posts/{post_id}.json").get("raw")
+        if not isinstance(value, str):
+            raise FetchError(f"{self.base_url}/posts/{post_id}.json: no markdown source (raw) in the answer")
+        return value
 
     def projects(self) -> list[str]:
         return [project_name(self.base_url, self.category)]
@@ -183,6 +201,7 @@ class DiscourseFetch:
 
     def threads(self, since: datetime | None = None) -> list[dict[str, list[mapping.Row]]]:
         """Rows of every listed topic (bumped since ``since`` when given), each with all its posts."""
+        self.counts = {}
         listed = self.topics(since)
         self.reporter.stage("topic posts", len(listed))
         parts = []
@@ -192,7 +211,7 @@ class DiscourseFetch:
             parts.append(mapping.discourse_topic({**item, **view}, topic_posts, self.base_url))
             posts += len(topic_posts)
             self.reporter.advance(1)
-        self.counts = {"topics": len(listed), "posts": posts}
+        self.counts = {"topics": len(listed), "posts": posts, "raw_fallbacks": 0, **self.counts}
         return parts
 
     @property

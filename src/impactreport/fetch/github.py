@@ -6,10 +6,18 @@ REST (``/repos/{owner}/{repo}/issues``, ``…/issues/comments``, ``…/issues/{n
 ``/repositories/{id}/…`` after page 1). GraphQL pages by ``pageInfo.endCursor``/``hasNextPage``,
 including the nested pages of a discussion's comments and of a comment's replies.
 
+With ``include_pulls``, a pull request's review discussion is fetched too: its review comments (on
+diff lines; a full fetch lists them repository-wide, ``…/pulls/comments``, 100 a request) and its
+reviews (``…/pulls/{n}/reviews``, one listing per pull request: GitHub has no repository-wide one),
+of which the non-empty bodies are kept.
+
 Incremental (``since``): issues updated since then (REST ``since``) are re-fetched whole with their
-comments (per issue, so a deleted comment disappears), discussions are read newest-updated first and
-the reading stops at the first one older than ``since``; the re-fetched threads replace their old rows
-in the previous snapshot (:meth:`impactreport.fetch.sync.Since.complete`). A full fetch lists comments
+comments (per issue, so a deleted comment disappears; a re-fetched pull request's review comments
+likewise per pull request, ``…/pulls/{n}/comments``, although the repository-wide listing takes
+``since``: it names comments updated since, never the ones deleted), discussions are read
+newest-updated first and the reading stops at the first one older than ``since``; the re-fetched
+threads replace their old rows in the previous snapshot
+(:meth:`impactreport.fetch.sync.Since.complete`). A full fetch lists comments
 repository-wide (one request per 100 comments instead of one per issue).
 
 Every request goes through the shared :class:`~impactreport.fetch.http.HttpClient` with
@@ -202,6 +210,29 @@ class GitHubFetch:
             self.reporter.advance(len(page))
         return grouped
 
+    def review_comments_everywhere(self, numbers: set[int]) -> dict[int, list[dict[str, Any]]]:
+        """All pull-request review comments of the repository (one listing), grouped by pull request."""
+        grouped: dict[int, list[dict[str, Any]]] = {number: [] for number in numbers}
+        self.reporter.stage("review comments", None)
+        params = {"sort": "created", "direction": "asc"}
+        for page in self.pages(f"/repos/{self.owner}/{self.name}/pulls/comments", params):
+            for comment in page:
+                number = int(comment["pull_request_url"].rstrip("/").rsplit("/", 1)[1])
+                if number in grouped:
+                    grouped[number].append(comment)
+            self.reporter.advance(len(page))
+        return grouped
+
+    def per_pull(self, pulls: list[dict[str, Any]], listing: str) -> dict[int, list[dict[str, Any]]]:
+        """Each pull request's ``listing`` (``comments`` or ``reviews``), pull request by pull request."""
+        self.reporter.stage(f"pull request {listing}", len(pulls))
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for pull in pulls:
+            path = f"/repos/{self.owner}/{self.name}/pulls/{pull['number']}/{listing}"
+            grouped[pull["number"]] = [item for page in self.pages(path, {}) for item in page]
+            self.reporter.advance(1)
+        return grouped
+
     def comments_of(self, issues: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
         """Each issue's comments, issue by issue (the incremental path: deletions show)."""
         with_comments = [issue for issue in issues if issue.get("comments")]
@@ -329,7 +360,24 @@ class GitHubFetch:
             comments = self.comments_everywhere(numbers)
         else:
             comments = self.comments_of(issues)
-        parts = [mapping.github_issue(issue, comments.get(issue["number"], [])) for issue in issues]
+        pulls = [issue for issue in issues if "pull_request" in issue]
+        review_comments: dict[int, list[dict[str, Any]]] = {}
+        reviews: dict[int, list[dict[str, Any]]] = {}
+        if pulls:
+            if since is None:
+                review_comments = self.review_comments_everywhere({p["number"] for p in pulls})
+            else:
+                review_comments = self.per_pull(pulls, "comments")
+            reviews = self.per_pull(pulls, "reviews")
+        parts = [
+            mapping.github_issue(
+                issue,
+                comments.get(issue["number"], []),
+                review_comments.get(issue["number"], []),
+                reviews.get(issue["number"], []),
+            )
+            for issue in issues
+        ]
         wanted = self.discussions_enabled and repository.get("has_discussions", True)
         discussions = self.discussions(since) if wanted else []
         parts += [mapping.github_discussion(discussion) for discussion in discussions]
@@ -337,6 +385,9 @@ class GitHubFetch:
             "issues": sum(1 for i in issues if "pull_request" not in i),
             "pulls": sum(1 for i in issues if "pull_request" in i),
             "issue_comments": sum(len(c) for c in comments.values()),
+            "review_comments": sum(len(c) for c in review_comments.values()),
+            "reviews": sum(len(r) for r in reviews.values()),
+            "review_bodies": sum(1 for p in parts for c in p["comments"] if c["kind"] == "review"),
             "discussions": len(discussions),
         }
         return parts

@@ -13,6 +13,8 @@ source item                     table                                    id
 GitHub issue / pull request     thread                                   ``1·10¹² + id``
 its body                        comment (the thread's first)             ``1·10¹² + id``
 GitHub issue comment            comment                                  ``3·10¹² + id``
+GitHub PR review comment        comment (on its pull request's thread)   ``6·10¹² + id``
+GitHub PR review body           comment (non-empty bodies only)          ``7·10¹² + id``
 GitHub discussion               thread                                   ``2·10¹² + databaseId``
 its body                        comment (the thread's first)             ``4·10¹² + databaseId``
 GitHub discussion comment       comment                                  ``5·10¹² + databaseId``
@@ -23,10 +25,11 @@ Discourse post (first too)      comment (``reply_to_post_number`` kept)  post ``
 Discourse user                  profile                                  user ``id``
 ==============================  =======================================  ===============================
 
-Why the GitHub bands: issues, issue comments, discussions and discussion comments are separate
-database tables whose ids overlap, but a snapshot's ids must be unique per table. The band keeps the
-real database id readable (``id % 10**12``, also stored as ``github_id``) and can never collide, since
-GitHub ids are far below 10¹². Discourse topics, posts and users each have one id space: used as is.
+Why the GitHub bands: issues, issue comments, review comments, reviews, discussions and discussion
+comments are separate database tables whose ids overlap, but a snapshot's ids must be unique per
+table. The band keeps the real database id readable (``id % 10**12``, also stored as ``github_id``)
+and can never collide, since GitHub ids are far below 10¹². Discourse topics, posts and users each
+have one id space: used as is.
 
 Timestamps are normalised to ISO 8601 UTC with microseconds (``2019-09-14T21:56:31.000000Z``),
 the format-C spelling.
@@ -44,6 +47,7 @@ Row = dict[str, Any]
 BAND = 10**12
 THREAD_ISSUE, THREAD_DISCUSSION = 1, 2
 COMMENT_ISSUE_BODY, COMMENT_ISSUE, COMMENT_DISCUSSION_BODY, COMMENT_DISCUSSION = 1, 3, 4, 5
+COMMENT_REVIEW_COMMENT, COMMENT_REVIEW = 6, 7
 #: GitHub's placeholder account for deleted users: authors that are null in the API become it.
 GHOST: Mapping[str, Any] = {
     "login": "ghost",
@@ -124,12 +128,20 @@ def _body_html(item: Mapping[str, Any], html_key: str) -> str:
     return value if value is not None else text_html(item.get("body") or "")
 
 
-def github_issue(issue: Mapping[str, Any], comments: Iterable[Mapping[str, Any]]) -> dict[str, list[Row]]:
+def github_issue(
+    issue: Mapping[str, Any],
+    comments: Iterable[Mapping[str, Any]],
+    review_comments: Iterable[Mapping[str, Any]] = (),
+    reviews: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, list[Row]]:
     """One REST issue (or pull request) and all its comments → rows of every table.
 
     The issue body becomes the thread's first comment, as a Thinklab thread's first comment is
     its opening post. Bodies: ``body`` (markdown) and ``body_html`` (requested with the
-    ``application/vnd.github.full+json`` media type).
+    ``application/vnd.github.full+json`` media type). A pull request's review comments (on diff
+    lines) and the bodies of its submitted reviews are comments of the same thread: the review
+    discussion is part of the pull request's conversation. A review without a body (an approval
+    with nothing said, or one that only holds line comments) is no comment: its line comments are.
     """
     author = github_profile(issue.get("user"))
     thread_id = banded(THREAD_ISSUE, issue["id"])
@@ -180,6 +192,46 @@ def github_issue(issue: Mapping[str, Any], comments: Iterable[Mapping[str, Any]]
                 "kind": "issue_comment",
                 "github_id": comment["id"],
                 "updated": iso_utc(comment.get("updated_at")),
+            }
+        )
+    for comment in review_comments:
+        profile = github_profile(comment.get("user"))
+        rows["profiles"].append(profile)
+        rows["comments"].append(
+            {
+                "comment_id": banded(COMMENT_REVIEW_COMMENT, comment["id"]),
+                "thread_id": thread_id,
+                "profile_id": profile["profile_id"],
+                "body_md": comment.get("body") or "",
+                "body_html": _body_html(comment, "body_html"),
+                "published": iso_utc(comment["created_at"]),
+                "url": comment["html_url"],
+                "kind": "review_comment",
+                "github_id": comment["id"],
+                "review_id": comment.get("pull_request_review_id"),
+                "in_reply_to_id": comment.get("in_reply_to_id"),
+                "path": comment.get("path"),
+                "updated": iso_utc(comment.get("updated_at")),
+            }
+        )
+    for review in reviews:
+        if not (review.get("body") or "").strip() or not review.get("submitted_at"):
+            continue  # no words (or a pending review, seen only by its author)
+        profile = github_profile(review.get("user"))
+        rows["profiles"].append(profile)
+        rows["comments"].append(
+            {
+                "comment_id": banded(COMMENT_REVIEW, review["id"]),
+                "thread_id": thread_id,
+                "profile_id": profile["profile_id"],
+                "body_md": review["body"],
+                "body_html": _body_html(review, "body_html"),
+                "published": iso_utc(review["submitted_at"]),
+                "url": review.get("html_url") or issue["html_url"],
+                "kind": "review",
+                "github_id": review["id"],
+                "state": review.get("state"),
+                "updated": iso_utc(review["submitted_at"]),
             }
         )
     return rows
