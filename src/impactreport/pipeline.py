@@ -24,6 +24,7 @@ import polars as pl
 
 from impactreport import layout, settings
 from impactreport.errors import InputError
+from impactreport.identities import Identities, apply_identities, resolve_identities, team_with
 from impactreport.people import Team
 from impactreport.schema import TABLES, Dataset
 from impactreport.settings import Period, ReportParams
@@ -46,6 +47,7 @@ CLI_NAMES: Mapping[str, str] = {
     "since": "--since",
     "until": "--until",
     "compare_previous": "--compare-previous",
+    "identities": "--identities",
 }
 REPORT_NAMES: Mapping[str, str] = {key: f"parameter {key}" for key in CLI_NAMES}
 
@@ -71,6 +73,8 @@ class Request:
     analysis: AnalysisParams | None = None
     #: also the statistics of the period of equal length just before (needs both ends of the period)
     compare_previous: bool = False
+    #: which accounts are one person (:mod:`impactreport.identities`); empty: every account is one
+    identities: Identities = field(default_factory=Identities)
     names: Mapping[str, str] = field(default_factory=lambda: dict(CLI_NAMES))
 
     def name(self, key: str) -> str:
@@ -243,17 +247,24 @@ def check_projects(request: Request) -> None:
 
 
 def load(request: Request, on_file: Callable[[Any], None] | None = None) -> Dataset:
-    """Read the exports of the request's projects (the newest snapshot of each, or every one)."""
+    """Read the exports of the request's projects (the newest snapshot of each, or every one), with
+    the request's identities applied: from here on, ``person`` is a person, not an account."""
     from impactreport.load import load_dataset
 
     check_projects(request)
-    return load_dataset(
+    dataset = load_dataset(
         list(request.paths),
         text_basis=request.text_basis,
         all_snapshots=request.all_snapshots,
         projects=list(request.projects) or None,
         on_file=on_file,
     )
+    return apply_identities(dataset, request.identities)
+
+
+def with_identity_team(request: Request, dataset: Dataset) -> Request:
+    """The request whose team also holds the accounts (present in the data) of ``team: true`` people."""
+    return replace(request, team=team_with(request.team, request.identities, dataset.posts))
 
 
 def check_period(dataset: Dataset, request: Request) -> None:
@@ -458,6 +469,7 @@ def run(
         request.period.previous(request.name("compare_previous"))
     say("Reading exports")
     full = load(request, on_file=on_file)
+    request = with_identity_team(request, full)
     check_period(full, request)
     dataset = restrict(full, request.period)
     say("Computing statistics")
@@ -599,7 +611,8 @@ def report_request(params: ReportParams, root: Path) -> tuple[Request, bool]:
     if team_file is not None and not team_file.is_absolute():
         team_file = root / team_file
     team = Team.of(params.team, team_file)
-    if demo and not team:
+    identities = resolve_identities(params.identities, root, name=REPORT_NAMES["identities"])
+    if demo and not team and not identities.team_accounts():
         from impactreport.demo import DEMO_TEAM
 
         team = Team.of(DEMO_TEAM)
@@ -617,6 +630,7 @@ def report_request(params: ReportParams, root: Path) -> tuple[Request, bool]:
         thresholds=params.thresholds,
         analysis=analysis,
         compare_previous=params.compare_previous,
+        identities=identities,
         names=REPORT_NAMES,
     )
     return request, demo

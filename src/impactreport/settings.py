@@ -240,6 +240,9 @@ class ReportParams:
     title: str = TITLE
     author: str = ""
     compare_previous: bool = False
+    #: identities file (which accounts are one person); "" = data/identities.yml under the project root
+    #: when present
+    identities: str = ""
     period: Period = field(default_factory=Period, compare=False)
 
     @classmethod
@@ -265,7 +268,7 @@ class ReportParams:
         for key in ("projects", "team"):
             if key in given:
                 out[key] = _strings(given[key], name(key))
-        for key in ("team_file", "title", "author"):
+        for key in ("team_file", "title", "author", "identities"):
             if key in given:
                 out[key] = _text(given[key], name(key))
         for key in ("bandwidth", "char_bandwidth"):

@@ -32,7 +32,7 @@ import polars as pl
 from impactreport import community, settings
 from impactreport.errors import InputError
 from impactreport.metrics import doi_registrant
-from impactreport.people import Team, authored, person_totals
+from impactreport.people import DEFAULT_SOURCE, Team, authored, person_totals
 from impactreport.schema import Dataset
 from impactreport.settings import Period, above
 
@@ -125,6 +125,10 @@ class ImpactStats:
     projects: dict[str, LevelStats]
     team: Team = field(default_factory=Team)
     warnings: tuple[str, ...] = ()
+    #: per source (``thinklab``, ``github``, ``discourse``): a person with accounts in two counts in each
+    sources: dict[str, LevelStats] = field(default_factory=dict)
+    #: the source of each project (sources joined by ``+`` in the rare case a name is in several)
+    project_sources: dict[str, str] = field(default_factory=dict)
 
     def sentence(self, which: str | None = None, period: Period | None = None) -> str:
         """The impact sentence with thousands separators, overall or for one project.
@@ -140,11 +144,23 @@ class ImpactStats:
         return text
 
     def to_json(self) -> dict[str, Any]:
-        """``{"overall": {...}, "projects": {"<name>": {...}}}`` with exactly :data:`KEYS` in each."""
+        """``{"overall": {...}, "sources": {"<source>": {...}}, "projects": {"<name>": {...}}}``:
+        exactly :data:`KEYS` in each object, and first ``source`` in each project's."""
         return {
             "overall": self.overall.to_json(),
-            "projects": {name: level.to_json() for name, level in self.projects.items()},
+            "sources": {name: level.to_json() for name, level in self.sources.items()},
+            "projects": {
+                name: {"source": self.project_sources.get(name), **level.to_json()}
+                for name, level in self.projects.items()
+            },
         }
+
+    def projects_by_source(self) -> list[tuple[str, list[str]]]:
+        """(source, its projects) in source order, projects in the order of :attr:`projects`."""
+        grouped: dict[str, list[str]] = {}
+        for name in self.projects:
+            grouped.setdefault(self.project_sources.get(name) or "", []).append(name)
+        return sorted(grouped.items())
 
 
 def _number(value: object) -> str:
@@ -175,13 +191,15 @@ def _aggregate(posts: pl.LazyFrame, threads: pl.LazyFrame, team: Team, include_b
         pl.col("published").min().alias("first_activity"),
         pl.col("published").max().alias("last_activity"),
     )
+    # a person is on the team when any of their accounts is (identities may join several accounts)
     people = (
         authored(posts, include_bots=include_bots)
         .group_by("group")
         .agg(
             pl.col("person").n_unique().alias("contributors"),
-            pl.col("person").filter(~team.member()).n_unique().alias("non_team_contributors"),
+            pl.col("person").filter(team.member()).n_unique().alias("_team_contributors"),
         )
+        .with_columns(non_team_contributors=pl.col("contributors") - pl.col("_team_contributors"))
     )
     thread_stats = threads.group_by("group").agg(
         pl.len().alias("discussions"),
@@ -338,7 +356,9 @@ def summarise(
         posts = posts.filter(~pl.col("is_bot").fill_null(False))
     threads = dataset.threads.lazy()
     levels = []
-    for group in (pl.col("project"), pl.lit(OVERALL)):
+    source = pl.col("source").fill_null(DEFAULT_SOURCE)
+    # group keys are prefixed so that a project named like a source stays apart from it
+    for group in (pl.lit("p:") + pl.col("project"), pl.lit("s:") + source, pl.lit(OVERALL)):
         p = posts.with_columns(group.alias("group"))
         t = threads.with_columns(group.alias("group"))
         levels.append(
@@ -358,9 +378,26 @@ def summarise(
     def level(name: str) -> LevelStats:
         return _level(by_group.get(name, {}), thresholds, words_per_publication, countable)
 
+    project_sources = _project_sources(dataset)
     return ImpactStats(
         overall=level(OVERALL),
-        projects={name: level(name) for name in dataset.projects},
+        projects={name: level(f"p:{name}") for name in dataset.projects},
         team=team,
         warnings=tuple(warnings),
+        sources={name: level(f"s:{name}") for name in sorted(set(project_sources.values()))},
+        project_sources=project_sources,
     )
+
+
+def _project_sources(dataset: Dataset) -> dict[str, str]:
+    """Each project's source, from its snapshots and threads (``+``-joined when a name is in several)."""
+    frames = [dataset.snapshots.select("source", "project"), dataset.threads.select("source", "project")]
+    pairs = (
+        pl.concat(frames)
+        .with_columns(pl.col("source").fill_null(DEFAULT_SOURCE))
+        .unique()
+        .group_by("project")
+        .agg(pl.col("source").sort().str.join("+"))
+    )
+    found = dict(pairs.iter_rows())
+    return {name: found.get(name, DEFAULT_SOURCE) for name in dataset.projects}
