@@ -27,7 +27,7 @@ import polars as pl
 import yaml
 
 from impactreport.errors import InputError
-from impactreport.people import CASE_INSENSITIVE_SOURCES, DEFAULT_SOURCE, Team
+from impactreport.people import AUTHORED_KINDS, CASE_INSENSITIVE_SOURCES, DEFAULT_SOURCE, Team
 from impactreport.schema import TABLES, Dataset
 
 #: Where the report and the commands look for the file when none is given (relative to the project
@@ -212,7 +212,12 @@ def resolve_identities(given: str | Path | None, base: Path, *, name: str = "--i
             raise InputError(f"{name}: {given}: no such file")
         return read_identities(path)
     default = base / DEFAULT_PATH
-    return read_identities(default) if default.is_file() else Identities()
+    if not default.is_file():
+        return Identities()
+    try:  # shown as short as it can be: relative to the current folder
+        return read_identities(default.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return read_identities(default)
 
 
 # -- applying it --------------------------------------------------------------------------------------
@@ -252,7 +257,7 @@ def team_with(team: Team, identities: Identities, posts: pl.DataFrame) -> Team:
 
 def shared_usernames(posts: pl.DataFrame) -> list[str]:
     """Usernames (ignoring case) of authors in more than one source, sorted (the ``summary`` hint)."""
-    authors = posts.filter(pl.col("username").is_not_null()).select(
+    authors = posts.filter(pl.col("kind").is_in(AUTHORED_KINDS) & pl.col("username").is_not_null()).select(
         pl.col("source").fill_null(DEFAULT_SOURCE), pl.col("username").str.to_lowercase()
     )
     shared = authors.unique().group_by("username").agg(pl.len()).filter(pl.col("len") > 1)
@@ -265,6 +270,11 @@ def folded(name: str | None) -> str:
     return " ".join(unicodedata.normalize("NFKC", name or "").casefold().split())
 
 
+def _name_quality(name: str) -> tuple[bool, bool]:
+    """Prefer a name already in NFKC form, and one in mixed case (``Casey Greene`` over ``ＣＡＳＥＹ``)."""
+    return unicodedata.normalize("NFKC", name) == name, not (name.isupper() or name.islower())
+
+
 def suggest(posts: pl.DataFrame) -> list[dict[str, object]]:
     """Candidate people across sources: accounts of two or more sources that share a username
     (ignoring case) or a full name (:func:`folded`), grouped transitively; each as a file entry.
@@ -272,7 +282,7 @@ def suggest(posts: pl.DataFrame) -> list[dict[str, object]]:
     Only authors of comments and notes are considered (the accounts that can be counted).
     """
     accounts = (
-        posts.filter(pl.col("kind").is_in(["comment", "note"]) & pl.col("username").is_not_null())
+        posts.filter(pl.col("kind").is_in(AUTHORED_KINDS) & pl.col("username").is_not_null())
         .with_columns(pl.col("source").fill_null(DEFAULT_SOURCE))
         .sort("published")
         .group_by("source", "username", maintain_order=True)
@@ -308,12 +318,27 @@ def suggest(posts: pl.DataFrame) -> list[dict[str, object]]:
         names = [rows[i][2] for i in members if rows[i][2]]
         entries.append(
             {
-                "name": names[0] if names else rows[members[0]][1],
+                "name": max(names, key=_name_quality) if names else rows[members[0]][1],
                 "team": False,
                 "accounts": [f"{rows[i][0]}:{rows[i][1]}" for i in members],
             }
         )
     return sorted(entries, key=lambda entry: folded(str(entry["name"])))
+
+
+def hint(posts: pl.DataFrame, identities: Identities) -> str | None:
+    """The one line ``summary`` prints when usernames recur across sources and no file joins them."""
+    if identities:
+        return None
+    shared = shared_usernames(posts)
+    if not shared:
+        return None
+    shown = ", ".join(shared[:3]) + (", …" if len(shared) > 3 else "")
+    many = "1 username appears" if len(shared) == 1 else f"{len(shared)} usernames appear"
+    return (
+        f"{many} in several sources ({shown}) and count as different people: to count a person once, "
+        f"list their accounts in {DEFAULT_PATH} or --identities FILE (impactreport identities suggest)"
+    )
 
 
 def suggestions_yaml(entries: Iterable[dict[str, object]]) -> str:

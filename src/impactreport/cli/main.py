@@ -21,6 +21,7 @@ COMMANDS = {
     "render": ".render",
     "fetch": ".fetch",
     "demo": ".demo",
+    "identities": ".identities",
 }
 
 

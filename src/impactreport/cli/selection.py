@@ -1,7 +1,10 @@
 """The options that choose what is counted, shared by ``summary`` and ``figures`` (declared once).
 
-``--project``, ``--team``, ``--team-file``, ``--since``, ``--until`` and ``--text-basis`` mean the same
-in both commands; :func:`selection` turns them into the :class:`impactreport.pipeline.Request` fields.
+``--project``, ``--team``, ``--team-file``, ``--identities``, ``--since``, ``--until`` and
+``--text-basis`` mean the same in both commands; :func:`selection` turns them into the
+:class:`impactreport.pipeline.Request` fields. ``--identities`` is not passed to the command function:
+its callback keeps the value in the click context, where :func:`selection` reads it, so a command gains
+it without a new parameter.
 """
 
 from __future__ import annotations
@@ -13,10 +16,17 @@ from typing import Any, TypeVar
 import click
 
 from impactreport import settings
+from impactreport.identities import DEFAULT_PATH, resolve_identities
 from impactreport.people import Team
 from impactreport.settings import Period, parse_day
 
 F = TypeVar("F", bound=Callable[..., Any])
+_IDENTITIES = "impactreport.identities"
+
+
+def _keep_identities(context: click.Context, _: click.Parameter, value: Path | None) -> None:
+    context.meta[_IDENTITIES] = value
+
 
 _OPTIONS = (
     click.option("--project", "projects", multiple=True, help="Only this project (repeatable)."),
@@ -26,6 +36,13 @@ _OPTIONS = (
         help="A team member: username (every source) or source:username (repeatable).",
     ),
     click.option("--team-file", type=click.Path(path_type=Path), help="File with one team member per line."),
+    click.option(
+        "--identities",
+        type=click.Path(path_type=Path),
+        expose_value=False,
+        callback=_keep_identities,
+        help=f"YAML file of people across sources (default: {DEFAULT_PATH} when present).",
+    ),
     click.option("--since", help="First day counted (YYYY-MM-DD, UTC)."),
     click.option("--until", help="Last day counted (YYYY-MM-DD, UTC, inclusive)."),
     click.option(
@@ -52,10 +69,14 @@ def selection(
     until: str | None,
     text_basis: str,
 ) -> dict[str, Any]:
-    """The Request fields the selection options describe (the team file read, the days checked)."""
+    """The Request fields the selection options describe (the team and identities files read, the days
+    checked)."""
+    context = click.get_current_context(silent=True)
+    given = context.meta.get(_IDENTITIES) if context is not None else None
     return {
         "projects": projects,
         "team": Team.of(team, team_file),
+        "identities": resolve_identities(given, Path.cwd()),
         "period": Period(parse_day(since, "--since"), parse_day(until, "--until")),
         "text_basis": text_basis,
     }

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from impactreport import settings
+from impactreport.identities import hint
 from impactreport.pipeline import Comparison, Request, comparison_rows, run
 from impactreport.settings import parse_thresholds
 from impactreport.stats import ImpactStats, LevelStats
@@ -37,19 +38,25 @@ def _cell(value: object) -> str:
 
 
 def stats_table(stats: ImpactStats) -> Table:
-    """Per-project statistics as a rich table, with the overall row last; names shown inert."""
+    """Per-project statistics as a rich table: projects grouped by source, a subtotal per source when
+    there are several, the overall row last; names shown inert."""
     table = Table(title="Per project", title_justify="left")
     table.add_column("Project", no_wrap=True)
+    table.add_column("Source", no_wrap=True)
     for _, header in TABLE_COLUMNS:
         table.add_column(header, justify="right", no_wrap=True)
 
     def row(level: LevelStats) -> list[str]:
         return [_cell(level[key]) for key, _ in TABLE_COLUMNS]
 
-    for name, values in stats.projects.items():
-        table.add_row(inert(name), *row(values))
-    table.add_section()
-    table.add_row("overall", *row(stats.overall), style="bold")
+    groups = stats.projects_by_source()
+    for source, names in groups:
+        for name in names:
+            table.add_row(inert(name), inert(source), *row(stats.projects[name]))
+        if len(groups) > 1 and source in stats.sources:
+            table.add_row("subtotal", inert(source), *row(stats.sources[source]), style="italic")
+        table.add_section()
+    table.add_row("overall", "", *row(stats.overall), style="bold")
     return table
 
 
@@ -123,6 +130,10 @@ def command(
         warn(errors, warning)
     for note in result.notes:
         notice(errors, note)
+    if request.identities:
+        notice(errors, request.identities.describe())
+    elif line := hint(result.dataset.posts, request.identities):
+        notice(errors, line)
     if as_json:
         payload = stats.to_json()
         if result.comparison is not None:
