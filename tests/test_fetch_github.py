@@ -44,8 +44,35 @@ def _exchanges(path: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text())["exchanges"]
 
 
-def expected(fixtures: Path, include_pulls: bool) -> dict[str, Any]:
-    """What a complete fetch of PyGithub/PyGithub from the replay server must hold, from the files.
+def served_reviews(url: str, numbers: list[int]) -> dict[str, list[dict[str, Any]]]:
+    """The review comments and the reviews with a body the server holds (GENERATED data: the captures
+    have none), read over plain HTTP per pull request, following ``Link`` with requests' own parser."""
+
+    def listing(path: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        next_url: str | None = f"{url}/repos/{REPO}/{path}?per_page=100"
+        while next_url:
+            response = requests.get(next_url, headers={"Authorization": "Bearer t"}, timeout=30)
+            response.raise_for_status()
+            found += response.json()
+            next_url = response.links.get("next", {}).get("url")
+        return found
+
+    comments = [c for n in numbers for c in listing(f"pulls/{n}/comments")]
+    reviews = [r for n in numbers for r in listing(f"pulls/{n}/reviews") if r["body"].strip()]
+    return {"review_comments": comments, "reviews": reviews}
+
+
+def pull_numbers(fixtures: Path) -> list[int]:
+    issues = _exchanges(fixtures / "github" / "issues-list-page1.pygithub.json")[0]["response"]["body"]
+    return [i["number"] for i in issues if "pull_request" in i]
+
+
+def expected(
+    fixtures: Path, include_pulls: bool, reviews: dict[str, list[dict[str, Any]]] | None = None
+) -> dict[str, Any]:
+    """What a complete fetch of PyGithub/PyGithub from the replay server must hold, from the files
+    (plus, with pull requests, the review comments and review bodies ``reviews`` read from the server).
 
     Issue 1136 is the one item the server generates (its 7 comments are real): it adds one thread,
     one opening comment, and its author (its first human commenter's, as the server documents).
@@ -73,16 +100,22 @@ def expected(fixtures: Path, include_pulls: bool) -> dict[str, Any]:
     posts = [i["user"]["login"] for i in kept] + [opener_1136]  # + the generated issue 1136
     posts += [c["user"]["login"] for c in comments]
     posts += [login(d["author"]) for d in discussions] + [login(c["author"]) for c in d_comments]
+    extra = (reviews or {}).get("review_comments", []) + (reviews or {}).get("reviews", [])
+    if include_pulls:
+        posts += [item["user"]["login"] for item in extra]
+    else:
+        extra = []
     note_authors = [login(r["author"]) for r in replies]
     bots = {name for name in posts + note_authors if name.endswith("[bot]")}
     return {
         "threads": len(kept) + 1 + len(discussions),
-        "comments": len(kept) + 1 + len(comments) + len(discussions) + len(d_comments),
+        "comments": len(kept) + 1 + len(comments) + len(discussions) + len(d_comments) + len(extra),
         "notes": len(replies),
         "profiles": len(set(posts + note_authors)),
         "bot_comments": sum(1 for name in posts if name in bots),
         "contributors": len(set(posts + note_authors) - bots),
         "pulls": sum(1 for i in kept if "pull_request" in i),
+        "bots": sorted(bots),
     }
 
 
@@ -144,7 +177,8 @@ def test_full_fetch_holds_every_fixture_item(
 ) -> None:
     state, url = server
     report, snapshot = fetch(url, tmp_path, "--include-pulls", token="t")
-    want = expected(fixtures_dir, include_pulls=True)
+    served = served_reviews(url, pull_numbers(fixtures_dir))
+    want = expected(fixtures_dir, include_pulls=True, reviews=served)
     assert report["status"] == "stored" and report["mode"] == "full"
     assert {k: len(snapshot[k]) for k in ("threads", "comments", "notes", "profiles")} == {
         k: want[k] for k in ("threads", "comments", "notes", "profiles")
@@ -170,10 +204,38 @@ def test_full_fetch_holds_every_fixture_item(
         ("profiles", "profile_id"),
     ):
         assert len({row[key] for row in snapshot[name]}) == len(snapshot[name])
-    assert [p["username"] for p in snapshot["profiles"] if p["is_bot"]] == ["stale[bot]"]
+    assert sorted(p["username"] for p in snapshot["profiles"] if p["is_bot"]) == want["bots"]
+    assert want["bots"] == ["copilot-pull-request-reviewer[bot]", "stale[bot]"]
     # a reply keeps its comment, and that comment is in the same thread
     comments = {c["comment_id"]: c for c in snapshot["comments"]}
     assert all(comments[n["comment_id"]]["thread_id"] == n["thread_id"] for n in snapshot["notes"])
+    # review comments and review bodies: intact, each on its pull request's thread, bots flagged
+    assert_reviews_intact(snapshot, served)
+    assert report["fetched"]["review_comments"] == len(served["review_comments"]) == 30
+    assert report["fetched"]["review_bodies"] == len(served["reviews"]) == 8
+
+
+def assert_reviews_intact(snapshot: dict[str, Any], served: dict[str, list[dict[str, Any]]]) -> None:
+    """Every served review comment and review body is one comment of its pull request's thread, with
+    its markdown, author and time as served; nothing else has those kinds."""
+    threads = {t["thread_id"]: t for t in snapshot["threads"]}
+    profiles = {p["profile_id"]: p for p in snapshot["profiles"]}
+    for kind, items, time_key in (
+        ("review_comment", served["review_comments"], "created_at"),
+        ("review", served["reviews"], "submitted_at"),
+    ):
+        stored = {c["github_id"]: c for c in snapshot["comments"] if c["kind"] == kind}
+        assert sorted(stored) == sorted(item["id"] for item in items)
+        for item in items:
+            row = stored[item["id"]]
+            thread = threads[row["thread_id"]]
+            assert thread["kind"] == "pull"
+            assert item["pull_request_url"].endswith(f"/pulls/{thread['number']}")
+            assert row["body_md"] == item["body"]
+            author = profiles[row["profile_id"]]
+            assert author["username"] == item["user"]["login"]
+            assert author["is_bot"] == item["user"]["login"].endswith("[bot]")
+            assert row["published"][:19] == item[time_key][:19]
 
 
 def test_pull_requests_only_when_asked(
@@ -216,6 +278,37 @@ def test_every_fault_is_survived_and_data_is_complete(
     assert report["waits"] >= faults and report["requests"] == len(state.log) - start
     # the primary limits were waited out until the reset (a second ahead, + 1 s rounding margin)
     assert report["waited_seconds"] >= 3 * 1.0
+
+
+def test_review_comments_and_reviews_arrive_intact_under_faults(
+    server: tuple[GitHubState, str], fixtures_dir: Path, tmp_path: Path
+) -> None:
+    state, url = server
+    _, clean = fetch(url, tmp_path / "clean", "--include-pulls", "--no-discussions", token="t")
+    rest = [e["url"] for e in state.log if e["channel"] == "rest"]
+    comments_at = next(i for i, u in enumerate(rest) if "/pulls/comments" in u)
+    reviews_at = next(i for i, u in enumerate(rest) if "/reviews" in u)
+    # the faults land on the first review-comments page, a later one, the first reviews listing and
+    # the fourth (every None lets one request of the clean sequence through)
+    plan: list[str | None] = [None] * comments_at + ["502", "reset", None, "500"]
+    plan += [None] * (reviews_at - comments_at - 1) + [
+        "500",
+        "secondary429",
+        "reset",
+        None,
+        None,
+        None,
+        "502",
+    ]
+    state.plan("rest", plan)
+    start = len(state.log)
+    report, faulty = fetch(url, tmp_path / "faulty", "--include-pulls", "--no-discussions", token="t")
+    assert not state.faults["rest"], "every planned fault was served"
+    faulted = [e["url"] for e, f in zip(state.log[start:], plan, strict=False) if f]
+    assert sum("/pulls/comments" in u for u in faulted) == 3 and sum("/reviews" in u for u in faulted) == 4
+    assert report["waits"] == sum(1 for f in plan if f)
+    assert tables(faulty) == tables(clean)
+    assert_reviews_intact(faulty, served_reviews(url, pull_numbers(fixtures_dir)))
 
 
 def test_graphql_page_size_is_lowered_after_502(server: tuple[GitHubState, str], tmp_path: Path) -> None:
@@ -316,14 +409,24 @@ def test_since_merge_equals_a_full_fetch(server: tuple[GitHubState, str], tmp_pa
     state.edit_discussion(owner, name, 2205, body="Edited body.", bodyHTML="<p>Edited body.</p>")
     reply = state.discussion(owner, name, 2453)["comments"][0]["replies"][0]["databaseId"]
     state.delete_discussion_reply(owner, name, 2453, reply)
+    # and on pull requests: a review comment added (a reply), one deleted, a review submitted
+    repo = state.repo(owner, name)
+    answered = repo.review_comments[3041][0]["id"]
+    state.add_review_comment(owner, name, 3041, 1_799_000_001, "A review reply after the fetch.", answered)
+    gone = repo.review_comments[3039][1]["id"]
+    state.delete_review_comment(owner, name, 3039, gone)
+    state.add_review(owner, name, 3040, 2_199_000_001, "A review submitted after the first fetch.")
     start = len(state.log)
     report, merged = fetch(url, tmp_path / "incremental", "--include-pulls", token="t")
     incremental_requests = len(state.log) - start
+    incremental_urls = [e["url"] for e in state.log[start:]]
     _, full = fetch(url, tmp_path / "full", "--include-pulls", token="t")
     assert report["mode"] == "incremental" and report["status"] == "stored"
-    assert report["threads_fetched"] == 5  # 3045, 1136, 3043 and discussions 2205, 2453
+    # 3045, 1136, 3043, the pull requests 3041, 3039, 3040 and the discussions 2205, 2453
+    assert report["threads_fetched"] == 8
     assert tables(merged) == tables(full)
-    assert incremental_requests < first["requests"] / 3
+    # 5 of the 9 pull requests changed, each costing two listings (review comments, reviews)
+    assert incremental_requests < first["requests"] / 2
     # and the changes are really in it
     titles = {t["number"]: t["subject"] for t in merged["threads"] if t["kind"] != "discussion"}
     assert titles[3045] == "Renamed after the first fetch"
@@ -331,9 +434,19 @@ def test_since_merge_equals_a_full_fetch(server: tuple[GitHubState, str], tmp_pa
     assert 1879739410 not in ids and 4_000_000_001 in ids
     assert reply not in {n["github_id"] for n in merged["notes"]}
     assert len(merged["notes"]) == len(before["notes"]) - 1
-    # nothing changed since: the same 5 are read again (within the safety margin) and nothing is stored
+    kinds = {(c["kind"], c["github_id"]) for c in merged["comments"]}
+    assert ("review_comment", 1_799_000_001) in kinds and ("review_comment", gone) not in kinds
+    assert ("review", 2_199_000_001) in kinds
+    assert sum(k == "review_comment" for k, _ in kinds) == sum(
+        c["kind"] == "review_comment" for c in before["comments"]
+    )  # one added, one deleted
+    # the incremental run read review comments per re-fetched pull request, never repository-wide
+    assert not any("/pulls/comments" in u for u in incremental_urls)
+    assert sum("/pulls/3041/comments" in u for u in incremental_urls) == 1
+    assert not any("/pulls/3022/" in u for u in incremental_urls)  # an unchanged one is not read
+    # nothing changed since: the same 8 are read again (within the safety margin) and nothing is stored
     again, _ = fetch(url, tmp_path / "incremental", "--include-pulls", token="t")
-    assert again["status"] == "unchanged" and again["threads_fetched"] == 5
+    assert again["status"] == "unchanged" and again["threads_fetched"] == 8
 
 
 def test_since_date_needs_a_snapshot_and_bad_input_is_one_line(
@@ -365,7 +478,8 @@ def test_summary_counts_what_the_fixtures_hold(
     _, url = server
     fetch(url, tmp_path, "--include-pulls", token="t")
     dataset = load.load_dataset([tmp_path])
-    want = expected(fixtures_dir, include_pulls=True)
+    want = expected(fixtures_dir, include_pulls=True, reviews=served_reviews(url, pull_numbers(fixtures_dir)))
+    assert want["comments"] - want["bot_comments"] > 0
     overall = stats.summarise(dataset).overall
     assert overall["discussions"] == want["threads"]
     assert overall["comments"] == want["comments"] - want["bot_comments"]
