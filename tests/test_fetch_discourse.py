@@ -44,7 +44,21 @@ def expected(fixtures: Path) -> dict[str, Any]:
         "replies": sum(1 for p in by_id.values() if p.get("reply_to_post_number")),
         "views_2108": topic["views"],
         "posts_2108": len({i for i, p in by_id.items() if p["topic_id"] == 2108}),
+        # the real markdown sources (only /posts.json's capture has them)
+        "raw": {p["id"]: p["raw"] for p in json.loads((folder / "posts.json").read_text())["latest_posts"]},
     }
+
+
+def assert_markdown_intact(snapshot: dict[str, Any], fixtures: Path, state: DiscourseState) -> None:
+    """Every post's ``body_md`` is its markdown: the captured ``raw`` where the capture has one (read
+    from the file), else what the server generated (read from its own post list)."""
+    real = expected(fixtures)["raw"]
+    stored = {c["comment_id"]: c["body_md"] for c in snapshot["comments"]}
+    assert len(real) == 50 and set(real) <= set(stored)
+    assert all(stored[i] == text for i, text in real.items())
+    generated = {p["id"]: p["raw"] for p in state.posts if p["id"] not in real}
+    assert {i: stored[i] for i in generated} == generated
+    assert all(stored.values()), "no post without markdown"
 
 
 def run(args: list[str], key: str | None = None, user: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -100,6 +114,11 @@ def test_full_fetch_holds_every_captured_post(
     ]
     chunks = [u for u in urls if "/t/2108/posts.json" in u]
     assert [u.count("post_ids[]=") for u in chunks] == [20, 15]  # 40 posts: 5 in the view, 35 by chunks
+    # the markdown rode along on the topic requests: include_raw on each, no request per post
+    topic_requests = [u for u in urls if "/t/" in u]
+    assert topic_requests and all("include_raw=1" in u for u in topic_requests)
+    assert not any("/posts/" in u for u in urls) and report["fetched"]["raw_fallbacks"] == 0
+    assert_markdown_intact(snapshot, fixtures_dir, state)
     # a thread's first comment is its first post, by the thread's author
     for thread in snapshot["threads"]:
         first = min(
@@ -109,7 +128,9 @@ def test_full_fetch_holds_every_captured_post(
         assert first["profile_id"] == thread["profile_id"]
 
 
-def test_faults_are_survived_and_data_is_complete(forum: tuple[DiscourseState, str], tmp_path: Path) -> None:
+def test_faults_are_survived_and_data_is_complete(
+    forum: tuple[DiscourseState, str], fixtures_dir: Path, tmp_path: Path
+) -> None:
     state, url = forum
     _, clean = fetch(url, tmp_path / "clean")
     faults = ["429", None, "429_no_header", "reset", "502", None, "429", "reset"]
@@ -119,6 +140,21 @@ def test_faults_are_survived_and_data_is_complete(forum: tuple[DiscourseState, s
     assert tables(faulty) == tables(clean)
     assert report["waits"] == sum(1 for f in faults if f)
     assert report["waited_seconds"] >= 3 * 1.0  # Retry-After: 1 (twice) and wait_seconds: 1 honoured
+    assert_markdown_intact(faulty, fixtures_dir, state)
+
+
+def test_a_forum_that_ignores_include_raw_is_read_post_by_post(fixtures_dir: Path, tmp_path: Path) -> None:
+    state = DiscourseState.from_fixtures(fixtures_dir, per_page=4, chunk_size=5, honour_include_raw=False)
+    with serve(state) as url:
+        plan: list[str | None] = [None] * 20 + ["429", "reset", None, "502"]
+        state.plan(plan)  # the faults land on the /posts/<id>.json reads
+        report, snapshot = fetch(url, tmp_path)
+    assert not state.faults
+    faulted = [e["url"] for e, f in zip(state.log, plan, strict=False) if f]
+    assert len(faulted) == 3 and all("/posts/" in u for u in faulted)
+    singles = [e["url"] for e in state.log if "/posts/" in e["url"]]
+    assert len(set(singles)) == len(state.posts) == report["fetched"]["raw_fallbacks"]
+    assert_markdown_intact(snapshot, fixtures_dir, state)
 
 
 def test_api_key_appears_nowhere(fixtures_dir: Path, tmp_path: Path) -> None:

@@ -71,8 +71,13 @@ def parse_time(value: str) -> datetime:
 
 
 def generated_raw(cooked: str) -> str:
-    """GENERATED: a markdown source for a captured post that has none (its HTML's text, tags removed)."""
-    return unescape(re.sub(r"<[^>]+>", "", cooked)).strip()
+    """GENERATED: a markdown source for a captured post that has none: its HTML's text, tags removed;
+    a post that is only a onebox (no text) gets its first link, as a onebox's source is its URL."""
+    text = unescape(re.sub(r"<[^>]+>", "", cooked)).strip()
+    if text:
+        return text
+    link = re.search(r'href="([^"]+)"', cooked)
+    return unescape(link.group(1)) if link else ""
 
 
 def load_posts(fixtures: Path) -> list[dict[str, Any]]:
