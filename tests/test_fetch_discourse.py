@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from impactreport.fetch.ratelimits import Throttle
-from impactreport.fetch.store import read_snapshot
+from impactreport.fetch.store import SnapshotStore, read_snapshot
 from tests.servers.discourse_app import DiscourseState
 from tests.servers.github_app import serve
 
@@ -233,3 +233,19 @@ def test_summary_counts_what_the_fixtures_hold(
     assert overall["comments"] == want["comments"]
     assert overall["notes"] == 0
     assert overall["contributors"] == want["contributors"]
+
+
+def test_a_snapshot_from_before_markdown_is_refetched_whole(
+    forum: tuple[DiscourseState, str], tmp_path: Path
+) -> None:
+    """Posts without ``raw`` (a snapshot of the previous version, options without ``markdown``) are not
+    merged into: ``--since auto`` fetches everything once, and every post has its markdown."""
+    _, url = forum
+    report, first = fetch(url, tmp_path / "now")
+    old = {k: v for k, v in first.items() if k != "retrieved"}
+    old["options"] = {"category": None}
+    old["comments"] = [{**c, "body_md": ""} for c in first["comments"]]
+    SnapshotStore(tmp_path / "upgraded").save("discourse", report["project"], old)
+    report, again = fetch(url, tmp_path / "upgraded")
+    assert report["mode"] == "full" and report["status"] == "stored"
+    assert tables(again) == tables(first)

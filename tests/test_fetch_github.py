@@ -27,7 +27,7 @@ from rich.progress import Progress
 
 from impactreport.fetch.http import WaitEvent
 from impactreport.fetch.ratelimits import GitHubLimits
-from impactreport.fetch.store import read_snapshot
+from impactreport.fetch.store import SnapshotStore, read_snapshot
 from impactreport.fetch.sync import Display
 from tests.servers.github_app import PYGITHUB, GitHubState, serve
 
@@ -564,3 +564,19 @@ def test_mapping_keeps_overlapping_database_ids_apart_and_merge_replaces_whole_t
     merged = mapping.merge(full, [mapping.github_issue(issue, [])], "github")
     assert len(merged["comments"]) == 3 and "helper[bot]" not in {p["username"] for p in merged["profiles"]}
     assert merged["notes"] == full["notes"] and merged["threads"] == full["threads"]
+
+
+def test_a_pulls_snapshot_from_before_reviews_is_refetched_whole(
+    server: tuple[GitHubState, str], tmp_path: Path
+) -> None:
+    """A snapshot with pull requests but without their reviews (options of the previous version) is not
+    merged into: ``--since auto`` fetches everything once, and the reviews are there."""
+    _, url = server
+    _, first = fetch(url, tmp_path / "now", "--include-pulls", token="t")
+    old = {k: v for k, v in first.items() if k != "retrieved"}
+    old["options"] = {"include_pulls": True, "discussions": True}
+    old["comments"] = [c for c in first["comments"] if not c["kind"].startswith("review")]
+    SnapshotStore(tmp_path / "upgraded").save("github", "PyGithub__PyGithub", old)
+    report, again = fetch(url, tmp_path / "upgraded", "--include-pulls", token="t")
+    assert report["mode"] == "full" and report["status"] == "stored"
+    assert tables(again) == tables(first)

@@ -216,7 +216,10 @@ class DiscourseFetch:
 
     @property
     def options(self) -> dict[str, Any]:
-        return {"category": self.category}
+        """What was asked for (compared by ``--since auto``). ``markdown`` marks snapshots whose posts
+        hold their ``raw``: an older snapshot lacks it, so the first run after the upgrade is full
+        instead of merging new posts with markdown into old ones without."""
+        return {"category": self.category, "markdown": True}
 
     def payload_extra(self) -> dict[str, Any]:
         return {"forum": {"url": self.base_url, "category": self.category}, "options": self.options}

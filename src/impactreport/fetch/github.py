@@ -406,8 +406,19 @@ class GitHubFetch:
 
     @property
     def options(self) -> dict[str, Any]:
-        """What was asked for: an incremental run must use the same, or fetch everything again."""
-        return {"include_pulls": self.include_pulls, "discussions": self.discussions_enabled}
+        """What was asked for: an incremental run must use the same, or fetch everything again.
+
+        ``pull_reviews`` marks snapshots with pull requests that hold their reviews: a snapshot with
+        pull requests from before reviews were fetched lacks the key, so ``--since auto`` refetches
+        everything once instead of merging into pull requests without their reviews.
+        """
+        options: dict[str, Any] = {
+            "include_pulls": self.include_pulls,
+            "discussions": self.discussions_enabled,
+        }
+        if self.include_pulls:
+            options["pull_reviews"] = True
+        return options
 
 
 def _json_response(response: requests.Response) -> Any:
