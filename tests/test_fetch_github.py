@@ -580,3 +580,33 @@ def test_a_pulls_snapshot_from_before_reviews_is_refetched_whole(
     report, again = fetch(url, tmp_path / "upgraded", "--include-pulls", token="t")
     assert report["mode"] == "full" and report["status"] == "stored"
     assert tables(again) == tables(first)
+
+
+def test_review_mapping_bands_and_skipped_reviews() -> None:
+    """One database id in four GitHub tables gives four comment ids; a review without words or not
+    submitted (pending) is no comment; a review comment keeps what it answers."""
+    from impactreport.fetch import mapping
+
+    user = {"login": "ann", "id": 7, "type": "User"}
+    bot = {"login": "reviewer[bot]", "id": 8, "type": "Bot"}
+    when = "2024-01-01T00:00:00Z"
+    pull = {"id": 5, "number": 1, "title": "P", "user": user, "created_at": when, "html_url": "p"}
+    pull["pull_request"] = {"url": "api/pulls/1"}
+    comment = {"id": 5, "user": user, "created_at": when, "html_url": "c", "body": "c"}
+    line = {"id": 5, "user": bot, "created_at": when, "html_url": "l", "body": "`x`", "in_reply_to_id": 4}
+    reviews = [
+        {"id": 5, "user": bot, "body": "Looks good.", "state": "APPROVED", "submitted_at": when},
+        {"id": 6, "user": user, "body": "  ", "state": "COMMENTED", "submitted_at": when},
+        {"id": 7, "user": user, "body": "draft", "state": "PENDING"},
+    ]
+    rows = mapping.github_issue(pull, [comment], [line], reviews)
+    ids = {c["kind"]: c["comment_id"] for c in rows["comments"]}
+    assert ids == {
+        "pull_body": 1 * mapping.BAND + 5,
+        "issue_comment": 3 * mapping.BAND + 5,
+        "review_comment": 6 * mapping.BAND + 5,
+        "review": 7 * mapping.BAND + 5,
+    }
+    review_comment = next(c for c in rows["comments"] if c["kind"] == "review_comment")
+    assert review_comment["in_reply_to_id"] == 4 and review_comment["body_md"] == "`x`"
+    assert {p["username"]: p["is_bot"] for p in rows["profiles"]} == {"ann": False, "reviewer[bot]": True}
