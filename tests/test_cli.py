@@ -49,10 +49,13 @@ def test_summary_human_and_json(latest_dir: Path, capsys) -> None:
     assert "rephetio" in out and "overall" in out
     assert main(["summary", str(latest_dir), "--json", "--project", "rephetio", "--project", "meta"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"overall", "projects"}
-    assert set(result["projects"]) == {"rephetio", "meta"}
-    for values in [result["overall"], *result["projects"].values()]:
+    assert set(result) == {"overall", "sources", "projects"}
+    assert set(result["projects"]) == {"rephetio", "meta"} and set(result["sources"]) == {"thinklab"}
+    for values in [result["overall"], *result["sources"].values()]:
         assert list(values) == list(KEYS)
+    for values in result["projects"].values():
+        assert list(values) == ["source", *KEYS]
+    assert result["sources"]["thinklab"] == result["overall"]
     assert result["overall"]["comments"] == 622 + 188
 
 
