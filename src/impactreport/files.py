@@ -19,6 +19,16 @@ from pathlib import Path
 from impactreport.errors import InputError
 
 
+def read_user_text(path: str | Path, what: str) -> str:
+    """A text file the user wrote (team file, identities file): one-line errors naming it and ``what``."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read {what} ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: {what} is not UTF-8 text") from None
+
+
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` through a hidden temporary file in the same folder, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ import polars as pl
 import yaml
 
 from impactreport.errors import InputError
+from impactreport.files import read_user_text
 from impactreport.people import AUTHORED_KINDS, CASE_INSENSITIVE_SOURCES, DEFAULT_SOURCE, Team
 from impactreport.schema import TABLES, Dataset
 
@@ -116,14 +117,7 @@ def _account() -> pl.Expr:
 # -- reading the file ---------------------------------------------------------------------------------
 def read_identities(path: str | Path) -> Identities:
     """The people of an identities file; any problem is one :class:`InputError` naming file and line."""
-    shown = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"{shown}: cannot read identities file ({error.strerror or error})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{shown}: identities file is not UTF-8 text") from None
-    return parse_identities(text, shown)
+    return parse_identities(read_user_text(path, "identities file"), str(path))
 
 
 def parse_identities(text: str, shown: str = "identities") -> Identities:

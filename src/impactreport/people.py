@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from impactreport.errors import InputError
+from impactreport.files import read_user_text
 from impactreport.labels import printable
 
 #: Kinds of post that have an author (Thinklab does not export documents' authors).
@@ -99,12 +99,7 @@ def person_totals(
 
 def read_team_file(path: str | Path) -> list[str]:
     """Team entries from a file: one per line; blank lines and ``#`` comments ignored."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"{path}: cannot read team file ({error.strerror or error})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: team file is not UTF-8 text") from None
+    text = read_user_text(path, "team file")
     entries = []
     for line in text.splitlines():
         entry = line.split("#", 1)[0].strip()

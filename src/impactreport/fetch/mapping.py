@@ -177,62 +177,55 @@ def github_issue(
         "notes": [],
         "profiles": [author],
     }
-    for comment in comments:
-        profile = github_profile(comment.get("user"))
+
+    def add(item: Mapping[str, Any], band: int, kind: str, published: str, **extra: Any) -> None:
+        """One REST comment-like item (comment, review comment, review) as a comment on the thread."""
+        profile = github_profile(item.get("user"))
         rows["profiles"].append(profile)
         rows["comments"].append(
             {
-                "comment_id": banded(COMMENT_ISSUE, comment["id"]),
+                "comment_id": banded(band, item["id"]),
                 "thread_id": thread_id,
                 "profile_id": profile["profile_id"],
-                "body_md": comment.get("body") or "",
-                "body_html": _body_html(comment, "body_html"),
-                "published": iso_utc(comment["created_at"]),
-                "url": comment["html_url"],
-                "kind": "issue_comment",
-                "github_id": comment["id"],
-                "updated": iso_utc(comment.get("updated_at")),
+                "body_md": item.get("body") or "",
+                "body_html": _body_html(item, "body_html"),
+                "published": iso_utc(published),
+                "url": item.get("html_url") or issue["html_url"],
+                "kind": kind,
+                "github_id": item["id"],
+                **extra,
             }
         )
+
+    for comment in comments:
+        add(
+            comment,
+            COMMENT_ISSUE,
+            "issue_comment",
+            comment["created_at"],
+            updated=iso_utc(comment.get("updated_at")),
+        )
     for comment in review_comments:
-        profile = github_profile(comment.get("user"))
-        rows["profiles"].append(profile)
-        rows["comments"].append(
-            {
-                "comment_id": banded(COMMENT_REVIEW_COMMENT, comment["id"]),
-                "thread_id": thread_id,
-                "profile_id": profile["profile_id"],
-                "body_md": comment.get("body") or "",
-                "body_html": _body_html(comment, "body_html"),
-                "published": iso_utc(comment["created_at"]),
-                "url": comment["html_url"],
-                "kind": "review_comment",
-                "github_id": comment["id"],
-                "review_id": comment.get("pull_request_review_id"),
-                "in_reply_to_id": comment.get("in_reply_to_id"),
-                "path": comment.get("path"),
-                "updated": iso_utc(comment.get("updated_at")),
-            }
+        add(
+            comment,
+            COMMENT_REVIEW_COMMENT,
+            "review_comment",
+            comment["created_at"],
+            review_id=comment.get("pull_request_review_id"),
+            in_reply_to_id=comment.get("in_reply_to_id"),
+            path=comment.get("path"),
+            updated=iso_utc(comment.get("updated_at")),
         )
     for review in reviews:
         if not (review.get("body") or "").strip() or not review.get("submitted_at"):
             continue  # no words (or a pending review, seen only by its author)
-        profile = github_profile(review.get("user"))
-        rows["profiles"].append(profile)
-        rows["comments"].append(
-            {
-                "comment_id": banded(COMMENT_REVIEW, review["id"]),
-                "thread_id": thread_id,
-                "profile_id": profile["profile_id"],
-                "body_md": review["body"],
-                "body_html": _body_html(review, "body_html"),
-                "published": iso_utc(review["submitted_at"]),
-                "url": review.get("html_url") or issue["html_url"],
-                "kind": "review",
-                "github_id": review["id"],
-                "state": review.get("state"),
-                "updated": iso_utc(review["submitted_at"]),
-            }
+        add(
+            review,
+            COMMENT_REVIEW,
+            "review",
+            review["submitted_at"],
+            state=review.get("state"),
+            updated=iso_utc(review["submitted_at"]),
         )
     return rows
 
