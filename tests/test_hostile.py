@@ -1,0 +1,47 @@
+"""The catalogue of hostile cases: each break found by probing the project as an attacker would, and the
+test that holds its fix.
+
+The tests themselves live next to what they exercise (a loopback server pair for credentials, a real
+tmpfs for full disks, subprocesses for crashes); this file keeps the list in one place for a security
+reviewer (docs/security.md states the promises) and fails when a listed test disappears or is renamed.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+#: case (as reported) → "module::test" holding it
+CASES: dict[str, str] = {
+    "fetch discourse followed a 302 to another host with Api-Key": "test_fetch_origins::test_discourse_more_topics_url_and_redirect_to_another_origin",
+    "fetch github followed Link rel=next to another host with the token": "test_fetch_origins::test_github_link_next_and_redirect_to_another_origin",
+    "thinklab login followed a redirect elsewhere": "test_fetch_origins::test_thinklab_redirect_to_another_origin",
+    "--base-url with user:password repeated the password": "test_fetch_sync::test_a_url_with_credentials_is_refused_without_echoing_them",
+    "a symlinked lock, manifest or project folder was written through": "test_hostile_store::test_a_link_anywhere_in_the_store_is_refused_and_nothing_is_written_outside",
+    "a link planted after the checks": "test_hostile_store::test_a_link_made_after_the_checks_is_still_not_followed",
+    "symlinked folders skipped silently, symlinked files followed": "test_hostile_store::test_a_scan_skips_linked_files_and_folders_alike_and_names_each",
+    "a read-only data folder gave a traceback": "test_hostile_store::test_read_only_store_is_one_line_and_untouched",
+    "a full disk left 1,282 temporary files and went on": "test_hostile_store::test_full_disk_stops_at_the_first_failure_and_leaves_no_temporary_files",
+    "a manifest line cut by a full disk": "test_hostile_store::test_a_manifest_line_cut_short_by_a_full_disk_is_taken_back",
+    "--repo in another case stored two projects": "test_hostile_store::test_fetch_github_in_another_case_is_one_project",
+    "an IPv6 --base-url was refused": "test_hostile_store::test_ipv6_base_urls_work_and_make_safe_folder_names",
+    "a control character in a name aborted vl-convert": "test_hostile_names::test_figures_survive_control_characters_and_huge_names",
+    "a 100,000-character name drew an 855,504 px chart": "test_hostile_names::test_figures_survive_control_characters_and_huge_names",
+    "an emoji cut in half by Vega failed the figure": "test_hostile_names::test_emoji_labels_are_cut_between_graphemes",
+    "render waited forever for a dead kernel": "test_render_errors::test_dead_kernel_ends_the_render",
+    "render was deaf to SIGTERM": "test_render_errors::test_sigterm_stops_the_render_and_its_kernel",
+    "a cell past its time limit": "test_render_errors::test_timeout_stops_the_kernel",
+    "a 6.3 MB gzip expanding to 6 GiB": "test_hostile_input::test_six_gib_bomb_is_one_line_at_the_default_limit",
+    "rich markup and ESC sequences in names and paths": "test_hostile_names::test_project_names_are_printed_inert",
+    "a non-numeric views value dropped silently": "test_hostile_input::test_odd_views_are_warned_about_and_nothing_else_changes",
+    "a file name with a space stopped a folder import": "test_hostile_input::test_folder_import_with_odd_names",
+    "100,000 nested elements took 28 s": "test_hostile_names::test_deeply_nested_post_is_bounded_and_named",
+}
+
+
+@pytest.mark.parametrize(("case", "where"), list(CASES.items()), ids=list(CASES))
+def test_every_case_has_its_test(case: str, where: str) -> None:
+    module_name, test_name = where.split("::")
+    module = importlib.import_module(f"tests.{module_name}")
+    assert callable(getattr(module, test_name, None)), f"{case}: {where} is gone"
