@@ -8,6 +8,7 @@ Set ``IMPACTREPORT_SHARED`` to use another location.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IMPACTREPORT_SHARED", REPO.parent / "shared"))
 THINKLAB = SHARED / "thinklab"
 FIXTURES = SHARED / "fixtures"
+
+#: The offline Quarto installer and where it installs (gitignored).
+INSTALLER = SHARED / "tools" / "quarto" / "install.sh"
+PREFIX = REPO / ".quarto-dist"
 
 NO_SHARED = f"needs the real Thinklab exports in {THINKLAB} (../shared is not part of a user's clone)"
 
@@ -42,3 +47,23 @@ def fixtures_dir() -> Path:
             f"needs the recorded API payloads in {FIXTURES} (../shared is not part of a user's clone)"
         )
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def quarto_binary() -> Path:
+    """Quarto from PATH / $QUARTO_PATH, else installed offline from ../shared; skip when impossible."""
+    from impactreport.render.quarto import find_quarto
+
+    found = find_quarto()
+    if found is not None:
+        return found
+    if (PREFIX / "bin" / "quarto").is_file():
+        return PREFIX / "bin" / "quarto"
+    if not INSTALLER.is_file():
+        pytest.skip(f"no quarto on PATH or $QUARTO_PATH, and no offline installer at {INSTALLER}")
+    result = subprocess.run(
+        ["bash", str(INSTALLER), str(PREFIX)], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        pytest.skip(f"offline Quarto install failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
+    return PREFIX / "bin" / "quarto"

@@ -307,7 +307,12 @@ def test_builtin_render_shows_the_source_column(data: list[Path], tmp_path: Path
     params = ["-P", f"data:[{listed}]", "-P", f"identities:{file}"]
     assert main(["render", "--engine", "builtin", "--to", "html", "--output-dir", str(out), *params]) == 0
     capsys.readouterr()
-    html = (out / "index.html").read_text(encoding="utf-8")
+    check_combined_report(out / "index.html", data)
+
+
+def check_combined_report(html_path: Path, data: list[Path]) -> None:
+    """The Source column, one subtotal per source, and people (not accounts) counted."""
+    html = html_path.read_text(encoding="utf-8")
     text = re.sub(r"<[^>]+>", " ", html)
     text = re.sub(r"\s+", " ", text)
     assert "Source" in text
@@ -315,3 +320,24 @@ def test_builtin_render_shows_the_source_column(data: list[Path], tmp_path: Path
         assert f"Subtotal {source}" in text, source
     merged = len(people(raw_authors(data), MAPPING))
     assert f"{merged:,} people contributed comments or notes" in text
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_quarto_render_shows_the_source_column(
+    data: list[Path], tmp_path: Path, quarto_binary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same combined report through the real `quarto render`."""
+    import sys
+
+    from impactreport.render import render
+    from tests.test_quarto import _project
+
+    file = tmp_path / "identities.yml"
+    file.write_text(IDENTITIES, encoding="utf-8")
+    project = _project(tmp_path / "project")
+    monkeypatch.setenv("QUARTO_PATH", str(quarto_binary))
+    monkeypatch.setenv("QUARTO_PYTHON", sys.executable)
+    params = {"data": [str(path) for path in data], "identities": str(file)}
+    render(("html",), params, project / "out", "quarto", root=project)
+    check_combined_report(project / "out" / "index.html", data)

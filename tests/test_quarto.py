@@ -20,31 +20,10 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from impactreport.analyses import FIGURE_NAMES
 from impactreport.render import render
-from impactreport.render.quarto import find_quarto
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IMPACTREPORT_SHARED", REPO.parent / "shared"))
-INSTALLER = SHARED / "tools" / "quarto" / "install.sh"
-PREFIX = REPO / ".quarto-dist"
 PROJECTS = ("EdgeProject", "MicrobeResist")
-
-
-@pytest.fixture(scope="module")
-def quarto_binary() -> Path:
-    """Quarto from PATH / $QUARTO_PATH, else installed offline from ../shared; skip when impossible."""
-    found = find_quarto()
-    if found is not None:
-        return found
-    if (PREFIX / "bin" / "quarto").is_file():
-        return PREFIX / "bin" / "quarto"
-    if not INSTALLER.is_file():
-        pytest.skip(f"no quarto on PATH or $QUARTO_PATH, and no offline installer at {INSTALLER}")
-    result = subprocess.run(
-        ["bash", str(INSTALLER), str(PREFIX)], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        pytest.skip(f"offline Quarto install failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
-    return PREFIX / "bin" / "quarto"
 
 
 def _project(folder: Path) -> Path:
