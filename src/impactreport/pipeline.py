@@ -503,6 +503,17 @@ def run(
     return replace(result, frames=frames, charts=charts(frames, request))
 
 
+def history(request: Request, notice: Callable[[str], None]) -> dict[str, Any]:
+    """``summary --history``: revisions, re-renders and deletions from every snapshot under the
+    request's paths (``{"overall": {...}, "projects": {...}}``, :data:`~impactreport.history.HISTORY_KEYS`
+    in each), read through the versioned tables' cache; ``notice`` gets what the cache says."""
+    from impactreport.history import load_versions, summarise
+
+    check_projects(request)
+    versions = load_versions(list(request.paths), notice, projects=list(request.projects) or None)
+    return summarise(versions, request.period)
+
+
 # -- the report ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Report:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
 
 from impactreport import settings
 from impactreport.identities import hint
-from impactreport.pipeline import Comparison, Request, comparison_rows, run
+from impactreport.pipeline import Comparison, Request, comparison_rows, history, run
 from impactreport.settings import parse_thresholds
 from impactreport.stats import ImpactStats, LevelStats
 
@@ -72,6 +73,31 @@ def comparison_table(stats: ImpactStats, comparison: Comparison) -> Table:
     return table
 
 
+HISTORY_COLUMNS = (
+    ("snapshots", "Snapshots"),
+    ("revisions", "Revisions"),
+    ("edited_posts", "Edited posts"),
+    ("inserted_characters", "Inserted"),
+    ("deleted_characters", "Deleted"),
+    ("written_characters", "Written"),
+    ("rerenders", "Re-renders"),
+    ("deleted_posts", "Deleted posts"),
+)
+
+
+def history_table(past: dict[str, Any]) -> Table:
+    """``--history``: per project and overall, what the snapshot series says happened."""
+    table = Table(title="History (every snapshot)", title_justify="left")
+    table.add_column("Project", no_wrap=True)
+    for _, header in HISTORY_COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True)
+    for name, level in past["projects"].items():
+        table.add_row(inert(name), *[_cell(level[key]) for key, _ in HISTORY_COLUMNS])
+    table.add_section()
+    table.add_row("overall", *[_cell(past["overall"][key]) for key, _ in HISTORY_COLUMNS], style="bold")
+    return table
+
+
 @click.command(name="summary")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @selection_options
@@ -92,6 +118,12 @@ def comparison_table(stats: ImpactStats, comparison: Comparison) -> Table:
     help="Also the period of equal length just before (needs --since and --until), with the change in %.",
 )
 @click.option(
+    "--history",
+    "with_history",
+    is_flag=True,
+    help="Also revisions, re-renders and deletions read from every snapshot (a cached history).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object instead of the sentence and table."
 )
 def command(
@@ -107,6 +139,7 @@ def command(
     include_bots: bool,
     all_snapshots: bool,
     compare_previous: bool,
+    with_history: bool,
     as_json: bool,
 ) -> None:
     """Print the impact sentence and per-project statistics of exports at PATHS.
@@ -134,10 +167,15 @@ def command(
         notice(errors, request.identities.describe())
     elif line := hint(result.dataset.posts, request.identities):
         notice(errors, line)
+    past = history(request, lambda line: notice(errors, line)) if with_history else None
     if as_json:
         payload = stats.to_json()
         if result.comparison is not None:
             payload |= result.comparison.to_json()
+        if past is not None:
+            payload["overall"]["history"] = past["overall"]
+            for name, level in payload["projects"].items():
+                level["history"] = past["projects"].get(name)
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     notice(errors, stats.team.describe())
@@ -150,3 +188,5 @@ def command(
     console.print(stats_table(stats))
     if result.comparison is not None:
         console.print(comparison_table(stats, result.comparison))
+    if past is not None:
+        console.print(history_table(past))

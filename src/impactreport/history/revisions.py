@@ -1,0 +1,201 @@
+"""What the versioned tables say happened between snapshots: revisions, re-renders, deletions.
+
+Definitions (README, "History"):
+
+- A **post** is a comment, note or document (a document's text is its introduction + body). Its
+  **source text** is the markdown its author typed where the export has it (``body_md``; documents
+  ``intro_md`` + ``body_md``), else the HTML. Two versions are compared on markdown when both have it,
+  else on HTML.
+- A **revision** is a snapshot in which a post's source text differs from its text in the previous
+  snapshot that held the post; the first appearance is not one.
+- A change of the HTML without a change of the source text is a **re-render** (the site re-rendered
+  the post), counted apart and never as a revision.
+- Per revision, with L the length of the longest common subsequence of old and new text (code points,
+  after CRLF → LF; rapidfuzz's ``LCSseq``), **inserted** = len(new) − L and **deleted** = len(old) − L.
+- **Written** characters = each post's characters when first seen (its source text's code points) +
+  every inserted character.
+- A **deleted post** is present in a snapshot and absent from every later snapshot of its project;
+  it counts at the first snapshot that lacks it.
+
+Versions whose text is the same (a change of views or of another column) are neither.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from impactreport.history.versions import Versions, with_times
+from impactreport.settings import Period
+
+#: Keys of each ``"history"`` object, in order.
+HISTORY_KEYS = (
+    "snapshots",
+    "first_snapshot",
+    "last_snapshot",
+    "revisions",
+    "comment_revisions",
+    "note_revisions",
+    "document_revisions",
+    "edited_posts",
+    "inserted_characters",
+    "deleted_characters",
+    "written_characters",
+    "rerenders",
+    "deleted_posts",
+)
+KINDS = (("comments", "comment"), ("notes", "note"), ("documents", "document"))
+POST_COLUMNS = ("source", "project", "kind", "key", "first_seq", "last_seq", "valid_from", "md", "html")
+
+
+def _lf(column: str) -> pl.Expr:
+    return pl.col(column).str.replace_all("\r\n", "\n", literal=True)
+
+
+def _joined(first: str, second: str) -> pl.Expr:
+    """Introduction + body (null when both are)."""
+    both_null = pl.col(first).is_null() & pl.col(second).is_null()
+    joined = pl.concat_str([pl.col(first).fill_null(""), pl.col(second).fill_null("")], separator="\n\n")
+    return pl.when(both_null).then(None).otherwise(joined)
+
+
+def post_versions(versions: Versions) -> pl.DataFrame:
+    """One row per version of every post: where, which post, when first seen, its markdown and HTML."""
+    frames = []
+    for table, kind in KINDS:
+        frame = versions.tables[table]
+        if frame.height == 0:
+            continue
+        timed = with_times(versions, table).with_columns(pl.lit(kind).alias("kind"))
+        if kind == "document":
+            timed = timed.with_columns(
+                _joined("intro_md", "body_md").alias("md"), _joined("intro_html", "body_html").alias("html")
+            )
+        else:
+            timed = timed.with_columns(pl.col("body_md").alias("md"), pl.col("body_html").alias("html"))
+        frames.append(timed.select(POST_COLUMNS))
+    if not frames:
+        schema: dict[str, pl.DataType] = {c: pl.String() for c in POST_COLUMNS} | {
+            "first_seq": pl.Int32(),
+            "last_seq": pl.Int32(),
+            "valid_from": pl.Datetime("us", "UTC"),
+        }
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames, how="vertical_relaxed").with_columns(_lf("md"), _lf("html"))
+
+
+def _lcs(old: list[str], new: list[str]) -> list[int]:
+    """Longest common subsequence lengths of pairs (rapidfuzz, element-wise, in C)."""
+    if not old:
+        return []
+    from rapidfuzz.distance import LCSseq
+    from rapidfuzz.process import cpdist
+
+    return [int(x) for x in cpdist(old, new, scorer=LCSseq.similarity, workers=-1)]
+
+
+def events(versions: Versions) -> pl.DataFrame:
+    """One row per version change of a post: ``revision`` or ``rerender`` flags, inserted/deleted."""
+    posts = post_versions(versions).sort("source", "project", "kind", "key", "first_seq")
+    post = ["source", "project", "kind", "key"]
+    compared = posts.with_columns(
+        pl.col("md").shift(1).over(post).alias("old_md"),
+        pl.col("html").shift(1).over(post).alias("old_html"),
+        (pl.int_range(pl.len()).over(post) > 0).alias("_later"),
+    ).filter("_later")
+    on_md = pl.col("md").is_not_null() & pl.col("old_md").is_not_null()
+    new_text = pl.when(on_md).then(pl.col("md")).otherwise(pl.col("html")).fill_null("")
+    old_text = pl.when(on_md).then(pl.col("old_md")).otherwise(pl.col("old_html")).fill_null("")
+    compared = compared.with_columns(new_text.alias("new_text"), old_text.alias("old_text"))
+    compared = compared.with_columns(
+        (pl.col("new_text") != pl.col("old_text")).alias("revision"),
+        pl.col("html").ne_missing(pl.col("old_html")).alias("_html_changed"),
+    ).with_columns((~pl.col("revision") & pl.col("_html_changed")).alias("rerender"))
+    changed = compared.filter(pl.col("revision") | pl.col("rerender"))
+    revised = changed.filter("revision")
+    lcs = pl.Series("lcs", _lcs(revised["old_text"].to_list(), revised["new_text"].to_list()), pl.Int64)
+    revised = revised.with_columns(lcs).with_columns(
+        (pl.col("new_text").str.len_chars() - pl.col("lcs")).alias("inserted"),
+        (pl.col("old_text").str.len_chars() - pl.col("lcs")).alias("deleted"),
+    )
+    rerendered = changed.filter("rerender").with_columns(
+        pl.lit(0, pl.Int64).alias("inserted"), pl.lit(0, pl.Int64).alias("deleted")
+    )
+    columns = [*post, pl.col("valid_from").alias("at"), "revision", "rerender", "inserted", "deleted"]
+    return pl.concat([revised.select(columns), rerendered.select(columns)])
+
+
+def first_seen(versions: Versions) -> pl.DataFrame:
+    """Each post's first version: when, and its characters (source text's code points)."""
+    posts = post_versions(versions)
+    text = pl.coalesce("md", "html").fill_null("")
+    return (
+        posts.sort("first_seq")
+        .group_by("source", "project", "kind", "key")
+        .agg(pl.col("valid_from").first().alias("at"), text.first().str.len_chars().alias("characters"))
+    )
+
+
+def deletions(versions: Versions) -> pl.DataFrame:
+    """Posts absent from every snapshot after their last one: when first missed (project, kind, key, at)."""
+    posts = post_versions(versions)
+    last = posts.group_by("source", "project", "kind", "key").agg(pl.col("last_seq").max())
+    snapshots = versions.snapshots
+    ends = snapshots.group_by("source", "project").agg(pl.col("seq").max().alias("_end"))
+    missed = snapshots.select("source", "project", (pl.col("seq") - 1).alias("last_seq"), pl.col("retrieved"))
+    return (
+        last.join(ends, on=["source", "project"])
+        .filter(pl.col("last_seq") < pl.col("_end"))
+        .join(missed, on=["source", "project", "last_seq"], how="left")
+        .select("source", "project", "kind", "key", pl.col("retrieved").alias("at"))
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _level(
+    snapshots: pl.DataFrame, changes: pl.DataFrame, seen: pl.DataFrame, deleted: pl.DataFrame
+) -> dict[str, Any]:
+    revisions = changes.filter("revision")
+    kinds = revisions["kind"].value_counts()
+    by_kind = dict(zip(kinds["kind"].to_list(), kinds["count"].to_list(), strict=True))
+    inserted = int(revisions["inserted"].sum() or 0)
+    return {
+        "snapshots": snapshots.height,
+        "first_snapshot": _iso(snapshots["retrieved"].min()),  # type: ignore[arg-type]
+        "last_snapshot": _iso(snapshots["retrieved"].max()),  # type: ignore[arg-type]
+        "revisions": revisions.height,
+        "comment_revisions": int(by_kind.get("comment", 0)),
+        "note_revisions": int(by_kind.get("note", 0)),
+        "document_revisions": int(by_kind.get("document", 0)),
+        "edited_posts": revisions.select("source", "project", "kind", "key").n_unique()
+        if revisions.height
+        else 0,
+        "inserted_characters": inserted,
+        "deleted_characters": int(revisions["deleted"].sum() or 0),
+        "written_characters": int(seen["characters"].sum() or 0) + inserted,
+        "rerenders": int(changes["rerender"].sum() or 0),
+        "deleted_posts": deleted.height,
+    }
+
+
+def summarise(versions: Versions, period: Period | None = None) -> dict[str, Any]:
+    """``{"overall": {...}, "projects": {name: {...}}}`` with exactly :data:`HISTORY_KEYS` in each,
+    counting what happened in ``period`` (snapshots retrieved, revisions, first sightings, deletions)."""
+    period = period or Period()
+    within = period.contains("at")
+    changes = events(versions).filter(within)
+    seen = first_seen(versions).filter(within)
+    deleted = deletions(versions).filter(within)
+    snapshots = versions.snapshots.filter(period.contains("retrieved"))
+    projects: dict[str, dict[str, Any]] = {}
+    for name in sorted(versions.snapshots["project"].unique().to_list(), key=lambda n: (n.lower(), n)):
+        mine = pl.col("project") == name
+        projects[name] = _level(
+            snapshots.filter(mine), changes.filter(mine), seen.filter(mine), deleted.filter(mine)
+        )
+    return {"overall": _level(snapshots, changes, seen, deleted), "projects": projects}

@@ -1,0 +1,332 @@
+"""Versioned tables: every row of every table of every snapshot, kept once per distinct version.
+
+Why: the store holds every dated snapshot of a project, but the loader counts only the newest. Reading
+each snapshot file once and keeping, per row key, one row per *run* of identical content (its
+valid-from / valid-to snapshot) holds everything the history needs (edits, re-renders, deletions, views
+over time) in about the size of a few exports instead of all of them.
+
+A **version** is a maximal run of consecutive snapshots of a project (``first_seq`` … ``last_seq``, the
+positions of the project's files, oldest first) in which a row's key holds the same content hash. A row
+that disappears and comes back starts a new version, so "present in snapshot s" is exactly
+``first_seq <= s <= last_seq`` of one of its versions.
+
+Files are parsed one after another (or, with ``workers``, in worker processes with at most a few in
+flight), so memory is bounded by the largest file, not by their number; only the keys, hashes and new
+distinct contents are kept. Serial is the default: forked workers deadlock on polars' thread pool
+once the parent has used polars. Format-B files
+get the keys the loader recovers (:func:`impactreport.load.resolve.resolve_keys`, from the nearest
+snapshot of the project that has ids).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from impactreport.errors import InputError
+from impactreport.load.dataset import ROW_KEYS, Loaded, References
+from impactreport.load.formats import detect_format, normalise
+from impactreport.load.read import TABLE_NAMES, NotAnExport, read_export
+from impactreport.load.resolve import has_missing_keys, resolve_keys
+from impactreport.load.snapshots import SnapshotFile
+
+#: Columns every versioned table starts with.
+VERSION_COLUMNS = ("source", "project", "key", "hash", "first_seq", "last_seq")
+#: Columns of the snapshots table (one row per file read).
+SNAPSHOT_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "project": pl.String(),
+    "seq": pl.Int32(),
+    "path": pl.String(),
+    "order": pl.String(),
+    "retrieved": pl.Datetime("us", "UTC"),
+    "format": pl.String(),
+    "sha256": pl.String(),
+    "size": pl.Int64(),
+    "mtime_ns": pl.Int64(),
+}
+#: Files in flight per worker: enough to keep workers busy, few enough to bound memory.
+IN_FLIGHT_PER_WORKER = 2
+#: Fewer files than this are read in this process (starting workers costs more than it saves).
+PARALLEL_MIN_FILES = 8
+
+
+@dataclass
+class Versions:
+    """The versioned tables: ``snapshots`` and one frame per table of :data:`TABLE_NAMES`."""
+
+    snapshots: pl.DataFrame
+    tables: dict[str, pl.DataFrame]
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls) -> Versions:
+        return cls(pl.DataFrame(schema=SNAPSHOT_SCHEMA), {name: pl.DataFrame() for name in TABLE_NAMES})
+
+    def projects(self) -> set[tuple[str, str]]:
+        return set(self.snapshots.select("source", "project").unique().iter_rows())
+
+
+def row_key(table: str) -> pl.Expr:
+    """A row's key across snapshots: its id, else the fallback columns (as the loader merges rows)."""
+    columns = ROW_KEYS[table]
+    return pl.coalesce(
+        pl.col(columns[0]).cast(pl.String),
+        pl.concat_str([pl.col(c).cast(pl.String) for c in columns[1:]], separator="|"),
+    )
+
+
+def content_hash(columns: Sequence[str]) -> pl.Expr:
+    """A hash of every column of a row (polars' seeded hash: stable for one polars version, which
+    the cache records)."""
+    return pl.struct([pl.col(c) for c in columns]).hash(seed=0)
+
+
+@dataclass
+class ReadFile:
+    """One file's normalised tables and what identifies it (what a worker sends back)."""
+
+    export_format: str
+    retrieved: str | None
+    sha256: str
+    tables: dict[str, pl.DataFrame]
+    warnings: tuple[str, ...]
+
+
+def read_one(path: str) -> ReadFile | str:
+    """Parse and normalise one file; a file that is not an export gives its warning instead."""
+    try:
+        raw = read_export(Path(path))
+    except NotAnExport as error:
+        return f"{error}: skipped (not a project export)"
+    export_format = detect_format(raw.tables, path=path)
+    tables = normalise(raw.tables, export_format, path=path)
+    return ReadFile(export_format, raw.retrieved, raw.sha256, tables, raw.warnings)
+
+
+def _read_all(files: Sequence[SnapshotFile], workers: int) -> Iterator[ReadFile | str]:
+    """Read files in order, in worker processes with a bounded number in flight."""
+    paths = [str(file.path) for file in files]
+    if workers <= 1 or len(paths) < PARALLEL_MIN_FILES:
+        yield from map(read_one, paths)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[ReadFile | str]] = deque()
+        queue = iter(paths)
+        for path in queue:
+            pending.append(pool.submit(read_one, path))
+            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+                break
+        while pending:
+            result = pending.popleft().result()
+            following = next(queue, None)
+            if following is not None:
+                pending.append(pool.submit(read_one, following))
+            yield result
+
+
+def _time(retrieved: str | None, file: SnapshotFile) -> datetime | None:
+    if retrieved:
+        try:
+            return datetime.fromisoformat(retrieved.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{file.path}: 'retrieved' is not an ISO 8601 time: {retrieved!r}") from None
+    return file.stamp
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
+
+
+class _Project:
+    """The running state of one project while its files are read oldest first."""
+
+    def __init__(self, source: str, project: str, previous: dict[str, pl.DataFrame] | None, start: int):
+        self.source, self.project, self.start = source, project, start
+        self.contents: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLE_NAMES}
+        self.observed: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLE_NAMES}
+        self.seen: dict[str, pl.DataFrame] = {}
+        self.previous = previous or {}
+        for name in TABLE_NAMES:
+            old = self.previous.get(name)
+            if old is not None and old.height:
+                self.seen[name] = old.select("key", "hash").unique()
+                # The open versions continue into the new files: seed them at the last known snapshot.
+                self.observed[name].append(
+                    old.filter(pl.col("last_seq") == start - 1).select(
+                        "key", "hash", pl.lit(start - 1, pl.Int32).alias("seq")
+                    )
+                )
+            else:
+                self.seen[name] = pl.DataFrame(schema={"key": pl.String, "hash": pl.UInt64})
+
+    def add(self, seq: int, tables: dict[str, pl.DataFrame]) -> None:
+        for name in TABLE_NAMES:
+            frame = tables[name]
+            columns = frame.columns
+            keyed = frame.with_columns(
+                row_key(name).alias("key"), content_hash(columns).alias("hash")
+            ).unique("key", keep="first", maintain_order=True)
+            self.observed[name].append(keyed.select("key", "hash", pl.lit(seq, pl.Int32).alias("seq")))
+            new = keyed.join(self.seen[name], on=["key", "hash"], how="anti")
+            if new.height:
+                self.contents[name].append(new)
+                self.seen[name] = pl.concat([self.seen[name], new.select("key", "hash")])
+
+    def finish(self) -> dict[str, pl.DataFrame]:
+        """The project's versioned tables: old versions (extended where they continue) plus new ones."""
+        out: dict[str, pl.DataFrame] = {}
+        for name in TABLE_NAMES:
+            observed = pl.concat(self.observed[name]) if self.observed[name] else None
+            old = self.previous.get(name)
+            if observed is None or observed.height == 0:
+                out[name] = old if old is not None else pl.DataFrame()
+                continue
+            runs = _runs(observed)
+            contents = [c.drop("source", "project", strict=False) for c in self.contents[name]]
+            if old is not None and old.height:
+                contents.append(old.drop(*VERSION_COLUMNS[:2], "first_seq", "last_seq"))
+            lookup = pl.concat(contents, how="diagonal_relaxed").unique(["key", "hash"], keep="first")
+            continuing = runs.filter(pl.col("first_seq") == self.start - 1)
+            fresh = runs.filter(pl.col("first_seq") != self.start - 1).join(
+                lookup, on=["key", "hash"], how="left"
+            )
+            origin = [pl.lit(self.source).alias("source"), pl.lit(self.project).alias("project")]
+            fresh = fresh.with_columns(origin)
+            if old is not None and old.height:
+                extended = old.join(
+                    continuing.select("key", "hash", pl.col("first_seq").alias("_open"), "last_seq"),
+                    left_on=["key", "hash", "last_seq"],
+                    right_on=["key", "hash", "_open"],
+                    how="left",
+                ).with_columns(pl.coalesce("last_seq_right", "last_seq").alias("last_seq"))
+                fresh = pl.concat([extended.drop("last_seq_right"), fresh], how="diagonal_relaxed")
+            columns = [*VERSION_COLUMNS, *[c for c in fresh.columns if c not in VERSION_COLUMNS]]
+            out[name] = fresh.select(columns).sort("key", "first_seq")
+        return out
+
+
+def _runs(observed: pl.DataFrame) -> pl.DataFrame:
+    """(key, hash, seq) observations → one row per run of one hash over consecutive snapshots."""
+    ordered = observed.sort("key", "seq")
+    new_run = (
+        (pl.col("key") != pl.col("key").shift(1))
+        | (pl.col("hash") != pl.col("hash").shift(1))
+        | (pl.col("seq") != pl.col("seq").shift(1) + 1)
+    ).fill_null(True)
+    return (
+        ordered.with_columns(new_run.cum_sum().alias("_run"))
+        .group_by("_run", maintain_order=True)
+        .agg(
+            pl.col("key").first(),
+            pl.col("hash").first(),
+            pl.col("seq").min().alias("first_seq"),
+            pl.col("seq").max().alias("last_seq"),
+        )
+        .drop("_run")
+    )
+
+
+def build_projects(
+    files: Sequence[SnapshotFile],
+    paths: Sequence[str | Path],
+    previous: Versions | None = None,
+    *,
+    workers: int | None = None,
+) -> Versions:
+    """Versioned tables of ``files`` (every snapshot of some projects, oldest first per project).
+
+    With ``previous`` (the cached tables of the same projects over a prefix of their files), only
+    the files after that prefix are read and the versions are extended.
+    """
+    workers = workers if workers is not None else 1
+    previous = previous or Versions.empty()
+    warnings: list[str] = []
+    references = References(paths, Loaded())
+    known = previous.snapshots.group_by("source", "project").agg(pl.col("seq").max().alias("last"))
+    last_seq = {(s, p): int(last) for s, p, last in known.iter_rows()}
+    snapshot_rows: list[dict[str, object]] = []
+    tables: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLE_NAMES}
+    state: _Project | None = None
+
+    def close(current: _Project | None) -> None:
+        if current is None:
+            return
+        for name, frame in current.finish().items():
+            if frame.height:
+                tables[name].append(frame)
+
+    for file, read in zip(files, _read_all(files, workers), strict=True):
+        origin = (file.source, file.project)
+        if state is None or (state.source, state.project) != origin:
+            close(state)
+            start = last_seq.get(origin, -1) + 1
+            old = {
+                name: frame.filter((pl.col("source") == origin[0]) & (pl.col("project") == origin[1]))
+                for name, frame in previous.tables.items()
+                if frame.height
+            }
+            state = _Project(*origin, old if start > 0 else None, start)
+            seq = start
+        if isinstance(read, str):
+            warnings.append(read)
+            continue
+        warnings.extend(read.warnings)
+        file_tables = read.tables
+        if read.export_format == "B" and has_missing_keys(file_tables):
+            file_tables = resolve_keys(file_tables, references.for_file(file))
+        state.add(seq, file_tables)
+        size, mtime = _stat(file.path)
+        snapshot_rows.append(
+            {
+                "source": file.source,
+                "project": file.project,
+                "seq": seq,
+                "path": str(file.path),
+                "order": file.order,
+                "retrieved": _time(read.retrieved, file),
+                "format": read.export_format,
+                "sha256": read.sha256,
+                "size": size,
+                "mtime_ns": mtime,
+            }
+        )
+        seq += 1
+    close(state)
+    origins = pl.DataFrame(
+        {"source": [f.source for f in files], "project": [f.project for f in files]},
+        schema={"source": pl.String, "project": pl.String},
+    ).unique()
+    snapshots = pl.concat(
+        [
+            previous.snapshots.join(origins, on=["source", "project"], how="semi"),
+            pl.DataFrame(snapshot_rows, schema=SNAPSHOT_SCHEMA, orient="row"),
+        ]
+    ).sort("source", "project", "seq")
+    merged = {
+        name: pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        for name, frames in tables.items()
+    }
+    return Versions(snapshots, merged, warnings)
+
+
+def with_times(versions: Versions, table: str) -> pl.DataFrame:
+    """A versioned table with ``valid_from`` / ``valid_to``: the times of its first and last snapshot."""
+    frame = versions.tables[table]
+    times = versions.snapshots.select("source", "project", "seq", "retrieved")
+    return frame.join(
+        times.rename({"seq": "first_seq", "retrieved": "valid_from"}),
+        on=["source", "project", "first_seq"],
+        how="left",
+    ).join(
+        times.rename({"seq": "last_seq", "retrieved": "valid_to"}),
+        on=["source", "project", "last_seq"],
+        how="left",
+    )
