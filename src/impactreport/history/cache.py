@@ -118,7 +118,7 @@ def _signature(files: Sequence[SnapshotFile]) -> dict[tuple[str, str], list[tupl
     for file in files:
         info = file.path.stat()
         out.setdefault((file.source, file.project), []).append(
-            (str(file.path), info.st_size, info.st_mtime_ns)
+            (str(file.path.resolve()), info.st_size, info.st_mtime_ns)
         )
     return out
 
