@@ -1,0 +1,267 @@
+"""History from the snapshot series: revisions, re-renders, deletions and the versioned tables' cache.
+
+Fast tests write three small store snapshots by hand (one edit, one re-render, one deletion); slow
+ones import the real archive and compare with a count made here from the raw JSON of each git
+commit (plain ``git`` + ``json``, not the package's loader).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from rapidfuzz.distance import LCSseq
+
+from impactreport.history import HISTORY_KEYS, load_versions, summarise
+from impactreport.settings import Period
+
+STAMPS = ("2020-01-01T000000Z", "2020-01-02T000000Z", "2020-01-03T000000Z")
+
+
+def _comment(cid: int, md: str, html: str) -> dict[str, object]:
+    return {
+        "comment_id": cid,
+        "thread_id": 1,
+        "profile_id": 1,
+        "published": "2019-12-31T00:00:00.000000Z",
+        "url": f"/discussion/t/1#{cid}",
+        "body_md": md,
+        "body_html": html,
+    }
+
+
+def _export(retrieved: str, comments: list[dict[str, object]]) -> dict[str, object]:
+    return {
+        "retrieved": retrieved,
+        "documents": [],
+        "threads": [
+            {
+                "thread_id": 1,
+                "profile_id": 1,
+                "document_id": None,
+                "subject": "s",
+                "published": "2019-12-31T00:00:00.000000Z",
+                "url": "/discussion/t/1",
+                "views": 3,
+            }
+        ],
+        "comments": comments,
+        "notes": [],
+        "profiles": [{"profile_id": 1, "username": "ann", "first_name": "A", "last_name": "N"}],
+    }
+
+
+def _write(root: Path, index: int) -> None:
+    """Snapshot ``index`` (0, 1, 2): 0 = both comments; 1 = comment 1 edited, comment 2 re-rendered;
+    2 = comment 2 gone."""
+    first = [_comment(1, "hello\r\nthere", "<p>hello there</p>"), _comment(2, "same", "<p>same</p>")]
+    second = [
+        _comment(1, "hello world\nthere!", "<p>hello world there!</p>"),
+        _comment(2, "same", "<div>same</div>"),
+    ]
+    third = [second[0]]
+    comments = (first, second, third)[index]
+    stamp = STAMPS[index]
+    retrieved = datetime.strptime(stamp, "%Y-%m-%dT%H%M%SZ").replace(tzinfo=UTC).isoformat()
+    folder = root / "exports" / "thinklab" / "p"
+    folder.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(_export(retrieved.replace("+00:00", "Z"), comments)).encode()
+    (folder / f"{stamp}.json.gz").write_bytes(gzip.compress(data))
+
+
+def _history(root: Path, notices: list[str] | None = None, period: Period | None = None) -> dict:
+    said = notices if notices is not None else []
+    return summarise(load_versions([root / "exports"], said.append), period)
+
+
+def test_one_edit_one_rerender_one_deletion(tmp_path: Path) -> None:
+    for index in range(3):
+        _write(tmp_path, index)
+    result = _history(tmp_path)
+    level = result["projects"]["p"]
+    assert list(level) == list(HISTORY_KEYS)
+    old, new = "hello\nthere", "hello world\nthere!"  # CRLF → LF before comparing
+    common = LCSseq.similarity(old, new)
+    assert common == len(old)  # nothing of the old text was removed
+    assert level["snapshots"] == 3
+    assert level["first_snapshot"] == "2020-01-01T00:00:00Z"
+    assert level["last_snapshot"] == "2020-01-03T00:00:00Z"
+    assert level["revisions"] == level["comment_revisions"] == 1
+    assert level["note_revisions"] == level["document_revisions"] == 0
+    assert level["edited_posts"] == 1
+    assert level["inserted_characters"] == len(new) - common == 7
+    assert level["deleted_characters"] == len(old) - common == 0
+    assert level["written_characters"] == len(old) + len("same") + 7
+    assert level["rerenders"] == 1
+    assert level["deleted_posts"] == 1
+    assert result["overall"] == level
+
+
+def test_period_counts_what_happened_in_it(tmp_path: Path) -> None:
+    for index in range(3):
+        _write(tmp_path, index)
+    level = _history(tmp_path, period=Period(date(2020, 1, 3), None))["projects"]["p"]
+    assert (level["snapshots"], level["revisions"], level["rerenders"], level["deleted_posts"]) == (
+        1,
+        0,
+        0,
+        1,
+    )
+    assert level["written_characters"] == 0
+
+
+def test_incremental_cache_equals_cold_build(tmp_path: Path) -> None:
+    for index in range(2):
+        _write(tmp_path, index)
+    notices: list[str] = []
+    before = _history(tmp_path, notices)
+    assert before["overall"]["deleted_posts"] == 0
+    manifest = tmp_path / "exports" / ".history" / "manifest.json"
+    assert manifest.exists()
+    _write(tmp_path, 2)
+    warm = _history(tmp_path, notices)
+    assert notices == []
+    shutil.rmtree(tmp_path / "exports" / ".history")
+    cold = _history(tmp_path, notices)
+    assert warm == cold
+    assert cold["overall"]["deleted_posts"] == 1
+
+
+@pytest.mark.parametrize("damage", ["manifest", "table"])
+def test_corrupt_cache_is_rebuilt_with_a_notice(tmp_path: Path, damage: str) -> None:
+    for index in range(3):
+        _write(tmp_path, index)
+    expected = _history(tmp_path)
+    where = tmp_path / "exports" / ".history"
+    if damage == "manifest":
+        (where / "manifest.json").write_text("{not json", encoding="utf-8")
+    else:
+        next(where.glob("comments-*.parquet")).write_bytes(b"garbage")
+    notices: list[str] = []
+    assert _history(tmp_path, notices) == expected
+    assert len(notices) == 1 and "rebuilding" in notices[0]
+    again: list[str] = []
+    assert _history(tmp_path, again) == expected and again == []
+
+
+# --- the real archive ------------------------------------------------------------------------------
+
+FIRST_C_DAY = date(2016, 5, 11)  # every export from 2016-05-10 on is format C (ids on every row)
+
+
+def _texts(export: dict) -> dict[tuple[str, int], tuple[str | None, str | None]]:
+    """(kind, id) → (markdown, html) of every post of one raw export, CRLF → LF."""
+
+    def lf(text: str | None) -> str | None:
+        return None if text is None else text.replace("\r\n", "\n")
+
+    def joined(a: str | None, b: str | None) -> str | None:
+        return None if a is None and b is None else f"{a or ''}\n\n{b or ''}"
+
+    out: dict[tuple[str, int], tuple[str | None, str | None]] = {}
+    for row in export["comments"]:
+        out[("comment", row["comment_id"])] = (lf(row.get("body_md")), lf(row.get("body_html")))
+    for row in export["notes"]:
+        out[("note", row["note_id"])] = (lf(row.get("body_md")), lf(row.get("body_html")))
+    for row in export["documents"]:
+        out[("document", row["document_id"])] = (
+            lf(joined(row.get("intro_md"), row.get("body_md"))),
+            lf(joined(row.get("intro_html"), row.get("body_html"))),
+        )
+    return out
+
+
+def _independent(clone: Path) -> dict[str, dict[str, int]]:
+    """Per project, from every commit's raw JSON: revisions, edited posts, re-renders, inserted and
+    deleted characters of changes seen in an export retrieved on or after :data:`FIRST_C_DAY`."""
+    commits = subprocess.run(
+        ["git", "-C", str(clone), "log", "--reverse", "--format=%H"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    held: dict[str, dict] = {}
+    counts: dict[str, dict[str, int]] = {}
+    edited: dict[str, set] = {}
+    for commit in commits:
+        names = subprocess.run(
+            ["git", "-C", str(clone), "ls-tree", "--name-only", commit, "export/json/"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        for name in names:
+            project = Path(name).stem
+            raw = subprocess.run(
+                ["git", "-C", str(clone), "show", f"{commit}:{name}"], check=True, capture_output=True
+            ).stdout
+            export = json.loads(raw)
+            if "comment_id" not in json.dumps(export["comments"][:1]):
+                continue  # an export without ids: not compared here
+            day = datetime.fromisoformat(export["retrieved"].replace("Z", "+00:00")).date()
+            posts = _texts(export)
+            before = held.get(project, {})
+            mine = counts.setdefault(
+                project, dict.fromkeys(("revisions", "rerenders", "inserted", "deleted"), 0)
+            )
+            for key, (md, html) in posts.items():
+                if key not in before or day < FIRST_C_DAY:
+                    continue
+                old_md, old_html = before[key]
+                on_md = md is not None and old_md is not None
+                new, old = (md, old_md) if on_md else (html or "", old_html or "")
+                if new != old:
+                    common = LCSseq.similarity(old, new)
+                    mine["revisions"] += 1
+                    mine["inserted"] += len(new) - common
+                    mine["deleted"] += len(old) - common
+                    edited.setdefault(project, set()).add(key)
+                elif html != old_html:
+                    mine["rerenders"] += 1
+            held[project] = {**before, **posts}
+    for project, mine in counts.items():
+        mine["edited_posts"] = len(edited.get(project, set()))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def archive(thinklab_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The archive imported with ``fetch archive`` (data folder), and a plain git clone of the bundle."""
+    bundle = thinklab_dir / "archive.bundle"
+    if not bundle.exists():
+        pytest.skip(f"needs {bundle}")
+    base = tmp_path_factory.mktemp("archive")
+    command = Path(sys.executable).parent / "impactreport"
+    subprocess.run(
+        [str(command), "fetch", "archive", "--from", str(bundle), "--data", str(base / "data"), "--quiet"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(["git", "clone", "-q", str(bundle), str(base / "clone")], check=True)
+    return base / "data", base / "clone"
+
+
+@pytest.mark.slow
+def test_archive_agrees_with_an_independent_count(archive: tuple[Path, Path]) -> None:
+    data, clone = archive
+    result = summarise(load_versions([data / "exports"], lambda _: None), Period(FIRST_C_DAY, None))
+    expected = _independent(clone)
+    assert sum(p["revisions"] for p in expected.values()) > 0
+    assert sum(p["rerenders"] for p in expected.values()) > 0
+    for project, counts in expected.items():
+        level = result["projects"][project]
+        got = {
+            "revisions": level["revisions"],
+            "rerenders": level["rerenders"],
+            "inserted": level["inserted_characters"],
+            "deleted": level["deleted_characters"],
+            "edited_posts": level["edited_posts"],
+        }
+        assert got == counts, project
+        assert level["deleted_posts"] == 0  # Thinklab never deleted a post in the archive
