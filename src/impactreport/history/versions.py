@@ -24,17 +24,15 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
-from impactreport.errors import InputError
 from impactreport.load.dataset import ROW_KEYS, Loaded, References
 from impactreport.load.formats import detect_format, normalise
 from impactreport.load.read import TABLE_NAMES, NotAnExport, read_export
 from impactreport.load.resolve import has_missing_keys, resolve_keys
-from impactreport.load.snapshots import SnapshotFile
+from impactreport.load.snapshots import SnapshotFile, retrieved_time
 
 #: Columns every versioned table starts with.
 VERSION_COLUMNS = ("source", "project", "key", "hash", "first_seq", "last_seq")
@@ -129,15 +127,6 @@ def _read_all(files: Sequence[SnapshotFile], workers: int) -> Iterator[ReadFile 
             if following is not None:
                 pending.append(pool.submit(read_one, following))
             yield result
-
-
-def _time(retrieved: str | None, file: SnapshotFile) -> datetime | None:
-    if retrieved:
-        try:
-            return datetime.fromisoformat(retrieved.replace("Z", "+00:00"))
-        except ValueError:
-            raise InputError(f"{file.path}: 'retrieved' is not an ISO 8601 time: {retrieved!r}") from None
-    return file.stamp
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -291,7 +280,7 @@ def build_projects(
                 "seq": seq,
                 "path": str(file.path),
                 "order": file.order,
-                "retrieved": _time(read.retrieved, file),
+                "retrieved": retrieved_time(read.retrieved, file),
                 "format": read.export_format,
                 "sha256": read.sha256,
                 "size": size,

@@ -209,3 +209,13 @@ def find(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> Discove
 def discover(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> list[SnapshotFile]:
     """The files of :func:`find` without its notices (for readers that only need the files)."""
     return find(paths, all_snapshots=all_snapshots).files
+
+
+def retrieved_time(value: str | None, file: SnapshotFile) -> datetime | None:
+    """A file's retrieval time: its ``retrieved`` field (ISO 8601), else the stamp of its store name."""
+    if value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{file.path}: 'retrieved' is not an ISO 8601 time: {value!r}") from None
+    return file.stamp

@@ -22,7 +22,6 @@ import os
 import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -31,7 +30,7 @@ from impactreport.errors import InputError
 from impactreport.load.read import counter_warning, export_bytes, whole_number
 from impactreport.schema import UTC_TIME
 
-from .snapshots import SnapshotFile, discover
+from .snapshots import SnapshotFile, discover, retrieved_time
 
 SCHEMA = pl.Schema(
     {
@@ -145,15 +144,6 @@ def read_file(path: str) -> tuple[str | None, list[Row]]:
     return retrieved, rows
 
 
-def _parse_time(value: str | None, file: SnapshotFile) -> datetime | None:
-    if value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise InputError(f"{file.path}: 'retrieved' is not an ISO 8601 time: {value!r}") from None
-    return file.stamp
-
-
 def _read_all(
     files: list[SnapshotFile], workers: int | None
 ) -> list[tuple[str | None, list[Row], list[str]]]:
@@ -180,7 +170,7 @@ def load_views(
     for file, (retrieved, rows, said) in zip(files, _read_all(files, workers), strict=True):
         if warnings is not None:
             warnings.extend(line for line in said if line not in warnings)
-        when = _parse_time(retrieved, file)
+        when = retrieved_time(retrieved, file)
         for kind, ident, url, views in rows:
             columns["source"].append(file.source)
             columns["project"].append(file.project)
