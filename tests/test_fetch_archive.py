@@ -172,6 +172,7 @@ def test_loader_reads_every_imported_snapshot(imported: dict) -> None:
     assert sorted(set(snapshots["project"].to_list())) == sorted(small)
 
 
+@pytest.mark.slow
 def test_folder_of_exports(thinklab_dir: Path, tmp_path: Path) -> None:
     """The 21 kept sets (formats A, B and C): each file a snapshot unless equal to the one before it."""
     folder = thinklab_dir / "snapshots"

@@ -128,6 +128,7 @@ def test_full_fetch_holds_every_captured_post(
         assert first["profile_id"] == thread["profile_id"]
 
 
+@pytest.mark.slow
 def test_faults_are_survived_and_data_is_complete(
     forum: tuple[DiscourseState, str], fixtures_dir: Path, tmp_path: Path
 ) -> None:

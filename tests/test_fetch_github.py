@@ -344,6 +344,7 @@ def test_secondary_limit_without_retry_after_waits_at_least_a_minute_then_double
     assert secondary is not None and secondary.seconds == 1.0
 
 
+@pytest.mark.slow
 def test_token_appears_nowhere(fixtures_dir: Path, tmp_path: Path) -> None:
     token = "ghp_" + secrets.token_hex(18)
     state = GitHubState.from_fixtures(fixtures_dir, max_per_page=7, graphql_max_first=3, token=token)

@@ -68,6 +68,7 @@ def test_characters_and_words_follow_the_definition(case: tuple[str, list[str]])
     assert got["words"] == len(re.findall(r"\w+", " ".join(visible)))
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(fragments(), fragments())
 def test_metrics_add_up_over_concatenated_fragments(a, b) -> None:
