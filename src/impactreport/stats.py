@@ -211,10 +211,16 @@ def _aggregate(posts: pl.LazyFrame, threads: pl.LazyFrame, team: Team, include_b
     )
 
 
-def _contributors_over(posts: pl.LazyFrame, thresholds: Sequence[int], include_bots: bool) -> pl.LazyFrame:
-    per_person = person_totals(posts, ["group"], include_bots=include_bots)
-    return per_person.group_by("group").agg(
-        above("characters", threshold).sum().alias(f"_over_{threshold}") for threshold in thresholds
+def _per_person(posts: pl.LazyFrame, thresholds: Sequence[int], include_bots: bool) -> pl.LazyFrame:
+    """Per ``group``, from the one per-person totals: contributors over each threshold, absence factor."""
+    return (
+        person_totals(posts, ["group"], include_bots=include_bots)
+        .group_by("group")
+        .agg(
+            *(above("characters", threshold).sum().alias(f"_over_{threshold}") for threshold in thresholds),
+            community.absence_factor("characters").alias("_absence_characters"),
+            community.absence_factor("posts").alias("_absence_posts"),
+        )
     )
 
 
@@ -226,7 +232,7 @@ def _community(
     include_bots: bool,
     period: Period | None,
 ) -> pl.LazyFrame:
-    """Per ``group``: first response, new and returning contributors, absence factor (``_``-prefixed).
+    """Per ``group``: first response, new and returning contributors (``_``-prefixed).
 
     ``posts`` and ``history`` carry bots (the first-response rule and the opener need them); contributor
     counts leave bots out unless ``include_bots``, as ``contributors`` does.
@@ -248,17 +254,7 @@ def _community(
             (~pl.col("new")).sum().cast(pl.Int64).alias("_returning"),
         )
     )
-    absence = (
-        person_totals(grouped_posts, ["group"], include_bots=include_bots)
-        .group_by("group")
-        .agg(
-            community.absence_factor("characters").alias("_absence_characters"),
-            community.absence_factor("posts").alias("_absence_posts"),
-        )
-    )
-    return status.join(absence, on="group", how="full", coalesce=True).join(
-        responses, on="group", how="full", coalesce=True
-    )
+    return status.join(responses, on="group", how="full", coalesce=True)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -363,7 +359,7 @@ def summarise(
         t = threads.with_columns(group.alias("group"))
         levels.append(
             _aggregate(p, t, team, include_bots)
-            .join(_contributors_over(p, thresholds, include_bots), on="group", how="left")
+            .join(_per_person(p, thresholds, include_bots), on="group", how="left")
             .join(_community(all_posts, threads, past, group, include_bots, period), on="group", how="left")
         )
     rows = pl.concat(pl.collect_all(levels), how="diagonal_relaxed").to_dicts()
