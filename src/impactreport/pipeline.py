@@ -233,17 +233,14 @@ def check_projects(request: Request) -> None:
     """Each asked-for project is in the data; the error names the option as the user typed it."""
     if not request.projects:
         return
-    from impactreport.load import discover
+    from impactreport.load.dataset import discover_files
 
-    found = {file.project for file in discover(list(request.paths), all_snapshots=request.all_snapshots)}
-    unknown = [name for name in request.projects if name not in found]
-    if unknown:
-        option = request.name("projects")
-        known = ", ".join(sorted(found, key=str.lower)[:12]) + (", …" if len(found) > 12 else "")
-        raise InputError(
-            f"{option} {', '.join(unknown)}: not among the projects in "
-            f"{', '.join(map(str, request.paths))} (found: {known})"
-        )
+    discover_files(
+        list(request.paths),
+        all_snapshots=request.all_snapshots,
+        projects=request.projects,
+        option=request.name("projects"),
+    )
 
 
 def load(request: Request, on_file: Callable[[Any], None] | None = None) -> Dataset:
@@ -251,13 +248,13 @@ def load(request: Request, on_file: Callable[[Any], None] | None = None) -> Data
     the request's identities applied: from here on, ``person`` is a person, not an account."""
     from impactreport.load import load_dataset
 
-    check_projects(request)
     dataset = load_dataset(
         list(request.paths),
         text_basis=request.text_basis,
         all_snapshots=request.all_snapshots,
         projects=list(request.projects) or None,
         on_file=on_file,
+        project_option=request.name("projects"),
     )
     return apply_identities(dataset, request.identities)
 

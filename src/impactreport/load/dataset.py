@@ -108,17 +108,29 @@ class Loaded:
 
 
 def discover_files(
-    paths: Sequence[str | Path], *, all_snapshots: bool, projects: Sequence[str] | None
+    paths: Sequence[str | Path],
+    *,
+    all_snapshots: bool,
+    projects: Sequence[str] | None,
+    option: str = "--project",
 ) -> Discovery:
-    """The files to read, restricted to ``projects`` (an unknown project name is an error)."""
+    """The files to read, restricted to ``projects``.
+
+    An unknown project name is an error naming ``option`` as the user typed it (``--project`` on the
+    command line, ``parameter projects`` in the report) and listing the projects found.
+    """
     found = find(paths, all_snapshots=all_snapshots)
     if not projects:
         return found
     wanted = set(projects)
-    unknown = wanted - {f.project for f in found.files}
+    present = {f.project for f in found.files}
+    unknown = [name for name in projects if name not in present]
     if unknown:
+        names = sorted(present, key=str.lower)
+        listed = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")
         raise InputError(
-            f"--project {', '.join(sorted(unknown))}: not among the exports in {', '.join(map(str, paths))}"
+            f"{option} {', '.join(unknown)}: not among the projects in "
+            f"{', '.join(map(str, paths))} (found: {listed})"
         )
     return Discovery([f for f in found.files if f.project in wanted], found.notices)
 
@@ -635,18 +647,20 @@ def load_dataset(
     all_snapshots: bool = False,
     projects: Sequence[str] | None = None,
     on_file: Progress | None = None,
+    project_option: str = "--project",
 ) -> Dataset:
     """Load export files, folders of them or a ``data/exports`` tree into one :class:`Dataset`.
 
     ``all_snapshots`` reads every snapshot of each project (rows are the union, newest version of each
     row winning) instead of only the newest. ``projects`` keeps only those projects (by name).
-    ``on_file`` is called before each file is read (for progress displays).
+    ``on_file`` is called before each file is read (for progress displays). ``project_option`` is how
+    the user named ``projects`` (for the error about a project not in the data).
     """
     if text_basis not in TEXT_BASES:
         raise InputError(f"--text-basis must be one of {', '.join(TEXT_BASES)}, not {text_basis!r}")
     if isinstance(paths, str | Path):
         paths = [paths]
-    found = discover_files(paths, all_snapshots=all_snapshots, projects=projects)
+    found = discover_files(paths, all_snapshots=all_snapshots, projects=projects, option=project_option)
     files = found.files
     sizes = [_size(file.path) for file in files]
     # Worker processes start now and parse each file's HTML while the next file is read.
