@@ -104,11 +104,12 @@ def first_response(
     )
     height = max(90, 26 * len(order))
     left = alt.layer(rules, points, medians).properties(width=theme.WIDTH - 230, height=height)
+    most = int(theme.largest(per_project["unanswered"]))
     missing = (
         alt.Chart(theme.values(per_project, ["label", "unanswered"]))
         .mark_bar(color=UNANSWERED_COLOR)
         .encode(
-            x=alt.X("unanswered:Q", title="Unanswered", axis=alt.Axis(tickMinStep=1, format="d")),
+            x=alt.X("unanswered:Q", title="Unanswered", axis=alt.Axis(values=whole_ticks(most), format="d")),
             y=alt.Y("label:N", sort=order, axis=None),
             tooltip=["label:N", alt.Tooltip("unanswered:Q", format=",")],
         )
@@ -203,3 +204,10 @@ def contributors_over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.T
         f"{busiest['active']:,} contributors, {busiest['new']:,} of them new."
     )
     return theme.apply(layered, title=title, subtitle=subtitle, description=description)
+
+
+def whole_ticks(most: int, count: int = 4) -> list[int]:
+    """Whole-number ticks from 0 to at least ``most``, about ``count`` of them (counts have no halves:
+    Vega's own ticks for a maximum of 2 were 0, 0.5, 1, … printed as "0 1 1 2 2")."""
+    step = max(1, -(-most // count))
+    return list(range(0, max(most, 1) + step, step))
