@@ -46,7 +46,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html import unescape
+from html import escape, unescape
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +204,37 @@ class DiscourseState:
             self.posts.append(post)
             self._derive(topic_id)
             return post
+
+    def post(self, post_id: int) -> dict[str, Any]:
+        return next(p for p in self.posts if p["id"] == post_id)
+
+    def edit_post(self, post_id: int, raw: str) -> None:
+        """Its author edits a post now: the markdown (``raw``), GENERATED ``cooked`` (escaped
+        paragraphs) and ``updated_at`` change; the topic is not bumped (Discourse bumps on new posts)."""
+        with self.lock:
+            post = self.post(post_id)
+            paragraphs = [part for part in raw.split("\n\n") if part.strip()]
+            post.update(
+                {
+                    "raw": raw,
+                    "cooked": "".join(f"<p>{escape(part)}</p>" for part in paragraphs),
+                    "updated_at": now_iso(),
+                }
+            )
+
+    def rebake_post(self, post_id: int, cooked: str) -> None:
+        """The site re-renders a post (Discourse's "rebake"): new ``cooked`` HTML, the same ``raw``,
+        ``updated_at`` untouched (a rebake writes the HTML columns only)."""
+        with self.lock:
+            self.post(post_id)["cooked"] = cooked
+
+    def delete_post(self, post_id: int) -> None:
+        """A post removed (as a staff deletion hides it): gone from its topic's stream; the topic's
+        DERIVED fields follow."""
+        with self.lock:
+            post = self.post(post_id)
+            self.posts.remove(post)
+            self._derive(post["topic_id"])
 
     # -- WSGI ------------------------------------------------------------------------------------
 

@@ -534,6 +534,43 @@ class GitHubState:
                 comment["replies"] = [r for r in comment["replies"] if r["databaseId"] != reply_database_id]
             item["updatedAt"] = now_iso()
 
+    def edit_issue_comment(self, owner: str, name: str, number: int, comment_id: int, body: str) -> None:
+        """An issue comment's body edited now: ``body`` and ``updated_at`` change, as on GitHub (REST
+        names no editor). The issue's ``updated_at`` is left alone: whether GitHub moves it for a comment
+        edit is not in the captures, so a test that must see the edit fetches with ``--since full``."""
+        with self.lock:
+            comment = next(c for c in self.repo(owner, name).comments[number] if c["id"] == comment_id)
+            comment["body"] = body
+            comment["updated_at"] = now_iso()
+
+    def edit_discussion_comment(
+        self,
+        owner: str,
+        name: str,
+        number: int,
+        comment_database_id: int,
+        body: str,
+        editor: dict[str, Any] | None = None,
+    ) -> None:
+        """A discussion comment edited now by ``editor`` (a GraphQL actor; None: its author). GENERATED
+        ``bodyHTML`` (escaped paragraphs); ``editor``/``lastEditedAt`` are set as GitHub's GraphQL
+        ``Comment`` interface gives them (the real capture shows both null on an unedited comment);
+        the discussion's ``updatedAt`` moves too."""
+        with self.lock:
+            item = self.discussion(owner, name, number)
+            comment = next(c for c in item["comments"] if c["databaseId"] == comment_database_id)
+            stamp = now_iso()
+            comment.update(
+                {
+                    "body": body,
+                    "bodyHTML": _html(body),
+                    "updatedAt": stamp,
+                    "lastEditedAt": stamp,
+                    "editor": copy.deepcopy(editor or comment["author"]),
+                }
+            )
+            item["updatedAt"] = stamp
+
     # -- WSGI ------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:

@@ -44,13 +44,16 @@ from impactreport.fetch.sync import Since, Snapshot
 PUBLIC_API = "https://api.github.com"
 PUBLIC_GRAPHQL = "https://api.github.com/graphql"
 
-AUTHOR = """author { __typename login url
+ACTOR = """{ __typename login url
   ... on User { databaseId name } ... on Bot { databaseId } ... on Mannequin { databaseId }
   ... on Organization { databaseId name } }"""
-REPLY_FIELDS = f"id databaseId url createdAt updatedAt body bodyHTML {AUTHOR}"
+AUTHOR = f"author {ACTOR}"
+#: Who last edited a discussion, comment or reply (null when never edited): the revision's author.
+EDITOR = f"editor {ACTOR}"
+REPLY_FIELDS = f"id databaseId url createdAt updatedAt body bodyHTML {AUTHOR} {EDITOR}"
 PAGE_INFO = "totalCount pageInfo { endCursor hasNextPage }"
 REPLIES = f"replies(first: $repliesFirst) {{ {PAGE_INFO} nodes {{ {REPLY_FIELDS} }} }}"
-COMMENT_FIELDS = f"id databaseId url createdAt updatedAt isAnswer body bodyHTML {AUTHOR} {REPLIES}"
+COMMENT_FIELDS = f"id databaseId url createdAt updatedAt isAnswer body bodyHTML {AUTHOR} {EDITOR} {REPLIES}"
 COMMENTS_PAGE = f"totalCount pageInfo {{ endCursor hasNextPage }} nodes {{ {COMMENT_FIELDS} }}"
 
 DISCUSSIONS_QUERY = f"""query Discussions($owner: String!, $name: String!, $first: Int!, $after: String,
@@ -58,7 +61,7 @@ DISCUSSIONS_QUERY = f"""query Discussions($owner: String!, $name: String!, $firs
   repository(owner: $owner, name: $name) {{
     discussions(first: $first, after: $after, orderBy: $orderBy) {{
       totalCount pageInfo {{ endCursor hasNextPage }}
-      nodes {{ id databaseId number url title createdAt updatedAt closed body bodyHTML {AUTHOR}
+      nodes {{ id databaseId number url title createdAt updatedAt closed body bodyHTML {AUTHOR} {EDITOR}
         comments(first: $commentsFirst) {{ {COMMENTS_PAGE} }} }}
     }}
   }}

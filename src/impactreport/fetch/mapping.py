@@ -234,6 +234,13 @@ def _graphql_author(node: Mapping[str, Any]) -> Row:
     return github_profile(node.get("author"))
 
 
+def _editor_id(node: Mapping[str, Any]) -> int | None:
+    """Who last edited a GraphQL discussion, comment or reply (``editor``; null when never edited, or
+    when the API names no account): the author of the revisions the snapshots show."""
+    editor = node.get("editor")
+    return None if not editor or editor.get("databaseId") is None else int(editor["databaseId"])
+
+
 def github_discussion(discussion: Mapping[str, Any]) -> dict[str, list[Row]]:
     """One GraphQL discussion with ALL its comments and replies (pages already joined) → rows.
 
@@ -268,6 +275,7 @@ def github_discussion(discussion: Mapping[str, Any]) -> dict[str, list[Row]]:
                 "url": discussion["url"],
                 "kind": "discussion_body",
                 "github_id": discussion["databaseId"],
+                "editor_id": _editor_id(discussion),
                 "updated": iso_utc(discussion.get("updatedAt")),
             }
         ],
@@ -291,6 +299,7 @@ def github_discussion(discussion: Mapping[str, Any]) -> dict[str, list[Row]]:
                 "github_id": comment["databaseId"],
                 "node_id": comment["id"],
                 "is_answer": bool(comment.get("isAnswer")),
+                "editor_id": _editor_id(comment),
                 "updated": iso_utc(comment.get("updatedAt")),
             }
         )
@@ -309,6 +318,7 @@ def github_discussion(discussion: Mapping[str, Any]) -> dict[str, list[Row]]:
                     "thread_id": thread_id,
                     "github_id": reply["databaseId"],
                     "node_id": reply["id"],
+                    "editor_id": _editor_id(reply),
                     "updated": iso_utc(reply.get("updatedAt")),
                 }
             )
