@@ -184,7 +184,7 @@ def _merge(parts: Sequence[Versions]) -> Versions:
 
 
 def folder_versions(
-    folder: Path, notice: Notice, *, projects: Sequence[str] | None = None, workers: int | None = None
+    folder: Path, notice: Notice, *, projects: Sequence[str] | None = None, threads: int | None = None
 ) -> Versions:
     """Versioned tables of every snapshot under ``folder``, through its cache (built or updated)."""
     files = find([folder], all_snapshots=True).files
@@ -195,7 +195,7 @@ def folder_versions(
         to_read, extended, whole = _plan(cached, files, notice, folder)
         if not to_read:
             return _select(cached, whole)
-        built = build_projects(to_read, [folder], _select(cached, extended), workers=workers)
+        built = build_projects(to_read, [folder], _select(cached, extended), threads=threads)
         result = _merge([_select(cached, whole), built])
         if writable:
             others = cached.projects() - result.projects()
@@ -212,7 +212,7 @@ def load_versions(
     notice: Notice,
     *,
     projects: Sequence[str] | None = None,
-    workers: int | None = None,
+    threads: int | None = None,
 ) -> Versions:
     """Versioned tables of every snapshot under ``paths``: folders through their cache, files read."""
     parts: list[Versions] = []
@@ -220,12 +220,12 @@ def load_versions(
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            parts.append(folder_versions(path, notice, projects=projects, workers=workers))
+            parts.append(folder_versions(path, notice, projects=projects, threads=threads))
         else:
             loose.extend(
                 f for f in find([path], all_snapshots=True).files if not projects or f.project in projects
             )
     if loose:
         loose.sort(key=lambda f: (f.source, f.project.lower(), f.project, f.order))
-        parts.append(build_projects(loose, list(paths), workers=workers))
+        parts.append(build_projects(loose, list(paths), threads=threads))
     return _merge(parts) if parts else Versions.empty()
