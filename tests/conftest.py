@@ -22,6 +22,15 @@ FIXTURES = SHARED / "fixtures"
 INSTALLER = SHARED / "tools" / "quarto" / "install.sh"
 PREFIX = REPO / ".quarto-dist"
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _history_cache_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The caches of read-only snapshot folders (../shared) go to a temporary folder, never to the
+    user's ~/.cache (set in os.environ so that subprocesses inherit it)."""
+    os.environ.setdefault("IMPACTREPORT_CACHE_DIR", str(tmp_path_factory.mktemp("history-cache")))
+
+
 NO_SHARED = f"needs the real Thinklab exports in {THINKLAB} (../shared is not part of a user's clone)"
 
 

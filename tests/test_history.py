@@ -150,6 +150,26 @@ def test_corrupt_cache_is_rebuilt_with_a_notice(tmp_path: Path, damage: str) -> 
     assert _history(tmp_path, again) == expected and again == []
 
 
+def test_read_only_folder_is_never_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot folder with no write bit (an archive kept read-only, even for root) stays untouched:
+    its cache goes to the per-user cache folder, and the second run reads it from there."""
+    for index in range(3):
+        _write(tmp_path, index)
+    home = tmp_path / "cache-home"
+    monkeypatch.setenv("IMPACTREPORT_CACHE_DIR", str(home))
+    exports = tmp_path / "exports"
+    before = sorted(str(p) for p in exports.rglob("*"))
+    exports.chmod(0o555)
+    try:
+        expected = _history(tmp_path)
+        assert sorted(str(p) for p in exports.rglob("*")) == before
+        assert len(list(home.glob("exports-*/manifest.json"))) == 1
+        notices: list[str] = []
+        assert _history(tmp_path, notices) == expected and notices == []
+    finally:
+        exports.chmod(0o755)
+
+
 # --- the real archive ------------------------------------------------------------------------------
 
 FIRST_C_DAY = date(2016, 5, 11)  # every export from 2016-05-10 on is format C (ids on every row)

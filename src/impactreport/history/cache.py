@@ -21,6 +21,7 @@ any other difference rebuilds that project.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import fcntl
 import json
 import os
@@ -43,8 +44,38 @@ LOCK = ".lock"
 Notice = Callable[[str], None]
 
 
+#: Where the caches of read-only snapshot folders go (default: ``$XDG_CACHE_HOME/impactreport/history``).
+CACHE_HOME_ENV = "IMPACTREPORT_CACHE_DIR"
+
+
+def writable(folder: Path) -> bool:
+    """Whether the cache may be written inside ``folder``.
+
+    Why the mode bits as well as ``os.access``: as root every folder is writable, yet a folder whose
+    owner removed every write bit (an archive kept read-only) must stay untouched.
+    """
+    try:
+        return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
+    except OSError:
+        return False
+
+
+def cache_home() -> Path:
+    """The per-user folder holding the caches of read-only snapshot folders."""
+    configured = os.environ.get(CACHE_HOME_ENV)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "impactreport" / "history"
+
+
 def cache_dir(folder: Path) -> Path:
-    return folder / CACHE_DIR
+    """``<folder>/.history``, or for a read-only folder one per-user folder named by its path's hash
+    (the cache is checked against the files' paths, sizes and times, so it cannot go stale unseen)."""
+    if writable(folder):
+        return folder / CACHE_DIR
+    digest = hashlib.sha256(str(folder.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return cache_home() / f"{folder.resolve().name}-{digest}"
 
 
 def read_cache(folder: Path, notice: Notice) -> Versions | None:
@@ -70,7 +101,7 @@ def read_cache(folder: Path, notice: Notice) -> Versions | None:
 def write_cache(folder: Path, versions: Versions) -> None:
     """Write a new generation, swap the manifest atomically, remove older generations."""
     where = cache_dir(folder)
-    where.mkdir(exist_ok=True)
+    where.mkdir(parents=True, exist_ok=True)
     generation = uuid.uuid4().hex[:12]
     names = {"snapshots": f"snapshots-{generation}.parquet"}
     names |= {name: f"{name}-{generation}.parquet" for name in TABLE_NAMES}
@@ -100,7 +131,7 @@ def _locked(folder: Path) -> Iterator[bool]:
     """Hold the cache's write lock (True), or yield False when the folder cannot be written."""
     where = cache_dir(folder)
     try:
-        where.mkdir(exist_ok=True)
+        where.mkdir(parents=True, exist_ok=True)
         handle = open(where / LOCK, "a+b")  # noqa: SIM115 - held for the with-block
     except OSError:
         yield False
