@@ -1,6 +1,12 @@
 """Render time of the report on the full Thinklab archive (latest/ + every snapshot), per engine.
 
     .venv/bin/python benchmarks/bench_render.py [--engine builtin|quarto|both] [--to html|pdf|all]
+    .venv/bin/python benchmarks/bench_render.py --data DATA/exports [--engine quarto]
+
+With ``--data`` (e.g. the imported daily archive: ``impactreport fetch archive --from
+../shared/thinklab/archive.bundle --data DATA``, 1,660 snapshots) each engine renders twice: cold (the
+history cache ``DATA/exports/.history`` removed first) and warm (the cache kept), and the two reports'
+text must be the same (issue 12: warm Quarto render of the archive report under 20 s).
 
 Prints one line per engine: wall seconds for HTML + PDF of report/index.qmd with
 ``-P data:[../shared/thinklab/latest, ../shared/thinklab/snapshots]`` (10 projects; 22 snapshot dates, so
@@ -13,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -26,7 +34,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", choices=("builtin", "quarto", "both"), default="both")
     parser.add_argument("--to", choices=("html", "pdf", "all"), default="all")
+    parser.add_argument("--data", type=Path, help="a snapshot folder: render it cold, then warm")
     args = parser.parse_args()
+    if args.data is not None:
+        return cold_and_warm(args.data, args.engine, args.to)
     from impactreport.render import find_quarto, render
 
     thinklab = SHARED / "thinklab"
@@ -46,6 +57,38 @@ def main() -> int:
             seconds = time.perf_counter() - started
             sizes = ", ".join(f"{path.name} {path.stat().st_size / 1e6:.1f} MB" for path in written)
         print(f"{engine}: {seconds:.1f} s for {' + '.join(formats)} on the full Thinklab archive ({sizes})")
+    return 0
+
+
+def _text(html: Path) -> str:
+    """The report's visible text (tags and the figures' generated ids dropped)."""
+    text = re.sub(r"<(script|style|svg)\b.*?</\1>", " ", html.read_text(encoding="utf-8"), flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", text).split())
+
+
+def cold_and_warm(data: Path, engine_choice: str, to: str) -> int:
+    from impactreport.render import find_quarto, render
+
+    formats = ("html", "pdf") if to == "all" else (to,)
+    engines = ("builtin", "quarto") if engine_choice == "both" else (engine_choice,)
+    for engine in engines:
+        if engine == "quarto" and find_quarto() is None:
+            print("quarto: skipped (no quarto on PATH or $QUARTO_PATH)")
+            continue
+        shutil.rmtree(data / ".history", ignore_errors=True)
+        texts = []
+        for state in ("cold", "warm"):
+            with tempfile.TemporaryDirectory(prefix="bench-render-") as out:
+                started = time.perf_counter()
+                render(formats, {"data": str(data)}, out, engine, root=REPO)
+                seconds = time.perf_counter() - started
+                html = Path(out) / "index.html"
+                texts.append(_text(html) if html.exists() else "")
+            print(f"{engine} {state}: {seconds:.1f} s for {' + '.join(formats)} on {data}")
+        if texts[0] != texts[1]:
+            print(f"{engine}: the warm report's text differs from the cold one's", file=sys.stderr)
+            return 1
+        print(f"{engine}: warm and cold reports have the same text")
     return 0
 
 

@@ -46,6 +46,7 @@ import tenacity
 from tenacity import RetryCallState, Retrying
 
 from impactreport.errors import FetchError
+from impactreport.load.read import max_export_bytes
 
 __all__ = [
     "FatalResponse",
@@ -234,6 +235,44 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 RETRYABLE: tuple[type[Exception], ...] = (RetryableResponse, *TRANSIENT_ERRORS)
 
 
+#: Bytes read from the network at a time while a body is checked against the limit.
+BODY_CHUNK = 1 << 20
+
+
+def read_body(response: requests.Response, limit: int) -> None:
+    """Read the whole (decoded) body into ``response``, or stop at ``limit`` bytes with
+    :class:`FatalResponse`.
+
+    Why: a hostile or broken server can send an endless body, or a small gzip that expands to
+    gigabytes (requests decodes ``Content-Encoding: gzip`` as it reads); ``response.content`` would
+    hold it all in memory. The limit is the one every export has (:func:`max_export_bytes`), so a
+    response that could not be read as an export anyway is refused before it fills memory. The body is
+    then set where requests keeps it, so ``.json()`` and ``.text`` work as usual.
+    """
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit and "Content-Encoding" not in response.headers:
+        _keep(response, b"", close=True)
+        raise FatalResponse(f"response of {int(declared):,} bytes is over the {limit:,}-byte limit", response)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(BODY_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            _keep(response, (chunks or [chunk])[0][:4096], close=True)
+            raise FatalResponse(f"response body over the {limit:,}-byte limit: stopped reading", response)
+        chunks.append(chunk)
+    _keep(response, b"".join(chunks))
+
+
+def _keep(response: requests.Response, body: bytes, *, close: bool = False) -> None:
+    """Set ``body`` where requests keeps a body it has read; ``close`` drops a connection whose body
+    was not read to its end (a whole body already gave its connection back to the pool)."""
+    if close:
+        response.close()
+    response._content = body
+    response._content_consumed = True
+
+
 def _reason(error: BaseException) -> str:
     if isinstance(error, RetryableResponse | FatalResponse):
         return error.reason
@@ -379,9 +418,9 @@ class HttpClient:
             if build is not None:
                 arguments.update(build())
             last["response"] = None
-            response = self.session.request(method, url, **arguments)
+            response = self.session.request(method, url, stream=True, **arguments)
             last["response"] = response
-            _ = response.content  # read the whole body now: a truncated one raises here
+            read_body(response, max_export_bytes())  # the whole body now: a truncated one raises here
             self._check(response, classify)
             value = validate(response) if validate is not None else response
             return Result(value, response, number, time.monotonic() - start)
