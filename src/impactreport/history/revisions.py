@@ -16,6 +16,8 @@ Definitions (README, "History"):
   every inserted character.
 - A **deleted post** is present in a snapshot and absent from every later snapshot of its project;
   it counts at the first snapshot that lacks it.
+- The **author** of a revision is the post's author (Thinklab lets only authors edit), or the version's
+  ``editor_id`` where a source records who edited (``author_id`` = coalesce(editor_id, profile_id)).
 
 Versions whose text is the same (a change of views or of another column) are neither.
 """
@@ -47,7 +49,19 @@ HISTORY_KEYS = (
     "deleted_posts",
 )
 KINDS = (("comments", "comment"), ("notes", "note"), ("documents", "document"))
-POST_COLUMNS = ("source", "project", "kind", "key", "first_seq", "last_seq", "valid_from", "md", "html")
+POST_COLUMNS = (
+    "source",
+    "project",
+    "kind",
+    "key",
+    "first_seq",
+    "last_seq",
+    "valid_from",
+    "md",
+    "html",
+    "profile_id",
+    "editor_id",
+)
 
 
 def _lf(column: str) -> pl.Expr:
@@ -61,14 +75,24 @@ def _joined(first: str, second: str) -> pl.Expr:
     return pl.when(both_null).then(None).otherwise(joined)
 
 
+def _optional_id(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """An id column of the version, or null where the table has none (documents have no author)."""
+    if column in frame.columns:
+        return pl.col(column).cast(pl.Int64)
+    return pl.lit(None, pl.Int64).alias(column)
+
+
 def post_versions(versions: Versions) -> pl.DataFrame:
-    """One row per version of every post: where, which post, when first seen, its markdown and HTML."""
+    """One row per version of every post: where, which post, when first seen, its markdown and HTML,
+    its author (``profile_id``) and who edited it where the source says (``editor_id``)."""
     frames = []
     for table, kind in KINDS:
         frame = versions.tables[table]
         if frame.height == 0:
             continue
-        timed = with_times(versions, table).with_columns(pl.lit(kind).alias("kind"))
+        timed = with_times(versions, table).with_columns(
+            pl.lit(kind).alias("kind"), _optional_id(frame, "profile_id"), _optional_id(frame, "editor_id")
+        )
         if kind == "document":
             timed = timed.with_columns(
                 _joined("intro_md", "body_md").alias("md"), _joined("intro_html", "body_html").alias("html")
@@ -81,6 +105,8 @@ def post_versions(versions: Versions) -> pl.DataFrame:
             "first_seq": pl.Int32(),
             "last_seq": pl.Int32(),
             "valid_from": pl.Datetime("us", "UTC"),
+            "profile_id": pl.Int64(),
+            "editor_id": pl.Int64(),
         }
         return pl.DataFrame(schema=schema)
     return pl.concat(frames, how="vertical_relaxed").with_columns(_lf("md"), _lf("html"))
@@ -97,7 +123,8 @@ def _lcs(old: list[str], new: list[str]) -> list[int]:
 
 
 def events(versions: Versions) -> pl.DataFrame:
-    """One row per version change of a post: ``revision`` or ``rerender`` flags, inserted/deleted."""
+    """One row per version change of a post: ``revision`` or ``rerender`` flags, inserted/deleted, and
+    ``author_id`` (who made the change: the version's editor where known, else the post's author)."""
     posts = post_versions(versions).sort("source", "project", "kind", "key", "first_seq")
     post = ["source", "project", "kind", "key"]
     compared = posts.with_columns(
@@ -123,18 +150,23 @@ def events(versions: Versions) -> pl.DataFrame:
     rerendered = changed.filter("rerender").with_columns(
         pl.lit(0, pl.Int64).alias("inserted"), pl.lit(0, pl.Int64).alias("deleted")
     )
-    columns = [*post, pl.col("valid_from").alias("at"), "revision", "rerender", "inserted", "deleted"]
+    author = pl.coalesce("editor_id", "profile_id").alias("author_id")
+    columns = [*post, pl.col("valid_from").alias("at"), "revision", "rerender", "inserted", "deleted", author]
     return pl.concat([revised.select(columns), rerendered.select(columns)])
 
 
 def first_seen(versions: Versions) -> pl.DataFrame:
-    """Each post's first version: when, and its characters (source text's code points)."""
+    """Each post's first version: when, its characters (source text's code points), its author."""
     posts = post_versions(versions)
     text = pl.coalesce("md", "html").fill_null("")
     return (
         posts.sort("first_seq")
         .group_by("source", "project", "kind", "key")
-        .agg(pl.col("valid_from").first().alias("at"), text.first().str.len_chars().alias("characters"))
+        .agg(
+            pl.col("valid_from").first().alias("at"),
+            text.first().str.len_chars().alias("characters"),
+            pl.col("profile_id").first(),
+        )
     )
 
 
@@ -183,12 +215,18 @@ def _level(
     }
 
 
-def summarise(versions: Versions, period: Period | None = None) -> dict[str, Any]:
+def summarise(
+    versions: Versions, period: Period | None = None, *, changes: pl.DataFrame | None = None
+) -> dict[str, Any]:
     """``{"overall": {...}, "projects": {name: {...}}}`` with exactly :data:`HISTORY_KEYS` in each,
-    counting what happened in ``period`` (snapshots retrieved, revisions, first sightings, deletions)."""
+    counting what happened in ``period`` (snapshots retrieved, revisions, first sightings, deletions).
+
+    ``changes`` is :func:`events` of ``versions`` when the caller has it already (it measures every
+    revision's LCS, the slow part).
+    """
     period = period or Period()
     within = period.contains("at")
-    changes = events(versions).filter(within)
+    changes = (events(versions) if changes is None else changes).filter(within)
     seen = first_seen(versions).filter(within)
     deleted = deletions(versions).filter(within)
     snapshots = versions.snapshots.filter(period.contains("retrieved"))
