@@ -22,8 +22,11 @@ from impactreport.cli.main import main
 from impactreport.figures import build_all, save_chart
 from impactreport.figures.cumulative import LINE_PX, label_frame, spread
 from impactreport.figures.save import render
-from impactreport.load import load_dataset
-from impactreport.load.views import load_views
+from impactreport.history.edits import analyse
+from impactreport.history.versions import Versions, build_projects
+from impactreport.load import find, load_dataset
+from impactreport.load.views import views_series
+from impactreport.pipeline import edit_frames
 from impactreport.schema import Dataset
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -59,13 +62,21 @@ def rephetio(latest_dir: Path) -> Dataset:
 
 
 @pytest.fixture(scope="module")
-def series(thinklab_dir: Path) -> pl.DataFrame:
-    return load_views([thinklab_dir / "snapshots"]).filter(pl.col("project") == "rephetio")
+def versions(thinklab_dir: Path) -> Versions:
+    """The versioned tables of rephetio's 21 snapshots (read here: no cache written into ../shared)."""
+    folder = thinklab_dir / "snapshots"
+    files = [f for f in find([folder], all_snapshots=True).files if f.project == "rephetio"]
+    return build_projects(sorted(files, key=lambda f: f.order), [folder])
 
 
 @pytest.fixture(scope="module")
-def frames(rephetio: Dataset, series: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    return compute_all(rephetio, AnalysisParams(), views_series=series)
+def series(versions: Versions) -> pl.DataFrame:
+    return views_series(versions)
+
+
+@pytest.fixture(scope="module")
+def frames(rephetio: Dataset, series: pl.DataFrame, versions: Versions) -> dict[str, pl.DataFrame]:
+    return compute_all(rephetio, AnalysisParams(), views_series=series) | edit_frames(analyse(versions))
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +238,7 @@ def test_cli_writes_figures(latest_dir: Path, tmp_path: Path, capsys: pytest.Cap
                  "--bandwidth", "20", "--thresholds", "100,1000", "--exclude-user", "jspauld"])  # fmt: skip
     assert code == 0
     payload = json.loads(capsys.readouterr().out)
-    assert sorted(payload["figures"]) == sorted(FIGURE_NAMES)
+    assert sorted(payload["figures"]) == sorted(set(FIGURE_NAMES) - {"edits"})  # one snapshot: no edits
     for files in payload["figures"].values():
         assert all(Path(f).exists() for f in files) and len(files) == 2
     assert pl.read_csv(out / "activity-density.csv")["bandwidth"].unique().to_list() == [20.0]

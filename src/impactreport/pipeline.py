@@ -32,6 +32,8 @@ from impactreport.stats import ImpactStats, summarise
 
 if TYPE_CHECKING:  # analyses and figures import altair, which `summary` need not pay for
     from impactreport.analyses import AnalysisParams
+    from impactreport.history.edits import EditHistory
+    from impactreport.history.versions import Versions
 
 Stage = Callable[[str], None]
 #: Data folder of the project (relative to the project root) and where fetch stores exports in it.
@@ -212,8 +214,11 @@ class Result:
     views: pl.DataFrame | None = None
     comparison: Comparison | None = None
     notes: tuple[str, ...] = ()
-    #: warnings met reading the views of every snapshot (e.g. a counter that is not a whole number)
+    #: warnings met reading every snapshot (e.g. a counter that is not a whole number; a history cache
+    #: that could not be trusted and was rebuilt)
     view_warnings: tuple[str, ...] = ()
+    #: edits from the snapshot series (figures, with two or more snapshots of a project); else None
+    history: EditHistory | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -376,21 +381,65 @@ def several_snapshots(request: Request) -> bool:
     from impactreport.load import discover
 
     files = discover(list(request.paths), all_snapshots=True)
-    projects = [(file.source, file.project) for file in files]
+    projects = [(file.source, file.project) for file in files if _selected(request, file.project)]
     return len(set(projects)) < len(projects)
 
 
-def views_series(request: Request, warnings: list[str] | None = None) -> pl.DataFrame:
-    """Views of every snapshot under the request's paths (for views over time), of its projects.
+def _selected(request: Request, project: str) -> bool:
+    return not request.projects or project in request.projects
 
+
+def read_versions(request: Request, notice: Callable[[str], None]) -> Versions:
+    """The versioned tables of every snapshot of the request's projects, through the cache beside
+    each snapshot folder (:func:`impactreport.history.load_versions`); ``notice`` gets what it says."""
+    from impactreport.history import load_versions
+
+    return load_versions(list(request.paths), notice, projects=list(request.projects) or None)
+
+
+def views_series(
+    request: Request, versions: Versions | None = None, warnings: list[str] | None = None
+) -> pl.DataFrame:
+    """Views of every snapshot of the request's projects (views over time, views gained in a period):
+    the versioned tables' views (:func:`impactreport.load.views.views_series`).
+
+    ``versions`` are the request's versioned tables when the caller has them; without them the
+    snapshots are read here, without a cache (one snapshot per project: nothing worth keeping).
     Problems met on the way (a counter that is not a whole number) are appended to ``warnings``.
     """
     from impactreport.load.views import load_views
+    from impactreport.load.views import views_series as series_of
 
-    series = load_views(list(request.paths), warnings=warnings if warnings is not None else [])
+    said = warnings if warnings is not None else []
+    if versions is None:
+        series = load_views(list(request.paths), warnings=said)
+    else:
+        said.extend(line for line in dict.fromkeys(versions.warnings) if line not in said)
+        series = series_of(versions)
     if request.projects:
         series = series.filter(pl.col("project").is_in(list(request.projects)))
     return series
+
+
+def people_of(dataset: Dataset) -> pl.DataFrame:
+    """Each account's person and name as the pipeline counts them (identities applied): what the
+    per-person edits table names its rows by."""
+    return dataset.posts.filter(pl.col("profile_id").is_not_null()).select(
+        "source", "profile_id", "person", "username", "name"
+    )
+
+
+def edit_history(versions: Versions, request: Request, full: Dataset) -> EditHistory:
+    """Revisions, re-renders and the per-person table of the request's period
+    (:mod:`impactreport.history.edits`), people named as the rest of the pipeline names them."""
+    from impactreport.history.edits import analyse
+
+    return analyse(versions, request.period, people_of(full))
+
+
+def edit_frames(history: EditHistory) -> dict[str, pl.DataFrame]:
+    """The frames behind the ``edits`` figure (weekly), its re-render days and the per-person table."""
+    return {"edits": history.weekly, "rerender-days": history.rerender_days, "edits-people": history.people}
 
 
 def analyses(
@@ -474,10 +523,16 @@ def run(
     views = None
     notes: list[str] = []
     view_warnings: list[str] = []
-    # views gained in a period come from every snapshot: read them for figures, or when there are some
-    if figures or (not request.period.is_open and several_snapshots(request)):
+    versions = None
+    # views over time and views gained in a period come from every snapshot, and so do edits: read the
+    # versioned tables (cached beside the snapshots) when some project has several snapshots
+    several = (figures or not request.period.is_open) and several_snapshots(request)
+    if several:
+        say("Reading the history of every snapshot")
+        versions = read_versions(request, view_warnings.append)
+    if figures or several:
         say("Reading views of every snapshot")
-        views = views_series(request, view_warnings)
+        views = views_series(request, versions, view_warnings)
     stats, note = with_views_gained(stats, views, request.period)
     notes += [note] if note else []
     comparison = compare_previous(full, request, stats, views) if request.compare_previous else None
@@ -496,7 +551,13 @@ def run(
         return result
     say("Computing the data behind each figure")
     frames = analyses(dataset, request, views, full)
+    history = None
+    if versions is not None:
+        say("Measuring revisions")
+        history = edit_history(versions, request, full)
+        frames |= edit_frames(history)
     say("Drawing figures")
+    result = replace(result, history=history)
     return replace(result, frames=frames, charts=charts(frames, request))
 
 
@@ -504,11 +565,10 @@ def history(request: Request, notice: Callable[[str], None]) -> dict[str, Any]:
     """``summary --history``: revisions, re-renders and deletions from every snapshot under the
     request's paths (``{"overall": {...}, "projects": {...}}``, :data:`~impactreport.history.HISTORY_KEYS`
     in each), read through the versioned tables' cache; ``notice`` gets what the cache says."""
-    from impactreport.history import load_versions, summarise
+    from impactreport.history import summarise
 
     check_projects(request)
-    versions = load_versions(list(request.paths), notice, projects=list(request.projects) or None)
-    return summarise(versions, request.period)
+    return summarise(read_versions(request, notice), request.period)
 
 
 # -- the report ---------------------------------------------------------------------------------------
@@ -557,6 +617,11 @@ class Report:
         """True when the views figure shows views gained in the period (not all-time views)."""
         frame = self.frames.get("views")
         return frame is not None and "views_from" in frame.columns
+
+    @property
+    def history(self) -> EditHistory | None:
+        """Revisions from the snapshot series (None when no project has two or more snapshots)."""
+        return self.result.history
 
     def community(self) -> tuple[str, str]:
         """The Community section's sentences (:func:`community_sentences`)."""

@@ -15,12 +15,14 @@ from impactreport import settings
 from impactreport.people import Team
 from impactreport.schema import Dataset
 
-#: Stable figure names, in the order the report shows them.
+#: Stable figure names, in the order the report shows them (``edits`` only with two or more snapshots
+#: of a project: its frame comes from :mod:`impactreport.history.edits`, not from :func:`compute_all`).
 FIGURE_NAMES: tuple[str, ...] = (
     "imbalance",
     "activity-histogram",
     "activity-density",
     "characters-density",
+    "edits",
     "contributors",
     "user-stream",
     "cumulative-contribution",

@@ -14,14 +14,14 @@ import polars as pl
 
 from impactreport.analyses import FIGURE_NAMES, AnalysisParams
 
-from . import activity, community, contributors, cumulative, imbalance, streams, views
+from . import activity, community, contributors, cumulative, edits, imbalance, streams, views
 from .save import FORMATS, save_chart
 
 
 def build_all(
     frames: dict[str, pl.DataFrame], params: AnalysisParams | None = None
 ) -> dict[str, alt.TopLevelMixin]:
-    """One chart per figure name present in ``frames``."""
+    """One chart per figure name present in ``frames`` (``edits`` also draws ``rerender-days``)."""
     params = params or AnalysisParams()
     projects = (
         sorted(
@@ -36,6 +36,7 @@ def build_all(
         "characters-density": lambda: activity.characters_density(
             frames["characters-density"], params, projects
         ),
+        "edits": lambda: edits.chart(frames["edits"], frames.get("rerender-days"), params, projects),
         "contributors": lambda: contributors.chart(frames["contributors"], params),
         "user-stream": lambda: streams.chart(frames["user-stream"], params),
         "cumulative-contribution": lambda: cumulative.chart(frames["cumulative-contribution"], params),
@@ -50,9 +51,13 @@ def build_all(
 
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
-    """The frame as CSV; list columns joined with ``;`` (CSV has no lists)."""
+    """The frame as CSV; list columns joined with ``;`` (CSV has no lists; dates as ISO days)."""
     flat = frame.with_columns(
-        [pl.col(name).list.join(";") for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
+        [
+            pl.col(name).list.eval(pl.element().cast(pl.String)).list.join(";")
+            for name, dtype in frame.schema.items()
+            if isinstance(dtype, pl.List)
+        ]
     )
     return flat.write_csv().encode("utf-8")
 

@@ -1,0 +1,216 @@
+"""The ``edits`` chart: revisions and inserted/deleted characters per week, with re-render days marked.
+
+Two panels share a weekly time axis: revisions per week stacked by project, and characters per week
+(inserted above zero, deleted below) stacked by project. Days on which the site re-rendered posts
+(:mod:`impactreport.history.edits`) are dashed rules across both panels, the biggest labelled: the HTML
+of many posts changed those days without anyone editing, and a reader must not take them for activity.
+Weeks in which no project has a snapshot are shaded grey: nothing could be seen in them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import altair as alt
+import polars as pl
+
+from impactreport.analyses import AnalysisParams
+from impactreport.history.edits import NAMED_RERENDER_DAYS, RERENDER_SCHEMA
+
+from . import theme
+from .activity import projects_in
+
+TITLE = "Revisions and edited characters per week"
+RERENDER_COLOR = "#D55E00"  # Okabe-Ito vermilion: apart from the project colours
+GAP_COLOR = "#EEEEEE"
+PANEL_HEIGHT = 180
+LABEL_STEP = 15  # px between stacked re-render labels
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%b %Y}"
+
+
+def _stacked(frame: pl.DataFrame, column: str, names: list[str], sign: int = 1) -> pl.DataFrame:
+    """Rows with ``column`` > 0 as rectangles stacked by project in ``names`` order (``bottom``/``top``)."""
+    rank = {name: index for index, name in enumerate(names)}
+    return (
+        frame.filter(pl.col(column) > 0)
+        .with_columns(rank=pl.col("project").replace_strict(rank, default=len(rank)))
+        .sort("week", "rank")
+        .with_columns(top=(pl.col(column).cum_sum().over("week") * sign).cast(pl.Int64))
+        .with_columns(bottom=pl.col("top") - pl.col(column) * sign, what=pl.lit(column))
+    )
+
+
+def _whole_ticks(most: float) -> list[int]:
+    """At most about six whole-number ticks from 0 to ``most`` (revisions are counts)."""
+    step = max(1, int(-(-most // 5)))
+    return list(range(0, int(most) + step, step))
+
+
+def _gaps(frame: pl.DataFrame) -> pl.DataFrame:
+    """Weeks in which no project has a snapshot (edits there cannot be seen)."""
+    weeks = frame.group_by("week").agg(pl.col("snapshots").sum(), pl.col("start").min(), pl.col("end").max())
+    return weeks.filter(pl.col("snapshots") == 0).sort("week")
+
+
+def _rules(days: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+    """Re-render days inside the axis; the biggest get a label above the top panel.
+
+    A label starts at its day's rule and runs away from the nearer edge (``right``: it ends there, for
+    a day in the axis' last third). Rows (``offset``, pixels above the panel) are given so that no
+    label crosses another labelled day's leader: left-running labels by date with the earliest highest,
+    right-running ones with the latest highest.
+    """
+    shown = days.filter((pl.col("day") >= start) & (pl.col("day") < end)).sort("rank")
+    late = start + (end - start) * 2 / 3
+    named = shown.filter(pl.col("rank") <= NAMED_RERENDER_DAYS).with_columns(right=pl.col("day") > late)
+    ordered = pl.concat(
+        [named.filter(~pl.col("right")).sort("day"), named.filter("right").sort("day", descending=True)]
+    )
+    rows = ordered.height
+    labels = [
+        f"{_day(day)}: {count:,} {'post' if count == 1 else 'posts'} re-rendered"
+        for day, count in ordered.select("day", "rerenders").iter_rows()
+    ]
+    ordered = ordered.with_columns(
+        label=pl.Series(labels, dtype=pl.String),
+        offset=-(rows - pl.int_range(pl.len())) * LABEL_STEP,
+    )
+    return shown.join(ordered.select("day", "label", "offset", "right"), on="day", how="left").with_columns(
+        moment=pl.col("day").cast(pl.Datetime("us")) + timedelta(hours=12)
+    )
+
+
+def chart(
+    frame: pl.DataFrame,
+    rerender_days: pl.DataFrame | None = None,
+    params: AnalysisParams | None = None,
+    projects: list[str] | None = None,
+) -> alt.TopLevelMixin:
+    """Two panels (revisions; characters inserted up, deleted down) stacked by project, per ISO week."""
+    days = rerender_days if rerender_days is not None else pl.DataFrame(schema=RERENDER_SCHEMA)
+    if frame.is_empty() or (frame["revisions"].sum() == 0 and days.is_empty()):
+        message = "No revision or re-render seen between these snapshots"
+        return theme.apply(theme.placeholder(message), title=TITLE, description=message + ".")
+    names = projects_in(frame, projects)
+    active = frame.filter((pl.col("revisions") > 0) | (pl.col("inserted") > 0) | (pl.col("deleted") > 0))
+    shown = [name for name in names if name in set(active["project"].to_list())] or names
+    first, last = theme.first_last(frame["start"], frame["end"])
+    start, end = first.date(), last.date()
+    domain = [f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"]
+    x = theme.time_x("start", start, end, title=None, domain=domain)
+    # every project keeps its colour of the other charts; the legend lists those with edits
+    color = alt.Color("project:N", scale=theme.project_scale(names), title="Project",
+                      legend=alt.Legend(values=shown))  # fmt: skip
+    tooltip = [
+        "project:N",
+        alt.Tooltip("week:T", format="%d %b %Y", timeUnit="utcyearmonthdate", title="Week of"),
+        alt.Tooltip("revisions:Q", format=","),
+        alt.Tooltip("inserted:Q", format=","),
+        alt.Tooltip("deleted:Q", format=","),
+    ]
+    columns = ["project", "week", "start", "end", "revisions", "inserted", "deleted", "bottom", "top"]
+    stacked = _stacked(frame, "revisions", names)
+    most = max(1.0, theme.largest(stacked["top"], 1.0))
+    revisions = (
+        alt.Chart(theme.values(stacked, columns))
+        .mark_rect(stroke="white", strokeWidth=0.5)
+        .encode(x=x, x2="end:T",
+                y=alt.Y("bottom:Q", title="Revisions per week", scale=alt.Scale(domain=[0, most]),
+                        axis=alt.Axis(format="d", values=_whole_ticks(most))),
+                y2="top:Q", color=color, tooltip=tooltip)
+    )  # fmt: skip
+    characters = pl.concat([_stacked(frame, "inserted", names), _stacked(frame, "deleted", names, -1)])
+    y = alt.Y("bottom:Q", title=["Characters", "inserted ↑ deleted ↓"], axis=alt.Axis(format=",d"))
+    edited = (
+        alt.Chart(theme.values(characters, [*columns, "what"]))
+        .mark_rect(stroke="white", strokeWidth=0.5)
+        .encode(x=x, x2="end:T", y=y, y2="top:Q", color=color, tooltip=tooltip)
+    )
+    # the zero line on the same field as the bars, so the two layers share one axis
+    zero = alt.Chart(alt.Data(values=[{"bottom": 0}])).mark_rule(color="#888888").encode(y=y)
+    backdrop: list[alt.Chart] = []
+    gaps = _gaps(frame)
+    if gaps.height:
+        backdrop.append(
+            alt.Chart(theme.values(gaps, ["start", "end"]))
+            .mark_rect(color=GAP_COLOR)
+            .encode(x=alt.X("start:T"), x2="end:T")
+        )
+    rules = _rules(days, start, end)
+    marks: list[alt.Chart] = []
+    if rules.height:
+        marks.append(
+            alt.Chart(theme.values(rules, ["moment", "day", "rerenders", "revisions"]))
+            .mark_rule(color=RERENDER_COLOR, strokeDash=[4, 3], strokeWidth=1.2)
+            .encode(x=alt.X("moment:T"), tooltip=[
+                alt.Tooltip("day:T", format="%d %b %Y", timeUnit="utcyearmonthdate", title="Re-render day"),
+                alt.Tooltip("rerenders:Q", format=",", title="posts re-rendered")])
+        )  # fmt: skip
+    labelled = rules.drop_nulls("label")
+    labels: list[alt.Chart] = []
+    if labelled.height:
+        leaders = (
+            alt.Chart(theme.values(labelled, ["moment", "offset"]))
+            .mark_rule(color=RERENDER_COLOR, strokeDash=[4, 3], strokeWidth=1.2)
+            .encode(x=alt.X("moment:T"), y=alt.Y("offset:Q", scale=None, axis=None), y2=alt.value(0))
+        )
+        labels.append(leaders)
+    for right in (False, True):
+        side = labelled.filter(pl.col("right") == right)
+        if side.height:
+            labels.append(
+                alt.Chart(theme.values(side, ["moment", "label", "offset"]))
+                .mark_text(align="right" if right else "left", baseline="middle", dx=-4 if right else 4,
+                           fontSize=11, color=RERENDER_COLOR)
+                .encode(x=alt.X("moment:T"), y=alt.Y("offset:Q", scale=None, axis=None), text="label:N")
+            )  # fmt: skip
+    top = alt.layer(*backdrop, revisions, *marks, *labels).properties(width=theme.WIDTH, height=PANEL_HEIGHT)
+    bottom = alt.layer(*backdrop, edited, zero, *marks).properties(width=theme.WIDTH, height=PANEL_HEIGHT)
+    # room right of the legend: vl-convert measures its labels a little short
+    combined = (
+        alt.vconcat(top, bottom, spacing=12)
+        .resolve_scale(y="independent")
+        .properties(padding={"left": 8, "top": 8, "bottom": 8, "right": 24})
+    )
+    total = int(frame["revisions"].sum())
+    inserted, deleted = int(frame["inserted"].sum()), int(frame["deleted"].sum())
+    subtitle = [
+        f"{total:,} revisions; {inserted:,} characters inserted, {deleted:,} deleted; stacked by project",
+        "Dashed: days the site re-rendered posts (their HTML changed, their text did not): not edits",
+    ]
+    if gaps.height:
+        subtitle.append("Grey: weeks without any snapshot (edits there cannot be seen)")
+    return theme.apply(combined, title=TITLE, subtitle=subtitle, description=_description(frame, days, gaps))
+
+
+def _description(frame: pl.DataFrame, days: pl.DataFrame, gaps: pl.DataFrame) -> str:
+    """The alt text: what is drawn, the busiest week, the biggest re-render days."""
+    first, last = theme.first_last(frame["start"], frame["end"])
+    per_week = frame.group_by("week").agg(pl.col("revisions", "inserted").sum())
+    busiest = per_week.sort(["revisions", "week"], descending=[True, False]).row(0, named=True)
+    text = (
+        f"Two stacked bar charts per week from {_day(first.date())} to {_day(last.date())}, coloured by "
+        f"project: {int(frame['revisions'].sum()):,} revisions, and {int(frame['inserted'].sum()):,} "
+        f"characters inserted (above zero) and {int(frame['deleted'].sum()):,} deleted (below zero)."
+    )
+    if busiest["revisions"]:
+        text += (
+            f" The week of {_day(busiest['week'])} has the most revisions ({busiest['revisions']:,}, "
+            f"{busiest['inserted']:,} characters inserted)."
+        )
+    if days.height:
+        named = days.sort("rank").head(NAMED_RERENDER_DAYS)
+        listed = "; ".join(
+            f"{_day(d)}, {n:,} {'post' if n == 1 else 'posts'}"
+            for d, n in named.select("day", "rerenders").iter_rows()
+        )
+        text += (
+            f" {days.height:,} re-render days (the site re-rendered posts without any edit) are marked with "
+            f"dashed lines; the biggest: {listed}."
+        )
+    if gaps.height:
+        text += f" {gaps.height:,} weeks without any snapshot are shaded grey."
+    return text
