@@ -7,7 +7,6 @@ words and characters), never from the package's tables.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -188,14 +187,11 @@ def test_a_report_period_outside_the_data_names_the_parameter(latest_dir: Path) 
 
 
 @pytest.fixture(scope="module")
-def period_figures(thinklab_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """Every figure's frame for rephetio, 1 Sep 2016 … 31 Aug 2017, from the snapshot tree (a copy of
-    rephetio's snapshots: the history cache is written beside them, never into ../shared)."""
-    tree = tmp_path_factory.mktemp("snapshots")
-    for path in (thinklab_dir / "snapshots").glob("*/rephetio.json.gz"):
-        (tree / path.parent.name).mkdir()
-        shutil.copy2(path, tree / path.parent.name / path.name)
-    request = Request(paths=(tree,), projects=("rephetio",), period=Period(SINCE, UNTIL))
+def period_figures(thinklab_dir: Path):
+    """Every figure's frame for rephetio, 1 Sep 2016 … 31 Aug 2017, from the snapshot tree."""
+    request = Request(
+        paths=(thinklab_dir / "snapshots",), projects=("rephetio",), period=Period(SINCE, UNTIL)
+    )
     return run(request, figures=True)
 
 
