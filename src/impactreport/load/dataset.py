@@ -28,15 +28,23 @@ format) — is the one-line :class:`~impactreport.errors.InputError` it always w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from impactreport.errors import InputError
-from impactreport.load.formats import detect_format, normalise
-from impactreport.load.read import TABLE_NAMES, NotAnExport, read_export
+from impactreport.load.formats import FILE_INDEX, detect_format, format_of_keys, normalise, normalise_files
+from impactreport.load.read import (
+    TABLE_NAMES,
+    NotAnExport,
+    ParsedExport,
+    parse_export,
+    read_export,
+    split_tables,
+)
 from impactreport.load.resolve import has_missing_keys, resolve_keys
 from impactreport.load.snapshots import Discovery, SnapshotFile, discover, find
 from impactreport.metrics import TEXT_BASES, HtmlMetricsPool, limited_warning, text_metrics
@@ -75,11 +83,23 @@ TEXT_COLUMNS = (
 Progress = Callable[[SnapshotFile], None]
 #: Exports (JSON bytes, gzip counted 4x) from which parsing HTML in worker processes pays off.
 PARALLEL_MIN_BYTES = 24_000_000
+#: The column of the per-file tables that holds the file's index in discovery order.
+FILE = "_file"
+#: Files read and normalised together: at most this many bytes of JSON (gzip counted 4x) or files,
+#: unless one file alone is larger. Bounds the memory of reading, whatever the number of files.
+BATCH_BYTES = 32_000_000
+BATCH_FILES = 2_000
+#: Threads that read and parse the files of a batch.
+READ_THREADS = 2
 
 
 @dataclass
 class FileTables:
-    """One file's tables after reading (normalised columns), and what identifies the file."""
+    """One file read: what identifies it, its format and row count; its own tables when it has them.
+
+    Rows of most files live in :attr:`Loaded.frames`, normalised a batch at a time; a format-B file keeps
+    its ``tables`` apart, because its keys are recovered file by file (:func:`resolve_files`).
+    """
 
     index: int
     file: SnapshotFile
@@ -87,21 +107,37 @@ class FileTables:
     export_format: str
     retrieved: str | None
     sha256: str
-    tables: dict[str, pl.DataFrame]
+    rows: int
     #: what reading the file warned about (counters that are not whole numbers)
     warnings: tuple[str, ...] = ()
-
-    @property
-    def rows(self) -> int:
-        return sum(frame.height for frame in self.tables.values())
+    tables: dict[str, pl.DataFrame] | None = None
 
 
 @dataclass
 class Loaded:
-    """Every file read (by discovery index), and the recoverable problems met along the way."""
+    """Every file read (by discovery index), their rows, and the recoverable problems met along the way.
+
+    ``frames`` holds, per table, the normalised rows of batches of files, each row with its file's
+    discovery index in :data:`FILE`; the rows of files that keep their own tables are not among them.
+    """
 
     files: dict[int, FileTables] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    frames: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {name: [] for name in TABLE_NAMES})
+
+    def tables_of(self, index: int) -> dict[str, pl.DataFrame]:
+        """One file's normalised tables (without the file column)."""
+        read = self.files[index]
+        if read.tables is not None:
+            return read.tables
+        return {
+            name: pl.concat(
+                [frame.filter(pl.col(FILE) == index).drop(FILE) for frame in frames], how="vertical"
+            )
+            if frames
+            else normalise({}, "C")[name]
+            for name, frames in self.frames.items()
+        }
 
 
 # --- step 1: discover ------------------------------------------------------------------------------
@@ -145,48 +181,123 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _weight(file: SnapshotFile, size: int) -> int:
+    """Bytes of JSON a file holds, roughly: a gzip file counts four times its size."""
+    return size * (4 if file.path.name.endswith(".gz") else 1)
+
+
 def _stored_bytes(files: Sequence[SnapshotFile], sizes: Sequence[int]) -> int:
-    """JSON bytes to parse, roughly: a gzip file counts four times its size."""
-    return sum(size * (4 if f.path.name.endswith(".gz") else 1) for size, f in zip(sizes, files, strict=True))
+    """JSON bytes to parse, roughly (:func:`_weight` of every file)."""
+    return sum(_weight(file, size) for file, size in zip(files, sizes, strict=True))
 
 
-def read_file(file: SnapshotFile, index: int, pool: HtmlMetricsPool) -> FileTables:
-    """Parse one file, detect its format, normalise its tables and queue its HTML for measuring."""
-    raw = read_export(file.path)
-    export_format = detect_format(raw.tables, path=file.path)
-    tables = normalise(raw.tables, export_format, path=file.path)
-    pool.add(pl.concat([tables[table][column] for table, column in TEXT_COLUMNS]))
-    return FileTables(
-        index=index,
-        file=file,
-        source=raw.source or file.source,
-        export_format=export_format,
-        retrieved=raw.retrieved,
-        sha256=raw.sha256,
-        tables=tables,
-        warnings=raw.warnings,
+def _batches(
+    order: Sequence[int], files: Sequence[SnapshotFile], sizes: Sequence[int]
+) -> Iterator[list[int]]:
+    """Files (indexes, in ``order``) in batches of at most :data:`BATCH_BYTES` and :data:`BATCH_FILES`."""
+    batch: list[int] = []
+    total = 0
+    for index in order:
+        weight = _weight(files[index], sizes[index])
+        if batch and (total + weight > BATCH_BYTES or len(batch) >= BATCH_FILES):
+            yield batch
+            batch, total = [], 0
+        batch.append(index)
+        total += weight
+    if batch:
+        yield batch
+
+
+def _parse(file: SnapshotFile) -> ParsedExport | InputError:
+    """One file parsed, or the error it gave (raised in reading order by the caller)."""
+    try:
+        return parse_export(file.path)
+    except InputError as error:
+        return error
+
+
+def _row_keys(parsed: ParsedExport) -> set[str]:
+    return {f.name for rows in parsed.rows.values() if rows is not None for f in rows.fields}
+
+
+def _read_group(
+    group: list[tuple[int, ParsedExport]],
+    files: Sequence[SnapshotFile],
+    paths: Sequence[Path],
+    loaded: Loaded,
+    pool: HtmlMetricsPool,
+) -> None:
+    """Normalise files whose rows have the same type together: one query per table for all of them."""
+    first = group[0][1]
+    export_format = format_of_keys(_row_keys(first), path=first.path)
+    indexes = [index for index, _ in group]
+    stacked = pl.concat([parsed.frame for _, parsed in group], how="vertical").with_columns(
+        pl.Series(FILE, indexes, dtype=FILE_INDEX)
     )
+    rows = stacked.select(pl.sum_horizontal(pl.col(name).list.len() for name in TABLE_NAMES)).to_series()
+    tables = normalise_files(
+        split_tables(stacked, first.rows, keep=(FILE,)),
+        export_format,
+        paths=paths,
+        by=FILE,
+    )
+    del stacked
+    pool.add(pl.concat([tables[table][column] for table, column in TEXT_COLUMNS]))
+    own = export_format == "B"  # keys recovered file by file
+    for (index, parsed), count in zip(group, rows, strict=True):
+        file = files[index]
+        loaded.files[index] = FileTables(
+            index=index,
+            file=file,
+            source=parsed.source or file.source,
+            export_format=export_format,
+            retrieved=parsed.retrieved,
+            sha256=parsed.sha256,
+            rows=count,
+            warnings=parsed.warnings,
+            tables={name: frame.filter(pl.col(FILE) == index).drop(FILE) for name, frame in tables.items()}
+            if own
+            else None,
+        )
+    if not own:
+        for name, frame in tables.items():
+            if frame.height:
+                loaded.frames[name].append(frame)
 
 
 def read_files(
     files: Sequence[SnapshotFile], pool: HtmlMetricsPool, sizes: Sequence[int], on_file: Progress | None
 ) -> Loaded:
-    """Read every file, largest first; a scanned stray file that is not an export is skipped with a warning.
+    """Read every file, largest first, in batches; a scanned stray file that is not an export is skipped
+    with a warning.
 
-    Largest first: the peak memory of parsing the biggest export is not stacked on top of everything
-    read before it. Rows are put back in discovery order when the tables are assembled.
+    Files of a batch are read and parsed by threads (reading, gzip, hashing and polars' parser release
+    the GIL); the batch's files whose rows have the same type are then normalised in one query
+    (:func:`_read_group`) and their texts queued for measuring. Only the normalised rows outlive a
+    batch, so memory follows the largest batch, not the number of files. Largest first: the peak memory
+    of parsing the biggest export is not stacked on top of everything read before it. Rows are put
+    back in discovery order when the tables are assembled.
     """
     loaded = Loaded()
-    for index in sorted(range(len(files)), key=lambda i: -sizes[i]):
-        file = files[index]
-        if on_file is not None:
-            on_file(file)
-        try:
-            loaded.files[index] = read_file(file, index, pool)
-        except NotAnExport as error:
-            if not file.scanned or file.in_store:
-                raise
-            loaded.warnings.append(f"{error}: skipped (found in a scanned folder; not a project export)")
+    paths = [file.path for file in files]
+    order = sorted(range(len(files)), key=lambda i: -sizes[i])
+    with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="read") as threads:
+        for batch in _batches(order, files, sizes):
+            groups: dict[tuple[pl.Struct | None, ...], list[tuple[int, ParsedExport]]] = {}
+            for index, result in zip(batch, threads.map(_parse, [files[i] for i in batch]), strict=True):
+                file = files[index]
+                if on_file is not None:
+                    on_file(file)
+                if isinstance(result, NotAnExport) and file.scanned and not file.in_store:
+                    loaded.warnings.append(
+                        f"{result}: skipped (found in a scanned folder; not a project export)"
+                    )
+                    continue
+                if isinstance(result, InputError):
+                    raise result
+                groups.setdefault(tuple(result.rows.values()), []).append((index, result))
+            for group in groups.values():
+                _read_group(group, files, paths, loaded, pool)
     if files and not loaded.files:
         raise InputError(
             f"{', '.join(str(f.path) for f in files[:3])}{' …' if len(files) > 3 else ''}: "
@@ -208,11 +319,10 @@ class References:
     def __init__(self, paths: Sequence[str | Path], loaded: Loaded) -> None:
         self._paths = paths
         self._all: list[SnapshotFile] | None = None
+        self._loaded = loaded
         # Files already read need not be read again.
-        self._cache: dict[Path, dict[str, pl.DataFrame] | None] = {
-            read.file.path: None if read.export_format == "B" else read.tables
-            for read in loaded.files.values()
-        }
+        self._known = {read.file.path: read.index for read in loaded.files.values()}
+        self._cache: dict[Path, dict[str, pl.DataFrame] | None] = {}
 
     def for_file(self, file: SnapshotFile) -> dict[str, pl.DataFrame] | None:
         """The nearest later snapshot of the same project with ids (then earlier ones), or None."""
@@ -232,6 +342,9 @@ class References:
         return None
 
     def _read(self, path: Path) -> dict[str, pl.DataFrame] | None:
+        if path not in self._cache and path in self._known:
+            read = self._loaded.files[self._known[path]]
+            self._cache[path] = None if read.export_format == "B" else self._loaded.tables_of(read.index)
         if path not in self._cache:
             try:
                 raw = read_export(path)
@@ -250,7 +363,7 @@ def resolve_files(loaded: Loaded, paths: Sequence[str | Path]) -> None:
     references = References(paths, loaded)
     unresolved: list[Path] = []
     for read in sorted(loaded.files.values(), key=lambda r: r.index):
-        if read.export_format != "B" or not has_missing_keys(read.tables):
+        if read.tables is None or read.export_format != "B" or not has_missing_keys(read.tables):
             continue
         reference = references.for_file(read.file)
         read.tables = resolve_keys(read.tables, reference)
@@ -403,16 +516,29 @@ def warn_shared_ids(tables: dict[str, pl.DataFrame], paths: Sequence[Path], warn
                 )
 
 
-def _table_frames(loaded: Loaded, table: str) -> list[pl.DataFrame]:
+def _table_frame(loaded: Loaded, table: str) -> pl.DataFrame:
     """One table of every file, in discovery order, with the columns that say where rows came from."""
-    return [
-        read.tables[table].with_columns(
-            pl.lit(read.source).alias("source"),
-            pl.lit(read.file.project).alias("project"),
-            pl.lit(read.index, dtype=pl.Int32).alias("_file"),
-        )
-        for read in sorted(loaded.files.values(), key=lambda r: r.index)
+    own = [
+        read.tables[table].select(pl.lit(read.index, dtype=FILE_INDEX).alias(FILE), pl.all())
+        for read in loaded.files.values()
+        if read.tables is not None
     ]
+    frames = [*loaded.frames[table], *own]
+    frame = (
+        pl.concat(frames, how="vertical_relaxed")
+        if frames
+        else normalise_files({}, "C", paths=[], by=FILE)[table]
+    )
+    reads = sorted(loaded.files.values(), key=lambda r: r.index)
+    origin = pl.DataFrame(
+        {
+            FILE: [read.index for read in reads],
+            "source": [read.source for read in reads],
+            "project": [read.file.project for read in reads],
+        },
+        schema={FILE: FILE_INDEX, "source": pl.String, "project": pl.String},
+    )
+    return frame.sort(FILE, maintain_order=True).join(origin, on=FILE, how="left", maintain_order="left")
 
 
 def assemble_tables(
@@ -425,7 +551,7 @@ def assemble_tables(
     """
     tables: dict[str, pl.DataFrame] = {}
     for table in TABLE_NAMES:
-        frame = pl.concat(_table_frames(loaded, table), how="vertical_relaxed")
+        frame = _table_frame(loaded, table)
         if table in TIME_FIELDS:
             frame = _parse_times(frame, table, paths)
         frame = _drop_duplicate_ids(frame, table, paths, loaded.warnings)

@@ -22,6 +22,8 @@ become null, orphaning the rows that point to it, so it is an error naming the f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from impactreport.errors import InputError
@@ -83,6 +85,10 @@ COLUMNS: dict[str, dict[str, tuple[pl.DataType, tuple[str, ...]]]] = {
     },
 }
 
+#: The type of the column that says which file a row came from, when rows of several files are normalised
+#: together (:func:`normalise_files`).
+FILE_INDEX = pl.Int32()
+
 FORMAT_SIGNATURES = {
     "A": "Django serializer rows (model, pk, fields)",
     "B": "flat rows without ids",
@@ -91,11 +97,8 @@ FORMAT_SIGNATURES = {
 }
 
 
-def detect_format(tables: dict[str, pl.DataFrame], *, path: object = "") -> str:
-    """Which of the four formats a file's tables are in, from the keys of its rows."""
-    keys: set[str] = set()
-    for frame in tables.values():
-        keys |= set(frame.columns)
+def format_of_keys(keys: set[str], *, path: object = "") -> str:
+    """Which of the four formats rows with these keys (over every table of a file) are in."""
     if not keys:
         return "C"  # an empty project: every table empty, nothing to tell the formats apart
     if {"model", "pk", "fields"} <= keys:
@@ -109,11 +112,19 @@ def detect_format(tables: dict[str, pl.DataFrame], *, path: object = "") -> str:
     raise InputError(f"{path}: unknown export format (row keys: {', '.join(sorted(keys)[:8])})")
 
 
-def _flatten_django(frame: pl.DataFrame) -> pl.DataFrame:
+def detect_format(tables: dict[str, pl.DataFrame], *, path: object = "") -> str:
+    """Which of the four formats a file's tables are in, from the keys of its rows."""
+    keys: set[str] = set()
+    for frame in tables.values():
+        keys |= set(frame.columns)
+    return format_of_keys(keys, path=path)
+
+
+def _flatten_django(frame: pl.DataFrame, by: tuple[str, ...]) -> pl.DataFrame:
     """Format A rows: lift ``fields`` beside ``pk``."""
     if frame.is_empty() or "fields" not in frame.columns:
         return frame
-    return frame.select("pk", "fields").unnest("fields")
+    return frame.select(*by, "pk", "fields").unnest("fields")
 
 
 def _pick(schema: pl.Schema, name: str, dtype: pl.DataType, candidates: tuple[str, ...]) -> pl.Expr:
@@ -140,12 +151,16 @@ def _not_whole(column: str, source: pl.DataType) -> pl.Expr | None:
     return value.is_not_null()  # booleans (a column of only true/false), arrays, objects
 
 
-def check_ids(table: str, frame: pl.DataFrame, *, path: object = "") -> None:
+def check_ids(
+    table: str, frame: pl.DataFrame, *, path: object = "", by: str | None = None, paths: Sequence[object] = ()
+) -> None:
     """An id that is not a whole number is an error naming the file, the field and an example.
 
     Strings and floats are counted and quoted as written. polars reads a column holding arrays,
     objects or only true/false as that type throughout (a 2 beside a [3] becomes [2]), so there the
-    error names the kind of value rather than a count that would be wrong.
+    error names the kind of value rather than a count that would be wrong. With ``by`` (a column of
+    indexes into ``paths``: rows of several files), the first file holding a wrong id is named and
+    counted.
     """
     schema = frame.schema
     for name, (dtype, candidates) in COLUMNS[table].items():
@@ -158,6 +173,10 @@ def check_ids(table: str, frame: pl.DataFrame, *, path: object = "") -> None:
         wrong = frame.filter(bad)
         if not wrong.height:
             continue
+        if by is not None:
+            first = wrong[by][0]
+            wrong = wrong.filter(pl.col(by) == first)
+            path = paths[first]
         source = schema[column]
         field = f"{path}: {table}.{column}:"
         if isinstance(source, pl.String) or source.is_float():
@@ -170,13 +189,18 @@ def check_ids(table: str, frame: pl.DataFrame, *, path: object = "") -> None:
         raise InputError(f"{field} {word} values, not whole numbers (an id must be one)")
 
 
-def _select(table: str, frame: pl.DataFrame, path: object = "") -> pl.DataFrame:
+def _select(table: str, frame: pl.DataFrame, by: str | None, paths: Sequence[object]) -> pl.LazyFrame:
+    """One table in the normalised columns (with the file column ``by`` first, when there is one)."""
     spec = COLUMNS[table]
-    if not frame.columns:  # an empty table: selecting literals would invent one row
-        return pl.DataFrame(schema={name: dtype for name, (dtype, _) in spec.items()})
-    check_ids(table, frame, path=path)
+    keep = (by,) if by is not None else ()
+    if not [column for column in frame.columns if column not in keep]:
+        # an empty table: selecting literals would invent one row
+        index: dict[str, pl.DataType] = {by: FILE_INDEX} if by is not None else {}
+        return pl.LazyFrame(schema={**index, **{name: dtype for name, (dtype, _) in spec.items()}})
+    check_ids(table, frame, path=paths[0] if paths else "", by=by, paths=paths)
     schema = frame.schema
-    return frame.select(_pick(schema, name, dtype, candidates) for name, (dtype, candidates) in spec.items())
+    picks = (_pick(schema, name, dtype, candidates) for name, (dtype, candidates) in spec.items())
+    return frame.lazy().select(*keep, *picks)
 
 
 def normalise(
@@ -186,30 +210,52 @@ def normalise(
 
     ``path`` names the file in the error for an id that is not a whole number.
     """
+    return normalise_files(tables, export_format, paths=[path])
+
+
+def normalise_files(
+    tables: dict[str, pl.DataFrame],
+    export_format: str,
+    *,
+    paths: Sequence[object],
+    by: str | None = None,
+) -> dict[str, pl.DataFrame]:
+    """:func:`normalise` for the rows of several files of one format at once (one query per table).
+
+    ``by`` names a column of every table holding each row's file, an index into ``paths`` (of type
+    :data:`FILE_INDEX`); it is kept in the output. Anything that depends on a file (ids recovered
+    from another table of it) stays within the file. Without ``by``, all rows are of ``paths[0]``.
+    """
+    keep = (by,) if by is not None else ()
     if export_format == "A":
-        tables = {name: _flatten_django(frame) for name, frame in tables.items()}
-    out = {name: _select(name, tables.get(name, pl.DataFrame()), path) for name in COLUMNS}
+        tables = {name: _flatten_django(frame, keep) for name, frame in tables.items()}
+    out = {name: _select(name, tables.get(name, pl.DataFrame()), by, paths) for name in COLUMNS}
     out["profiles"] = out["profiles"].with_columns(
         pl.col("is_bot").fill_null(pl.col("username").str.ends_with("[bot]").fill_null(False))
     )
-    notes = out["notes"].with_columns(
+    out["notes"] = out["notes"].with_columns(
         pl.coalesce(pl.col("note_id"), pl.col("url").str.extract(NOTE_ID_IN_URL).cast(pl.Int64)).alias(
             "note_id"
         ),
         pl.col("url").str.extract(THREAD_ID_IN_URL).cast(pl.Int64).alias("thread_id"),
     )
-    threads = out["threads"]
     if export_format == "B":
         # Review threads (/doc/<document id>/review) carry no thread id in their url, but their
         # comments' `thread` key does: map the comment url (without #n) to the thread id.
         by_url = (
             out["comments"]
-            .select(pl.col("url").str.replace(r"#.*$", "").alias("url"), "thread_id")
+            .select(*keep, pl.col("url").str.replace(r"#.*$", "").alias("url"), "thread_id")
             .drop_nulls()
-            .unique("url", keep="first")
+            .unique([*keep, "url"], keep="first", maintain_order=True)
         )
-        threads = (
-            threads.join(by_url.rename({"thread_id": "_from_comments"}), on="url", how="left")
+        out["threads"] = (
+            out["threads"]
+            .join(
+                by_url.rename({"thread_id": "_from_comments"}),
+                on=[*keep, "url"],
+                how="left",
+                maintain_order="left",
+            )
             .with_columns(
                 pl.coalesce(
                     pl.col("url").str.extract(THREAD_ID_IN_URL).cast(pl.Int64), pl.col("_from_comments")
@@ -217,6 +263,5 @@ def normalise(
             )
             .drop("_from_comments")
         )
-    out["threads"] = threads
-    out["notes"] = notes
-    return out
+    names = list(out)
+    return dict(zip(names, pl.collect_all([out[name] for name in names]), strict=True))

@@ -398,13 +398,34 @@ def _explain_json_error(path: Path, raw: bytes) -> InputError:
     return InputError(f"{path}: JSON with an unexpected shape (tables must be arrays of objects)")
 
 
-def read_export(path: Path) -> RawExport:
-    """Parse one export file (``.json`` or ``.json.gz``) into its five raw tables."""
+@dataclass(frozen=True)
+class ParsedExport:
+    """One export file parsed and checked, its tables not yet split into rows.
+
+    ``frame`` has one row and a column per table (in :data:`TABLE_NAMES` order): the list of its row
+    objects. ``rows`` is each table's row type (a struct), None for an empty table. Files whose
+    ``rows`` are equal can be stacked and split in one query (:func:`split_tables`): the loader reads
+    many files that way; :func:`read_export` splits one.
+    """
+
+    path: Path
+    frame: pl.DataFrame
+    rows: dict[str, pl.Struct | None]
+    retrieved: str | None
+    source: str | None
+    sha256: str
+    warnings: tuple[str, ...] = ()
+
+
+def parse_export(path: Path) -> ParsedExport:
+    """Read and parse one export file (``.json`` or ``.json.gz``), with the checks of the module docstring."""
     raw, digest = read_bytes(path)
     _check_text(path, raw)
     frame = _parse(raw)
     warnings: list[str] = []
-    if frame is None or counters_suspect(frame):
+    # The regular expression first: it finds nothing in a sound export, and then cleaning has nothing
+    # to change whatever polars made of the counters (checking those costs a query per file).
+    if _ODD_COUNTER.search(raw) is not None and (frame is None or counters_suspect(frame)):
         # An object as a counter fails the whole parse; other odd counters hide in polars' types.
         cleaned, warnings = clean_counters(path, raw)
         if cleaned is not raw:
@@ -413,37 +434,69 @@ def read_export(path: Path) -> RawExport:
     if frame is None:
         raise _explain_json_error(path, raw)
     del raw  # the largest export's bytes need not outlive its parse
-    missing = [name for name in TABLE_NAMES if name not in frame.columns]
+    schema = frame.schema
+    missing = [name for name in TABLE_NAMES if name not in schema]
     if len(missing) == len(TABLE_NAMES):
         raise NotAnExport(f"{path}: a JSON object without any of the tables {', '.join(TABLE_NAMES)}")
     if missing:
         raise InputError(f"{path}: missing table{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-    tables: dict[str, pl.DataFrame] = {}
+    rows: dict[str, pl.Struct | None] = {}
     for name in TABLE_NAMES:
-        dtype = frame.schema[name]
+        dtype = schema[name]
         if not isinstance(dtype, pl.List):
             raise InputError(f"{path}: table {name!r} is not an array")
         inner = dtype.inner
         if isinstance(inner, pl.Null):
-            tables[name] = pl.DataFrame()
+            rows[name] = None
             continue
         if not isinstance(inner, pl.Struct):
             raise InputError(f"{path}: table {name!r} holds {inner} values, not objects")
-        tables[name] = frame.select(pl.col(name).explode()).unnest(name)
-    retrieved = _scalar(frame, "retrieved")
-    source = _scalar(frame, "source")
-    return RawExport(
+        rows[name] = inner
+    return ParsedExport(
         path=path,
-        tables=tables,
-        retrieved=retrieved,
-        source=source,
+        frame=frame.select(TABLE_NAMES),
+        rows=rows,
+        retrieved=_scalar(frame, schema, "retrieved"),
+        source=_scalar(frame, schema, "source"),
         sha256=digest.result(),
         warnings=tuple(warnings),
     )
 
 
-def _scalar(frame: pl.DataFrame, column: str) -> str | None:
-    if column not in frame.columns:
+def split_tables(
+    frame: pl.DataFrame, rows: dict[str, pl.Struct | None], keep: tuple[str, ...] = ()
+) -> dict[str, pl.DataFrame]:
+    """Each table's rows as a frame of its columns, from one or more stacked parsed files.
+
+    ``frame`` holds one parsed file per row (:attr:`ParsedExport.frame`, possibly several stacked,
+    all with these ``rows``); the columns named in ``keep`` (the loader's file index) are repeated
+    on every row of their file. An empty table is a frame without columns, as one file alone gives.
+    """
+    tables: dict[str, pl.DataFrame] = {}
+    for name in TABLE_NAMES:
+        if rows[name] is None:
+            tables[name] = pl.DataFrame()
+            continue
+        tables[name] = frame.select(*keep, pl.col(name)).explode(name).unnest(name)
+    return tables
+
+
+def read_export(path: Path) -> RawExport:
+    """Parse one export file (``.json`` or ``.json.gz``) into its five raw tables."""
+    parsed = parse_export(path)
+    return RawExport(
+        path=path,
+        tables=split_tables(parsed.frame, parsed.rows),
+        retrieved=parsed.retrieved,
+        source=parsed.source,
+        sha256=parsed.sha256,
+        warnings=parsed.warnings,
+    )
+
+
+def _scalar(frame: pl.DataFrame, schema: pl.Schema, column: str) -> str | None:
+    """A top-level text field (``retrieved``, ``source``); None when absent or not text."""
+    if not isinstance(schema.get(column), pl.String):
         return None
     value = frame[column][0]
     return value if isinstance(value, str) else None
