@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,6 @@ FIXTURES = SHARED / "fixtures"
 #: The offline Quarto installer and where it installs (gitignored).
 INSTALLER = SHARED / "tools" / "quarto" / "install.sh"
 PREFIX = REPO / ".quarto-dist"
-
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,6 +40,24 @@ def thinklab_dir() -> Path:
     if not (THINKLAB / "latest").is_dir():
         pytest.skip(NO_SHARED)
     return THINKLAB
+
+
+@pytest.fixture(scope="session")
+def archive(thinklab_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The archive imported with ``fetch archive`` (data folder), and a plain git clone of the bundle:
+    made once a session (about a minute), for every test that counts history over the archive."""
+    bundle = thinklab_dir / "archive.bundle"
+    if not bundle.exists():
+        pytest.skip(f"needs {bundle}")
+    base = tmp_path_factory.mktemp("archive")
+    command = Path(sys.executable).parent / "impactreport"
+    subprocess.run(
+        [str(command), "fetch", "archive", "--from", str(bundle), "--data", str(base / "data"), "--quiet"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(["git", "clone", "-q", str(bundle), str(base / "clone")], check=True)
+    return base / "data", base / "clone"
 
 
 @pytest.fixture(scope="session")

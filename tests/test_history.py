@@ -11,7 +11,6 @@ import gzip
 import json
 import shutil
 import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -248,23 +247,6 @@ def _independent(clone: Path) -> dict[str, dict[str, int]]:
     for project, mine in counts.items():
         mine["edited_posts"] = len(edited.get(project, set()))
     return counts
-
-
-@pytest.fixture(scope="module")
-def archive(thinklab_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The archive imported with ``fetch archive`` (data folder), and a plain git clone of the bundle."""
-    bundle = thinklab_dir / "archive.bundle"
-    if not bundle.exists():
-        pytest.skip(f"needs {bundle}")
-    base = tmp_path_factory.mktemp("archive")
-    command = Path(sys.executable).parent / "impactreport"
-    subprocess.run(
-        [str(command), "fetch", "archive", "--from", str(bundle), "--data", str(base / "data"), "--quiet"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(["git", "clone", "-q", str(bundle), str(base / "clone")], check=True)
-    return base / "data", base / "clone"
 
 
 @pytest.mark.slow
