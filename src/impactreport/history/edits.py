@@ -94,8 +94,9 @@ def weekly(
     versions: Versions, period: Period | None = None, changes: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """Per ISO week and project (:data:`WEEKLY_SCHEMA`): snapshots, revisions, inserted and deleted
-    characters, re-renders and the re-render days of the week, every week a project has snapshots
-    around (zeros included); ``start``/``end`` (end exclusive) are the week's days inside the period."""
+    characters, re-renders and the re-render days of the week. Every week from the project's first
+    snapshot to its last is a row (zeros included: 0 snapshots means nothing could be seen that week),
+    clipped to the period; ``start``/``end`` (end exclusive) are the week's days inside the period."""
     period = period or Period()
     snapshots = versions.snapshots.filter(period.contains("retrieved"))
     if snapshots.height == 0:
@@ -109,13 +110,16 @@ def weekly(
         rerenders=pl.col("rerender").sum().cast(pl.Int64),
         rerender_days=_date_of("at").filter("rerender").unique().sort(),
     )
-    seen = snapshots.group_by("source", "project", _date_of("retrieved").dt.truncate("1w").alias("week")).agg(
-        snapshots=pl.len().cast(pl.Int64)
-    )
-    spans = seen.group_by("source", "project").agg(first=pl.col("week").min(), last=pl.col("week").max())
+    of_week = _date_of("retrieved").dt.truncate("1w").alias("week")
+    seen = snapshots.group_by("source", "project", of_week).agg(snapshots=pl.len().cast(pl.Int64))
+    spans = versions.snapshots.group_by("source", "project").agg(first=of_week.min(), last=of_week.max())
     weeks = spans.select("source", "project", week=pl.date_ranges("first", "last", interval="1w")).explode(
         "week"
     )
+    if period.since is not None:
+        weeks = weeks.filter(pl.col("week") > period.since - timedelta(days=7))
+    if period.until is not None:
+        weeks = weeks.filter(pl.col("week") <= period.until)
     week_end = pl.col("week") + timedelta(days=7)
     start = pl.col("week") if period.since is None else pl.max_horizontal("week", pl.lit(period.since))
     end = (
@@ -236,6 +240,16 @@ def _names(versions: Versions, people: pl.DataFrame | None) -> pl.DataFrame:
     )
 
 
+def _unnamed() -> pl.Expr:
+    """``user <id>``: :func:`impactreport.people.user_label` of an account known only by its id."""
+    return pl.concat_str(pl.lit("user "), pl.col("profile_id").cast(pl.String))
+
+
+def _unnamed_key() -> pl.Expr:
+    """``<source>:<id>``: :func:`impactreport.people.account_key` of an account known only by its id."""
+    return pl.concat_str(pl.col("source"), pl.lit(":"), pl.col("profile_id").cast(pl.String))
+
+
 def per_person(
     versions: Versions,
     period: Period | None = None,
@@ -269,8 +283,13 @@ def per_person(
         .join(_names(versions, people), on=key, how="left")
         .with_columns(pl.col("revisions", "edited_posts", "inserted", "first", "final").fill_null(0))
         .with_columns(
-            name=pl.when(pl.col("profile_id").is_null()).then(pl.lit(NO_AUTHOR)).otherwise("name"),
-            person=pl.when(pl.col("profile_id").is_null()).then(None).otherwise("person"),
+            # an author without a profile in any snapshot (an editor of another project): by id
+            name=pl.when(pl.col("profile_id").is_null())
+            .then(pl.lit(NO_AUTHOR))
+            .otherwise(pl.coalesce("name", _unnamed())),
+            person=pl.when(pl.col("profile_id").is_null())
+            .then(None)
+            .otherwise(pl.coalesce("person", _unnamed_key())),
         )
     )
     merged = (
