@@ -194,3 +194,71 @@ def test_report_text_agrees_with_summary(demo_root: Path, tmp_path: Path, capsys
     report_csv = pl.read_csv(out / "figures" / "contributors.csv")
     assert report_csv["above_4000"].sum() == over
     assert report_csv.height == overall["contributors"]
+
+
+# -- history: summary --history, the edits CSV and the report's Revisions section ----------------------------
+def snapshot_tree(thinklab_dir: Path, root: Path, folders: tuple[str, ...]) -> Path:
+    """A copy of some real snapshot folders of rephetio and meta (``<date>/<project>.json.gz``)."""
+    import shutil
+
+    for folder in folders:
+        (root / folder).mkdir(parents=True)
+        for project in ("rephetio", "meta"):
+            shutil.copy2(thinklab_dir / "snapshots" / folder / f"{project}.json.gz", root / folder)
+    return root
+
+
+HISTORY_FOLDERS = ("2016-09-01", "2016-10-01", "2016-11-01", "2016-12-01", "2017-01-01", "2017-02-01")
+
+
+def day_text(iso: str) -> str:
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return f"{moment.day} {moment:%b %Y}"
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+@pytest.mark.parametrize("period", [(), ("2016-11-01", "2017-02-28")], ids=["all", "period"])
+def test_report_revisions_agree_with_summary_history(
+    thinklab_dir: Path, tmp_path: Path, capsys, period: tuple[str, ...]
+) -> None:
+    """The Revisions sentence states summary --history's numbers; P is deleted / (written − deleted)
+    (the final texts hold what was written less what was deleted); the edits CSV adds up to them."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = snapshot_tree(thinklab_dir, tmp_path / "snapshots", HISTORY_FOLDERS)
+    options = [] if not period else ["--since", period[0], "--until", period[1]]
+    history = summary_json(capsys, str(tree), "--history", *options)["overall"]["history"]
+    assert history["revisions"] > 0 and history["rerenders"] > 0
+    csvs = figures(capsys, tmp_path / "figures", str(tree), *options)
+    edits = csvs["edits"]
+    assert (edits["revisions"].sum(), edits["inserted"].sum(), edits["deleted"].sum()) == (
+        history["revisions"],
+        history["inserted_characters"],
+        history["deleted_characters"],
+    )
+    assert edits["rerenders"].sum() == history["rerenders"]
+    out = tmp_path / "out"
+    params = ["-P", f"data:{tree}"]
+    if period:
+        params += ["-P", f"since:{period[0]}", "-P", f"until:{period[1]}"]
+    assert main(["render", "--engine", "builtin", "--to", "html", "--output-dir", str(out), *params]) == 0
+    capsys.readouterr()
+    body = LexborHTMLParser((out / "index.html").read_text(encoding="utf-8")).body
+    assert body is not None
+    text = re.sub(r"\s+", " ", body.text(separator=" ")).replace("\u00a0", " ")
+    written, deleted = history["written_characters"], history["deleted_characters"]
+    percent = deleted / (written - deleted) * 100
+    sentence = (
+        f"Counting the {history['revisions']:,} revisions of {history['edited_posts']:,} posts seen across "
+        f"{history['snapshots']:,} snapshots from {day_text(history['first_snapshot'])} to "
+        f"{day_text(history['last_snapshot'])}, contributors wrote {written:,} characters, "
+        f"{percent:,.1f} % more than the final texts hold."
+    )
+    assert sentence in text
+    assert f"The site re-rendered {history['rerenders']:,} posts without their text changing" in text
+    assert "Edits made before the first snapshot" in text
+    assert (out / "figures" / "edits.svg").exists()
+    assert pl.read_csv(out / "figures" / "edits.csv")["revisions"].sum() == history["revisions"]

@@ -166,8 +166,9 @@ def test_real_export(real_render: Path, real_data: Path) -> None:
     files = [real_data / "EdgeProject.json", real_data / "meta.json"]
     counts = expected_counts(files, {TEAM_MEMBER})
     assert counts["non_team_contributors"] == counts["contributors"] - 1  # the team member is excluded
-    figures = set(FIGURE_NAMES) - {"views-over-time"}  # one export per project: no views over time
+    figures = set(FIGURE_NAMES) - {"views-over-time", "edits"}  # one export per project: no history
     text, _ = check_render(real_render, stats, counts, figures)
+    assert "History needs two or more snapshots of a project" in text
     # -P parameters reached the report: title, projects, team, bandwidth
     assert text.startswith("Thinklab test report")
     assert "Table 1: Activity per project" in text
@@ -235,7 +236,11 @@ def test_demo_data_by_default(demo_render: Path) -> None:
         sorted(folder.glob("*.json.gz"))[-1] for folder in sorted((data / "exports" / "thinklab").iterdir())
     ]
     counts = expected_counts(newest, set(DEMO_TEAM))
-    text, _ = check_render(demo_render / "_output", stats, counts, set(FIGURE_NAMES))
+    # the demo's snapshots hold no edit: the sentence says 0 revisions and the edits figure is left out
+    text, _ = check_render(demo_render / "_output", stats, counts, set(FIGURE_NAMES) - {"edits"})
+    snapshots = len(list((data / "exports").rglob("*.json.gz")))
+    assert f"Counting the 0 revisions of 0 posts seen across {snapshots} snapshots" in text
+    assert "No post was revised or re-rendered between these snapshots" in text
     assert text.startswith("Impact report")
     assert "generated demonstration data" in text
     assert "Views over time need" not in text

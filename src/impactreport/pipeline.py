@@ -471,6 +471,18 @@ def charts(frames: dict[str, pl.DataFrame], request: Request) -> dict[str, Any]:
     return build_all(frames, request.analysis_params())
 
 
+#: Figures drawn at once: vl-convert renders outside the GIL, so threads overlap the rendering.
+FIGURE_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+def has_data(name: str, frame: pl.DataFrame) -> bool:
+    """Whether a figure shows anything beyond a placeholder (the report leaves the others out): a frame
+    with rows; for ``edits``, a week with a revision or a re-render."""
+    if name == "edits":
+        return frame.height > 0 and bool(frame["revisions"].sum() or frame["rerenders"].sum())
+    return frame.height > 0
+
+
 def write_figures(
     result: Result,
     out: Path,
@@ -480,22 +492,28 @@ def write_figures(
     skip_empty: bool = False,
     progress: Stage | None = None,
 ) -> dict[str, list[Path]]:
-    """Write each chart as ``out/<name>.<format>`` and its frame as ``out/<name>.csv``."""
+    """Write each chart as ``out/<name>.<format>`` and its frame as ``out/<name>.csv`` (``skip_empty``:
+    only figures :func:`has_data`), a few charts at a time; ``progress`` gets each name as it is done."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     from impactreport.figures import csv_bytes, save_chart
     from impactreport.files import write_atomic
 
-    written: dict[str, list[Path]] = {}
-    for name, chart in result.charts.items():
-        frame = result.frames[name]
-        if skip_empty and frame.height == 0:
-            continue
-        paths = save_chart(chart, out, name, formats=formats, scale=scale)
+    def one(name: str) -> list[Path]:
+        paths = save_chart(result.charts[name], out, name, formats=formats, scale=scale)
         csv_path = out / f"{name}.csv"
-        write_atomic(csv_path, csv_bytes(frame))
-        written[name] = [*paths, csv_path]
-        if progress is not None:
-            progress(name)
-    return written
+        write_atomic(csv_path, csv_bytes(result.frames[name]))
+        return [*paths, csv_path]
+
+    names = [name for name in result.charts if not skip_empty or has_data(name, result.frames[name])]
+    done: dict[str, list[Path]] = {}
+    with ThreadPoolExecutor(FIGURE_THREADS) as pool:
+        futures = {pool.submit(one, name): name for name in names}
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
+            if progress is not None:
+                progress(futures[future])
+    return {name: done[name] for name in names}
 
 
 def run(
