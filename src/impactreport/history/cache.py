@@ -21,8 +21,8 @@ any other difference rebuilds that project.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import fcntl
+import hashlib
 import json
 import os
 import uuid
