@@ -136,6 +136,76 @@ def test_figures_written_by_both(renders: dict[str, Path]) -> None:
                 assert (renders[engine] / "figures" / f"{name}.{suffix}").stat().st_size > 0
 
 
+@pytest.mark.slow
+@pytest.mark.shared
+def test_single_snapshot_says_history_needs_more(renders: dict[str, Path]) -> None:
+    for engine in ("quarto", "builtin"):
+        text = _text((renders[engine] / "index.html").read_text(encoding="utf-8"))
+        assert "History needs two or more snapshots of a project" in text, engine
+
+
+@pytest.fixture(scope="module")
+def history_renders(
+    quarto_binary: Path, thinklab_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """A few real snapshots of rephetio and meta, rendered by Quarto and by the built-in renderer."""
+    project = _project(tmp_path_factory.mktemp("quarto-history"))
+    tree = project / "snapshots"
+    for folder in ("2016-12-01", "2017-01-01", "2017-02-01", "2017-03-01"):
+        (tree / folder).mkdir(parents=True)
+        for name in ("rephetio", "meta"):
+            shutil.copy2(thinklab_dir / "snapshots" / folder / f"{name}.json.gz", tree / folder)
+    params = {"data": str(tree), "title": "History comparison"}
+    saved = {key: os.environ.get(key) for key in ("QUARTO_PATH", "QUARTO_PYTHON")}
+    os.environ["QUARTO_PATH"] = str(quarto_binary)
+    os.environ["QUARTO_PYTHON"] = sys.executable
+    try:
+        render(("html", "pdf"), params, project / "quarto", "quarto", root=project)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    render(("html", "pdf"), params, project / "builtin", "builtin", root=project)
+    return {"quarto": project / "quarto", "builtin": project / "builtin", "data": tree}
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_revisions_section_in_both_engines(history_renders: dict[str, Path]) -> None:
+    """The Revisions section (sentence, edits figure, re-render days, per-person table) is the same in
+    Quarto's HTML and PDF as in the built-in renderer's."""
+    from impactreport.history import load_versions
+    from impactreport.history.edits import analyse
+
+    history = analyse(load_versions([history_renders["data"]], lambda line: None))
+    assert history.overall["revisions"] > 0 and history.rerender_days.height
+    squeeze = lambda text: re.sub(r"[\s\-\u00ad\u2010]+", "", text)  # noqa: E731
+    htmls = {
+        e: (history_renders[e] / "index.html").read_text(encoding="utf-8") for e in ("quarto", "builtin")
+    }
+    for engine, html in htmls.items():
+        text = _text(html)
+        for line in (history.sentence(), history.rerender_sentence(), history.limits()):
+            assert line in text, engine
+        assert "fig-edits" in _figures(html), engine
+        pdf = "\n".join(
+            page.extract_text() for page in PdfReader(history_renders[engine] / "index.pdf").pages
+        )
+        assert squeeze(history.sentence()) in squeeze(pdf), engine
+    assert _figures(htmls["quarto"]) == _figures(htmls["builtin"])
+
+    def cells(html: str) -> list[str]:
+        tree = HTMLParser(html)
+        table = tree.css_first("#tbl-revisions table") or tree.css_first("#tbl-revisions")
+        return [cell.text().strip() for cell in table.css("td")]
+
+    names = history.top_people()["name"].to_list()
+    assert cells(htmls["quarto"]) == cells(htmls["builtin"])
+    assert [cell for cell in cells(htmls["builtin"]) if cell in names] == names
+
+
 # --------------------------------------------------------------------------- Quarto bounded and one-line
 
 KILLS = """\
