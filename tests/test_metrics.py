@@ -302,3 +302,70 @@ def test_the_cuts_skip_what_is_not_a_tag(body: str, monkeypatch: pytest.MonkeyPa
     got = metrics.visible_text(body)
     assert got[:2] == html_text(body)
     assert len(metrics.html_pieces(body).pieces) > 1 or "plaintext" in body
+
+
+# --- counting without polars (what the worker processes do) --------------------------------------------
+
+
+def test_word_characters_match_polars_on_every_code_point() -> None:
+    """The per-character rule of the workers' word count is polars' ``\\w`` wherever Python's Unicode
+    database knows the character (the rest is left to polars)."""
+    chars = [chr(point) for point in range(0x110000) if not 0xD800 <= point <= 0xDFFF]
+    ours = [metrics.word_character(char) for char in chars]
+    polars_word = pl.Series(chars).str.contains(r"^\w$").to_list()
+    known = [
+        (char, mine, theirs)
+        for char, mine, theirs in zip(chars, ours, polars_word, strict=True)
+        if mine is not None
+    ]
+    assert len(known) > 250_000
+    assert [hex(ord(char)) for char, mine, theirs in known if mine != theirs] == []
+
+
+WORDY = st.text(
+    alphabet=st.sampled_from([*"ab_9 \x00\n.–—’éΔ²½①Ⓐ\u200c\u0301_‿😀東", "\U0001f130"]), max_size=40
+)
+
+
+@given(WORDY)
+@settings(max_examples=300, deadline=None)
+def test_count_words_and_characters_match_polars(text: str) -> None:
+    """Words and characters of a visible text (NUL between nodes), without polars, equal polars' count."""
+    series = pl.Series([text])
+    assert metrics.count_words(text) == series.str.count_matches(r"\w+").item()
+    framed = "\x00" + series + "\x00"
+    for _ in range(2):
+        framed = framed.str.replace_all(metrics.LAYOUT_WHITESPACE_NODE, metrics.LAYOUT_BREAK)
+    characters = (framed.str.len_chars() - framed.str.count_matches("\x00")).item()
+    assert metrics.text_characters(text) == characters
+
+
+def test_a_character_newer_than_pythons_unicode_is_counted_by_polars() -> None:
+    """A text holding a character Python's database leaves unassigned is counted by polars, not guessed."""
+    unassigned = next(chr(p) for p in range(0x10000, 0x30000) if metrics.word_character(chr(p)) is None)
+    assert metrics.count_words(f"ab {unassigned}") is None
+    measured = metrics.measure_bodies([f"<p>ab {unassigned}</p>", "<p>a b</p>"])
+    assert measured.words == [-1, 2] and measured.uncounted == [0]
+    frame = metrics.measured_frame(measured)
+    expected = pl.Series([f"ab {unassigned}"]).str.count_matches(r"\w+").item()
+    assert frame["words"].to_list() == [expected, 2]
+
+
+@pytest.mark.shared
+def test_worker_counts_equal_polars_counts_on_every_real_body(thinklab_dir) -> None:
+    """Every HTML text of every real export (latest and the 21 snapshot sets): the per-body counts the
+    workers send back equal polars' counts of the same visible text."""
+    import gzip
+
+    bodies: set[str] = set()
+    for path in [*thinklab_dir.glob("latest/*.json"), *thinklab_dir.glob("snapshots/*/*.json.gz")]:
+        data = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+        export = json.loads(data)
+        for table in ("comments", "notes", "documents"):
+            for row in export.get(table, []):
+                row = row.get("fields", row)
+                bodies.update(row[key] for key in ("body_html", "intro_html") if row.get(key))
+    texts = [metrics.visible_text(body).text for body in sorted(bodies)]
+    assert len(texts) > 1_500
+    series = pl.Series(texts)
+    assert [metrics.count_words(text) for text in texts] == series.str.count_matches(r"\w+").to_list()

@@ -39,10 +39,14 @@ import re
 import subprocess
 import sys
 import threading
-from typing import NamedTuple
+import unicodedata
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
-import polars as pl
 from selectolax.lexbor import LexborHTMLParser
+
+if TYPE_CHECKING:  # imported where used: the worker processes measure HTML without polars
+    import polars as pl
 
 TEXT_BASES = ("html", "markdown")
 NODE_SEPARATOR = "\x00"
@@ -68,7 +72,11 @@ MAX_CONTEXT = 128
 MAX_SCOPE_WALK = 64
 #: Bodies per chunk sent to a worker: small enough to start early and balance, large enough to amortise IPC.
 CHUNK_POSTS = 8_000
+#: About this many bytes of HTML per chunk (a chunk ends after the body that crosses it).
+CHUNK_BYTES = 1_000_000
 
+#: Tags whose content is removed before the text is read (one scan instead of four).
+_SCRIPT_OR_STYLE = re.compile("<(?:script|style|SCRIPT|STYLE)")
 _DOI_IN_HREF = re.compile(r"(?:^/doi/|doi\.org/)(10\.[^?#\s]+)", re.IGNORECASE)
 _DOI = re.compile(r"^10\.\d+/\S+$")
 #: A markdown citation bracket ``[@key]`` or ``[@key1; @key2]``; an item is a DOI when it is ``@10.x/y``.
@@ -116,7 +124,7 @@ def _parse(html: str) -> tuple[str, list[str]]:
     if not html:
         return "", []
     tree = LexborHTMLParser(html)
-    if "<script" in html or "<style" in html or "<SCRIPT" in html or "<STYLE" in html:
+    if _SCRIPT_OR_STYLE.search(html) is not None:
         tree.strip_tags(["script", "style"])
     root = tree.root
     text = root.text(deep=True, separator=NODE_SEPARATOR, strip=False) if root is not None else ""
@@ -345,39 +353,139 @@ def citation_doi(href: str | None, data_key: str | None) -> str | None:
     return None
 
 
-def chunk_metrics(htmls: pl.Series) -> pl.DataFrame:
-    """``characters``, ``words`` (html basis), ``html_dois`` and ``html_limited`` of a chunk of bodies."""
-    texts: list[str] = []
-    limited: list[bool] = []
-    cited_by: list[int] = []
-    cited: list[str] = []
-    for index, html in enumerate(htmls.to_list()):
+#: A whitespace-only text node holding a line break (:data:`LAYOUT_WHITESPACE_NODE`).
+_LAYOUT = re.compile(LAYOUT_WHITESPACE_NODE)
+#: Bytes mapped to ``w`` (an ASCII word character of :data:`WORD_PATTERN`: letter, digit, underscore)
+#: or a space (any other ASCII byte, and any byte of a non-ASCII character not already replaced).
+_WORD_BYTES = bytes(
+    ord("w") if (chr(i).isascii() and chr(i).isalnum()) or chr(i) == "_" else ord(" ") for i in range(256)
+)
+_ASCII = bytes(range(128))
+#: Unicode TR 18's ``\w`` (what polars' regular expressions mean by it) is Alphabetic, Mark, Decimal
+#: Number, Connector Punctuation and Join Control (U+200C, U+200D). Alphabetic is the letters, Letter
+#: Number and Other_Alphabetic, which outside those categories holds only circled and squared Latin
+#: letters. Checked against polars on every code point Python's Unicode database assigns (tests).
+_WORD_CATEGORIES = frozenset(["Lu", "Ll", "Lt", "Lm", "Lo", "Nl", "Mn", "Mc", "Me", "Nd", "Pc"])
+_WORD_RANGES = (
+    (0x200C, 0x200D),
+    (0x24B6, 0x24E9),
+    (0x1F130, 0x1F149),
+    (0x1F150, 0x1F169),
+    (0x1F170, 0x1F189),
+)
+_WORD_CHARACTERS: dict[str, bool | None] = {}
+
+
+def word_character(char: str) -> bool | None:
+    """Whether a character is a word character of :data:`WORD_PATTERN`; None when Python's Unicode
+    database does not know it (assigned by a newer Unicode than Python's: polars then decides)."""
+    known = _WORD_CHARACTERS.get(char)
+    if known is None and char not in _WORD_CHARACTERS:
+        category = unicodedata.category(char)
+        point = ord(char)
+        known = (
+            None
+            if category in ("Cn", "Cs")
+            else category in _WORD_CATEGORIES or any(low <= point <= high for low, high in _WORD_RANGES)
+        )
+        _WORD_CHARACTERS[char] = known
+    return known
+
+
+def count_words(text: str) -> int | None:
+    """Words (:data:`WORD_PATTERN` matches) of a text, without a regular expression; None when the text
+    holds a character :func:`word_character` cannot classify.
+
+    Each byte becomes ``w`` or a space (a table), after every non-ASCII word character (a multi-byte
+    sequence, found among the text's few non-ASCII bytes) was replaced by ``w``; a word then starts
+    at every ``w`` after a space.
+    """
+    data = text.encode("utf-8")
+    if not text.isascii():
+        for char in set(data.translate(None, _ASCII).decode("utf-8")):
+            word = word_character(char)
+            if word is None:
+                return None
+            if word:
+                data = data.replace(char.encode("utf-8"), b"w")
+    marks = data.translate(_WORD_BYTES)
+    return marks.count(b" w") + (marks[:1] == b"w")
+
+
+def text_characters(text: str) -> int:
+    """Characters of a visible text (text nodes separated by NUL), on the html basis.
+
+    Layout whitespace between elements counts as one line break (see the module docstring): every
+    whitespace-only text node holding a line break becomes a line feed. Two passes, because two such nodes
+    in a row share the separator between them.
+    """
+    framed = NODE_SEPARATOR + text + NODE_SEPARATOR
+    if "\n" in text:
+        for _ in range(2):
+            framed = _LAYOUT.sub(LAYOUT_BREAK, framed)
+    return len(framed) - framed.count(NODE_SEPARATOR)
+
+
+class Measured(NamedTuple):
+    """Html-basis metrics of a list of bodies, computed without polars (what a worker process answers).
+
+    ``words`` is -1 for a body whose text :func:`count_words` could not count: its text is in ``texts``
+    (row numbers in ``uncounted``), for polars to count (:func:`measured_frame`).
+    """
+
+    characters: list[int]
+    words: list[int]
+    limited: list[bool]
+    #: cited DOIs, flat: ``cited[k]`` is cited by row ``cited_by[k]``
+    cited_by: list[int]
+    cited: list[str]
+    uncounted: list[int]
+    texts: list[str]
+
+
+def measure_bodies(htmls: Sequence[str | None]) -> Measured:
+    """Characters, words, DOIs and the bounded-cost flag of each body: the per-post step."""
+    out = Measured([], [], [], [], [], [], [])
+    for index, html in enumerate(htmls):
         text, found, bounded = visible_text(html or "")
-        texts.append(text)
-        limited.append(bounded)
+        words = count_words(text)
+        if words is None:
+            out.uncounted.append(index)
+            out.texts.append(text)
+        out.characters.append(text_characters(text))
+        out.words.append(-1 if words is None else words)
+        out.limited.append(bounded)
         if found:  # most posts cite nothing: build the list column from flat rows, not a list per post
-            cited_by.extend([index] * len(found))
-            cited.extend(found)
-    series = pl.Series(texts, dtype=pl.String)
-    # Layout whitespace between elements counts as one line break (see the module docstring): every
-    # whitespace-only text node holding a line break becomes "\n". Two passes, because two such nodes
-    # in a row share the separator between them.
-    framed = NODE_SEPARATOR + series + NODE_SEPARATOR
-    for _ in range(2):
-        framed = framed.str.replace_all(LAYOUT_WHITESPACE_NODE, LAYOUT_BREAK)
-    characters = framed.str.len_chars() - framed.str.count_matches(NODE_SEPARATOR)
+            out.cited_by.extend([index] * len(found))
+            out.cited.extend(found)
+    return out
+
+
+def measured_frame(measured: Measured) -> pl.DataFrame:
+    """``characters``, ``words``, ``html_dois`` and ``html_limited`` of measured bodies, in order."""
+    import polars as pl
+
+    words = pl.Series(measured.words, dtype=pl.Int64)
+    if measured.uncounted:
+        counted = pl.Series(measured.texts, dtype=pl.String).str.count_matches(WORD_PATTERN).cast(pl.Int64)
+        words = words.scatter(measured.uncounted, counted)
     dois = (
-        pl.DataFrame({"row": pl.Series(cited_by, dtype=pl.Int64), "doi": pl.Series(cited, dtype=pl.String)})
+        pl.DataFrame(
+            {
+                "row": pl.Series(measured.cited_by, dtype=pl.Int64),
+                "doi": pl.Series(measured.cited, dtype=pl.String),
+            }
+        )
         .group_by("row")
         .agg(pl.col("doi").alias("html_dois"))
     )
     return (
         pl.DataFrame(
             {
-                "row": pl.int_range(len(texts), dtype=pl.Int64, eager=True),
-                "characters": characters.cast(pl.Int64),
-                "words": series.str.count_matches(WORD_PATTERN).cast(pl.Int64),
-                "html_limited": pl.Series(limited, dtype=pl.Boolean),
+                "row": pl.int_range(len(measured.characters), dtype=pl.Int64, eager=True),
+                "characters": pl.Series(measured.characters, dtype=pl.Int64),
+                "words": words,
+                "html_limited": pl.Series(measured.limited, dtype=pl.Boolean),
             }
         )
         .join(dois, on="row", how="left", maintain_order="left")
@@ -386,14 +494,21 @@ def chunk_metrics(htmls: pl.Series) -> pl.DataFrame:
     )
 
 
+def chunk_metrics(htmls: pl.Series) -> pl.DataFrame:
+    """``characters``, ``words`` (html basis), ``html_dois`` and ``html_limited`` of a chunk of bodies."""
+    return measured_frame(measure_bodies(htmls.to_list()))
+
+
 class HtmlMetricsPool:
     """Html-basis metrics of bodies, computed while the loader is still reading, once per distinct body.
 
-    ``add`` queues the bodies of each file as it is read; with ``parallel`` they go at once, in chunks, to
-    worker processes (:mod:`impactreport.metrics_worker`) that were started before the first file was
-    read, so parsing HTML overlaps reading JSON. Chunks travel as Arrow IPC (no Python object per body),
-    which keeps memory bounded by the chunks in flight. Results are keyed by a 64-bit hash of the body:
-    a body repeated across snapshots or projects is parsed once. ``table`` waits for every chunk.
+    ``add`` queues the bodies of each batch of files as it is read; with ``parallel`` they go at once,
+    in chunks, to worker processes (:mod:`impactreport.metrics_worker`) that were started before the
+    first file was read, so parsing HTML overlaps reading JSON. A worker imports neither polars nor the
+    rest of the package (it starts in a few hundredths of a second) and answers with plain arrays
+    (:class:`Measured`); the feeding thread turns them into a frame. Results are keyed by a 64-bit hash
+    of the body: a body repeated across snapshots or projects is parsed once. ``table`` waits for every
+    chunk.
     """
 
     def __init__(self, *, parallel: bool, workers: int | None = None) -> None:
@@ -413,7 +528,7 @@ class HtmlMetricsPool:
 
     def _serve(self) -> None:
         """Feed one worker process from the queue until the end marker (runs in a thread)."""
-        from impactreport.metrics_worker import read_frame, write_frame
+        from impactreport.metrics_worker import read_bodies_answer, write_bodies
 
         worker = subprocess.Popen(
             [sys.executable, "-m", "impactreport.metrics_worker"],
@@ -425,11 +540,11 @@ class HtmlMetricsPool:
         try:
             while (item := self._queue.get()) is not None:
                 index, chunk = item
-                write_frame(worker.stdin, pl.DataFrame({"body_html": chunk}))
-                answer = read_frame(worker.stdout)
+                write_bodies(worker.stdin, chunk)
+                answer = read_bodies_answer(worker.stdout)
                 if answer is None:
                     raise RuntimeError("text metrics worker stopped unexpectedly")
-                self._results[index] = answer
+                self._results[index] = measured_frame(answer)
         except BaseException as error:  # reported by table(); the other workers finish the queue
             self._errors.append(error)
         finally:
@@ -438,7 +553,10 @@ class HtmlMetricsPool:
             worker.wait()
 
     def add(self, htmls: pl.Series) -> None:
-        """Queue the bodies not seen before."""
+        """Queue the bodies not seen before, in chunks of at most :data:`CHUNK_POSTS` and about
+        :data:`CHUNK_BYTES` (small enough for every worker to get some early)."""
+        import polars as pl
+
         frame = pl.DataFrame({"hash": body_hash(htmls), "body": htmls.fill_null("")})
         frame = frame.unique("hash", keep="first", maintain_order=True)
         # A Python set, not `is_in` against everything seen: that would rebuild a hash table of all
@@ -449,17 +567,24 @@ class HtmlMetricsPool:
         frame = frame.filter(pl.Series(new, dtype=pl.Boolean))
         if frame.is_empty():
             return
-        for start in range(0, frame.height, CHUNK_POSTS):
-            chunk = frame.slice(start, CHUNK_POSTS)
+        # A chunk ends where the running byte count or the row count crosses a multiple of its limit.
+        chunk = (pl.col("body").str.len_bytes().cum_sum() // CHUNK_BYTES) + (
+            pl.int_range(pl.len()) // CHUNK_POSTS
+        )
+        starts = frame.select((chunk.diff().fill_null(1) != 0).arg_true()).to_series().to_list()
+        for start, end in zip(starts, [*starts[1:], frame.height], strict=True):
+            part = frame.slice(start, end - start)
             index = len(self._keys)
-            self._keys.append(chunk["hash"])
+            self._keys.append(part["hash"])
             if self._threads:
-                self._queue.put((index, chunk["body"]))
+                self._queue.put((index, part["body"]))
             else:
-                self._results[index] = chunk_metrics(chunk["body"])
+                self._results[index] = chunk_metrics(part["body"])
 
     def table(self) -> pl.DataFrame:
         """``hash``, ``characters``, ``words``, ``html_dois``, ``html_limited`` of every body added."""
+        import polars as pl
+
         self.close()
         if self._errors:
             raise RuntimeError(f"text metrics failed: {self._errors[0]}") from self._errors[0]
@@ -493,11 +618,13 @@ class HtmlMetricsPool:
 
 def body_hash(htmls: pl.Series) -> pl.Series:
     """The key of a body in :class:`HtmlMetricsPool` (same seeds everywhere in one process)."""
+
     return htmls.fill_null("").hash(seed=0x1B873593)
 
 
 def html_metrics(htmls: pl.Series, *, pool: HtmlMetricsPool | None = None) -> pl.DataFrame:
     """``characters``, ``words``, ``html_dois``, ``html_limited`` of HTML bodies, in order (from ``pool``)."""
+
     if pool is None:
         with HtmlMetricsPool(parallel=htmls.len() >= PARALLEL_MIN_POSTS) as own:
             own.add(htmls)
@@ -520,6 +647,8 @@ def text_metrics(
     ``with_limits`` adds ``html_limited``: the HTML was too deeply nested to measure exactly at bounded
     cost (see the module docstring), so the caller can warn naming the post (:func:`limited_warning`).
     """
+    import polars as pl
+
     if text_basis not in TEXT_BASES:
         raise ValueError(f"text basis must be one of {', '.join(TEXT_BASES)}, not {text_basis!r}")
     frame = pl.concat(
