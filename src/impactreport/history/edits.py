@@ -255,17 +255,20 @@ def per_person(
     period: Period | None = None,
     people: pl.DataFrame | None = None,
     changes: pl.DataFrame | None = None,
+    posts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per person who wrote or revised in the period (:data:`PEOPLE_SCHEMA`), most revisions
     first; posts whose source names no author are one row with a null ``person`` (last).
 
     ``people`` maps ``source``, ``profile_id`` to ``person``, ``username``, ``name`` (the pipeline's
-    posts, identities applied); accounts it lacks are named from the versioned profiles.
+    posts, identities applied); accounts it lacks are named from the versioned profiles. ``changes``
+    and ``posts`` are :func:`.revisions.events` and :func:`.revisions.post_versions` when the caller
+    has them.
     """
     period = period or Period()
-    posts = post_versions(versions)
-    found = in_period(events(versions) if changes is None else changes, period).filter("revision")
-    seen = first_seen(versions).filter(period.contains("at"))
+    posts = post_versions(versions) if posts is None else posts
+    found = in_period(events(versions, posts) if changes is None else changes, period).filter("revision")
+    seen = first_seen(versions, posts).filter(period.contains("at"))
     final = final_characters(versions, period, posts)
     made = found.group_by("source", pl.col("author_id").alias("profile_id")).agg(
         revisions=pl.len().cast(pl.Int64),
@@ -435,15 +438,16 @@ def analyse(
 ) -> EditHistory:
     """Every view of the edits of ``period`` (:class:`EditHistory`), the revisions measured once."""
     period = period or Period()
-    changes = events(versions)
-    final = final_characters(versions, period)
+    posts = post_versions(versions)
+    changes = events(versions, posts)
+    final = final_characters(versions, period, posts)
     first = versions.snapshots["retrieved"].min() if versions.snapshots.height else None
     return EditHistory(
         period=period,
-        summary=summarise(versions, period, changes=changes),
+        summary=summarise(versions, period, changes=changes, posts=posts),
         weekly=weekly(versions, period, changes),
         rerender_days=rerender_days(versions, period, changes),
-        people=per_person(versions, period, people, changes),
+        people=per_person(versions, period, people, changes, posts),
         final_characters=int(final["characters"].sum() or 0),
         first_snapshot=first if isinstance(first, datetime) else None,
     )

@@ -122,10 +122,12 @@ def _lcs(old: list[str], new: list[str]) -> list[int]:
     return [int(x) for x in cpdist(old, new, scorer=LCSseq.similarity, workers=-1)]
 
 
-def events(versions: Versions) -> pl.DataFrame:
+def events(versions: Versions, posts: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per version change of a post: ``revision`` or ``rerender`` flags, inserted/deleted, and
     ``author_id`` (who made the change: the version's editor where known, else the post's author)."""
-    posts = post_versions(versions).sort("source", "project", "kind", "key", "first_seq")
+    posts = (post_versions(versions) if posts is None else posts).sort(
+        "source", "project", "kind", "key", "first_seq"
+    )
     post = ["source", "project", "kind", "key"]
     compared = posts.with_columns(
         pl.col("md").shift(1).over(post).alias("old_md"),
@@ -155,9 +157,10 @@ def events(versions: Versions) -> pl.DataFrame:
     return pl.concat([revised.select(columns), rerendered.select(columns)])
 
 
-def first_seen(versions: Versions) -> pl.DataFrame:
-    """Each post's first version: when, its characters (source text's code points), its author."""
-    posts = post_versions(versions)
+def first_seen(versions: Versions, posts: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Each post's first version: when, its characters (source text's code points), its author
+    (``posts``: :func:`post_versions` of ``versions`` when the caller has them)."""
+    posts = post_versions(versions) if posts is None else posts
     text = pl.coalesce("md", "html").fill_null("")
     return (
         posts.sort("first_seq")
@@ -170,9 +173,9 @@ def first_seen(versions: Versions) -> pl.DataFrame:
     )
 
 
-def deletions(versions: Versions) -> pl.DataFrame:
+def deletions(versions: Versions, posts: pl.DataFrame | None = None) -> pl.DataFrame:
     """Posts absent from every snapshot after their last one: when first missed (project, kind, key, at)."""
-    posts = post_versions(versions)
+    posts = post_versions(versions) if posts is None else posts
     last = posts.group_by("source", "project", "kind", "key").agg(pl.col("last_seq").max())
     snapshots = versions.snapshots
     ends = snapshots.group_by("source", "project").agg(pl.col("seq").max().alias("_end"))
@@ -216,19 +219,24 @@ def _level(
 
 
 def summarise(
-    versions: Versions, period: Period | None = None, *, changes: pl.DataFrame | None = None
+    versions: Versions,
+    period: Period | None = None,
+    *,
+    changes: pl.DataFrame | None = None,
+    posts: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
     """``{"overall": {...}, "projects": {name: {...}}}`` with exactly :data:`HISTORY_KEYS` in each,
     counting what happened in ``period`` (snapshots retrieved, revisions, first sightings, deletions).
 
-    ``changes`` is :func:`events` of ``versions`` when the caller has it already (it measures every
-    revision's LCS, the slow part).
+    ``changes`` is :func:`events` of ``versions`` and ``posts`` its :func:`post_versions` when the
+    caller has them already (the LCS of every revision is the slow part).
     """
     period = period or Period()
     within = period.contains("at")
-    changes = (events(versions) if changes is None else changes).filter(within)
-    seen = first_seen(versions).filter(within)
-    deleted = deletions(versions).filter(within)
+    posts = post_versions(versions) if posts is None else posts
+    changes = (events(versions, posts) if changes is None else changes).filter(within)
+    seen = first_seen(versions, posts).filter(within)
+    deleted = deletions(versions, posts).filter(within)
     snapshots = versions.snapshots.filter(period.contains("retrieved"))
     projects: dict[str, dict[str, Any]] = {}
     for name in sorted(versions.snapshots["project"].unique().to_list(), key=lambda n: (n.lower(), n)):
