@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
@@ -397,28 +398,24 @@ def read_versions(request: Request, notice: Callable[[str], None]) -> Versions:
     return load_versions(list(request.paths), notice, projects=list(request.projects) or None)
 
 
-def views_series(
-    request: Request, versions: Versions | None = None, warnings: list[str] | None = None
-) -> pl.DataFrame:
+def views_series(request: Request, versions: Versions, warnings: list[str] | None = None) -> pl.DataFrame:
     """Views of every snapshot of the request's projects (views over time, views gained in a period):
-    the versioned tables' views (:func:`impactreport.load.views.views_series`).
-
-    ``versions`` are the request's versioned tables when the caller has them; without them the
-    snapshots are read here, without a cache (one snapshot per project: nothing worth keeping).
-    Problems met on the way (a counter that is not a whole number) are appended to ``warnings``.
-    """
-    from impactreport.load.views import load_views
+    the versioned tables' views (:func:`impactreport.load.views.views_series`). The readers' warnings
+    (a counter that is not a whole number) are appended to ``warnings``."""
     from impactreport.load.views import views_series as series_of
 
-    said = warnings if warnings is not None else []
-    if versions is None:
-        series = load_views(list(request.paths), warnings=said)
-    else:
-        said.extend(line for line in dict.fromkeys(versions.warnings) if line not in said)
-        series = series_of(versions)
+    if warnings is not None:
+        warnings.extend(line for line in dict.fromkeys(versions.warnings) if line not in warnings)
+    series = series_of(versions)
     if request.projects:
         series = series.filter(pl.col("project").is_in(list(request.projects)))
     return series
+
+
+def has_history(versions: Versions) -> bool:
+    """True when some project has two or more snapshots: revisions can be counted."""
+    counts = versions.snapshots.group_by("source", "project").len()
+    return bool(counts.height) and int(counts["len"].max()) > 1  # type: ignore[arg-type]
 
 
 def people_of(dataset: Dataset) -> pl.DataFrame:
@@ -464,15 +461,19 @@ def analyses(
     )
 
 
-def charts(frames: dict[str, pl.DataFrame], request: Request) -> dict[str, Any]:
-    """One altair chart per figure."""
+def charts(
+    frames: dict[str, pl.DataFrame], request: Request, only: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """One altair chart per figure (``only``: just these)."""
     from impactreport.figures import build_all
 
-    return build_all(frames, request.analysis_params())
+    return build_all(frames, request.analysis_params(), only=only)
 
 
 #: Figures drawn at once: vl-convert renders outside the GIL, so threads overlap the rendering.
 FIGURE_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: The comment closing a written SVG: the key of what was drawn (see :func:`write_figures`).
+FIGURE_KEY = "<!-- impactreport figure {key} -->\n"
 
 
 def has_data(name: str, frame: pl.DataFrame) -> bool:
@@ -481,6 +482,27 @@ def has_data(name: str, frame: pl.DataFrame) -> bool:
     if name == "edits":
         return frame.height > 0 and bool(frame["revisions"].sum() or frame["rerenders"].sum())
     return frame.height > 0
+
+
+def figure_key(spec: Mapping[str, Any], formats: Sequence[str], scale: float) -> str:
+    """What a figure's files are a function of: its Vega-Lite spec (data included), the formats, the
+    PNG scale and the renderer's version."""
+    import hashlib
+    import json
+
+    what = json.dumps([spec, list(formats), scale, version("vl-convert-python")], sort_keys=True, default=str)
+    return hashlib.sha256(what.encode("utf-8")).hexdigest()
+
+
+def _current(out: Path, name: str, formats: Sequence[str], key: str) -> bool:
+    """True when ``out`` holds this figure drawn from the same key in every format (the SVG ends with
+    the key, written after the other formats)."""
+    svg = out / f"{name}.svg"
+    if "svg" not in formats or not all((out / f"{name}.{fmt}").is_file() for fmt in formats):
+        return False
+    with open(svg, "rb") as handle:
+        handle.seek(max(0, svg.stat().st_size - 200))
+        return handle.read().endswith(FIGURE_KEY.format(key=key).encode())
 
 
 def write_figures(
@@ -493,14 +515,26 @@ def write_figures(
     progress: Stage | None = None,
 ) -> dict[str, list[Path]]:
     """Write each chart as ``out/<name>.<format>`` and its frame as ``out/<name>.csv`` (``skip_empty``:
-    only figures :func:`has_data`), a few charts at a time; ``progress`` gets each name as it is done."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+    only figures :func:`has_data`), a few charts at a time; ``progress`` gets each name as it is done.
 
+    A figure whose files in ``out`` were drawn from the same spec, formats and scale (:func:`figure_key`,
+    kept as a comment closing the SVG) is not drawn again: the report executes twice (HTML, then PDF)
+    and a new snapshot leaves most figures as they were.
+    """
     from impactreport.figures import csv_bytes, save_chart
     from impactreport.files import write_atomic
 
     def one(name: str) -> list[Path]:
-        paths = save_chart(result.charts[name], out, name, formats=formats, scale=scale)
+        chart = result.charts[name]
+        key = figure_key(chart.to_dict(validate=False), formats, scale)  # validated when drawn
+        paths = [out / f"{name}.{fmt}" for fmt in formats]
+        if not _current(out, name, formats, key):
+            paths = save_chart(chart, out, name, formats=formats, scale=scale)
+            if "svg" in formats:
+                svg = out / f"{name}.svg"
+                write_atomic(
+                    svg, svg.read_bytes().rstrip(b"\n") + b"\n" + FIGURE_KEY.format(key=key).encode()
+                )
         csv_path = out / f"{name}.csv"
         write_atomic(csv_path, csv_bytes(result.frames[name]))
         return [*paths, csv_path]
@@ -542,14 +576,12 @@ def run(
     notes: list[str] = []
     view_warnings: list[str] = []
     versions = None
-    # views over time and views gained in a period come from every snapshot, and so do edits: read the
-    # versioned tables (cached beside the snapshots) when some project has several snapshots
-    several = (figures or not request.period.is_open) and several_snapshots(request)
-    if several:
-        say("Reading the history of every snapshot")
+    # views over time, views gained in a period and edits come from every snapshot: the versioned
+    # tables, read through their cache (for a period without figures, only when some project has
+    # several snapshots: a single one gains nothing)
+    if figures or (not request.period.is_open and several_snapshots(request)):
+        say("Reading every snapshot")
         versions = read_versions(request, view_warnings.append)
-    if figures or several:
-        say("Reading views of every snapshot")
         views = views_series(request, versions, view_warnings)
     stats, note = with_views_gained(stats, views, request.period)
     notes += [note] if note else []
@@ -567,16 +599,25 @@ def run(
     )
     if not figures:
         return result
+    from impactreport.analyses import FIGURE_NAMES
+
     say("Computing the data behind each figure")
-    frames = analyses(dataset, request, views, full)
-    history = None
-    if versions is not None:
-        say("Measuring revisions")
-        history = edit_history(versions, request, full)
-        frames |= edit_frames(history)
-    say("Drawing figures")
-    result = replace(result, history=history)
-    return replace(result, frames=frames, charts=charts(frames, request))
+    # revisions are measured (an LCS per revision, in C, outside the GIL) while the other figures are drawn
+    with ThreadPoolExecutor(1) as pool:
+        measuring = None
+        if versions is not None and has_history(versions):
+            measuring = pool.submit(edit_history, versions, request, full)
+        frames = analyses(dataset, request, views, full)
+        say("Drawing figures")
+        drawn = charts(frames, request)
+        history = None
+        if measuring is not None:
+            say("Measuring revisions")
+            history = measuring.result()
+            frames |= edit_frames(history)
+            drawn |= charts(frames, request, only=("edits",))
+    drawn = {name: drawn[name] for name in FIGURE_NAMES if name in drawn}
+    return replace(result, frames=frames, charts=drawn, history=history)
 
 
 def history(request: Request, notice: Callable[[str], None]) -> dict[str, Any]:

@@ -235,7 +235,7 @@ def views_over_time(
         .join(titles.lazy(), on=["project", "id"], how="left")
         .sort(["latest", "key"], descending=[True, False])
         .head(params.top_threads)
-        .join(urls, on="key", how="left")
+        .join(urls, on="key", how="left", maintain_order="left")
         .with_columns(
             order=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
             series=shorten(

@@ -7,7 +7,7 @@ stable figure names; :func:`impactreport.pipeline.write_figures` writes ``<name>
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import altair as alt
 import polars as pl
@@ -19,9 +19,13 @@ from .save import FORMATS, save_chart
 
 
 def build_all(
-    frames: dict[str, pl.DataFrame], params: AnalysisParams | None = None
+    frames: dict[str, pl.DataFrame],
+    params: AnalysisParams | None = None,
+    *,
+    only: Collection[str] | None = None,
 ) -> dict[str, alt.TopLevelMixin]:
-    """One chart per figure name present in ``frames`` (``edits`` also draws ``rerender-days``)."""
+    """One chart per figure name present in ``frames`` (``edits`` also draws ``rerender-days``);
+    ``only``: just those figures (colours still come from every project of ``frames``)."""
     params = params or AnalysisParams()
     projects = (
         sorted(
@@ -47,7 +51,8 @@ def build_all(
             frames["contributors-over-time"], params
         ),
     }
-    return {name: builders[name]() for name in FIGURE_NAMES if name in frames}
+    wanted = FIGURE_NAMES if only is None else [name for name in FIGURE_NAMES if name in only]
+    return {name: builders[name]() for name in wanted if name in frames}
 
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:

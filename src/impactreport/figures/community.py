@@ -44,7 +44,7 @@ def first_response(
     present = set(frame["project"].to_list())
     names = [name for name in (projects or sorted(present, key=str.lower)) if name in present]
     per_project = (
-        frame.group_by("project")
+        frame.group_by("project", maintain_order=True)
         .agg(
             answered=pl.col("answered").sum().cast(pl.Int64),
             unanswered=(~pl.col("answered")).sum().cast(pl.Int64),
