@@ -258,7 +258,7 @@ def test_report_revisions_agree_with_summary_history(
         f"{percent:,.1f} % more than the final texts hold."
     )
     assert sentence in text
-    assert f"The site re-rendered {history['rerenders']:,} posts without their text changing" in text
+    assert f"without their text changing ({history['rerenders']:,} re-renders)" in text
     assert "Edits made before the first snapshot" in text
     assert (out / "figures" / "edits.svg").exists()
     assert pl.read_csv(out / "figures" / "edits.csv")["revisions"].sum() == history["revisions"]

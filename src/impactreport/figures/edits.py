@@ -71,7 +71,7 @@ def _rules(days: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
     )
     rows = ordered.height
     labels = [
-        f"{_day(day)}: {count:,} {'post' if count == 1 else 'posts'} re-rendered"
+        f"{_day(day)}: {count:,} {'re-render' if count == 1 else 're-renders'}"
         for day, count in ordered.select("day", "rerenders").iter_rows()
     ]
     ordered = ordered.with_columns(
@@ -147,7 +147,7 @@ def chart(
             .mark_rule(color=RERENDER_COLOR, strokeDash=[4, 3], strokeWidth=1.2)
             .encode(x=alt.X("moment:T"), tooltip=[
                 alt.Tooltip("day:T", format="%d %b %Y", timeUnit="utcyearmonthdate", title="Re-render day"),
-                alt.Tooltip("rerenders:Q", format=",", title="posts re-rendered")])
+                alt.Tooltip("rerenders:Q", format=",", title="re-renders")])
         )  # fmt: skip
     labelled = rules.drop_nulls("label")
     labels: list[alt.Chart] = []
@@ -204,7 +204,7 @@ def _description(frame: pl.DataFrame, days: pl.DataFrame, gaps: pl.DataFrame) ->
     if days.height:
         named = days.sort("rank").head(NAMED_RERENDER_DAYS)
         listed = "; ".join(
-            f"{_day(d)}, {n:,} {'post' if n == 1 else 'posts'}"
+            f"{_day(d)}, {n:,} {'re-render' if n == 1 else 're-renders'}"
             for d, n in named.select("day", "rerenders").iter_rows()
         )
         text += (

@@ -398,18 +398,14 @@ class EditHistory:
         total = int(days["rerenders"].sum())
         named = self.biggest_rerender_days()
         listed = "; ".join(
-            f"{_day(day)} ({count:,} {'post' if count == 1 else 'posts'}"
-            + (f" in {len(projects)} projects)" if len(projects) > 1 else ")")
+            f"{_day(day)} ({_times(count)}" + (f" in {len(projects)} projects)" if len(projects) > 1 else ")")
             for day, count, projects in named.select("day", "rerenders", "projects").iter_rows()
         )
-        many = "" if days.height <= named.height else f"; the biggest: {listed}"
-        listing = listed if not many else ""
         days_text = "1 day" if days.height == 1 else f"{days.height:,} days"
-        renders = "1 post" if total == 1 else f"{total:,} posts"
+        which = f": {listed}" if days.height <= named.height else f"; the biggest: {listed}"
         return (
-            f"The site re-rendered {renders} without their text changing, on {days_text}"
-            + (f": {listing}" if listing else many)
-            + ". These re-renders are marked in the figure and are not counted as revisions."
+            f"The site re-rendered posts without their text changing ({_times(total)}) on "
+            f"{days_text}{which}. These re-renders are marked in the figure and are not counted as revisions."
         )
 
     def limits(self) -> str:
@@ -424,6 +420,11 @@ class EditHistory:
 
 def _day(value: date) -> str:
     return f"{value.day} {value:%b %Y}"
+
+
+def _times(count: int) -> str:
+    """``1 re-render``, ``250 re-renders``."""
+    return "1 re-render" if count == 1 else f"{count:,} re-renders"
 
 
 def _when(iso: str | None) -> str:
