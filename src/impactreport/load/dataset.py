@@ -28,7 +28,7 @@ format) — is the one-line :class:`~impactreport.errors.InputError` it always w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +41,11 @@ from impactreport.load.read import (
     TABLE_NAMES,
     NotAnExport,
     ParsedExport,
-    parse_export,
+    SmallExport,
+    parse_alone,
+    parse_stacked,
     read_export,
+    read_export_or_small,
     split_tables,
 )
 from impactreport.load.resolve import has_missing_keys, resolve_keys
@@ -208,53 +211,66 @@ def _batches(
         yield batch
 
 
-def _parse(file: SnapshotFile) -> ParsedExport | InputError:
-    """One file parsed, or the error it gave (raised in reading order by the caller)."""
+def _read(file: SnapshotFile) -> ParsedExport | SmallExport | InputError:
+    """One file read (parsed, or left for a stacked parse), or the error it gave (raised in reading
+    order by the caller)."""
     try:
-        return parse_export(file.path)
+        return read_export_or_small(file.path)
     except InputError as error:
         return error
 
 
-def _row_keys(parsed: ParsedExport) -> set[str]:
-    return {f.name for rows in parsed.rows.values() if rows is not None for f in rows.fields}
+@dataclass(frozen=True)
+class _Group:
+    """Files whose rows have one type, parsed (stacked: one row per file, a column per table)."""
+
+    indexes: list[int]
+    frame: pl.DataFrame
+    rows: dict[str, pl.Struct | None]
+    #: per file: (retrieved, source, sha256, warnings)
+    about: list[tuple[str | None, str | None, str, tuple[str, ...]]]
 
 
-def _read_group(
-    group: list[tuple[int, ParsedExport]],
-    files: Sequence[SnapshotFile],
-    paths: Sequence[Path],
-    loaded: Loaded,
-    pool: HtmlMetricsPool,
-) -> None:
-    """Normalise files whose rows have the same type together: one query per table for all of them."""
-    first = group[0][1]
-    export_format = format_of_keys(_row_keys(first), path=first.path)
-    indexes = [index for index, _ in group]
-    stacked = pl.concat([parsed.frame for _, parsed in group], how="vertical").with_columns(
-        pl.Series(FILE, indexes, dtype=FILE_INDEX)
+def _parsed_group(group: list[tuple[int, ParsedExport]]) -> _Group:
+    return _Group(
+        indexes=[index for index, _ in group],
+        # One contiguous copy: the rows kept must not hold on to every file's small buffers.
+        frame=pl.concat([parsed.frame for _, parsed in group], how="vertical", rechunk=True),
+        rows=group[0][1].rows,
+        about=[(p.retrieved, p.source, p.sha256, p.warnings) for _, p in group],
     )
-    rows = stacked.select(pl.sum_horizontal(pl.col(name).list.len() for name in TABLE_NAMES)).to_series()
+
+
+def _normalise_group(
+    group: _Group, files: Sequence[SnapshotFile], paths: Sequence[Path], loaded: Loaded, pool: HtmlMetricsPool
+) -> None:
+    """Normalise the files of a group together (one query per table) and queue their texts."""
+    first = files[group.indexes[0]].path
+    keys = {f.name for rows in group.rows.values() if rows is not None for f in rows.fields}
+    export_format = format_of_keys(keys, path=first)
+    stacked = group.frame.with_columns(pl.Series(FILE, group.indexes, dtype=FILE_INDEX))
+    # A file's rows: those of its non-empty tables (an array of nulls alone is an empty table).
+    counted = [pl.col(name).list.len() for name, rows in group.rows.items() if rows is not None]
+    rows = stacked.select(pl.sum_horizontal(counted) if counted else pl.lit(0)).to_series().to_list()
     tables = normalise_files(
-        split_tables(stacked, first.rows, keep=(FILE,)),
-        export_format,
-        paths=paths,
-        by=FILE,
+        split_tables(stacked, group.rows, keep=(FILE,)), export_format, paths=paths, by=FILE
     )
     del stacked
     pool.add(pl.concat([tables[table][column] for table, column in TEXT_COLUMNS]))
     own = export_format == "B"  # keys recovered file by file
-    for (index, parsed), count in zip(group, rows, strict=True):
+    for index, (retrieved, source, sha256, warnings), count in zip(
+        group.indexes, group.about, rows, strict=True
+    ):
         file = files[index]
         loaded.files[index] = FileTables(
             index=index,
             file=file,
-            source=parsed.source or file.source,
+            source=source or file.source,
             export_format=export_format,
-            retrieved=parsed.retrieved,
-            sha256=parsed.sha256,
+            retrieved=retrieved,
+            sha256=sha256,
             rows=count,
-            warnings=parsed.warnings,
+            warnings=warnings,
             tables={name: frame.filter(pl.col(FILE) == index).drop(FILE) for name, frame in tables.items()}
             if own
             else None,
@@ -265,39 +281,76 @@ def _read_group(
                 loaded.frames[name].append(frame)
 
 
+def _skip_or_raise(file: SnapshotFile, error: InputError, loaded: Loaded) -> None:
+    """Raise a file's error, unless the file is a stray found by a scan that is not an export: then
+    it is skipped with a warning."""
+    if isinstance(error, NotAnExport) and file.scanned and not file.in_store:
+        loaded.warnings.append(f"{error}: skipped (found in a scanned folder; not a project export)")
+        return
+    raise error
+
+
+def _parse_small(
+    group: list[tuple[int, SmallExport]], files: Sequence[SnapshotFile], loaded: Loaded
+) -> tuple[_Group | None, list[tuple[int, ParsedExport]]]:
+    """Small exports of one shape parsed in one call; if polars cannot, each alone (for its message)."""
+    stacked = parse_stacked([small for _, small in group])
+    if stacked is not None:
+        frame, rows = stacked
+        about: list[tuple[str | None, str | None, str, tuple[str, ...]]] = [
+            (s.retrieved, s.source, s.digest(), ()) for _, s in group
+        ]
+        return _Group([index for index, _ in group], frame, rows, about), []
+    alone: list[tuple[int, ParsedExport]] = []
+    for index, small in group:
+        try:
+            alone.append((index, parse_alone(small)))
+        except InputError as error:
+            _skip_or_raise(files[index], error, loaded)
+    return None, alone
+
+
 def read_files(
     files: Sequence[SnapshotFile], pool: HtmlMetricsPool, sizes: Sequence[int], on_file: Progress | None
 ) -> Loaded:
     """Read every file, largest first, in batches; a scanned stray file that is not an export is skipped
     with a warning.
 
-    Files of a batch are read and parsed by threads (reading, gzip, hashing and polars' parser release
-    the GIL); the batch's files whose rows have the same type are then normalised in one query
-    (:func:`_read_group`) and their texts queued for measuring. Only the normalised rows outlive a
-    batch, so memory follows the largest batch, not the number of files. Largest first: the peak memory
-    of parsing the biggest export is not stacked on top of everything read before it. Rows are put
-    back in discovery order when the tables are assembled.
+    Files of a batch are read by threads (reading, gzip, hashing and polars' parser release the
+    GIL). A small export is parsed with the others of its shape in one call (see
+    :class:`~impactreport.load.read.SmallExport`), any other alone; files whose rows have the same type
+    are then normalised in one query (:func:`_normalise_group`) and their texts queued for measuring.
+    Only the normalised rows outlive a batch, so memory follows the largest batch, not the number of
+    files. Largest first: the peak memory of parsing the biggest export is not stacked on top of
+    everything read before it. Rows are put back in discovery order when the tables are assembled.
     """
     loaded = Loaded()
     paths = [file.path for file in files]
     order = sorted(range(len(files)), key=lambda i: -sizes[i])
     with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="read") as threads:
         for batch in _batches(order, files, sizes):
-            groups: dict[tuple[pl.Struct | None, ...], list[tuple[int, ParsedExport]]] = {}
-            for index, result in zip(batch, threads.map(_parse, [files[i] for i in batch]), strict=True):
-                file = files[index]
+            parsed: dict[tuple[pl.Struct | None, ...], list[tuple[int, ParsedExport]]] = {}
+            small: dict[Hashable, list[tuple[int, SmallExport]]] = {}
+            for index, result in zip(batch, threads.map(_read, [files[i] for i in batch]), strict=True):
                 if on_file is not None:
-                    on_file(file)
-                if isinstance(result, NotAnExport) and file.scanned and not file.in_store:
-                    loaded.warnings.append(
-                        f"{result}: skipped (found in a scanned folder; not a project export)"
-                    )
-                    continue
+                    on_file(files[index])
                 if isinstance(result, InputError):
-                    raise result
-                groups.setdefault(tuple(result.rows.values()), []).append((index, result))
-            for group in groups.values():
-                _read_group(group, files, paths, loaded, pool)
+                    _skip_or_raise(files[index], result, loaded)
+                elif isinstance(result, SmallExport):
+                    small.setdefault(result.shape, []).append((index, result))
+                else:
+                    parsed.setdefault(tuple(result.rows.values()), []).append((index, result))
+            groups: list[_Group] = []
+            for same_shape in small.values():
+                group, alone = _parse_small(same_shape, files, loaded)
+                if group is not None:
+                    groups.append(group)
+                for index, one in alone:
+                    parsed.setdefault(tuple(one.rows.values()), []).append((index, one))
+            groups.extend(_parsed_group(same_type) for same_type in parsed.values())
+            del parsed, small
+            for group in groups:
+                _normalise_group(group, files, paths, loaded, pool)
     if files and not loaded.files:
         raise InputError(
             f"{', '.join(str(f.path) for f in files[:3])}{' …' if len(files) > 3 else ''}: "
@@ -402,13 +455,17 @@ def _drop_duplicate_ids(
 ) -> pl.DataFrame:
     """Keep the first row of each id within a file; warn per file with the count dropped."""
     key = ROW_KEYS[table][0]
-    repeat = pl.col(key).is_not_null() & (pl.int_range(pl.len()).over("_file", key) > 0)
-    counts = frame.filter(repeat).group_by("_file").len().sort("_file")
+    repeat = pl.col(key).is_not_null() & (pl.int_range(pl.len()).over(FILE, key) > 0)
+    # The repeats are found on the two key columns only: filtering the whole frame would copy its texts.
+    repeated = frame.select(FILE, key).select(repeat.alias("_repeat"))["_repeat"]
+    if not repeated.any():
+        return frame
+    counts = frame.filter(repeated).group_by(FILE).len().sort(FILE)
     for file_index, count in counts.iter_rows():
         warnings.append(
             f"{paths[file_index]}: {count} duplicate {table} id(s) dropped (kept the first of each)"
         )
-    return frame.filter(~repeat) if counts.height else frame
+    return frame.filter(~repeated)
 
 
 def _combine(frame: pl.DataFrame, table: str) -> pl.DataFrame:
@@ -530,15 +587,14 @@ def _table_frame(loaded: Loaded, table: str) -> pl.DataFrame:
         else normalise_files({}, "C", paths=[], by=FILE)[table]
     )
     reads = sorted(loaded.files.values(), key=lambda r: r.index)
-    origin = pl.DataFrame(
-        {
-            FILE: [read.index for read in reads],
-            "source": [read.source for read in reads],
-            "project": [read.file.project for read in reads],
-        },
-        schema={FILE: FILE_INDEX, "source": pl.String, "project": pl.String},
+    indexes = pl.Series([read.index for read in reads], dtype=FILE_INDEX)
+    origin = {
+        "source": pl.Series([read.source for read in reads], dtype=pl.String),
+        "project": pl.Series([read.file.project for read in reads], dtype=pl.String),
+    }
+    return frame.sort(FILE, maintain_order=True).with_columns(
+        pl.col(FILE).replace_strict(indexes, values).alias(name) for name, values in origin.items()
     )
-    return frame.sort(FILE, maintain_order=True).join(origin, on=FILE, how="left", maintain_order="left")
 
 
 def assemble_tables(

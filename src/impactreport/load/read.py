@@ -31,14 +31,15 @@ table and field with a count and an example, and the file parsed again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 import stat
 import zlib
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,15 +200,25 @@ def export_bytes(path: Path, limit: int | None = None) -> bytes:
     return gunzip(path, stored, limit) if is_gzip(path, stored) else stored
 
 
-def read_bytes(path: Path) -> tuple[bytes, Future[str]]:
-    """The decompressed bytes of an export file, and the sha256 of the bytes as stored.
+#: From this many bytes as stored, a file is hashed in a thread; a smaller one where it is read (handing
+#: it to a thread costs more than hashing it).
+_HASH_APART_BYTES = 1 << 20
 
-    The digest is computed in a thread (hashlib releases the GIL) while the caller decompresses and
-    parses: hashing a large export would otherwise add to the time before its texts can be measured.
+
+def read_bytes(path: Path) -> tuple[bytes, Callable[[], str]]:
+    """The decompressed bytes of an export file, and what gives the sha256 of the bytes as stored.
+
+    A large file's digest is computed in a thread (hashlib releases the GIL) while the caller
+    decompresses and parses: hashing a large export would otherwise add to the time before its texts
+    can be measured.
     """
     limit = max_export_bytes()
     stored = read_stored(path, limit)
-    digest = _HASHER.submit(lambda: hashlib.sha256(stored).hexdigest())
+    digest: Callable[[], str]
+    if len(stored) >= _HASH_APART_BYTES:
+        digest = _HASHER.submit(lambda: hashlib.sha256(stored).hexdigest()).result
+    else:
+        digest = functools.partial(str, hashlib.sha256(stored).hexdigest())
     if is_gzip(path, stored):
         return gunzip(path, stored, limit), digest
     return stored, digest
@@ -417,15 +428,34 @@ class ParsedExport:
     warnings: tuple[str, ...] = ()
 
 
+#: From this many bytes, polars' view of the counters is looked at before the bytes are scanned.
+_SCAN_AFTER_BYTES = 1 << 20
+
+
+def _counters_to_clean(raw: bytes, frame: pl.DataFrame | None) -> bool:
+    """Whether the export's counters need :func:`clean_counters`: the parse failed or may hide a counter
+    that is not a whole number, and the bytes hold one.
+
+    Both conditions are needed (when the scan finds nothing, cleaning changes nothing), so the cheaper
+    is asked first: the scan for a small file (checking polars' columns costs a query or two), the
+    columns for a large one (the scan reads every byte).
+    """
+    if len(raw) < _SCAN_AFTER_BYTES:
+        return _ODD_COUNTER.search(raw) is not None and (frame is None or counters_suspect(frame))
+    return (frame is None or counters_suspect(frame)) and _ODD_COUNTER.search(raw) is not None
+
+
 def parse_export(path: Path) -> ParsedExport:
     """Read and parse one export file (``.json`` or ``.json.gz``), with the checks of the module docstring."""
     raw, digest = read_bytes(path)
+    return _parse_export(path, raw, digest)
+
+
+def _parse_export(path: Path, raw: bytes, digest: Callable[[], str]) -> ParsedExport:
     _check_text(path, raw)
     frame = _parse(raw)
     warnings: list[str] = []
-    # The regular expression first: it finds nothing in a sound export, and then cleaning has nothing
-    # to change whatever polars made of the counters (checking those costs a query per file).
-    if _ODD_COUNTER.search(raw) is not None and (frame is None or counters_suspect(frame)):
+    if _counters_to_clean(raw, frame):
         # An object as a counter fails the whole parse; other odd counters hide in polars' types.
         cleaned, warnings = clean_counters(path, raw)
         if cleaned is not raw:
@@ -445,22 +475,158 @@ def parse_export(path: Path) -> ParsedExport:
         dtype = schema[name]
         if not isinstance(dtype, pl.List):
             raise InputError(f"{path}: table {name!r} is not an array")
-        inner = dtype.inner
-        if isinstance(inner, pl.Null):
-            rows[name] = None
-            continue
-        if not isinstance(inner, pl.Struct):
-            raise InputError(f"{path}: table {name!r} holds {inner} values, not objects")
-        rows[name] = inner
+        if not _holds_rows(dtype):
+            raise InputError(f"{path}: table {name!r} holds {dtype.inner} values, not objects")
+        rows[name] = _row_type(dtype)
     return ParsedExport(
         path=path,
-        frame=frame.select(TABLE_NAMES),
+        frame=frame[list(TABLE_NAMES)],
         rows=rows,
         retrieved=_scalar(frame, schema, "retrieved"),
         source=_scalar(frame, schema, "source"),
-        sha256=digest.result(),
+        sha256=digest(),
         warnings=tuple(warnings),
     )
+
+
+def _holds_rows(dtype: pl.List) -> bool:
+    """Whether an array's elements are objects (rows), or it is empty."""
+    return isinstance(dtype.inner, pl.Struct | pl.Null)
+
+
+def _row_type(dtype: pl.List) -> pl.Struct | None:
+    """A table's row type (a struct), None for an empty table (:func:`_holds_rows` is true)."""
+    inner = dtype.inner
+    return inner if isinstance(inner, pl.Struct) else None
+
+
+# --- many small exports at once ---------------------------------------------------------------------
+
+#: Exports of at most this many bytes (as JSON) may be parsed many at a time (:func:`read_export_or_small`).
+SMALL_EXPORT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SmallExport:
+    """A small export read and checked, to be parsed together with others of the same shape.
+
+    Parsing one file costs polars a tenth of a millisecond and a hundred kilobytes however small
+    the file: a tree of a hundred thousand small exports is parsed a batch at a time instead
+    (:func:`parse_stacked`). ``shape`` says which JSON types the file holds where (:func:`json_shape`):
+    files of one shape give, stacked, exactly the rows and column types each gives alone.
+    """
+
+    path: Path
+    raw: bytes
+    #: gives the sha256 of the file as stored
+    digest: Callable[[], str]
+    shape: Hashable
+    retrieved: str | None
+    source: str | None
+
+
+def read_export_or_small(path: Path) -> ParsedExport | SmallExport:
+    """One export file, parsed (:func:`parse_export`) or, when small and sound, left for a stacked parse.
+
+    Sound: an object holding the five tables as arrays, and no counter that is not a whole number.
+    Any other small file takes the path of :func:`parse_export`, with its checks and messages.
+    """
+    raw, digest = read_bytes(path)
+    if len(raw) <= SMALL_EXPORT_BYTES:
+        _check_text(path, raw)
+        small = _small(path, raw, digest)
+        if small is not None:
+            return small
+    return _parse_export(path, raw, digest)
+
+
+def _small(path: Path, raw: bytes, digest: Callable[[], str]) -> SmallExport | None:
+    if _ODD_COUNTER.search(raw) is not None:
+        return None
+    try:
+        export = json.loads(raw)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deep: parse_export says which
+        return None
+    if not isinstance(export, dict) or not all(isinstance(export.get(name), list) for name in TABLE_NAMES):
+        return None
+    retrieved, source = export.get("retrieved"), export.get("source")
+    return SmallExport(
+        path=path,
+        raw=raw,
+        digest=digest,
+        shape=json_shape(export),
+        retrieved=retrieved if isinstance(retrieved, str) else None,
+        source=source if isinstance(source, str) else None,
+    )
+
+
+#: The JSON integers polars reads as 64-bit integers; a larger one is a kind of its own.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+#: What a path holds besides values: an object key (present even when its values are all null).
+_KEY = "key"
+
+
+def json_shape(export: object) -> frozenset[tuple[tuple[str | None, ...], object]]:
+    """Which JSON types a parsed file holds where, as polars infers a schema from them.
+
+    The set of (path, kind): ``path`` the object keys from the top (None for "an element of the array"),
+    ``kind`` the type found there (null is no kind: polars ignores it in inference), or ``"key"`` for a
+    key that is present. Polars' type for each column follows from the kinds at its path, so two files
+    of one shape give the same schema alone and stacked, and stacking them changes no value.
+    """
+    found: set[tuple[tuple[str | None, ...], object]] = set()
+    _shape(found, (), export)
+    return frozenset(found)
+
+
+def _shape(found: set, path: tuple[str | None, ...], value: object) -> None:
+    kind = type(value)
+    if kind is dict:
+        found.add((path, dict))
+        for key, item in value.items():  # type: ignore[attr-defined]
+            child = (*path, key)
+            found.add((child, _KEY))
+            item_kind = type(item)
+            if item_kind is str or item_kind is float or item_kind is bool:  # most values: no call
+                found.add((child, item_kind))
+            elif item_kind is int:
+                found.add((child, int if _INT64_MIN <= item <= _INT64_MAX else "big int"))
+            elif item is not None:
+                _shape(found, child, item)
+    elif kind is list:
+        found.add((path, list))
+        element = (*path, None)
+        for item in value:  # type: ignore[attr-defined]
+            _shape(found, element, item)
+    elif kind is int:
+        found.add((path, int if _INT64_MIN <= value <= _INT64_MAX else "big int"))  # type: ignore[operator]
+    elif value is not None:
+        found.add((path, kind))
+
+
+def parse_stacked(exports: Sequence[SmallExport]) -> tuple[pl.DataFrame, dict[str, pl.Struct | None]] | None:
+    """Small exports of one shape parsed in one call: a row per file, a column per table, and each
+    table's row type (as :class:`ParsedExport` has them); None when they cannot be (the caller then
+    parses each alone, for its own message)."""
+    stacked = b"[" + b",".join(export.raw for export in exports) + b"]"
+    try:
+        frame = pl.read_json(stacked, infer_schema_length=None)
+    except Exception:  # polars raises several error types for input it cannot read
+        return None
+    rows: dict[str, pl.Struct | None] = {}
+    if frame.height != len(exports):
+        return None
+    for name in TABLE_NAMES:
+        dtype = frame.schema.get(name)
+        if not isinstance(dtype, pl.List) or not _holds_rows(dtype):
+            return None
+        rows[name] = _row_type(dtype)
+    return frame[list(TABLE_NAMES)], rows
+
+
+def parse_alone(export: SmallExport) -> ParsedExport:
+    """A small export parsed by itself (:func:`parse_export`, without reading the file again)."""
+    return _parse_export(export.path, export.raw, export.digest)
 
 
 def split_tables(
