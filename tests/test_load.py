@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from impactreport import load_dataset
 from impactreport.cli.main import main
@@ -375,3 +376,53 @@ def test_document_intro_is_measured_with_its_own_document(tmp_path: Path) -> Non
     assert posts.select("characters", "words", "dois").rows() == expected
     assert posts["characters"].to_list() == [1 + 8, 33 + 1, 20, 1 + 4]
     assert posts["dois"].to_list()[3] == ["10.1/x", "10.2/y"]
+
+
+@shared
+def test_small_exports_read_together_equal_one_at_a_time(
+    thinklab_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small exports are parsed a batch at a time, one call per JSON shape: the dataset is exactly the
+    one read file by file, on the small real snapshots of every format and on variants that change a
+    file's shape (explicit nulls, ids as text, an extra nested key, empty tables, a table of nulls,
+    a retrieval time that is not text, a counter that is not a whole number)."""
+    from impactreport.load import read
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for path in sorted(thinklab_dir.glob("snapshots/*/*.json.gz")):
+        if len(gzip.decompress(path.read_bytes())) <= read.SMALL_EXPORT_BYTES:
+            shutil.copy(path, tree / f"{path.parent.name}-{path.name}")
+    base = json.loads((thinklab_dir / "latest" / "issnindiadatabase.json").read_text(encoding="utf-8"))
+
+    def variant(name: str, change) -> None:
+        export = json.loads(json.dumps(base))
+        change(export)
+        _write(tree / f"variant-{name}.json", export)
+
+    variant("null-doi", lambda e: e["documents"][0].update(doi=None))
+    variant("ids-as-text", lambda e: [c.update(comment_id=str(c["comment_id"])) for c in e["comments"]])
+    variant("nested", lambda e: e["threads"][0].update(extra={"a": 1, "b": [1, 2]}))
+    variant("empty", lambda e: e.update(comments=[], notes=[]))
+    variant("nulls", lambda e: e.update(notes=[None]))
+    variant("retrieved-number", lambda e: e.update(retrieved=20170909))
+    variant("thread-profiles-null", lambda e: [t.update(profile_id=None) for t in e["threads"]])
+    variant("views-text", lambda e: e["threads"][0].update(views="12k"))
+    assert len(list(tree.iterdir())) > 60
+
+    stacked_calls: list[int] = []
+    original = read.parse_stacked
+
+    def counting(exports):
+        stacked_calls.append(len(exports))
+        return original(exports)
+
+    monkeypatch.setattr("impactreport.load.dataset.parse_stacked", counting)
+    together = load_dataset(tree)
+    assert max(stacked_calls) > 10  # files of one shape were parsed in one call
+    monkeypatch.setattr(read, "SMALL_EXPORT_BYTES", 0)
+    alone = load_dataset(tree)
+    for table in TABLES:
+        assert_frame_equal(getattr(together, table), getattr(alone, table))
+    assert together.warnings == alone.warnings
+    assert together.usernames_known == alone.usernames_known
