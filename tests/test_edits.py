@@ -397,7 +397,13 @@ def test_views_series_equals_a_plain_reading(thinklab_dir: Path) -> None:
 
 
 def test_views_series_from_the_cache_equals_a_cold_read(tree: Path, versions: Versions) -> None:
-    assert views_series(versions).equals(load_views([tree]))
+    from impactreport.history.versions import build_projects
+    from impactreport.load import find
+
+    files = sorted(find([tree], all_snapshots=True).files, key=lambda f: (f.project, f.order))
+    cold = build_projects(files, [tree])  # no cache read or written
+    assert views_series(versions).equals(views_series(cold))
+    assert load_views([tree]).equals(views_series(versions))
 
 
 # -- the real archive -----------------------------------------------------------------------------------------

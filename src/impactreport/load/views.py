@@ -75,19 +75,17 @@ def views_series(versions: Versions) -> pl.DataFrame:
 
 
 def load_views(paths: Sequence[str | Path], *, warnings: list[str] | None = None) -> pl.DataFrame:
-    """:func:`views_series` of every snapshot under ``paths``, read here (no cache is read or written).
+    """:func:`views_series` of every snapshot under ``paths``, through the versioned tables' cache
+    (:func:`impactreport.history.load_versions`).
 
     ``warnings``, when given, gets the readers' warnings (a views value that is not a whole number: one
-    line per file and field); a line already in it is not repeated.
+    line per file and field) and what the cache says (rebuilt, not written); a line already in it is not
+    repeated.
     """
-    from impactreport.history.versions import build_projects
-    from impactreport.load.snapshots import find
+    from impactreport.history import load_versions
 
-    files = sorted(
-        find(list(paths), all_snapshots=True).files,
-        key=lambda f: (f.source, f.project.lower(), f.project, f.order),
-    )
-    versions = build_projects(files, list(paths))
+    said: list[str] = []
+    versions = load_versions(list(paths), said.append)
     if warnings is not None:
-        warnings.extend(line for line in dict.fromkeys(versions.warnings) if line not in warnings)
+        warnings.extend(line for line in dict.fromkeys([*versions.warnings, *said]) if line not in warnings)
     return views_series(versions)
