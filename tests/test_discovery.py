@@ -271,3 +271,15 @@ def test_a_copy_of_a_real_project_under_another_name_is_named(latest_dir: Path, 
         'ids in projects "meta" and "meta-backup": one is probably not a project export',
     )
     assert dataset.threads.filter(pl.col("project") == "meta-backup").height == 43
+
+
+def test_a_file_found_twice_is_read_once_and_named_wins(tmp_path: Path) -> None:
+    """A folder and a file or sub-folder inside it, given together (or the folder by another route):
+    each file is read once, and a file also named on the command line counts as named."""
+    inner = write(tmp_path / "data" / "sub" / "b.json", export(thread_id=2, comment_id=20))
+    write(tmp_path / "data" / "a.json", export())
+    (tmp_path / "route").mkdir()
+    (tmp_path / "route" / "data").symlink_to(tmp_path / "data")  # a second name for the same folder
+    found = find([tmp_path / "data", tmp_path / "data" / "sub", inner, tmp_path / "route" / "data"]).files
+    assert sorted(f.project for f in found) == ["a", "b"]
+    assert {f.project: f.scanned for f in found} == {"a": True, "b": False}

@@ -28,6 +28,7 @@ format) — is the one-line :class:`~impactreport.errors.InputError` it always w
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -91,9 +92,12 @@ FILE = "_file"
 #: Files read and normalised together: at most this many bytes of JSON (gzip counted 4x) or files,
 #: unless one file alone is larger. Bounds the memory of reading, whatever the number of files.
 BATCH_BYTES = 32_000_000
-BATCH_FILES = 2_000
-#: Threads that read and parse the files of a batch.
+BATCH_FILES = 1_000
+#: Threads that read and parse the files of a batch, and how many files (up to how many bytes of JSON)
+#: one task reads.
 READ_THREADS = 2
+READ_CHUNK_FILES = 64
+READ_CHUNK_BYTES = 1_000_000
 
 
 @dataclass
@@ -211,13 +215,33 @@ def _batches(
         yield batch
 
 
-def _read(file: SnapshotFile) -> ParsedExport | SmallExport | InputError:
-    """One file read (parsed, or left for a stacked parse), or the error it gave (raised in reading
+def _read(files: Sequence[SnapshotFile]) -> list[ParsedExport | SmallExport | InputError]:
+    """Each file read (parsed, or left for a stacked parse), or the error it gave (raised in reading
     order by the caller)."""
-    try:
-        return read_export_or_small(file.path)
-    except InputError as error:
-        return error
+    results: list[ParsedExport | SmallExport | InputError] = []
+    for file in files:
+        try:
+            results.append(read_export_or_small(file.path))
+        except InputError as error:
+            results.append(error)
+    return results
+
+
+def _read_in_threads(
+    threads: ThreadPoolExecutor, files: Sequence[SnapshotFile], sizes: Sequence[int]
+) -> Iterator[ParsedExport | SmallExport | InputError]:
+    """:func:`_read` of every file, in order, by the threads, several small files per task (handing a
+    task to a thread costs more than reading a small file)."""
+    chunks: list[Sequence[SnapshotFile]] = []
+    start = 0
+    while start < len(files):
+        end, weight = start, 0
+        while end < len(files) and end - start < READ_CHUNK_FILES and weight < READ_CHUNK_BYTES:
+            weight += _weight(files[end], sizes[end])
+            end += 1
+        chunks.append(files[start:end])
+        start = end
+    return itertools.chain.from_iterable(threads.map(_read, chunks))
 
 
 @dataclass(frozen=True)
@@ -331,7 +355,8 @@ def read_files(
         for batch in _batches(order, files, sizes):
             parsed: dict[tuple[pl.Struct | None, ...], list[tuple[int, ParsedExport]]] = {}
             small: dict[Hashable, list[tuple[int, SmallExport]]] = {}
-            for index, result in zip(batch, threads.map(_read, [files[i] for i in batch]), strict=True):
+            results = _read_in_threads(threads, [files[i] for i in batch], [sizes[i] for i in batch])
+            for index, result in zip(batch, results, strict=True):
                 if on_file is not None:
                     on_file(files[index])
                 if isinstance(result, InputError):
