@@ -334,6 +334,30 @@ def test_pipeline_counts_people_as_the_rest_does(tree: Path, whole: EditHistory)
     assert result.history.overall["revisions"] == whole.summary["projects"]["rephetio"]["revisions"]
 
 
+def test_identities_merge_editors(tree: Path, whole: EditHistory, expected: Count) -> None:
+    """An identities file joining the two accounts with the most revisions makes them one row."""
+    from impactreport.identities import parse_identities
+
+    editors = sorted(
+        (a for a in expected.people if a is not None), key=lambda a: -expected.people[a]["revisions"]
+    )
+    first, second = editors[:2]
+    usernames = {}
+    for folder in sorted(f for f in tree.iterdir() if not f.name.startswith(".")):
+        for project in PROJECTS:
+            export = json.loads(gzip.decompress((folder / f"{project}.json.gz").read_bytes()))
+            usernames |= {row["profile_id"]: row["username"] for row in export["profiles"]}
+    text = f"- name: Two Accounts\n  accounts: [thinklab:{usernames[first]}, thinklab:{usernames[second]}]\n"
+    result = run(Request(paths=(tree,), identities=parse_identities(text, "people.yml")), figures=True)
+    assert result.history is not None
+    row = result.history.people.filter(pl.col("person") == "person:Two Accounts").row(0, named=True)
+    assert row["name"] == "Two Accounts"
+    assert row["revisions"] == expected.people[first]["revisions"] + expected.people[second]["revisions"]
+    assert row["written_characters"] == expected.people[first]["written"] + expected.people[second]["written"]
+    assert row["edited_posts"] == len(expected.edited[first] | expected.edited[second])
+    assert result.history.people["revisions"].sum() == whole.overall["revisions"]
+
+
 def test_one_snapshot_has_no_edits(latest_dir: Path) -> None:
     result = run(Request(paths=(latest_dir / "meta.json",)), figures=True)
     assert result.history is None and "edits" not in result.frames and "edits" not in result.charts

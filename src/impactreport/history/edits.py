@@ -272,7 +272,7 @@ def per_person(
     final = final_characters(versions, period, posts)
     made = found.group_by("source", pl.col("author_id").alias("profile_id")).agg(
         revisions=pl.len().cast(pl.Int64),
-        edited_posts=pl.struct(POST).n_unique().cast(pl.Int64),
+        edited=pl.concat_str(POST, separator="\x1f").unique(),  # counted per person below
         inserted=pl.col("inserted").sum().cast(pl.Int64),
     )
     first = seen.group_by("source", "profile_id").agg(first=pl.col("characters").sum().cast(pl.Int64))
@@ -284,7 +284,7 @@ def per_person(
         .join(first, on=key, how="left", nulls_equal=True)
         .join(last, on=key, how="left", nulls_equal=True)
         .join(_names(versions, people), on=key, how="left")
-        .with_columns(pl.col("revisions", "edited_posts", "inserted", "first", "final").fill_null(0))
+        .with_columns(pl.col("revisions", "inserted", "first", "final").fill_null(0))
         .with_columns(
             # an author without a profile in any snapshot (an editor of another project): by id
             name=pl.when(pl.col("profile_id").is_null())
@@ -299,7 +299,12 @@ def per_person(
         rows.group_by("person", maintain_order=True)
         .agg(
             pl.col("name").first(),
-            pl.col("revisions", "edited_posts", "inserted", "first", "final").sum(),
+            pl.col("revisions", "inserted", "first", "final").sum(),
+            # a post two accounts of one person both revised is one edited post
+            edited_posts=pl.col("edited")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .n_unique()
+            .cast(pl.Int64),
         )
         .with_columns(written_characters=pl.col("first") + pl.col("inserted"))
         .filter((pl.col("written_characters") != 0) | (pl.col("revisions") > 0) | (pl.col("final") != 0))
