@@ -58,29 +58,23 @@ def _gaps(frame: pl.DataFrame) -> pl.DataFrame:
 def _rules(days: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
     """Re-render days inside the axis; the biggest get a label above the top panel.
 
-    A label starts at its day's rule and runs away from the nearer edge (``right``: it ends there, for
-    a day in the axis' last third). Rows (``offset``, pixels above the panel) are given so that no
-    label crosses another labelled day's leader: left-running labels by date with the earliest highest,
-    right-running ones with the latest highest.
+    Every label starts at its day's rule and runs right (past the plot when it must: the canvas grows);
+    the earliest day's label is on the highest row (``offset``, pixels above the panel), so no label
+    crosses the leader of another.
     """
     shown = days.filter((pl.col("day") >= start) & (pl.col("day") < end)).sort("rank")
-    late = start + (end - start) * 2 / 3
-    named = shown.filter(pl.col("rank") <= NAMED_RERENDER_DAYS).with_columns(right=pl.col("day") > late)
-    ordered = pl.concat(
-        [named.filter(~pl.col("right")).sort("day"), named.filter("right").sort("day", descending=True)]
+    named = shown.filter(pl.col("rank") <= NAMED_RERENDER_DAYS).sort("day")
+    labels = [f"{_day(day)}: {_times(count)}" for day, count in named.select("day", "rerenders").iter_rows()]
+    named = named.with_columns(
+        label=pl.Series(labels, dtype=pl.String), offset=-(named.height - pl.int_range(pl.len())) * LABEL_STEP
     )
-    rows = ordered.height
-    labels = [
-        f"{_day(day)}: {count:,} {'re-render' if count == 1 else 're-renders'}"
-        for day, count in ordered.select("day", "rerenders").iter_rows()
-    ]
-    ordered = ordered.with_columns(
-        label=pl.Series(labels, dtype=pl.String),
-        offset=-(rows - pl.int_range(pl.len())) * LABEL_STEP,
-    )
-    return shown.join(ordered.select("day", "label", "offset", "right"), on="day", how="left").with_columns(
+    return shown.join(named.select("day", "label", "offset"), on="day", how="left").with_columns(
         moment=pl.col("day").cast(pl.Datetime("us")) + timedelta(hours=12)
     )
+
+
+def _times(count: int) -> str:
+    return "1 re-render" if count == 1 else f"{count:,} re-renders"
 
 
 def chart(
@@ -158,15 +152,11 @@ def chart(
             .encode(x=alt.X("moment:T"), y=alt.Y("offset:Q", scale=None, axis=None), y2=alt.value(0))
         )
         labels.append(leaders)
-    for right in (False, True):
-        side = labelled.filter(pl.col("right") == right)
-        if side.height:
-            labels.append(
-                alt.Chart(theme.values(side, ["moment", "label", "offset"]))
-                .mark_text(align="right" if right else "left", baseline="middle", dx=-4 if right else 4,
-                           fontSize=11, color=RERENDER_COLOR)
-                .encode(x=alt.X("moment:T"), y=alt.Y("offset:Q", scale=None, axis=None), text="label:N")
-            )  # fmt: skip
+        labels.append(
+            alt.Chart(theme.values(labelled, ["moment", "label", "offset"]))
+            .mark_text(align="left", baseline="middle", dx=4, fontSize=11, color=RERENDER_COLOR)
+            .encode(x=alt.X("moment:T"), y=alt.Y("offset:Q", scale=None, axis=None), text="label:N")
+        )
     top = alt.layer(*backdrop, revisions, *marks, *labels).properties(width=theme.WIDTH, height=PANEL_HEIGHT)
     bottom = alt.layer(*backdrop, edited, zero, *marks).properties(width=theme.WIDTH, height=PANEL_HEIGHT)
     # room right of the legend: vl-convert measures its labels a little short
@@ -203,10 +193,7 @@ def _description(frame: pl.DataFrame, days: pl.DataFrame, gaps: pl.DataFrame) ->
         )
     if days.height:
         named = days.sort("rank").head(NAMED_RERENDER_DAYS)
-        listed = "; ".join(
-            f"{_day(d)}, {n:,} {'re-render' if n == 1 else 're-renders'}"
-            for d, n in named.select("day", "rerenders").iter_rows()
-        )
+        listed = "; ".join(f"{_day(d)}, {_times(n)}" for d, n in named.select("day", "rerenders").iter_rows())
         text += (
             f" {days.height:,} re-render days (the site re-rendered posts without any edit) are marked with "
             f"dashed lines; the biggest: {listed}."
