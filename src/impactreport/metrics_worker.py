@@ -75,8 +75,14 @@ def _split(lengths: bytes, data: bytes) -> list[str]:
 
 
 def write_bodies(stream: IO[bytes], bodies: pl.Series) -> None:
-    """Send a chunk of bodies (a polars string column without nulls) to a worker."""
-    write_parts(stream, _joined(bodies.to_list()))
+    """Send a chunk of bodies (a polars string column without nulls) to a worker.
+
+    The UTF-8 bytes come from polars as they are (a cast to binary), not through Python strings.
+    """
+    import polars as pl
+
+    lengths = array("q", bodies.str.len_bytes().to_list()).tobytes()
+    write_parts(stream, [lengths, b"".join(bodies.cast(pl.Binary).to_list())])
 
 
 def read_bodies(stream: IO[bytes]) -> list[str] | None:
