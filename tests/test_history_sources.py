@@ -267,11 +267,6 @@ def test_discourse_edits_rerender_and_deletion(
     assert (last["revisions"], last["rerenders"]) == (1, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="revisions.py compares body_md '' (a snapshot fetched before include_raw) with the raw that "
-    "follows: every post counts as revised once; '' beside non-empty HTML should count as no markdown",
-)
 def test_discourse_markdown_arriving_after_an_upgrade_is_no_revision(
     discourse: tuple[DiscourseState, str], tmp_path: Path
 ) -> None:
@@ -289,11 +284,6 @@ def test_discourse_markdown_arriving_after_an_upgrade_is_no_revision(
     assert (level["revisions"], level["rerenders"], level["inserted_characters"]) == (0, 0, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the loader's normalised columns (load/formats.py COLUMNS) have no editor_id: the stored "
-    "column never reaches the versioned tables, so revisions cannot name their editor",
-)
 def test_github_editor_reaches_the_versioned_tables(github: tuple[GitHubState, str], tmp_path: Path) -> None:
     state, url = github
     owner, name = PYGITHUB

@@ -36,7 +36,7 @@ from impactreport.load.read import TABLE_NAMES
 from impactreport.load.snapshots import SnapshotFile, find
 
 #: Bump when the layout or the meaning of a column changes: a cache of another version is rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: comments carry editor_id (every comment's hash changed)
 CACHE_DIR = ".history"
 MANIFEST = "manifest.json"
 LOCK = ".lock"

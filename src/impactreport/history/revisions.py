@@ -5,7 +5,7 @@ Definitions (README, "History"):
 - A **post** is a comment, note or document (a document's text is its introduction + body). Its
   **source text** is the markdown its author typed where the export has it (``body_md``; documents
   ``intro_md`` + ``body_md``), else the HTML. Two versions are compared on markdown when both have it,
-  else on HTML.
+  else on HTML; an empty markdown field beside non-empty HTML is no markdown (:func:`_markdown`).
 - A **revision** is a snapshot in which a post's source text differs from its text in the previous
   snapshot that held the post; the first appearance is not one.
 - A change of the HTML without a change of the source text is a **re-render** (the site re-rendered
@@ -82,6 +82,16 @@ def _optional_id(frame: pl.DataFrame, column: str) -> pl.Expr:
     return pl.lit(None, pl.Int64).alias(column)
 
 
+def _markdown(md: str, html: str) -> pl.Expr:
+    """``md``, or null where it is empty while the HTML holds text: the export lacks the markdown.
+
+    Why: a Discourse snapshot fetched without ``raw`` stores ``body_md: ""`` beside the HTML; read as
+    markdown it would make the next snapshot (with ``raw``) a revision of every post.
+    """
+    missing = (pl.col(md) == "") & (pl.col(html).str.len_bytes() > 0)
+    return pl.when(missing).then(None).otherwise(pl.col(md)).alias(md)
+
+
 def post_versions(versions: Versions) -> pl.DataFrame:
     """One row per version of every post: where, which post, when first seen, its markdown and HTML,
     its author (``profile_id``) and who edited it where the source says (``editor_id``)."""
@@ -93,8 +103,9 @@ def post_versions(versions: Versions) -> pl.DataFrame:
         timed = with_times(versions, table).with_columns(
             pl.lit(kind).alias("kind"), _optional_id(frame, "profile_id"), _optional_id(frame, "editor_id")
         )
+        timed = timed.with_columns(_markdown("body_md", "body_html"))
         if kind == "document":
-            timed = timed.with_columns(
+            timed = timed.with_columns(_markdown("intro_md", "intro_html")).with_columns(
                 _joined("intro_md", "body_md").alias("md"), _joined("intro_html", "body_html").alias("html")
             )
         else:

@@ -65,6 +65,8 @@ COLUMNS: dict[str, dict[str, tuple[pl.DataType, tuple[str, ...]]]] = {
         "url": (pl.String(), ("url",)),
         "body_md": (pl.String(), ("body_md",)),
         "body_html": (pl.String(), ("body_html",)),
+        # who last edited it, where the source says (GitHub GraphQL's ``editor``): a revision's author
+        "editor_id": (pl.Int64(), ("editor_id",)),
     },
     "notes": {
         "note_id": (pl.Int64(), ("note_id", "id", "pk")),
