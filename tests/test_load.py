@@ -426,3 +426,25 @@ def test_small_exports_read_together_equal_one_at_a_time(
         assert_frame_equal(getattr(together, table), getattr(alone, table))
     assert together.warnings == alone.warnings
     assert together.usernames_known == alone.usernames_known
+
+
+@shared
+def test_read_files_without_measuring_gives_each_files_rows(thinklab_dir: Path) -> None:
+    """The batched reader without a metrics pool (what another reader of many files can use): each
+    file's rows equal those of that file read and normalised alone."""
+    from impactreport.load.dataset import read_files
+    from impactreport.load.snapshots import find
+
+    files = find(
+        [thinklab_dir / "snapshots" / "2016-05-04", thinklab_dir / "latest"], all_snapshots=True
+    ).files
+    assert len(files) == 20
+    loaded = read_files(files, None, [file.path.stat().st_size for file in files])
+    assert sorted(loaded.files) == list(range(len(files)))
+    for index, file in enumerate(files):
+        raw = read_export(file.path)
+        alone = normalise(raw.tables, detect_format(raw.tables, path=file.path), path=file.path)
+        batched = loaded.tables_of(index)
+        assert loaded.files[index].export_format == detect_format(raw.tables)
+        for table, frame in alone.items():
+            assert_frame_equal(batched[table], frame)

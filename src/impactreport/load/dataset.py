@@ -266,7 +266,11 @@ def _parsed_group(group: list[tuple[int, ParsedExport]]) -> _Group:
 
 
 def _normalise_group(
-    group: _Group, files: Sequence[SnapshotFile], paths: Sequence[Path], loaded: Loaded, pool: HtmlMetricsPool
+    group: _Group,
+    files: Sequence[SnapshotFile],
+    paths: Sequence[Path],
+    loaded: Loaded,
+    pool: HtmlMetricsPool | None,
 ) -> None:
     """Normalise the files of a group together (one query per table) and queue their texts."""
     first = files[group.indexes[0]].path
@@ -280,7 +284,8 @@ def _normalise_group(
         split_tables(stacked, group.rows, keep=(FILE,)), export_format, paths=paths, by=FILE
     )
     del stacked
-    pool.add(pl.concat([tables[table][column] for table, column in TEXT_COLUMNS]))
+    if pool is not None:
+        pool.add(pl.concat([tables[table][column] for table, column in TEXT_COLUMNS]))
     own = export_format == "B"  # keys recovered file by file
     for index, (retrieved, source, sha256, warnings), count in zip(
         group.indexes, group.about, rows, strict=True
@@ -335,7 +340,10 @@ def _parse_small(
 
 
 def read_files(
-    files: Sequence[SnapshotFile], pool: HtmlMetricsPool, sizes: Sequence[int], on_file: Progress | None
+    files: Sequence[SnapshotFile],
+    pool: HtmlMetricsPool | None,
+    sizes: Sequence[int],
+    on_file: Progress | None = None,
 ) -> Loaded:
     """Read every file, largest first, in batches; a scanned stray file that is not an export is skipped
     with a warning.
@@ -347,6 +355,10 @@ def read_files(
     Only the normalised rows outlive a batch, so memory follows the largest batch, not the number of
     files. Largest first: the peak memory of parsing the biggest export is not stacked on top of
     everything read before it. Rows are put back in discovery order when the tables are assembled.
+
+    Without a ``pool`` the texts are not measured (a reader that needs the rows only, such as the
+    history of versions: :meth:`Loaded.tables_of` gives a file's rows, :attr:`Loaded.frames` those
+    of every file read with their file's index). ``sizes`` are the files' sizes in bytes.
     """
     loaded = Loaded()
     paths = [file.path for file in files]
