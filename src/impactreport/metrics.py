@@ -104,7 +104,7 @@ def html_text(html: str) -> tuple[str, list[str]]:
 
 def visible_text(html: str) -> HtmlText:
     """:func:`html_text` with bounded cost: a body of many tags is parsed in pieces (module docstring)."""
-    if html.count("<") <= WHOLE_PARSE_TAGS:
+    if len(html) <= WHOLE_PARSE_TAGS or html.count("<") <= WHOLE_PARSE_TAGS:  # (no more tags than characters)
         return HtmlText(*_parse(html), False)
     cut = html_pieces(html)
     texts: list[str] = []
@@ -353,8 +353,9 @@ def citation_doi(href: str | None, data_key: str | None) -> str | None:
     return None
 
 
-#: A whitespace-only text node holding a line break (:data:`LAYOUT_WHITESPACE_NODE`).
-_LAYOUT = re.compile(LAYOUT_WHITESPACE_NODE)
+#: A whitespace-only text node holding a line break (:data:`LAYOUT_WHITESPACE_NODE`), after its leading
+#: separator (the next node's separator is looked at, not taken: nodes in a row are all found).
+_LAYOUT_NODE = re.compile(f"{NODE_SEPARATOR}([ \t\n]*\n[ \t\n]*)(?={NODE_SEPARATOR})")
 #: Bytes mapped to ``w`` (an ASCII word character of :data:`WORD_PATTERN`: letter, digit, underscore)
 #: or a space (any other ASCII byte, and any byte of a non-ASCII character not already replaced).
 _WORD_BYTES = bytes(
@@ -416,14 +417,19 @@ def text_characters(text: str) -> int:
     """Characters of a visible text (text nodes separated by NUL), on the html basis.
 
     Layout whitespace between elements counts as one line break (see the module docstring): every
-    whitespace-only text node holding a line break becomes a line feed. Two passes, because two such nodes
-    in a row share the separator between them.
+    whitespace-only text node holding a line break counts one character. The same count as replacing
+    each such node by a line feed (:data:`LAYOUT_WHITESPACE_NODE`, what the definitions say), without
+    building the replaced text: the nodes between separators are found by one scan, the first and last
+    node are looked at apart.
     """
-    framed = NODE_SEPARATOR + text + NODE_SEPARATOR
-    if "\n" in text:
-        for _ in range(2):
-            framed = _LAYOUT.sub(LAYOUT_BREAK, framed)
-    return len(framed) - framed.count(NODE_SEPARATOR)
+    characters = len(text) - text.count(NODE_SEPARATOR)
+    if "\n" not in text:
+        return characters
+    excess = sum(len(node) - 1 for node in _LAYOUT_NODE.findall(text))
+    first, separated, rest = text.partition(NODE_SEPARATOR)
+    ends = [first, rest.rpartition(NODE_SEPARATOR)[2]] if separated else [first]
+    excess += sum(len(node) - 1 for node in ends if "\n" in node and not node.strip(" \t\n"))
+    return characters - excess
 
 
 class Measured(NamedTuple):
