@@ -554,32 +554,47 @@ def _small(path: Path, raw: bytes, digest: Callable[[], str]) -> SmallExport | N
         path=path,
         raw=raw,
         digest=digest,
-        shape=json_shape(export),
+        shape=json_shape(export, small_ints=_LONG_NUMBER.search(raw) is None),
         retrieved=retrieved if isinstance(retrieved, str) else None,
         source=source if isinstance(source, str) else None,
     )
 
 
+#: 19 digits in a row: a number that may not fit 64 bits (or digits in a text; either way, no shortcut).
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
 #: The JSON integers polars reads as 64-bit integers; a larger one is a kind of its own.
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 #: What a path holds besides values: an object key (present even when its values are all null).
 _KEY = "key"
 
 
-def json_shape(export: object) -> frozenset[tuple[tuple[str | None, ...], object]]:
+def json_shape(
+    export: object, *, small_ints: bool = False
+) -> frozenset[tuple[tuple[str | None, ...], object]]:
     """Which JSON types a parsed file holds where, as polars infers a schema from them.
 
     The set of (path, kind): ``path`` the object keys from the top (None for "an element of the array"),
     ``kind`` the type found there (null is no kind: polars ignores it in inference), or ``"key"`` for a
     key that is present. Polars' type for each column follows from the kinds at its path, so two files
     of one shape give the same schema alone and stacked, and stacking them changes no value.
+
+    ``small_ints``: the caller knows every integer fits 64 bits (no run of 19 digits in the file), so
+    a row of plain values is described by its keys and their types alone, looked up once per kind of
+    row instead of value by value.
     """
     found: set[tuple[tuple[str | None, ...], object]] = set()
-    _shape(found, (), export)
+    _shape(found, (), export, small_ints)
     return frozenset(found)
 
 
-def _shape(found: set, path: tuple[str | None, ...], value: object) -> None:
+#: The types of plain JSON values (no array, no object).
+_PLAIN = frozenset([str, int, float, bool, type(None)])
+#: (element path, keys, value types) of a row of plain values → its part of a shape.
+_ROW_SHAPES: dict[tuple, frozenset] = {}
+_ROW_SHAPES_MAX = 4096
+
+
+def _shape(found: set, path: tuple[str | None, ...], value: object, small_ints: bool) -> None:
     kind = type(value)
     if kind is dict:
         found.add((path, dict))
@@ -592,12 +607,25 @@ def _shape(found: set, path: tuple[str | None, ...], value: object) -> None:
             elif item_kind is int:
                 found.add((child, int if _INT64_MIN <= item <= _INT64_MAX else "big int"))
             elif item is not None:
-                _shape(found, child, item)
+                _shape(found, child, item, small_ints)
     elif kind is list:
         found.add((path, list))
         element = (*path, None)
         for item in value:  # type: ignore[attr-defined]
-            _shape(found, element, item)
+            if small_ints and type(item) is dict:
+                kinds = tuple(map(type, item.values()))
+                if _PLAIN.issuperset(kinds):
+                    row = (element, tuple(item), kinds)
+                    shape = _ROW_SHAPES.get(row)
+                    if shape is None:
+                        part: set = set()
+                        _shape(part, element, item, small_ints)
+                        shape = frozenset(part)
+                        if len(_ROW_SHAPES) < _ROW_SHAPES_MAX:
+                            _ROW_SHAPES[row] = shape
+                    found.update(shape)
+                    continue
+            _shape(found, element, item, small_ints)
     elif kind is int:
         found.add((path, int if _INT64_MIN <= value <= _INT64_MAX else "big int"))  # type: ignore[operator]
     elif value is not None:
