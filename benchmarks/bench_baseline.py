@@ -1,4 +1,4 @@
-"""Benchmark of issue 12, item 6: cold `impactreport summary` against a one-parse-per-row BeautifulSoup baseline.
+"""Benchmark of issue 12, item 6: cold `impactreport summary` against a one-parse-per-row BeautifulSoup tool.
 
 Input (built once under $TMPDIR, never in the repository): 20 copies of the final Rephetio export
 (../shared/thinklab/latest/rephetio.json) as 20 projects, every text made distinct: copy ``n`` gets

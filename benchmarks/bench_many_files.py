@@ -8,8 +8,10 @@ unique, as they are across real projects) and the number written into every text
 
 Prints, for ``impactreport summary TREE --json`` (a new process each run): wall time, and the peak
 resident memory of the process and its text-metrics workers together (sampled every 50 ms, as
-bench_summary.py does); and, apart, what finding the files costs (:func:`impactreport.load.find` on
-the tree, in this process, after a first walk has the folders in the OS cache).
+bench_summary.py does); the same for the loader alone (``load_dataset`` in a new process: what
+summary spends before its statistics and output); and, apart, what finding the files costs
+(:func:`impactreport.load.find` on the tree, in this process, after a first walk has the folders in
+the OS cache).
 
     .venv/bin/python benchmarks/bench_many_files.py [--files 100000] [--runs 3]
 """
@@ -28,7 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_summary import run  # noqa: E402 (a script beside this one)
+from bench_summary import run  # a script beside this one
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IMPACTREPORT_SHARED", REPO.parent / "shared"))
@@ -110,17 +112,31 @@ def main() -> None:
     tree = build(options.files)
     size = sum(path.stat().st_size for path in tree.rglob("*.json.gz"))
     print(
-        f"input: {tree} ({options.files:,} files, {size / 1e6:.0f} MB gzip; ready in {time.perf_counter() - started:.1f} s)"
+        f"input: {tree} ({options.files:,} files, {size / 1e6:.0f} MB gzip; "
+        f"ready in {time.perf_counter() - started:.1f} s)"
     )
     seconds, found = walk_seconds(tree)
     print(f"finding the files (impactreport.load.find): {seconds:.2f} s for {found:,} files")
+    load_only = [
+        sys.executable,
+        "-c",
+        "import json, sys; from impactreport.load import load_dataset; "
+        f"d = load_dataset({str(tree)!r}); print(json.dumps({{'posts': d.posts.height}}))",
+    ]
+    loads = [run(load_only) for _ in range(options.runs)]
+    print(
+        f"load_dataset alone (read, normalise, measure, assemble): {loads[0][3]['posts']:,} posts; "
+        f"wall median {statistics.median(r[0] for r in loads):.1f} s; peak RSS of the process tree "
+        f"{max(r[2] for r in loads) / 1024:,.0f} MB"
+    )
     results = [run([EXE, "summary", str(tree), "--json"]) for _ in range(options.runs)]
     walls = [result[0] for result in results]
     overall = results[0][3]["overall"]
     posts = overall["comments"] + overall["notes"] + overall["documents"]
     print(
         f"summary --json: {len(results[0][3]['projects']):,} projects, {posts:,} posts; wall median "
-        f"{statistics.median(walls):.1f} s (min {min(walls):.1f}, max {max(walls):.1f}, {options.runs} runs); "
+        f"{statistics.median(walls):.1f} s (min {min(walls):.1f}, max {max(walls):.1f}, "
+        f"{options.runs} runs); "
         f"peak RSS largest process {max(r[1] for r in results) / 1024:,.0f} MB, whole process tree "
         f"{max(r[2] for r in results) / 1024:,.0f} MB"
     )
