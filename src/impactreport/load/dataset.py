@@ -92,6 +92,7 @@ FILE = "_file"
 #: Files read and normalised together: at most this many bytes of JSON (gzip counted 4x) or files,
 #: unless one file alone is larger. Bounds the memory of reading, whatever the number of files.
 BATCH_BYTES = 32_000_000
+FIRST_BATCH_BYTES = 4_000_000
 BATCH_FILES = 1_000
 #: Threads that read and parse the files of a batch, and how many files (up to how many bytes of JSON)
 #: one task reads.
@@ -201,14 +202,16 @@ def _stored_bytes(files: Sequence[SnapshotFile], sizes: Sequence[int]) -> int:
 def _batches(
     order: Sequence[int], files: Sequence[SnapshotFile], sizes: Sequence[int]
 ) -> Iterator[list[int]]:
-    """Files (indexes, in ``order``) in batches of at most :data:`BATCH_BYTES` and :data:`BATCH_FILES`."""
+    """Files (indexes, in ``order``) in batches of at most :data:`BATCH_BYTES` and :data:`BATCH_FILES`;
+    the first of at most :data:`FIRST_BATCH_BYTES`, so that the text-metrics workers get bodies soon."""
     batch: list[int] = []
     total = 0
+    limit = FIRST_BATCH_BYTES
     for index in order:
         weight = _weight(files[index], sizes[index])
-        if batch and (total + weight > BATCH_BYTES or len(batch) >= BATCH_FILES):
+        if batch and (total + weight > limit or len(batch) >= BATCH_FILES):
             yield batch
-            batch, total = [], 0
+            batch, total, limit = [], 0, BATCH_BYTES
         batch.append(index)
         total += weight
     if batch:
