@@ -15,8 +15,10 @@ Definitions (the README quotes them):
 Why it is fast: the only per-post Python step is the C parser (selectolax/lexbor) turning HTML into its
 text, with a NUL between text nodes (HTML text can never hold NUL: the parser replaces it), so one
 traversal gives both numbers: characters = length minus NULs, words = ``\\w+`` matches (NUL is not a
-word character, so it separates nodes exactly as a space would). Counting then runs in polars. Large
-inputs are split across processes.
+word character, so it separates nodes exactly as a space would). Counting is a few C-level string
+operations per text (:func:`text_characters`, :func:`count_words`; polars counts the rare text with a
+character Python's Unicode database does not know). Large inputs are split across worker processes
+that import neither polars nor the rest of the package.
 
 Why hostile HTML stays cheap: the HTML standard's tree builder does work per tag that grows with the
 open elements (scope checks walk the stack of open elements; every text re-opens the active formatting
