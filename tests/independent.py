@@ -12,8 +12,11 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import subprocess
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 WORD = re.compile(r"\w+")
 CITATION_TAG = re.compile(r"<a\s[^>]*class=\"(?:[^\"]* )?citation(?: [^\"]*)?\"[^>]*>")
@@ -132,3 +135,58 @@ def project_numbers(export: dict, team: set[str], thresholds: tuple[int, ...] = 
     numbers["_per_person"] = per_person
     numbers["_dois"] = cited
     return numbers
+
+
+#: The id column of each post table in format C (formats A and B have none; B′ has a bare ``id``).
+ID_KEYS = {"documents": "document_id", "threads": "thread_id", "comments": "comment_id", "notes": "note_id"}
+
+
+def has_ids(export: dict[str, Any]) -> bool:
+    """Format C: the rows carry their ``*_id``."""
+    return any(key in rows[0] for table, key in ID_KEYS.items() if (rows := export.get(table)))
+
+
+def archive_exports(clone: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(project, export) of every ``export/json/<project>.json`` a commit of the Thinklab archive
+    changed, oldest commit first, read with plain ``git`` (one ``cat-file --batch``) and ``json``.
+
+    Only changed files: an unchanged export repeats the one before, so it changes no count of
+    revisions, re-renders or deletions.
+    """
+    log = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(clone),
+            "log",
+            "--reverse",
+            "--format=commit %H",
+            "--name-only",
+            "--",
+            "export/json/",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    batch = subprocess.Popen(
+        ["git", "-C", str(clone), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert batch.stdin is not None and batch.stdout is not None
+    commit = ""
+    try:
+        for line in log:
+            if line.startswith("commit "):
+                commit = line.split()[1]
+                continue
+            if not line.endswith(".json"):
+                continue
+            batch.stdin.write(f"{commit}:{line}\n".encode())
+            batch.stdin.flush()
+            header = batch.stdout.readline().split()
+            if header[-1] == b"missing":
+                continue  # deleted in this commit
+            yield Path(line).stem, json.loads(batch.stdout.read(int(header[2]) + 1)[:-1])
+    finally:
+        batch.stdin.close()
+        batch.wait()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from impactreport.history.versions import Versions
 from impactreport.load.views import load_views, views_series
 from impactreport.pipeline import Request, run
 from impactreport.settings import Period
+from tests.independent import archive_exports, has_ids
 
 PROJECTS = ("rephetio", "meta")
 #: The snapshots of ../shared in format C (ids on every row): 2016-06-02 … 2017-09-09.
@@ -434,58 +434,6 @@ def test_views_series_from_the_cache_equals_a_cold_read(tree: Path, versions: Ve
 FIRST_C_DAY = date(2016, 5, 11)  # every export from 2016-05-10 on is format C (ids on every row)
 
 
-ID_KEYS = {"documents": "document_id", "threads": "thread_id", "comments": "comment_id", "notes": "note_id"}
-
-
-def has_ids(export: dict[str, Any]) -> bool:
-    """Format C: the rows carry their ``*_id`` (formats A and B have none; B′ has a bare ``id``)."""
-    return any(key in rows[0] for table, key in ID_KEYS.items() if (rows := export.get(table)))
-
-
-def archive_exports(clone: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(project, export) of every changed ``export/json/<project>.json`` of every commit, oldest
-    first, through one ``git cat-file --batch``; exports without ids (formats A, B) are left out."""
-    log = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(clone),
-            "log",
-            "--reverse",
-            "--format=commit %H",
-            "--name-only",
-            "--",
-            "export/json/",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    batch = subprocess.Popen(
-        ["git", "-C", str(clone), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    assert batch.stdin is not None and batch.stdout is not None
-    commit = ""
-    try:
-        for line in log:
-            if line.startswith("commit "):
-                commit = line.split()[1]
-                continue
-            if not line.endswith(".json"):
-                continue
-            batch.stdin.write(f"{commit}:{line}\n".encode())
-            batch.stdin.flush()
-            header = batch.stdout.readline().split()
-            if header[-1] == b"missing":
-                continue  # deleted in this commit
-            export = json.loads(batch.stdout.read(int(header[2]) + 1)[:-1])
-            if has_ids(export):
-                yield Path(line).stem, export
-    finally:
-        batch.stdin.close()
-        batch.wait()
-
-
 @pytest.mark.slow
 def test_archive_edits(archive: tuple[Path, Path]) -> None:
     """The whole archive: the known figures; from the first day every export has ids on, the weeks,
@@ -509,7 +457,7 @@ def test_archive_edits(archive: tuple[Path, Path]) -> None:
     assert history.sentence().startswith("Counting the 51 revisions of 28 posts seen across 1,660 snapshots")
 
     period = Period(FIRST_C_DAY, None)
-    expected = count(archive_exports(clone), period)
+    expected = count(((p, e) for p, e in archive_exports(clone) if has_ids(e)), period)
     since = analyse(versions, period)
     got = {
         (row["week"], row["project"]): +Counter(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from rapidfuzz.distance import LCSseq
 
 from impactreport.history import HISTORY_KEYS, load_versions, summarise
 from impactreport.settings import Period
+from tests.independent import archive_exports, has_ids
 
 STAMPS = ("2020-01-01T000000Z", "2020-01-02T000000Z", "2020-01-03T000000Z")
 
@@ -199,51 +199,31 @@ def _texts(export: dict) -> dict[tuple[str, int], tuple[str | None, str | None]]
 def _independent(clone: Path) -> dict[str, dict[str, int]]:
     """Per project, from every commit's raw JSON: revisions, edited posts, re-renders, inserted and
     deleted characters of changes seen in an export retrieved on or after :data:`FIRST_C_DAY`."""
-    commits = subprocess.run(
-        ["git", "-C", str(clone), "log", "--reverse", "--format=%H"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
     held: dict[str, dict] = {}
     counts: dict[str, dict[str, int]] = {}
     edited: dict[str, set] = {}
-    for commit in commits:
-        names = subprocess.run(
-            ["git", "-C", str(clone), "ls-tree", "--name-only", commit, "export/json/"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        for name in names:
-            project = Path(name).stem
-            raw = subprocess.run(
-                ["git", "-C", str(clone), "show", f"{commit}:{name}"], check=True, capture_output=True
-            ).stdout
-            export = json.loads(raw)
-            if "comment_id" not in json.dumps(export["comments"][:1]):
-                continue  # an export without ids: not compared here
-            day = datetime.fromisoformat(export["retrieved"].replace("Z", "+00:00")).date()
-            posts = _texts(export)
-            before = held.get(project, {})
-            mine = counts.setdefault(
-                project, dict.fromkeys(("revisions", "rerenders", "inserted", "deleted"), 0)
-            )
-            for key, (md, html) in posts.items():
-                if key not in before or day < FIRST_C_DAY:
-                    continue
-                old_md, old_html = before[key]
-                on_md = md is not None and old_md is not None
-                new, old = (md, old_md) if on_md else (html or "", old_html or "")
-                if new != old:
-                    common = LCSseq.similarity(old, new)
-                    mine["revisions"] += 1
-                    mine["inserted"] += len(new) - common
-                    mine["deleted"] += len(old) - common
-                    edited.setdefault(project, set()).add(key)
-                elif html != old_html:
-                    mine["rerenders"] += 1
-            held[project] = {**before, **posts}
+    for project, export in archive_exports(clone):
+        if not has_ids(export):
+            continue  # an export without ids (formats A, B): not compared here
+        day = datetime.fromisoformat(export["retrieved"].replace("Z", "+00:00")).date()
+        posts = _texts(export)
+        before = held.get(project, {})
+        mine = counts.setdefault(project, dict.fromkeys(("revisions", "rerenders", "inserted", "deleted"), 0))
+        for key, (md, html) in posts.items():
+            if key not in before or day < FIRST_C_DAY:
+                continue
+            old_md, old_html = before[key]
+            on_md = md is not None and old_md is not None
+            new, old = (md, old_md) if on_md else (html or "", old_html or "")
+            if new != old:
+                common = LCSseq.similarity(old, new)
+                mine["revisions"] += 1
+                mine["inserted"] += len(new) - common
+                mine["deleted"] += len(old) - common
+                edited.setdefault(project, set()).add(key)
+            elif html != old_html:
+                mine["rerenders"] += 1
+        held[project] = {**before, **posts}
     for project, mine in counts.items():
         mine["edited_posts"] = len(edited.get(project, set()))
     return counts

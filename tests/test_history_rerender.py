@@ -16,51 +16,14 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.independent import archive_exports, has_ids
+
 pytestmark = [pytest.mark.shared, pytest.mark.slow]  # the archive import (shared) and its history
-ID_KEYS = {"documents": "document_id", "threads": "thread_id", "comments": "comment_id", "notes": "note_id"}
-
-
-def exports(clone: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(project, export) of every ``export/json/<project>.json`` of every commit, oldest commit first."""
-    commits = subprocess.run(
-        ["git", "-C", str(clone), "log", "--reverse", "--format=%H"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    batch = subprocess.Popen(
-        ["git", "-C", str(clone), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    assert batch.stdin is not None and batch.stdout is not None
-    try:
-        for commit in commits:
-            tree = subprocess.run(
-                ["git", "-C", str(clone), "ls-tree", commit, "export/json/"],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.splitlines()
-            for line in tree:
-                meta, name = line.split("\t")
-                batch.stdin.write(meta.split()[2].encode() + b"\n")
-                batch.stdin.flush()
-                size = int(batch.stdout.readline().split()[2])
-                blob = batch.stdout.read(size + 1)[:-1]  # the object and its trailing newline
-                yield Path(name).stem, json.loads(blob)
-    finally:
-        batch.stdin.close()
-        batch.wait()
-
-
-def has_ids(export: dict[str, Any]) -> bool:
-    """Format C (every row has its ``*_id``): the exports this count compares."""
-    return any(key in rows[0] for table, key in ID_KEYS.items() if (rows := export.get(table)))
 
 
 def posts(export: dict[str, Any]) -> dict[tuple[str, int], tuple[str | None, str | None]]:
@@ -90,7 +53,7 @@ def daily_changes(clone: Path) -> tuple[Counter[str], Counter[tuple[str, str]]]:
     held: dict[str, dict[tuple[str, int], tuple[str | None, str | None]]] = {}
     revisions: Counter[str] = Counter()
     rerenders: Counter[tuple[str, str]] = Counter()
-    for project, export in exports(clone):
+    for project, export in archive_exports(clone):
         if not has_ids(export):
             continue
         day = export["retrieved"][:10]  # ISO UTC: the date is its first ten characters
