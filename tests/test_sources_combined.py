@@ -174,3 +174,23 @@ def test_people_across_fetched_sources_match_the_raw_files(
     # comments per source are the raw files' (bots left out by default, as the counts above)
     (rephetio,) = (folder / EXPORTS_DIR / "thinklab" / "rephetio").iterdir()
     assert stats["sources"]["thinklab"]["comments"] == len(json.loads(rephetio.read_text())["comments"])
+
+
+def test_discourse_projects_of_two_forums_are_warned_about(
+    forum: tuple[DiscourseState, str],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each forum numbers its own users: two forums' projects in one count would join user 5 of one
+    with user 5 of the other. Two categories of one forum share its users and are not warned about."""
+    data = tmp_path / "data"
+    fetch_discourse(forum[1], data)
+    (project,) = (data / EXPORTS_DIR / "discourse").iterdir()
+    host = project.name.split("__")[0]
+    shutil.copytree(project, project.with_name(f"{host}__another-category"))
+    _, said = summary(capsys, str(data / EXPORTS_DIR))
+    assert "forums" not in said
+    shutil.copytree(project, project.with_name("forum.example.org"))
+    _, said = summary(capsys, str(data / EXPORTS_DIR))
+    line = next(line for line in said.splitlines() if "forums" in line)
+    assert f"2 forums ({host} and forum.example.org)" in line and "one person" in line

@@ -862,6 +862,28 @@ def _usernames_known(posts: pl.DataFrame, loaded: Loaded, *, unresolved_warned: 
     return unknown.height == 0
 
 
+#: How a Discourse project's folder names its forum: ``<host>[_<port>]__<category>``
+#: (:func:`impactreport.fetch.discourse.project_name`).
+FORUM_SEPARATOR = "__"
+
+
+def warn_several_forums(posts: pl.DataFrame, warnings: list[str]) -> None:
+    """Warn when Discourse projects come from more than one forum.
+
+    Why: each forum numbers its own users, and a person is ``discourse:<user id>``, so user 5 of one
+    forum and user 5 of another would count as one person. Categories of one forum share its users
+    and are fine.
+    """
+    projects = posts.filter(pl.col("source") == "discourse")["project"].unique().to_list()
+    forums = sorted({project.split(FORUM_SEPARATOR)[0] for project in projects})
+    if len(forums) > 1:
+        warnings.append(
+            f"Discourse projects from {len(forums)} forums ({_listing(forums)}): each forum numbers its "
+            "own users, so users with the same id on two forums count as one person here; "
+            "count people one forum at a time (--project)"
+        )
+
+
 def load_dataset(
     paths: Sequence[str | Path] | str | Path,
     *,
@@ -896,6 +918,7 @@ def load_dataset(
         tables = assemble_tables(loaded, [file.path for file in files], several_per_project=several)
         tables = check_references(tables, loaded.warnings)
         posts = build_posts(tables, text_basis, pool, loaded.warnings)
+    warn_several_forums(posts, loaded.warnings)
     usernames_known = _usernames_known(posts, loaded, unresolved_warned=unresolved_warned)
     return Dataset(
         profiles=tables["profiles"],
