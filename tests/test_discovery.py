@@ -219,13 +219,15 @@ def test_the_same_ids_in_two_projects_is_a_warning_naming_both_files(tmp_path: P
 
 
 def test_ids_shared_across_sources_or_discourse_forums_are_not_a_warning(tmp_path: Path) -> None:
-    """Ids are global within a source; a Discourse forum numbers its own topics."""
+    """Ids are global within a source; a Discourse forum numbers its own topics. (Two forums do get
+    the warning that their users' ids may collide, and nothing else.)"""
     data = tmp_path / "data"
     write(store_file(data, "alpha", source="thinklab"), export())
     write(store_file(data, "forum-a", source="discourse"), export(source="discourse"))
     write(store_file(data, "forum-b", source="discourse"), export(source="discourse"))
     dataset = load_dataset(data)
-    assert dataset.warnings == ()
+    assert len(dataset.warnings) == 1
+    assert dataset.warnings[0].startswith("Discourse projects from 2 forums (forum-a and forum-b)")
     assert dataset.threads.height == 3
 
 
