@@ -53,6 +53,17 @@ def _comparable_username() -> pl.Expr:
     )
 
 
+def full_name() -> pl.Expr:
+    """First and last name joined by a space and trimmed (``""`` when both are empty or missing)."""
+    return pl.concat_str(
+        [
+            pl.col("first_name").fill_null("").str.strip_chars(),
+            pl.col("last_name").fill_null("").str.strip_chars(),
+        ],
+        separator=" ",
+    ).str.strip_chars()
+
+
 def user_label() -> pl.Expr:
     """Display name: full name, else username, else ``user <id>`` (printable, bounded: :mod:`.labels`)."""
     return printable(

@@ -30,9 +30,9 @@ from typing import Any
 
 import polars as pl
 
-from impactreport.history.revisions import events, first_seen, post_versions, summarise
+from impactreport.history.revisions import characters, events, first_seen, post_versions, summarise
 from impactreport.history.versions import Versions
-from impactreport.people import account_key, user_label
+from impactreport.people import account_key, full_name, user_label
 from impactreport.settings import Period
 
 #: Re-render days the report and the figure name (the most re-renders first).
@@ -160,11 +160,6 @@ def rerender_days(
     return days.select(RERENDER_SCHEMA.names()).cast(RERENDER_SCHEMA).sort("day")
 
 
-def _characters() -> pl.Expr:
-    """A version's characters, as first sightings count them (:func:`.revisions.first_seen`)."""
-    return pl.coalesce("md", "html").fill_null("").str.len_chars().cast(pl.Int64)
-
-
 def held(versions: Versions, before: datetime | None, posts: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per post, its author and the characters of its latest version seen before ``before`` (every
     version when None): what the texts held then. Posts not seen yet are absent."""
@@ -174,7 +169,7 @@ def held(versions: Versions, before: datetime | None, posts: pl.DataFrame | None
     return (
         posts.sort("first_seq")
         .group_by(POST)
-        .agg(_characters().last().alias("characters"), pl.col("profile_id").last())
+        .agg(characters().last().cast(pl.Int64).alias("characters"), pl.col("profile_id").last())
     )
 
 
@@ -200,13 +195,7 @@ def _names(versions: Versions, people: pl.DataFrame | None) -> pl.DataFrame:
     profiles = versions.tables.get("profiles", pl.DataFrame())
     columns = {"source", "profile_id", "username", "first_name", "last_name"}
     if profiles.height and columns <= set(profiles.columns):
-        full = pl.concat_str(
-            [
-                pl.col("first_name").fill_null("").str.strip_chars(),
-                pl.col("last_name").fill_null("").str.strip_chars(),
-            ],
-            separator=" ",
-        ).str.strip_chars()
+        full = full_name()
         fallback = (
             profiles.filter(pl.col("profile_id").is_not_null())
             .sort("last_seq")
@@ -256,20 +245,21 @@ def per_person(
     people: pl.DataFrame | None = None,
     changes: pl.DataFrame | None = None,
     posts: pl.DataFrame | None = None,
+    final: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per person who wrote or revised in the period (:data:`PEOPLE_SCHEMA`), most revisions
     first; posts whose source names no author are one row with a null ``person`` (last).
 
     ``people`` maps ``source``, ``profile_id`` to ``person``, ``username``, ``name`` (the pipeline's
-    posts, identities applied); accounts it lacks are named from the versioned profiles. ``changes``
-    and ``posts`` are :func:`.revisions.events` and :func:`.revisions.post_versions` when the caller
-    has them.
+    posts, identities applied); accounts it lacks are named from the versioned profiles. ``changes``,
+    ``posts`` and ``final`` are :func:`.revisions.events`, :func:`.revisions.post_versions` and
+    :func:`final_characters` when the caller has them.
     """
     period = period or Period()
     posts = post_versions(versions) if posts is None else posts
     found = in_period(events(versions, posts) if changes is None else changes, period).filter("revision")
     seen = first_seen(versions, posts).filter(period.contains("at"))
-    final = final_characters(versions, period, posts)
+    final = final_characters(versions, period, posts) if final is None else final
     made = found.group_by("source", pl.col("author_id").alias("profile_id")).agg(
         revisions=pl.len().cast(pl.Int64),
         edited=pl.concat_str(POST, separator="\x1f").unique(),  # counted per person below
@@ -453,7 +443,7 @@ def analyse(
         summary=summarise(versions, period, changes=changes, posts=posts),
         weekly=weekly(versions, period, changes),
         rerender_days=rerender_days(versions, period, changes),
-        people=per_person(versions, period, people, changes, posts),
+        people=per_person(versions, period, people, changes, posts, final),
         final_characters=int(final["characters"].sum() or 0),
         first_snapshot=first if isinstance(first, datetime) else None,
     )

@@ -168,17 +168,21 @@ def events(versions: Versions, posts: pl.DataFrame | None = None) -> pl.DataFram
     return pl.concat([revised.select(columns), rerendered.select(columns)])
 
 
+def characters() -> pl.Expr:
+    """A post version's characters: the code points of its source text (markdown, else HTML)."""
+    return pl.coalesce("md", "html").fill_null("").str.len_chars()
+
+
 def first_seen(versions: Versions, posts: pl.DataFrame | None = None) -> pl.DataFrame:
     """Each post's first version: when, its characters (source text's code points), its author
     (``posts``: :func:`post_versions` of ``versions`` when the caller has them)."""
     posts = post_versions(versions) if posts is None else posts
-    text = pl.coalesce("md", "html").fill_null("")
     return (
         posts.sort("first_seq")
         .group_by("source", "project", "kind", "key")
         .agg(
             pl.col("valid_from").first().alias("at"),
-            text.first().str.len_chars().alias("characters"),
+            characters().first().alias("characters"),
             pl.col("profile_id").first(),
         )
     )

@@ -52,7 +52,7 @@ from impactreport.load.read import (
 from impactreport.load.resolve import has_missing_keys, resolve_keys
 from impactreport.load.snapshots import Discovery, SnapshotFile, discover, find
 from impactreport.metrics import TEXT_BASES, HtmlMetricsPool, limited_warning, text_metrics
-from impactreport.people import account_key
+from impactreport.people import account_key, full_name
 from impactreport.schema import Dataset, polars_schema
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
@@ -661,13 +661,7 @@ def assemble_tables(
 
 def _with_names(profiles: pl.DataFrame) -> pl.DataFrame:
     """Add ``name``: first and last name joined and trimmed, the username when both are empty."""
-    name = pl.concat_str(
-        [
-            pl.col("first_name").fill_null("").str.strip_chars(),
-            pl.col("last_name").fill_null("").str.strip_chars(),
-        ],
-        separator=" ",
-    ).str.strip_chars()
+    name = full_name()
     return profiles.with_columns(pl.when(name == "").then(pl.col("username")).otherwise(name).alias("name"))
 
 
