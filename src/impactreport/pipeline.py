@@ -220,6 +220,8 @@ class Result:
     view_warnings: tuple[str, ...] = ()
     #: edits from the snapshot series (figures, with two or more snapshots of a project); else None
     history: EditHistory | None = None
+    #: the versioned tables, when this run read them (figures; views gained in a period)
+    versions: Versions | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -398,7 +400,7 @@ def read_versions(request: Request, notice: Callable[[str], None]) -> Versions:
     return load_versions(list(request.paths), notice, projects=list(request.projects) or None)
 
 
-def views_series(request: Request, versions: Versions, warnings: list[str] | None = None) -> pl.DataFrame:
+def views_series(versions: Versions, warnings: list[str] | None = None) -> pl.DataFrame:
     """Views of every snapshot of the request's projects (views over time, views gained in a period):
     the versioned tables' views (:func:`impactreport.load.views.views_series`). The readers' warnings
     (a counter that is not a whole number) are appended to ``warnings``."""
@@ -406,10 +408,7 @@ def views_series(request: Request, versions: Versions, warnings: list[str] | Non
 
     if warnings is not None:
         warnings.extend(line for line in dict.fromkeys(versions.warnings) if line not in warnings)
-    series = series_of(versions)
-    if request.projects:
-        series = series.filter(pl.col("project").is_in(list(request.projects)))
-    return series
+    return series_of(versions)  # the versions hold only the request's projects (read_versions)
 
 
 def has_history(versions: Versions) -> bool:
@@ -582,7 +581,7 @@ def run(
     if figures or (not request.period.is_open and several_snapshots(request)):
         say("Reading every snapshot")
         versions = read_versions(request, view_warnings.append)
-        views = views_series(request, versions, view_warnings)
+        views = views_series(versions, view_warnings)
     stats, note = with_views_gained(stats, views, request.period)
     notes += [note] if note else []
     comparison = compare_previous(full, request, stats, views) if request.compare_previous else None
@@ -596,6 +595,7 @@ def run(
         comparison=comparison,
         notes=tuple(notes),
         view_warnings=tuple(view_warnings),
+        versions=versions,
     )
     if not figures:
         return result
@@ -620,14 +620,19 @@ def run(
     return replace(result, frames=frames, charts=drawn, history=history)
 
 
-def history(request: Request, notice: Callable[[str], None]) -> dict[str, Any]:
+def history(
+    request: Request, notice: Callable[[str], None], versions: Versions | None = None
+) -> dict[str, Any]:
     """``summary --history``: revisions, re-renders and deletions from every snapshot under the
     request's paths (``{"overall": {...}, "projects": {...}}``, :data:`~impactreport.history.HISTORY_KEYS`
-    in each), read through the versioned tables' cache; ``notice`` gets what the cache says."""
+    in each), read through the versioned tables' cache; ``notice`` gets what the cache says.
+    ``versions``: the tables a :func:`run` of the same request already read (:attr:`Result.versions`)."""
     from impactreport.history import summarise
 
-    check_projects(request)
-    return summarise(read_versions(request, notice), request.period)
+    if versions is None:
+        check_projects(request)
+        versions = read_versions(request, notice)
+    return summarise(versions, request.period)
 
 
 # -- the report ---------------------------------------------------------------------------------------

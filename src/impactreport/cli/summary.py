@@ -167,7 +167,7 @@ def command(
         notice(errors, request.identities.describe())
     elif line := hint(result.dataset.posts, request.identities):
         notice(errors, line)
-    past = history(request, lambda line: notice(errors, line)) if with_history else None
+    past = history(request, lambda line: notice(errors, line), result.versions) if with_history else None
     if as_json:
         payload = stats.to_json()
         if result.comparison is not None:
