@@ -22,6 +22,9 @@ EXPORTS_DIR = "exports"
 DEMO_DIR = "demo"
 #: File that marks a folder as generated demo data: a scan of a parent folder skips it with a notice.
 DEMO_MARKER = ".impactreport-demo"
+#: Between a Discourse forum's host and a category in its project folder (``<host>__<category>``): the
+#: forum is what comes before it (its users are numbered per forum).
+FORUM_CATEGORY_SEPARATOR = "__"
 MANIFEST_NAME = "manifest.jsonl"
 LOCK_NAME = ".lock"
 

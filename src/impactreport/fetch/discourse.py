@@ -31,7 +31,7 @@ from urllib.parse import urljoin, urlparse, urlunparse
 
 import requests
 
-from impactreport import __version__
+from impactreport import __version__, layout
 from impactreport.errors import FetchError, InputError
 from impactreport.fetch import mapping
 from impactreport.fetch.http import HttpClient, HttpFailure, RetryableResponse, RetryPolicy, origin
@@ -56,7 +56,7 @@ def project_name(base_url: str, category: str | None) -> str:
     if ":" in host:
         host = "ipv6_" + host.replace(":", "-").replace("%", "_")
     name = host + (f"_{parsed.port}" if parsed.port else "")
-    return f"{name}__{category}" if category else name
+    return f"{name}{layout.FORUM_CATEGORY_SEPARATOR}{category}" if category else name
 
 
 def parse_time(value: str) -> datetime:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import polars as pl
 
+from impactreport import layout
 from impactreport.errors import InputError
 from impactreport.load.formats import FILE_INDEX, detect_format, format_of_keys, normalise, normalise_files
 from impactreport.load.read import (
@@ -856,11 +857,6 @@ def _usernames_known(posts: pl.DataFrame, loaded: Loaded, *, unresolved_warned: 
     return unknown.height == 0
 
 
-#: How a Discourse project's folder names its forum: ``<host>[_<port>]__<category>``
-#: (:func:`impactreport.fetch.discourse.project_name`).
-FORUM_SEPARATOR = "__"
-
-
 def warn_several_forums(posts: pl.DataFrame, warnings: list[str]) -> None:
     """Warn when Discourse projects come from more than one forum.
 
@@ -869,7 +865,7 @@ def warn_several_forums(posts: pl.DataFrame, warnings: list[str]) -> None:
     and are fine.
     """
     projects = posts.filter(pl.col("source") == "discourse")["project"].unique().to_list()
-    forums = sorted({project.split(FORUM_SEPARATOR)[0] for project in projects})
+    forums = sorted({project.split(layout.FORUM_CATEGORY_SEPARATOR)[0] for project in projects})
     if len(forums) > 1:
         warnings.append(
             f"Discourse projects from {len(forums)} forums ({_listing(forums)}): each forum numbers its "
