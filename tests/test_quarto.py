@@ -36,6 +36,15 @@ def _project(folder: Path) -> Path:
     return folder
 
 
+def render_with_quarto(quarto_binary: Path, params: dict, out: Path, root: Path) -> list[Path]:
+    """HTML and PDF rendered by the real Quarto (``QUARTO_PATH``/``QUARTO_PYTHON`` set for this call
+    only: these fixtures outlive a test's ``monkeypatch``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUARTO_PATH", str(quarto_binary))
+        patch.setenv("QUARTO_PYTHON", sys.executable)
+        return render(("html", "pdf"), params, out, "quarto", root=root)
+
+
 @pytest.fixture(scope="module")
 def renders(
     quarto_binary: Path, latest_dir: Path, tmp_path_factory: pytest.TempPathFactory
@@ -43,17 +52,7 @@ def renders(
     """The same parameters rendered by Quarto and by the built-in renderer."""
     project = _project(tmp_path_factory.mktemp("quarto-project"))
     params = {"data": str(latest_dir), "projects": list(PROJECTS), "title": "Quarto comparison"}
-    saved = {key: os.environ.get(key) for key in ("QUARTO_PATH", "QUARTO_PYTHON")}
-    os.environ["QUARTO_PATH"] = str(quarto_binary)
-    os.environ["QUARTO_PYTHON"] = sys.executable
-    try:
-        quarto = render(("html", "pdf"), params, project / "quarto", "quarto", root=project)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    quarto = render_with_quarto(quarto_binary, params, project / "quarto", project)
     builtin = render(("html", "pdf"), params, project / "builtin", "builtin", root=project)
     assert [p.name for p in quarto] == [p.name for p in builtin] == ["index.html", "index.pdf"]
     return {"quarto": project / "quarto", "builtin": project / "builtin"}
@@ -156,17 +155,7 @@ def history_renders(
         for name in ("rephetio", "meta"):
             shutil.copy2(thinklab_dir / "snapshots" / folder / f"{name}.json.gz", tree / folder)
     params = {"data": str(tree), "title": "History comparison"}
-    saved = {key: os.environ.get(key) for key in ("QUARTO_PATH", "QUARTO_PYTHON")}
-    os.environ["QUARTO_PATH"] = str(quarto_binary)
-    os.environ["QUARTO_PYTHON"] = sys.executable
-    try:
-        render(("html", "pdf"), params, project / "quarto", "quarto", root=project)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    render_with_quarto(quarto_binary, params, project / "quarto", project)
     render(("html", "pdf"), params, project / "builtin", "builtin", root=project)
     return {"quarto": project / "quarto", "builtin": project / "builtin", "data": tree}
 
