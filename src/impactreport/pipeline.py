@@ -16,7 +16,7 @@ import platform
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,12 +24,19 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from impactreport import layout, settings
+from impactreport.comparison import (
+    AwardColumn,
+    Comparison,
+    comparison_rows,
+    percent_change,
+)
+from impactreport.counting import Store, check_period, count_period
 from impactreport.errors import InputError
-from impactreport.identities import Identities, apply_identities, resolve_identities, team_with
+from impactreport.identities import Identities, resolve_identities, team_with
 from impactreport.people import Team
-from impactreport.schema import TABLES, Dataset
-from impactreport.settings import Period, ReportParams
-from impactreport.stats import ImpactStats, summarise
+from impactreport.schema import Dataset
+from impactreport.settings import AwardPeriod, Period, ReportParams, award_periods
+from impactreport.stats import ImpactStats
 
 if TYPE_CHECKING:  # analyses and figures import altair, which `summary` need not pay for
     from impactreport.analyses import AnalysisParams
@@ -51,6 +58,11 @@ CLI_NAMES: Mapping[str, str] = {
     "until": "--until",
     "compare_previous": "--compare-previous",
     "identities": "--identities",
+    "previous_since": "--previous-since",
+    "previous_until": "--previous-until",
+    "as_of": "--as-of",
+    "award_start": "--award-start",
+    "years": "--years",
 }
 REPORT_NAMES: Mapping[str, str] = {key: f"parameter {key}" for key in CLI_NAMES}
 
@@ -74,8 +86,16 @@ class Request:
     words_per_publication: float = settings.WORDS_PER_PUBLICATION
     #: analysis knobs beyond the ones above (bandwidths, label threshold, ...); None = defaults
     analysis: AnalysisParams | None = None
-    #: also the statistics of the period of equal length just before (needs both ends of the period)
+    #: also the statistics of the previous period (the same span of the calendar just before, or
+    #: ``previous_period`` when given; needs both ends of the period)
     compare_previous: bool = False
+    #: the previous period chosen by hand (``--previous-since/--previous-until``); None: the one before
+    previous_period: Period | None = None
+    #: count the store as it stood at the end of this day (``--as-of``): later snapshots are hidden
+    as_of: date | None = None
+    #: award years: ``Year 1`` … ``Year N`` from ``award_start``, then the whole span (``--years``)
+    award_start: date | None = None
+    years: int | None = None
     #: which accounts are one person (:mod:`impactreport.identities`); empty: every account is one
     identities: Identities = field(default_factory=Identities)
     names: Mapping[str, str] = field(default_factory=lambda: dict(CLI_NAMES))
@@ -84,79 +104,29 @@ class Request:
         """The option ``key`` as the user typed it (``--since``, ``parameter since``)."""
         return self.names.get(key, CLI_NAMES.get(key, key))
 
+    def previous(self) -> Period:
+        """The period to compare with: the one chosen by hand, else the same span just before."""
+        if self.previous_period is not None:
+            return self.previous_period
+        return self.period.previous(self.name("compare_previous"))
+
+    @property
+    def as_of_instant(self) -> datetime | None:
+        """The first instant after the ``as_of`` day (UTC): snapshots retrieved from then on are hidden."""
+        return Period(until=self.as_of).end if self.as_of is not None else None
+
+    def awards(self) -> list[AwardPeriod]:
+        """Year 1 … Year N and "Since award start" (empty without ``award_start``)."""
+        if self.award_start is None:
+            return []
+        return award_periods(self.award_start, self.years or 1, self.name("years"))
+
     def analysis_params(self) -> AnalysisParams:
         """The analyses' parameters, agreeing with this request on thresholds, team and bots."""
         from impactreport.analyses import AnalysisParams
 
         base = self.analysis or AnalysisParams()
         return replace(base, thresholds=self.thresholds, team=self.team, exclude_bots=not self.include_bots)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The same statistics for the period of equal length just before (``--compare-previous``).
-
-    ``change`` holds, per numeric key of :class:`LevelStats` (nested objects nested), the percent change
-    from the previous period to this one, rounded to 0.1; None where the previous value is 0 or missing
-    (never a division by zero). ``empty``: the previous period holds no text and no discussion.
-    """
-
-    period: Period
-    stats: ImpactStats
-    change: dict[str, Any]
-    empty: bool
-
-    @property
-    def note(self) -> str | None:
-        """What a reader must know about the comparison (the previous period holds no data)."""
-        if self.empty:
-            return (
-                f"the previous period ({self.period.describe()}) holds no data: "
-                "there is nothing to compare with, so no change is given"
-            )
-        return None
-
-    def to_json(self) -> dict[str, Any]:
-        """``previous`` (same keys as ``overall``), ``change`` and the previous period's days."""
-        return {
-            "previous_period": {
-                "since": self.period.since.isoformat() if self.period.since else None,
-                "until": self.period.until.isoformat() if self.period.until else None,
-            },
-            "previous": self.stats.overall.to_json(),
-            "change": self.change,
-        }
-
-
-#: Rows of the "this period / previous period / change" table (summary and report): the impact
-#: sentence's numbers, then the ones a grant report asks for.
-COMPARISON_ROWS: tuple[tuple[str, str], ...] = (
-    ("non_team_contributors", "Non-team contributors"),
-    ("discussions", "Discussions"),
-    ("comments", "Comments"),
-    ("notes", "Notes"),
-    ("words", "Words"),
-    ("characters", "Characters"),
-    ("contributors", "Contributors"),
-    ("new_contributors", "New contributors"),
-    ("views", "Views"),
-)
-
-
-def change_text(value: float | None) -> str:
-    """``+12.5 %``, ``−3.0 %``; an en dash when there is no change to give (previous 0 or missing)."""
-    if value is None:
-        return "–"
-    return f"{value:+,.1f} %".replace("-", "−")
-
-
-def comparison_rows(current: ImpactStats, comparison: Comparison) -> list[tuple[str, Any, Any, str]]:
-    """(label, this period, previous period, change) for each of :data:`COMPARISON_ROWS`."""
-    previous = comparison.stats.overall
-    return [
-        (label, current.overall[key], previous[key], change_text(comparison.change.get(key)))
-        for key, label in COMPARISON_ROWS
-    ]
 
 
 def community_sentences(stats: ImpactStats, period: Period) -> tuple[str, str]:
@@ -179,24 +149,6 @@ def community_sentences(stats: ImpactStats, period: Period) -> tuple[str, str]:
     people = "1 person" if new == 1 else f"{new:,} people"
     scope = "the data" if period.is_open else "the period"
     return first, f"{people} contributed for the first time in {scope}."
-
-
-def percent_change(current: Any, previous: Any) -> Any:
-    """Percent change per numeric value, recursing into objects; None when previous is 0 or missing."""
-    if isinstance(current, Mapping):
-        previous = previous if isinstance(previous, Mapping) else {}
-        return {
-            key: percent_change(value, previous.get(key))
-            for key, value in current.items()
-            if _numeric(value) or isinstance(value, Mapping)
-        }
-    if not _numeric(current) or not _numeric(previous) or previous == 0:
-        return None
-    return round((current - previous) / previous * 100, 1)
-
-
-def _numeric(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -222,6 +174,10 @@ class Result:
     history: EditHistory | None = None
     #: the versioned tables, when this run read them (figures; views gained in a period)
     versions: Versions | None = None
+    #: award years (``--award-start``/``--years``): Year 1 … Year N, then since the award start
+    awards: tuple[AwardColumn, ...] = ()
+    #: the data as it stood at the period's end, before the period restriction
+    full: Dataset | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -252,163 +208,16 @@ def check_projects(request: Request) -> None:
 
 
 def load(request: Request, on_file: Callable[[Any], None] | None = None) -> Dataset:
-    """Read the exports of the request's projects (the newest snapshot of each, or every one), with
-    the request's identities applied: from here on, ``person`` is a person, not an account."""
-    from impactreport.load import load_dataset
-
-    dataset = load_dataset(
-        list(request.paths),
-        text_basis=request.text_basis,
-        all_snapshots=request.all_snapshots,
-        projects=list(request.projects) or None,
-        on_file=on_file,
-        project_option=request.name("projects"),
-    )
-    return apply_identities(dataset, request.identities)
+    """Read the exports of the request's projects (the newest snapshot of each, or every one; with
+    ``--as-of``, as the store stood then), with the request's identities applied: from here on,
+    ``person`` is a person, not an account."""
+    store = Store.open(request)
+    return store.dataset(store.counted(Period()), on_file)
 
 
 def with_identity_team(request: Request, dataset: Dataset) -> Request:
     """The request whose team also holds the accounts (present in the data) of ``team: true`` people."""
     return replace(request, team=team_with(request.team, request.identities, dataset.posts))
-
-
-def check_period(dataset: Dataset, request: Request) -> None:
-    """A period entirely outside the data is a one-line error naming the option as typed."""
-    period = request.period
-    if period.is_open:
-        return
-    span = pl.concat([dataset.posts.select("published"), dataset.threads.select("published")]).select(
-        first=pl.col("published").min(), last=pl.col("published").max()
-    )
-    first, last = span.row(0)
-    if first is None or last is None:
-        return
-    runs = f"the data runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
-    if period.start is not None and period.since is not None and period.start > last:
-        raise InputError(f"{request.name('since')} {period.since.isoformat()}: {runs}")
-    if period.end is not None and period.until is not None and period.end <= first:
-        raise InputError(f"{request.name('until')} {period.until.isoformat()}: {runs}")
-
-
-def restrict(dataset: Dataset, period: Period) -> Dataset:
-    """Texts posted in the period, and the discussions opened in it or commented on in it."""
-    if period.is_open:
-        return dataset
-    in_period = period.contains("published")
-    frames = {name: getattr(dataset, name) for name in TABLES}
-    for name in ("comments", "notes", "documents", "posts"):
-        frames[name] = frames[name].filter(in_period)
-    active = frames["comments"].select("source", "project", "thread_id").unique()
-    opened = frames["threads"].filter(in_period).select("source", "project", "thread_id")
-    keep = pl.concat([active, opened]).unique()
-    frames["threads"] = frames["threads"].join(
-        keep, on=["source", "project", "thread_id"], how="semi", nulls_equal=True
-    )
-    return Dataset(
-        **frames,
-        text_basis=dataset.text_basis,
-        usernames_known=dataset.usernames_known,
-        warnings=dataset.warnings,
-    )
-
-
-def statistics(
-    dataset: Dataset, request: Request, history: pl.DataFrame | None = None, period: Period | None = None
-) -> ImpactStats:
-    """The impact sentence's numbers, per project and overall.
-
-    ``history`` is every post before the period restriction: first contributions are of all time.
-    ``period`` is the restriction ``dataset`` had (default: the request's).
-    """
-    return summarise(
-        dataset,
-        team=request.team,
-        thresholds=request.thresholds,
-        words_per_publication=request.words_per_publication,
-        exclude_bots=not request.include_bots,
-        history=history,
-        period=request.period if period is None else period,
-    )
-
-
-def with_views_gained(
-    stats: ImpactStats, views: pl.DataFrame | None, period: Period
-) -> tuple[ImpactStats, str | None]:
-    """``views`` per project and overall as the views gained in the period, and a note saying which.
-
-    Where snapshots do not bracket the period (:func:`impactreport.analyses.views.views_gained`) the
-    statistics keep the newest snapshot's all-time views and the note says so.
-    """
-    if period.is_open or stats.overall.views is None:
-        return stats, None
-    from impactreport.analyses.views import views_gained
-
-    gained = views_gained(views, period)
-    if gained is None:
-        return stats, (
-            "views are all-time views in the newest snapshot: the data has no snapshots bracketing "
-            "the period (one retrieved on or before its first day and one on or before its last, per project)"
-        )
-    per_project = dict(gained.group_by("project").agg(pl.col("views").sum()).iter_rows())
-    projects = {
-        name: replace(level, views=int(per_project.get(name, 0))) for name, level in stats.projects.items()
-    }
-    total = int(sum(per_project.get(name, 0) for name in stats.projects))
-    starts = gained["views_from"].drop_nulls().sort()
-    ends = gained["views_to"].drop_nulls().sort()
-    since = f"the snapshot of {_day(starts[0])}" if starts.len() else "the first view"
-    until = f"that of {_day(ends[-1])}" if ends.len() else "the newest snapshot"
-    note = f"views are the views gained in the period: from {since} to {until}"
-    return replace(stats, overall=replace(stats.overall, views=total), projects=projects), note
-
-
-def _day(value: date) -> str:
-    return f"{value.day} {value:%b %Y}"
-
-
-def compare_previous(
-    full: Dataset, request: Request, current: ImpactStats, views: pl.DataFrame | None
-) -> Comparison:
-    """The statistics of the period of equal length just before the request's, and the change."""
-    period = request.period.previous(request.name("compare_previous"))
-    previous = restrict(full, period)
-    counted = statistics(previous, request, history=full.posts, period=period)
-    stats, _ = with_views_gained(counted, views, period)
-    empty = previous.posts.height == 0 and previous.threads.height == 0
-    change = percent_change(current.overall.to_json(), {} if empty else stats.overall.to_json())
-    return Comparison(period=period, stats=stats, change=change, empty=empty)
-
-
-def several_snapshots(request: Request) -> bool:
-    """True when some project has more than one snapshot under the request's paths (a file listing)."""
-    from impactreport.load import discover
-
-    files = discover(list(request.paths), all_snapshots=True)
-    projects = [(file.source, file.project) for file in files if _selected(request, file.project)]
-    return len(set(projects)) < len(projects)
-
-
-def _selected(request: Request, project: str) -> bool:
-    return not request.projects or project in request.projects
-
-
-def read_versions(request: Request, notice: Callable[[str], None]) -> Versions:
-    """The versioned tables of every snapshot of the request's projects, through the cache beside
-    each snapshot folder (:func:`impactreport.history.load_versions`); ``notice`` gets what it says."""
-    from impactreport.history import load_versions
-
-    return load_versions(list(request.paths), notice, projects=list(request.projects) or None)
-
-
-def views_series(versions: Versions, warnings: list[str] | None = None) -> pl.DataFrame:
-    """Views of every snapshot of the request's projects (views over time, views gained in a period):
-    the versioned tables' views (:func:`impactreport.load.views.views_series`). The readers' warnings
-    (a counter that is not a whole number) are appended to ``warnings``."""
-    from impactreport.load.views import views_series as series_of
-
-    if warnings is not None:
-        warnings.extend(line for line in dict.fromkeys(versions.warnings) if line not in warnings)
-    return series_of(versions)  # the versions hold only the request's projects (read_versions)
 
 
 def has_history(versions: Versions) -> bool:
@@ -417,12 +226,14 @@ def has_history(versions: Versions) -> bool:
     return bool(counts.height) and int(counts["len"].max()) > 1  # type: ignore[arg-type]
 
 
-def people_of(dataset: Dataset) -> pl.DataFrame:
+def people_of(dataset: Dataset, identities: Identities | None = None) -> pl.DataFrame:
     """Each account's person and name as the pipeline counts them (identities applied): what the
-    per-person edits table names its rows by."""
-    return dataset.posts.filter(pl.col("profile_id").is_not_null()).select(
-        "source", "profile_id", "person", "username", "name"
-    )
+    per-person edits table names its rows by. Accounts that wrote no post (an editor who only edits)
+    come from the profiles, with ``identities`` applied to them when given
+    (:func:`impactreport.identities.account_persons`)."""
+    from impactreport.identities import account_persons
+
+    return account_persons(dataset, identities)
 
 
 def edit_history(versions: Versions, request: Request, full: Dataset) -> EditHistory:
@@ -556,52 +367,64 @@ def run(
     on_file: Callable[[Any], None] | None = None,
     stage: Stage | None = None,
 ) -> Result:
-    """Load → restrict → statistics, then (``figures``) views → analyses → charts."""
+    """List the store once → count the period (:func:`impactreport.counting.count_period`), the previous
+    period and the award years the same way → (``figures``) analyses → charts."""
 
     def say(text: str) -> None:
         if stage is not None:
             stage(text)
 
     if request.compare_previous:  # before any slow work: the period must have both ends
-        request.period.previous(request.name("compare_previous"))
+        request.previous()
+    awards = request.awards()
     say("Reading exports")
-    full = load(request, on_file=on_file)
+    store = Store.open(request)
+    full = store.dataset(store.counted(request.period), on_file)
     request = with_identity_team(request, full)
-    check_period(full, request)
-    dataset = restrict(full, request.period)
-    say("Computing statistics")
-    stats = statistics(dataset, request, history=full.posts)
+    check_period(full, request.period, request.name)
     views = None
-    notes: list[str] = []
     view_warnings: list[str] = []
     versions = None
     # views over time, views gained in a period and edits come from every snapshot: the versioned
-    # tables, read through their cache (for a period without figures, only when some project has
-    # several snapshots: a single one gains nothing)
-    if figures or (not request.period.is_open and several_snapshots(request)):
+    # tables, read through their cache (without figures, only when a period is counted and some project
+    # has several snapshots: a single one gains nothing)
+    closed = not request.period.is_open or request.compare_previous or bool(awards)
+    if figures or (closed and store.several()):
         say("Reading every snapshot")
-        versions = read_versions(request, view_warnings.append)
+        versions = store.read_versions(view_warnings.append)
         views = views_series(versions, view_warnings)
-    stats, note = with_views_gained(stats, views, request.period)
-    notes += [note] if note else []
-    comparison = compare_previous(full, request, stats, views) if request.compare_previous else None
-    if comparison is not None and comparison.note:
-        notes.append(comparison.note)
+    say("Computing statistics")
+    counted = count_period(store, request, request.period, views, on_file)
+    notes = list(counted.notes)
+    comparison = None
+    if request.compare_previous:
+        previous = count_period(store, request, request.previous(), views)
+        empty = previous.empty
+        change = percent_change(
+            counted.stats.overall.to_json(), {} if empty else previous.stats.overall.to_json()
+        )
+        comparison = Comparison(previous.period, previous.stats, change, empty, previous.notes)
+        notes += [f"previous period: {note}" for note in previous.notes]
+        notes += [comparison.note] if comparison.note else []
+    columns = tuple(award_column(store, request, award, views) for award in awards)
     result = Result(
         request,
-        dataset,
-        stats,
+        counted.dataset,
+        counted.stats,
         views=views,
         comparison=comparison,
-        notes=tuple(notes),
+        notes=tuple(dict.fromkeys(notes)),
         view_warnings=tuple(view_warnings),
         versions=versions,
+        awards=columns,
+        full=counted.full,
     )
     if not figures:
         return result
     from impactreport.analyses import FIGURE_NAMES
 
     say("Computing the data behind each figure")
+    dataset, full = counted.dataset, counted.full
     # revisions are measured (an LCS per revision, in C, outside the GIL) while the other figures are drawn
     with ThreadPoolExecutor(1) as pool:
         measuring = None
@@ -620,6 +443,25 @@ def run(
     return replace(result, frames=frames, charts=drawn, history=history)
 
 
+def award_column(
+    store: Store, request: Request, award: AwardPeriod, views: pl.DataFrame | None
+) -> AwardColumn:
+    """One award-year column, counted as a direct run of its period would count it."""
+    one = count_period(store, request, award.period, views)
+    return AwardColumn(award.label, award.period, one.stats, one.notes)
+
+
+def views_series(versions: Versions, warnings: list[str] | None = None) -> pl.DataFrame:
+    """Views of every snapshot of the request's projects (views over time, views gained in a period):
+    the versioned tables' views (:func:`impactreport.load.views.views_series`). The readers' warnings
+    (a counter that is not a whole number) are appended to ``warnings``."""
+    from impactreport.load.views import views_series as series_of
+
+    if warnings is not None:
+        warnings.extend(line for line in dict.fromkeys(versions.warnings) if line not in warnings)
+    return series_of(versions)  # the versions hold only the request's projects
+
+
 def history(
     request: Request, notice: Callable[[str], None], versions: Versions | None = None
 ) -> dict[str, Any]:
@@ -630,8 +472,7 @@ def history(
     from impactreport.history import summarise
 
     if versions is None:
-        check_projects(request)
-        versions = read_versions(request, notice)
+        versions = Store.open(request).read_versions(notice)
     return summarise(versions, request.period)
 
 

@@ -77,6 +77,20 @@ def parse_day(value: object, name: str) -> date | None:
         raise InputError(f"{name} {text!r}: no such day ({error})") from None
 
 
+def day_text(day: date | datetime) -> str:
+    """``1 Sep 2016``: how every sentence, note and title names a day."""
+    return f"{day.day} {day:%b %Y}"
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by whole calendar months (the 31st of a shorter month becomes its last day)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
+
+
 @dataclass(frozen=True)
 class Period:
     """Inclusive UTC days ``since`` … ``until`` (either may be open).
@@ -124,29 +138,67 @@ class Period:
             return None
         return (self.until - self.since).days + 1
 
-    def previous(self, name: str = "--compare-previous") -> Period:
-        """The period of equal length just before this one (for "this period vs the one before").
+    @property
+    def whole_months(self) -> int | None:
+        """The number of calendar months the period spans when it starts on a 1st and ends on a last day
+        of a month (an award year: 12), else None."""
+        if self.since is None or self.until is None or self.since.day != 1:
+            return None
+        if (self.until + timedelta(days=1)).day != 1:
+            return None
+        return (self.until.year - self.since.year) * 12 + self.until.month - self.since.month + 1
 
+    def previous(self, name: str = "--compare-previous") -> Period:
+        """The same span of the calendar just before this one (for "this period vs the one before").
+
+        Whole months shift by months (2016-09-01..2017-08-31 → 2015-09-01..2016-08-31: the previous
+        award year, whatever leap days lie between); any other span shifts by its number of days.
         Needs both ends: an open period has no length. ``name`` is the option as the user typed it.
         """
         if self.since is None or self.until is None or self.days is None:
             raise InputError(f"{name} needs a period with both ends (since and until)")
+        months = self.whole_months
+        if months is not None:
+            return Period(add_months(self.since, -months), self.since - timedelta(days=1))
         length = timedelta(days=self.days)
         return Period(self.since - length, self.until - length)
 
     def describe(self) -> str:
         """``1 Sep 2016 to 31 Aug 2017`` (or open ends), for titles and sentences."""
 
-        def day(value: date) -> str:
-            return f"{value.day} {value.strftime('%b %Y')}"
-
         if self.since and self.until:
-            return f"{day(self.since)} to {day(self.until)}"
+            return f"{day_text(self.since)} to {day_text(self.until)}"
         if self.since:
-            return f"since {day(self.since)}"
+            return f"since {day_text(self.since)}"
         if self.until:
-            return f"until {day(self.until)}"
+            return f"until {day_text(self.until)}"
         return "all time"
+
+
+@dataclass(frozen=True)
+class AwardPeriod:
+    """One column of an award report: "Year 1", …, or "Since award start"."""
+
+    label: str
+    period: Period
+
+
+def award_periods(start: date, years: int, name: str = "--years") -> list[AwardPeriod]:
+    """Year 1 … Year N from ``start`` (each 12 calendar months), then the whole span since the start.
+
+    Why calendar months: an award year is 1 Sep–31 Aug whether or not it holds a 29 February.
+    """
+    if isinstance(years, bool) or not isinstance(years, int) or years < 1 or years > 50:
+        raise InputError(f"{name} {years!r}: expected a whole number of award years from 1 to 50")
+    periods = [
+        AwardPeriod(
+            f"Year {index + 1}",
+            Period(add_months(start, 12 * index), add_months(start, 12 * (index + 1)) - timedelta(days=1)),
+        )
+        for index in range(years)
+    ]
+    whole = Period(start, periods[-1].period.until)
+    return [*periods, AwardPeriod("Since award start", whole)]
 
 
 def _number(value: object, name: str, *, whole: bool = False, positive: bool = False) -> float:

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -365,4 +366,30 @@ def with_times(versions: Versions, table: str) -> pl.DataFrame:
         times.rename({"seq": "last_seq", "retrieved": "valid_to"}),
         on=["source", "project", "last_seq"],
         how="left",
+    )
+
+
+def as_of(versions: Versions, moment: datetime | None) -> Versions:
+    """The versioned tables as the store stood before ``moment`` (``--as-of``): snapshots retrieved
+    from then on are dropped, with the versions first seen in them, and every later run is cut at the
+    last snapshot kept. None: unchanged."""
+    if moment is None or versions.snapshots.height == 0:
+        return versions
+    kept = versions.snapshots.filter(pl.col("retrieved").is_null() | (pl.col("retrieved") < moment))
+    last = kept.group_by("source", "project").agg(_last=pl.col("seq").max())
+
+    def cut(frame: pl.DataFrame) -> pl.DataFrame:
+        if frame.height == 0:
+            return frame
+        return (
+            frame.join(last, on=["source", "project"], how="inner")
+            .filter(pl.col("first_seq") <= pl.col("_last"))
+            .with_columns(
+                pl.min_horizontal("last_seq", "_last").cast(frame.schema["last_seq"]).alias("last_seq")
+            )
+            .drop("_last")
+        )
+
+    return Versions(
+        kept, {name: cut(table) for name, table in versions.tables.items()}, list(versions.warnings)
     )

@@ -882,19 +882,23 @@ def load_dataset(
     projects: Sequence[str] | None = None,
     on_file: Progress | None = None,
     project_option: str = "--project",
+    found: Discovery | None = None,
 ) -> Dataset:
     """Load export files, folders of them or a ``data/exports`` tree into one :class:`Dataset`.
 
     ``all_snapshots`` reads every snapshot of each project (rows are the union, newest version of each
     row winning) instead of only the newest. ``projects`` keeps only those projects (by name).
     ``on_file`` is called before each file is read (for progress displays). ``project_option`` is how
-    the user named ``projects`` (for the error about a project not in the data).
+    the user named ``projects`` (for the error about a project not in the data). ``found``: the files
+    to read, already chosen from one listing of the store (:mod:`impactreport.load.as_of`); ``paths``
+    then only says where format-B files find the ids they lack.
     """
     if text_basis not in TEXT_BASES:
         raise InputError(f"--text-basis must be one of {', '.join(TEXT_BASES)}, not {text_basis!r}")
     if isinstance(paths, str | Path):
         paths = [paths]
-    found = discover_files(paths, all_snapshots=all_snapshots, projects=projects, option=project_option)
+    if found is None:
+        found = discover_files(paths, all_snapshots=all_snapshots, projects=projects, option=project_option)
     files = found.files
     sizes = [_size(file.path) for file in files]
     # Worker processes start now and parse each file's HTML while the next file is read.

@@ -1,0 +1,374 @@
+"""Counting one period: the one code path for the period asked for, the previous period and each award
+year, over one reading of the snapshot store.
+
+Why one path: a comparison column that is computed differently from a direct run of its period (views
+all-time on one side and gained on the other, another snapshot, another first-response rule) silently
+compares unlike with like. :func:`count_period` is the only function that turns a period into numbers;
+the comparison and the award-year columns call it as the period itself does, so each column equals a
+direct run of its period, key for key.
+
+A closed period never moves (:mod:`impactreport.load.as_of`): its posts and their text are those of the
+first snapshot retrieved after its end; views are those gained between the snapshots that bracket it
+(:func:`impactreport.analyses.views.views_gained`); a first response posted after its end does not
+count (the discussion was unanswered at the end). ``--as-of DATE`` hides later snapshots.
+
+:class:`Store` lists the store once per run, loads each selection of snapshots once, and reads the
+versioned tables (views over time, history) at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from impactreport.errors import InputError
+from impactreport.identities import apply_identities
+from impactreport.load.as_of import Counted, counted_snapshots, selected_files
+from impactreport.load.snapshots import Discovery
+from impactreport.schema import TABLES, Dataset
+from impactreport.settings import Period, day_text
+from impactreport.stats import ImpactStats, LevelStats, summarise
+
+if TYPE_CHECKING:
+    from impactreport.history.versions import Versions
+    from impactreport.pipeline import Request
+
+Notice = Callable[[str], None]
+
+
+# -- the store, read once -----------------------------------------------------------------------------
+@dataclass
+class Store:
+    """One run's reading of the data: every snapshot of the request's projects listed once; each
+    selection of snapshots loaded once (identities applied); the versioned tables read at most once."""
+
+    request: Request
+    listing: Discovery
+    datasets: dict[tuple[str, ...], Dataset] = field(default_factory=dict)
+    versions: Versions | None = None
+    version_notices: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, request: Request) -> Store:
+        """List the store (an unknown ``--project`` is a one-line error naming the option as typed)."""
+        from impactreport.load.dataset import discover_files
+
+        listing = discover_files(
+            list(request.paths),
+            all_snapshots=True,
+            projects=list(request.projects) or None,
+            option=request.name("projects"),
+        )
+        return cls(request, listing)
+
+    def counted(self, period: Period) -> list[Counted]:
+        """The snapshot each project is counted from for ``period`` (:mod:`impactreport.load.as_of`)."""
+        return counted_snapshots(self.listing.files, period.end, self.request.as_of_instant)
+
+    def dataset(self, counted: list[Counted], on_file: Callable[[Any], None] | None = None) -> Dataset:
+        """The dataset of these snapshots (each selection loaded once per run), people resolved."""
+        from impactreport.load import load_dataset
+
+        files = selected_files(counted, all_snapshots=self.request.all_snapshots)
+        if not files:
+            when = day_text(self.request.as_of) if self.request.as_of else "now"
+            raise InputError(f"{self.request.name('as_of')}: no snapshot was retrieved by {when}")
+        key = tuple(str(file.path) for file in files)
+        if key not in self.datasets:
+            loaded = load_dataset(
+                list(self.request.paths),
+                text_basis=self.request.text_basis,
+                on_file=on_file,
+                found=Discovery(files, self.listing.notices),
+            )
+            self.datasets[key] = apply_identities(loaded, self.request.identities)
+        return self.datasets[key]
+
+    def several(self) -> bool:
+        """True when some project has more than one snapshot (visible at ``--as-of``)."""
+        return any(entry.snapshots > 1 for entry in self.counted(Period()))
+
+    def read_versions(self, notice: Notice) -> Versions:
+        """The versioned tables of every snapshot (through their cache), as the store stood at
+        ``--as-of``; read once per run."""
+        if self.versions is None:
+            from impactreport.history import load_versions
+            from impactreport.history.versions import as_of as versions_as_of
+
+            versions = load_versions(
+                list(self.request.paths),
+                self.version_notices.append,
+                projects=list(self.request.projects) or None,
+            )
+            self.versions = versions_as_of(versions, self.request.as_of_instant)
+        for line in self.version_notices:
+            notice(line)
+        return self.versions
+
+
+# -- the steps of one period ----------------------------------------------------------------------------
+def check_period(dataset: Dataset, period: Period, name: Callable[[str], str]) -> None:
+    """A period entirely outside the data is a one-line error naming the option as typed."""
+    if period.is_open:
+        return
+    first, last = data_span(dataset)
+    if first is None or last is None:
+        return
+    runs = f"the data runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    if period.start is not None and period.since is not None and period.start > last:
+        raise InputError(f"{name('since')} {period.since.isoformat()}: {runs}")
+    if period.end is not None and period.until is not None and period.end <= first:
+        raise InputError(f"{name('until')} {period.until.isoformat()}: {runs}")
+
+
+def data_span(dataset: Dataset) -> tuple[datetime | None, datetime | None]:
+    """The first and last publication time of any post or discussion."""
+    span = pl.concat([dataset.posts.select("published"), dataset.threads.select("published")]).select(
+        first=pl.col("published").min(), last=pl.col("published").max()
+    )
+    first, last = span.row(0)
+    return first, last
+
+
+def restrict(dataset: Dataset, period: Period) -> Dataset:
+    """Texts posted in the period, and the discussions opened in it or commented on in it."""
+    if period.is_open:
+        return dataset
+    in_period = period.contains("published")
+    frames = {name: getattr(dataset, name) for name in TABLES}
+    for name in ("comments", "notes", "documents", "posts"):
+        frames[name] = frames[name].filter(in_period)
+    active = frames["comments"].select("source", "project", "thread_id").unique()
+    opened = frames["threads"].filter(in_period).select("source", "project", "thread_id")
+    keep = pl.concat([active, opened]).unique()
+    frames["threads"] = frames["threads"].join(
+        keep, on=["source", "project", "thread_id"], how="semi", nulls_equal=True
+    )
+    return Dataset(
+        **frames,
+        text_basis=dataset.text_basis,
+        usernames_known=dataset.usernames_known,
+        warnings=dataset.warnings,
+    )
+
+
+def known_by_end(posts: pl.DataFrame, period: Period) -> pl.DataFrame:
+    """The posts published before the period's end: what was known when it closed (a first response
+    after the end does not count; first contributions are of all time up to then)."""
+    return posts if period.end is None else posts.filter(pl.col("published") < period.end)
+
+
+def statistics(
+    dataset: Dataset, request: Request, history: pl.DataFrame | None = None, period: Period | None = None
+) -> ImpactStats:
+    """The impact sentence's numbers, per project and overall.
+
+    ``history`` is every post before the period restriction: first contributions are of all time.
+    ``period`` is the restriction ``dataset`` had (default: the request's).
+    """
+    return summarise(
+        dataset,
+        team=request.team,
+        thresholds=request.thresholds,
+        words_per_publication=request.words_per_publication,
+        exclude_bots=not request.include_bots,
+        history=history,
+        period=request.period if period is None else period,
+    )
+
+
+def with_views_gained(
+    stats: ImpactStats, views: pl.DataFrame | None, period: Period
+) -> tuple[ImpactStats, str | None]:
+    """``views`` per project, per source and overall as the views gained in the period, and a note
+    naming each project's baseline snapshot.
+
+    Where no snapshots bracket the period (:func:`impactreport.analyses.views.views_gained`: one
+    retrieved on or before its first day and one on or before its last, per project) views cannot be
+    counted for it: null everywhere, and the note says why. Open period: all-time views, no note.
+    """
+    if period.is_open or stats.overall.views is None:
+        return stats, None
+    from impactreport.analyses.views import views_gained
+
+    gained = views_gained(views, period)
+    if gained is None:
+        return _with_views(stats, None), (
+            f"views are not counted for {period.describe()}: no snapshots bracket it (one retrieved on or "
+            "before its first day and one on or before its last, for every project)"
+        )
+    per_project = {
+        name: int(views) for name, views in gained.group_by("project").agg(pl.col("views").sum()).iter_rows()
+    }
+    return _with_views(stats, per_project), _baseline_note(gained, period)
+
+
+def _with_views(stats: ImpactStats, per_project: dict[str, int] | None) -> ImpactStats:
+    """The statistics with ``views`` replaced at every level by sums of ``per_project`` (None: null)."""
+
+    def views_of(names: list[str]) -> int | None:
+        return None if per_project is None else sum(per_project.get(name, 0) for name in names)
+
+    def level(value: LevelStats, names: list[str]) -> LevelStats:
+        return replace(value, views=views_of(names))
+
+    projects = {name: level(value, [name]) for name, value in stats.projects.items()}
+    sources = {
+        source: level(value, [n for n in stats.projects if stats.project_sources.get(n) == source])
+        for source, value in stats.sources.items()
+    }
+    overall = level(stats.overall, list(stats.projects))
+    return replace(stats, overall=overall, projects=projects, sources=sources)
+
+
+def _baseline_note(gained: pl.DataFrame, period: Period) -> str:
+    """Which snapshots the views gained are measured between, naming each project's real baseline."""
+    bounds = gained.group_by("project").agg(start=pl.col("views_from").max(), end=pl.col("views_to").max())
+    starts = _days_by_project(bounds["start"].to_list())
+    ends = _days_by_project(bounds["end"].to_list())
+    if period.since is None:
+        since = "the first view"
+    elif len(starts) == 1:
+        since = f"the snapshot of {next(iter(starts))}"
+    else:
+        since = f"each project's last snapshot on or before {day_text(period.since)} ({_listing(starts)})"
+    if len(ends) == 1:
+        until = f"that of {next(iter(ends))}"
+    else:
+        last_day = day_text(period.until) if period.until else "the newest"
+        until = f"each project's last snapshot on or before {last_day}"
+    return f"views are the views gained in the period: from {since} to {until}"
+
+
+def _days_by_project(days: list[Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for day in sorted((d for d in days if d is not None), reverse=True):
+        out[day_text(day)] = out.get(day_text(day), 0) + 1
+    return out
+
+
+def _listing(days: dict[str, int]) -> str:
+    return ", ".join(f"{day} for {_count(count, 'project')}" for day, count in days.items())
+
+
+def counted_note(counted: list[Counted], period: Period, as_of: date | None) -> str | None:
+    """Which snapshot the numbers were counted from, when that is not simply the newest export."""
+    if period.end is None:
+        if as_of is None:
+            return None
+        when = _moments([e.retrieved for e in counted if e.retrieved is not None])
+        return (
+            f"counted as the data stood on {day_text(as_of)}: from the newest snapshot retrieved by then "
+            f"({when})"
+        )
+    single = [entry.project for entry in counted if entry.snapshots == 1 and entry.after_moment]
+    after = [entry.retrieved for entry in counted if entry.after_moment and entry.snapshots > 1]
+    before = [entry for entry in counted if not entry.after_moment and entry.snapshots > 1]
+    parts = []
+    if after or before:
+        text = "counted as the data stood at the period's end: "
+        if after:
+            text += f"each project's first snapshot retrieved after it ({_moments([t for t in after if t])})"
+        if before:
+            text += ", else " if after else ""
+            text += f"the newest snapshot, retrieved before the end ({_count(len(before), 'project')})"
+        parts.append(text)
+    if single:
+        names = ", ".join(sorted(single, key=str.lower)[:4]) + (", …" if len(single) > 4 else "")
+        have = "projects have" if len(single) != 1 else "project has"
+        parts.append(
+            f"{len(single)} {have} a single export ({names}): its text is the newest, so edits and "
+            "deletions made after the period are included"
+        )
+    return "; ".join(parts) or None
+
+
+def span_note(counted: list[Counted], dataset: Dataset, period: Period) -> str | None:
+    """A note when the period runs past the end of the data, or starts before its first post."""
+    if period.is_open:
+        return None
+    times = [entry.retrieved for entry in counted if entry.retrieved is not None]
+    first, last = data_span(dataset)
+    notes = []
+    if period.until is not None:
+        if times and max(times).date() <= period.until:
+            notes.append(
+                f"the period runs to {day_text(period.until)}, past the end of the data (the newest "
+                f"snapshot was retrieved on {day_text(max(times))}): later activity is not in it"
+            )
+        elif not times and last is not None and last.date() < period.until:
+            notes.append(
+                f"the period runs to {day_text(period.until)}, past the data's last post "
+                f"({day_text(last)}): the export may be older than the period's end"
+            )
+    if period.since is not None and first is not None and first.date() > period.since:
+        notes.append(
+            f"the period starts on {day_text(period.since)}, before the data's first post ({day_text(first)})"
+        )
+    return "; ".join(notes) or None
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _moments(times: list[datetime]) -> str:
+    """``1 Sep 2017 for 8 projects, 7 Sep 2017 for 1 project``: the days snapshots were counted from."""
+    days: dict[str, int] = {}
+    for time in sorted(times):
+        days[day_text(time)] = days.get(day_text(time), 0) + 1
+    return ", ".join(f"{day} for {_count(count, 'project')}" for day, count in days.items())
+
+
+# -- one period ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PeriodCount:
+    """Everything counted for one period: the data as it stood at the period's end (``full``), the
+    period's part of it (``dataset``), the statistics and the notes on how to read them."""
+
+    period: Period
+    counted: tuple[Counted, ...]
+    full: Dataset
+    dataset: Dataset
+    stats: ImpactStats
+    notes: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        """The period holds no text and no discussion."""
+        return self.dataset.posts.height == 0 and self.dataset.threads.height == 0
+
+
+def count_period(
+    store: Store,
+    request: Request,
+    period: Period,
+    views: pl.DataFrame | None,
+    on_file: Callable[[Any], None] | None = None,
+) -> PeriodCount:
+    """The one way a period becomes numbers (the period asked for, the previous one, award years).
+
+    ``views`` is the views series of every snapshot (None when the store has one snapshot per project);
+    ``request.team`` must already hold the identities' team accounts.
+    """
+    counted = store.counted(period)
+    full = store.dataset(counted, on_file)
+    dataset = restrict(full, period)
+    stats = statistics(dataset, request, history=known_by_end(full.posts, period), period=period)
+    if views is None and not period.is_open:
+        views = pl.DataFrame()  # one snapshot per project: nothing brackets a closed period
+    stats, views_note = with_views_gained(stats, views, period)
+    notes = [
+        note
+        for note in (
+            counted_note(counted, period, request.as_of),
+            views_note,
+            span_note(counted, full, period),
+        )
+        if note
+    ]
+    return PeriodCount(period, tuple(counted), full, dataset, stats, tuple(notes))
