@@ -40,11 +40,19 @@ KINDS = ("comment", "note", "document")
 OVERALL = "__overall__"
 
 SENTENCE = (
-    "In total, {non_team_contributors} non-team members commented across {discussions} discussions, "
-    "which generated {comments} comments and {notes} notes "
-    "totaling {words} words and {characters} characters."
+    "In total, {non_team_contributors} commented across {discussions}, "
+    "which generated {comments} and {notes} totaling {words} and {characters}."
 )
-SENTENCE_FIELDS = ("non_team_contributors", "discussions", "comments", "notes", "words", "characters")
+#: Each count of the sentence with its noun, singular and plural ("1 discussion", "2 discussions").
+SENTENCE_NOUNS: dict[str, tuple[str, str]] = {
+    "non_team_contributors": ("non-team member", "non-team members"),
+    "discussions": ("discussion", "discussions"),
+    "comments": ("comment", "comments"),
+    "notes": ("note", "notes"),
+    "words": ("word", "words"),
+    "characters": ("character", "characters"),
+}
+SENTENCE_FIELDS = tuple(SENTENCE_NOUNS)
 
 
 @dataclass(frozen=True)
@@ -136,12 +144,23 @@ class ImpactStats:
         With a period it starts "From 1 Sep 2016 to 31 Aug 2017, …" instead of "In total, …".
         """
         values = self.overall if which is None else self.projects[which]
-        text = SENTENCE.format(**{key: _number(values[key]) for key in SENTENCE_FIELDS})
+        text = SENTENCE.format(**{key: counted(values[key], *SENTENCE_NOUNS[key]) for key in SENTENCE_FIELDS})
         if period is not None and not period.is_open:
             lead = period.describe()
             lead = f"From {lead}" if period.since and period.until else lead[0].upper() + lead[1:]
             text = f"{lead}, " + text.removeprefix("In total, ")
         return text
+
+    def publications_sentence(self, words_per_publication: float) -> str:
+        """``That is 0.67 publications' worth of words (1,500 words each).``: the equivalent as computed
+        (two decimals, trailing zeros dropped) and the words per publication as given, each noun in the
+        number it needs (``1 publication's``, ``1 word each``)."""
+        equivalent = _decimal(self.overall.publications_equivalent)
+        per = _decimal(words_per_publication)
+        whose = "publication's" if equivalent == "1" else "publications'"
+        return (
+            f"That is {equivalent} {whose} worth of words ({per} {'word' if per == '1' else 'words'} each)."
+        )
 
     def to_json(self) -> dict[str, Any]:
         """``{"overall": {...}, "sources": {"<source>": {...}}, "projects": {"<name>": {...}}}``:
@@ -167,6 +186,20 @@ def _number(value: object) -> str:
     if value is None:
         return "an unknown number of"
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def counted(value: object, singular: str, plural: str) -> str:
+    """A count with its noun as the sentence writes it: ``1 comment``, ``0 comments``, ``1,163 comments``,
+    ``an unknown number of non-team members``; only exactly one is singular (``1.0`` and ``0`` are not)."""
+    noun = singular if isinstance(value, int) and not isinstance(value, bool) and value == 1 else plural
+    return f"{_number(value)} {noun}"
+
+
+def _decimal(value: float) -> str:
+    """``1,500``, ``0.67``, ``1`` (not ``1.0``): thousands separators, at most two decimals, no trailing
+    zeros, so a number that reads as one is exactly one."""
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def _aggregate(posts: pl.LazyFrame, threads: pl.LazyFrame, team: Team, include_bots: bool) -> pl.LazyFrame:

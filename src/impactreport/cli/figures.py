@@ -7,6 +7,7 @@ newest snapshot of each project.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -18,6 +19,7 @@ from impactreport import settings
 from impactreport.analyses import FIGURE_NAMES, AnalysisParams
 from impactreport.errors import InputError
 from impactreport.figures import FORMATS
+from impactreport.figures.save import check_folder, write_reason
 from impactreport.pipeline import Request, run, write_figures
 from impactreport.settings import parse_thresholds, positive_days
 
@@ -32,6 +34,17 @@ def parse_formats(text: str) -> tuple[str, ...]:
     if not formats or unknown:
         raise InputError(f"--formats {text!r}: choose from {', '.join(FORMATS)} (comma-separated)")
     return formats
+
+
+def check_out(out: Path, formats: Sequence[str]) -> None:
+    """Refuse, before reading any export, an ``--out`` that cannot take the figures: a file, a folder
+    under a file, one not writable, or one holding a folder where a figure or its CSV goes."""
+    check_folder(out, "--out")
+    for name in FIGURE_NAMES:
+        for suffix in (*formats, "csv"):
+            inside = out / f"{name}.{suffix}"
+            if inside.is_dir():
+                raise InputError(f"--out {out}: {inside} is a folder; move it away or choose another folder")
 
 
 def files_table(written: dict[str, list[Path]], out: Path) -> Table:
@@ -169,6 +182,7 @@ def command(
         ) from None
     if scale <= 0:
         raise InputError(f"--scale {scale:g}: must be positive")
+    check_out(out, formats)
     request = Request(
         paths=paths,
         **selection(projects, team, team_file, since, until, text_basis),
@@ -189,10 +203,14 @@ def command(
             stage=lambda text: progress.update(task, description=text),
         )  # fmt: skip
         progress.update(task, description="Writing figures", total=len(FIGURE_NAMES), completed=0)
-        written = write_figures(
-            result, out, formats=formats, scale=scale,
-            progress=lambda name: progress.update(task, advance=1, description=f"Wrote {name}"),
-        )  # fmt: skip
+        try:
+            written = write_figures(
+                result, out, formats=formats, scale=scale,
+                progress=lambda name: progress.update(task, advance=1, description=f"Wrote {name}"),
+            )  # fmt: skip
+        except OSError as error:  # the folder changed since check_out, or the disk is full
+            where = f" {error.filename}" if error.filename else ""
+            raise InputError(f"--out {out}: cannot write{where} ({write_reason(error)})") from None
     for warning in result.warnings:
         warn(console, warning)
     for note in result.notes:

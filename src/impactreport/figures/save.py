@@ -6,15 +6,66 @@ and a failed render leaves the previous figure in place.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import altair as alt
 import vl_convert as vlc
 
+from impactreport.errors import InputError
 from impactreport.files import write_atomic
 
 FORMATS = ("svg", "png", "pdf")
+
+
+def check_folder(target: Path, label: str) -> None:
+    """Refuse, before any slow work, an output folder that cannot be written: one line
+    (:class:`InputError`) starting ``<label> <target>:``.
+
+    Why probe rather than read mode bits: ``os.access`` and the mode say nothing true for root, ACLs,
+    read-only mounts or ``/sys``. The folder (and any missing parents) is created, a file is written and
+    removed, and whatever was created is removed again, so a refused command leaves nothing behind.
+    """
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{label} {target}: is a file, not a folder")
+    missing: list[Path] = []
+    folder = target
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    if folder.is_symlink() and not folder.exists():
+        raise InputError(f"{label} {target}: {folder} is a broken symbolic link")
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{label} {target}: {folder} is a file, not a folder")
+    created: list[Path] = []
+    try:
+        for path in reversed(missing):
+            path.mkdir()
+            created.append(path)
+        handle, probe = tempfile.mkstemp(prefix=".impactreport-probe-", dir=target)
+        os.close(handle)
+        os.unlink(probe)
+    except PermissionError:
+        raise InputError(f"{label} {target}: not permitted to write there") from None
+    except OSError as error:
+        raise InputError(f"{label} {target}: cannot write there ({write_reason(error)})") from None
+    finally:
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+
+def write_reason(error: OSError) -> str:
+    """Why a write failed, in a few words (``read-only file system``, ``No space left on device``)."""
+    if error.errno == errno.EROFS:
+        return "read-only file system"
+    if isinstance(error, PermissionError):
+        return "not permitted"
+    return error.strerror or type(error).__name__
 
 
 def vegalite_version() -> str:

@@ -8,11 +8,7 @@ small renderer of our own (Jupyter kernel + Pandoc + Typst); ``"auto"`` uses Qua
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import importlib.util
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,45 +59,20 @@ def find_project_root(start: Path | None = None) -> Path:
 
 
 def check_output_dir(target: Path, label: str = "--output-dir") -> None:
-    """Refuse, before any slow work, an output folder that cannot be written.
+    """Refuse, before any slow work, an output folder that cannot be written, or one holding a folder
+    where the report goes or a file where its figures go (:func:`impactreport.figures.save.check_folder`
+    probes the folder and leaves nothing behind)."""
+    from impactreport.figures.save import check_folder
 
-    Why probe rather than read mode bits: ``os.access`` and the mode say nothing true for root, ACLs,
-    read-only mounts or ``/sys``. The folder (and any missing parents) is created, a file is written and
-    removed, and whatever was created is removed again, so a refused render leaves nothing behind.
-    """
-    if target.exists() and not target.is_dir():
-        raise InputError(f"{label} {target}: is a file, not a folder")
-    for name in ("figures", "index.html", "index.pdf"):
-        inside = target / name
-        if inside.exists() and inside.is_dir() != (name == "figures"):
-            kind = "a file" if name == "figures" else "a folder"
-            raise InputError(f"{label} {target}: {inside} is {kind}; move it away or choose another folder")
-    missing: list[Path] = []
-    folder = target
-    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"{label} {target}: {folder} is a file, not a folder")
-    created: list[Path] = []
-    try:
-        for path in reversed(missing):
-            path.mkdir()
-            created.append(path)
-        handle, probe = tempfile.mkstemp(prefix=".impactreport-probe-", dir=target)
-        os.close(handle)
-        os.unlink(probe)
-    except PermissionError:
-        raise InputError(f"{label} {target}: not permitted to write there") from None
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        if error.errno == errno.EROFS:
-            reason = "read-only file system"
-        raise InputError(f"{label} {target}: cannot write there ({reason})") from None
-    finally:
-        for path in reversed(created):
-            with contextlib.suppress(OSError):
-                path.rmdir()
+    if target.is_dir():
+        for name in ("figures", "index.html", "index.pdf"):
+            inside = target / name
+            if inside.exists() and inside.is_dir() != (name == "figures"):
+                kind = "a file" if name == "figures" else "a folder"
+                raise InputError(
+                    f"{label} {target}: {inside} is {kind}; move it away or choose another folder"
+                )
+    check_folder(target, label)
 
 
 def check(params: dict[str, Any], project: Path, target: Path, source: Path | None = None) -> ReportParams:
