@@ -15,7 +15,8 @@ import pytest
 
 from impactreport.cli.main import main
 from impactreport.errors import InputError
-from impactreport.pipeline import REPORT_NAMES, Request, load, restrict, run, statistics
+from impactreport.counting import restrict, statistics
+from impactreport.pipeline import REPORT_NAMES, Request, load, run
 from impactreport.settings import Period, ReportParams
 
 from .independent import html_metrics, read
@@ -106,9 +107,9 @@ def test_compare_previous_numbers_and_change(latest_dir: Path, capsys) -> None:
     args = ["summary", str(latest_dir), "--since", "2016-09-01", "--until", "2017-08-31"]
     assert main([*args, "--compare-previous", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    # the previous period: 365 days just before (2016-09-01 … 2017-08-31 has 365 days)
-    assert payload["previous_period"] == {"since": "2015-09-02", "until": "2016-08-31"}
-    previous = raw_period_counts(latest_dir, date(2015, 9, 2), date(2016, 8, 31))
+    # the previous period: the award year before (whole months shift by months, leap day or not)
+    assert payload["previous_period"] == {"since": "2015-09-01", "until": "2016-08-31"}
+    previous = raw_period_counts(latest_dir, date(2015, 9, 1), date(2016, 8, 31))
     current = raw_period_counts(latest_dir, SINCE, UNTIL)
     assert {key: payload["previous"][key] for key in previous} == previous
     assert set(payload["previous"]) == set(payload["overall"])
@@ -119,7 +120,7 @@ def test_compare_previous_numbers_and_change(latest_dir: Path, capsys) -> None:
     # the human output: a second table with both periods and the change
     assert main([*args, "--compare-previous"]) == 0
     out = capsys.readouterr().out
-    assert "This period / previous period (2 Sep 2015 to 31 Aug 2016) / change" in out
+    assert "This period / previous period (1 Sep 2015 to 31 Aug 2016) / change" in out
     comments = f"{current['comments']:,}"
     line = next(row for row in out.splitlines() if "│ Comments " in row)
     assert comments in line and f"{previous['comments']:,}" in line and "−" in line
@@ -142,7 +143,7 @@ def test_compare_previous_at_the_start_of_the_data_says_it_holds_no_data(latest_
     assert payload["overall"]["comments"] > 0
     assert payload["previous"]["comments"] == 0 and payload["previous"]["discussions"] == 0
     assert all(value is None for value in payload["change"].values() if not isinstance(value, dict))
-    assert "previous period (2 May 2014 to 31 May 2014) holds no data" in captured.err
+    assert "previous period (1 May 2014 to 31 May 2014) holds no data" in captured.err
     assert main(args) == 0
     captured = capsys.readouterr()
     assert "holds no data" in captured.err
@@ -279,19 +280,15 @@ def test_views_legend_shows_titles(period_figures, thinklab_dir: Path) -> None:
         assert name in subjects or name.endswith("…"), name
 
 
-def test_views_without_bracketing_snapshots_are_all_time_and_said_so(latest_dir: Path) -> None:
+def test_views_without_bracketing_snapshots_are_null_and_said_so(latest_dir: Path) -> None:
+    # a single export cannot say which views were gained in the period: null everywhere, with a note
+    # (all-time views beside views gained would compare unlike with like)
     result = run(Request(paths=(latest_dir,), projects=("rephetio",), period=Period(SINCE, UNTIL)))
-    export = read(latest_dir / "rephetio.json")
-    comments = [c for c in export["comments"] if in_period(c["published"], SINCE, UNTIL)]
-    active = {c["thread_id"] for c in comments}
-    threads = [
-        t for t in export["threads"] if t["thread_id"] in active or in_period(t["published"], SINCE, UNTIL)
-    ]
-    documents = [d for d in export["documents"] if in_period(d["doc_published"], SINCE, UNTIL)]
-    assert result.stats.overall["views"] == sum(t["views"] for t in threads) + sum(
-        d["views"] for d in documents
-    )
-    assert any("all-time views in the newest snapshot" in note for note in result.notes)
+    assert result.stats.overall["views"] is None
+    assert result.stats.projects["rephetio"]["views"] is None
+    assert all(level["views"] is None for level in result.stats.sources.values())
+    assert any("views are not counted for 1 Sep 2016 to 31 Aug 2017" in note for note in result.notes)
+    assert any("a single export (rephetio)" in note for note in result.notes)
 
 
 def test_snapshot_dates_are_those_in_the_period(period_figures) -> None:

@@ -467,7 +467,7 @@ def test_period_restriction(latest_dir: Path) -> None:
     from datetime import date
 
     from impactreport.load import load_dataset
-    from impactreport.pipeline import restrict
+    from impactreport.counting import restrict
     from impactreport.settings import Period
 
     export = json.loads((latest_dir / "meta.json").read_text(encoding="utf-8"))

@@ -191,8 +191,10 @@ def with_views_gained(
     retrieved on or before its first day and one on or before its last, per project) views cannot be
     counted for it: null everywhere, and the note says why. Open period: all-time views, no note.
     """
-    if period.is_open or stats.overall.views is None:
+    if period.is_open:
         return stats, None
+    if stats.overall.views is None and (views is None or views.is_empty()):
+        return stats, None  # the data has no views at all (format A)
     from impactreport.analyses.views import views_gained
 
     gained = views_gained(views, period)
@@ -357,6 +359,8 @@ def count_period(
     """
     counted = store.counted(period)
     full = store.dataset(counted, on_file)
+    times = dict(zip(full.snapshots["path"].to_list(), full.snapshots["retrieved"].to_list(), strict=True))
+    counted = [entry.read_at(times.get(str(entry.file.path)), period.end) for entry in counted]
     dataset = restrict(full, period)
     stats = statistics(dataset, request, history=known_by_end(full.posts, period), period=period)
     if views is None and not period.is_open:

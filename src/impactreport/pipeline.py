@@ -536,6 +536,11 @@ class Report:
         """The "this period / previous period / change" rows; empty without ``compare_previous``."""
         return [] if self.comparison is None else comparison_rows(self.stats, self.comparison)
 
+    @property
+    def awards(self) -> tuple[AwardColumn, ...]:
+        """Award-year columns (``award_start``): Year 1 … Year N, then since the award start."""
+        return self.result.awards
+
 
 def project_root(start: Path | None = None) -> Path:
     """The folder with ``_quarto.yml`` (Quarto runs the report's code in ``report/``)."""
@@ -608,6 +613,10 @@ def report_request(params: ReportParams, root: Path) -> tuple[Request, bool]:
         thresholds=params.thresholds,
         analysis=analysis,
         compare_previous=params.compare_previous,
+        previous_period=params.previous_period,
+        as_of=params.day("as_of"),
+        award_start=params.day("award_start"),
+        years=params.years if params.award_start else None,
         identities=identities,
         names=REPORT_NAMES,
     )

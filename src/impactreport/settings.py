@@ -295,6 +295,14 @@ class ReportParams:
     #: identities file (which accounts are one person); "" = data/identities.yml under the project root
     #: when present
     identities: str = ""
+    #: the period to compare with (both or neither; default: the same span just before)
+    previous_since: str = ""
+    previous_until: str = ""
+    #: count the data as it stood at the end of this day (later snapshots ignored)
+    as_of: str = ""
+    #: award years: one column per year from ``award_start``, and one since the award start
+    award_start: str = ""
+    years: int = 1
     period: Period = field(default_factory=Period, compare=False)
 
     @classmethod
@@ -343,9 +351,32 @@ class ReportParams:
         out["since"] = since.isoformat() if since else ""
         out["until"] = until.isoformat() if until else ""
         out["period"] = Period(since, until)
+        for key in ("previous_since", "previous_until", "as_of", "award_start"):
+            day = parse_day(given.get(key), name(key))
+            out[key] = day.isoformat() if day else ""
+        if bool(out["previous_since"]) != bool(out["previous_until"]):
+            raise InputError(f"{name('previous_since')} and {name('previous_until')} go together")
+        if out["previous_since"]:
+            Period(parse_day(out["previous_since"], ""), parse_day(out["previous_until"], ""))
+            out["compare_previous"] = True
+        if "years" in given:
+            out["years"] = int(_number(given["years"], name("years"), whole=True, positive=True))
+            award_periods(date(2000, 1, 1), out["years"], name("years"))
         if out.get("compare_previous"):
             out["period"].previous(name("compare_previous"))
         return cls(**out)
+
+    @property
+    def previous_period(self) -> Period | None:
+        """The period to compare with, when given by hand."""
+        if not self.previous_since:
+            return None
+        return Period(date.fromisoformat(self.previous_since), date.fromisoformat(self.previous_until))
+
+    def day(self, key: str) -> date | None:
+        """A day parameter (``as_of``, ``award_start``) as a date, None when unset."""
+        value = getattr(self, key)
+        return date.fromisoformat(value) if value else None
 
     def to_mapping(self) -> dict[str, Any]:
         """Plain values (lists, not tuples) for papermill and for the report's provenance."""

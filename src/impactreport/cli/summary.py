@@ -10,9 +10,10 @@ import click
 from rich.table import Table
 
 from impactreport import settings
+from impactreport.comparison import AwardColumn, Comparison, award_rows, comparison_rows
 from impactreport.identities import hint
-from impactreport.pipeline import Comparison, Request, comparison_rows, history, run
-from impactreport.settings import parse_thresholds
+from impactreport.pipeline import Request, community_sentences, history, run
+from impactreport.settings import Period, parse_day, parse_thresholds
 from impactreport.stats import ImpactStats, LevelStats
 
 from .console import err_console, inert, notice, out_console, warn
@@ -73,6 +74,47 @@ def comparison_table(stats: ImpactStats, comparison: Comparison) -> Table:
     return table
 
 
+def award_table(columns: tuple[AwardColumn, ...]) -> Table:
+    """One column per award year and one since the award start (``--award-start``/``--years``)."""
+    table = Table(title="Award years", title_justify="left")
+    table.add_column("", no_wrap=True)
+    for column in columns:
+        table.add_column(f"{column.label}\n{column.period.describe()}", justify="right", no_wrap=True)
+    for label, values in award_rows(columns):
+        table.add_row(label, *[_cell(value) for value in values])
+    return table
+
+
+def community_lines(stats: ImpactStats, period: Period) -> list[str]:
+    """The community numbers in words: first responses, new and returning contributors, absence factor."""
+    first, new = community_sentences(stats, period)
+    overall = stats.overall
+    lines = [first, new]
+    if overall.returning_contributors:
+        people = (
+            "1 person"
+            if overall.returning_contributors == 1
+            else f"{overall.returning_contributors:,} people"
+        )
+        lines.append(f"{people} who had contributed before came back.")
+    if overall.absence_factor is not None:
+        factor = overall.absence_factor.characters
+        lines.append(
+            f"Absence factor: {factor:,} contributor{'s' if factor != 1 else ''} wrote half of all comment "
+            "and note characters."
+        )
+    return lines
+
+
+def previous_period(since: str | None, until: str | None) -> Period | None:
+    """The period given by ``--previous-since``/``--previous-until`` (both needed), else None."""
+    if since is None and until is None:
+        return None
+    if not since or not until:
+        raise click.UsageError("--previous-since and --previous-until go together")
+    return Period(parse_day(since, "--previous-since"), parse_day(until, "--previous-until"))
+
+
 HISTORY_COLUMNS = (
     ("snapshots", "Snapshots"),
     ("revisions", "Revisions"),
@@ -118,6 +160,17 @@ def history_table(past: dict[str, Any]) -> Table:
     help="Also the period of equal length just before (needs --since and --until), with the change in %.",
 )
 @click.option(
+    "--previous-since",
+    help="First day of the period to compare with (default: the same span of the calendar just before).",
+)
+@click.option("--previous-until", help="Last day of the period to compare with (with --previous-since).")
+@click.option(
+    "--as-of",
+    help="Count the data as it stood at the end of this day (YYYY-MM-DD): later snapshots are ignored.",
+)
+@click.option("--award-start", help="First day of the award (YYYY-MM-DD): one column per award year.")
+@click.option("--years", type=int, help="Award years to show from --award-start (default 1).")
+@click.option(
     "--history",
     "with_history",
     is_flag=True,
@@ -139,6 +192,11 @@ def command(
     include_bots: bool,
     all_snapshots: bool,
     compare_previous: bool,
+    previous_since: str | None,
+    previous_until: str | None,
+    as_of: str | None,
+    award_start: str | None,
+    years: int | None,
     with_history: bool,
     as_json: bool,
 ) -> None:
@@ -154,8 +212,14 @@ def command(
         include_bots=include_bots,
         thresholds=parse_thresholds(thresholds),
         words_per_publication=words_per_publication,
-        compare_previous=compare_previous,
+        compare_previous=compare_previous or bool(previous_since or previous_until),
+        previous_period=previous_period(previous_since, previous_until),
+        as_of=parse_day(as_of, "--as-of"),
+        award_start=parse_day(award_start, "--award-start"),
+        years=years,
     )
+    if years is not None and request.award_start is None:
+        raise click.UsageError("--years needs --award-start")
     result = run(request)
     stats = result.stats
     errors = err_console()
@@ -172,6 +236,9 @@ def command(
         payload = stats.to_json()
         if result.comparison is not None:
             payload |= result.comparison.to_json()
+        if result.awards:
+            payload["award_years"] = [column.to_json() for column in result.awards]
+        payload["notes"] = list(result.notes)
         if past is not None:
             payload["overall"]["history"] = past["overall"]
             for name, level in payload["projects"].items():
@@ -185,8 +252,15 @@ def command(
         f"That is {stats.overall.publications_equivalent:,} publications' worth of words "
         f"({words_per_publication:,.0f} words each)."
     )
+    for line in community_lines(stats, request.period):
+        console.print(line, soft_wrap=True)
     console.print(stats_table(stats))
     if result.comparison is not None:
         console.print(comparison_table(stats, result.comparison))
+    if result.awards:
+        console.print(award_table(result.awards))
+        for column in result.awards:
+            for line in column.notes:
+                notice(errors, f"{column.label}: {line}")
     if past is not None:
         console.print(history_table(past))

@@ -18,7 +18,7 @@ project): nothing here reads a file.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from impactreport.load.snapshots import SnapshotFile
@@ -51,10 +51,15 @@ class Counted:
     snapshots: int
     #: True when the counted snapshot was retrieved at or after the moment (the period's end)
     after_moment: bool
+    #: when it was retrieved (None until known: an export outside the store says so only when read)
+    retrieved: datetime | None = None
 
-    @property
-    def retrieved(self) -> datetime | None:
-        return retrieved_at(self.file)
+    def read_at(self, retrieved: datetime | None, moment: datetime | None) -> Counted:
+        """The same entry once the file's own ``retrieved`` time is known (after loading it)."""
+        if self.retrieved is not None or retrieved is None:
+            return self
+        after = moment is not None and retrieved >= moment
+        return replace(self, retrieved=retrieved, after_moment=after)
 
 
 def counted_snapshots(
@@ -84,6 +89,7 @@ def counted_snapshots(
                 upto=tuple(visible[: chosen + 1]),
                 snapshots=len(visible),
                 after_moment=after,
+                retrieved=retrieved_at(visible[chosen]),
             )
         )
     return out
