@@ -10,12 +10,16 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
+from impactreport.layout import DEMO_MARKER
 from impactreport.render.markdown import counted
 from impactreport.stats import ImpactStats, LevelStats
 
@@ -253,3 +257,91 @@ def test_render_output_dir_is_a_file(tmp_path: Path) -> None:
     assert one_error(result) == f"--output-dir {taken}: is a file, not a folder"
     result = run("render", "--engine", "builtin", "--output-dir", taken / "out", cwd=REPO)
     assert one_error(result) == f"--output-dir {taken / 'out'}: {taken} is a file, not a folder"
+
+
+# --- 3 and 4. the report's warnings on the terminal, and no local absolute path in the report ----------
+
+
+def make_project(folder: Path) -> Path:
+    """A copy of the Quarto project (the report and _quarto.yml), as test_render_errors makes it."""
+    (folder / "report").mkdir(parents=True)
+    shutil.copy(REPO / "_quarto.yml", folder / "_quarto.yml")
+    shutil.copy(REPO / "report" / "index.qmd", folder / "report" / "index.qmd")
+    return folder
+
+
+def test_render_prints_the_reports_warnings_and_shows_no_absolute_path(tmp_path: Path) -> None:
+    """A data folder outside the project with generated demo data below it, and a team member who
+    matches nobody: both warnings are in the report and on stderr (one line each, as summary prints
+    them), the demo folder named from the data folder given, and no temporary path in the HTML."""
+    project = make_project(tmp_path / "project")
+    data = tmp_path / "elsewhere" / "data"
+    write_export(data / "one.json")
+    write_export(data / "demo" / "one.json")
+    (data / "demo" / DEMO_MARKER).touch()
+    out = tmp_path / "out"
+    result = run(
+        "render", "--engine", "builtin", "--to", "html", "--output-dir", out,
+        "-P", f"data:{data}", "-P", "team:[nobody_x]", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert TRACEBACK not in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if not line.startswith("render: ")]
+    assert warnings == [
+        "warning: data/demo: generated demo data, skipped (point at it to read it)",
+        "warning: team member 'nobody_x' matches no contributor's username",
+    ]
+    html = (out / "index.html").read_text(encoding="utf-8")
+    body = LexborHTMLParser(html).body
+    assert body is not None
+    text = re.sub(r"\s+", " ", body.text(separator=" ")).replace("\u00a0", " ")
+    assert "Note: data/demo: generated demo data, skipped (point at it to read it)" in text
+    assert "Note: team member 'nobody_x' matches no contributor's username" in text
+    assert ONE_SENTENCE in text
+    for local in {str(tmp_path), str(tmp_path.resolve()), str(REPO), f"{Path.home()}/"}:
+        assert local not in html
+
+
+def test_paths_in_messages_are_relative() -> None:
+    from impactreport.render.notes import bases, relative
+
+    root = Path("/srv/impact")
+    outside = bases(["/tmp/x/data"], [Path("/tmp/x/data")], root)
+    assert relative("/tmp/x/data/demo: generated demo data, skipped", outside) == (
+        "data/demo: generated demo data, skipped"
+    )
+    assert relative("/tmp/x/data: no export files", outside) == "data: no export files"
+    assert relative("found in /tmp/x/data.", outside) == "found in data."
+    # only whole names: a sibling folder, a file beside it and a URL are left alone
+    assert (
+        relative("/tmp/x/data2/a.json and /tmp/x/data.json", outside)
+        == "/tmp/x/data2/a.json and /tmp/x/data.json"
+    )
+    assert relative("https://example.org/tmp/x/data/y", outside) == "https://example.org/tmp/x/data/y"
+    # typed relative: shown as typed, even with ..; the project root's other paths from the root
+    typed = bases(["data/exports", "../shared"], [root / "data/exports", root / "../shared"], root)
+    assert relative("/srv/impact/data/exports/demo: skipped", typed) == "data/exports/demo: skipped"
+    assert relative("/srv/impact/../shared/demo: skipped", typed) == "../shared/demo: skipped"
+    assert relative("/srv/shared/demo: skipped", typed) == "../shared/demo: skipped"
+    assert (
+        relative("/srv/impact/data/identities.yml:3: account 'x'", typed)
+        == "data/identities.yml:3: account 'x'"
+    )
+    # given as an absolute path under the project root: from the root
+    inside = bases(["/srv/impact/data/exports"], [Path("/srv/impact/data/exports")], root)
+    assert relative("/srv/impact/data/exports/demo: skipped", inside) == "data/exports/demo: skipped"
+
+
+def test_messages_reach_the_cli_once_each(tmp_path: Path, monkeypatch) -> None:
+    """Quarto runs the report once per format: each message is printed once, in order."""
+    from impactreport.render.notes import MESSAGES_ENV, Message, read, record
+
+    inbox = tmp_path / "messages.jsonl"
+    monkeypatch.setenv(MESSAGES_ENV, str(inbox))
+    shown = [Message("warning", "a: skipped"), Message("note", "views are all-time")]
+    record(shown)
+    record(shown)
+    with inbox.open("a") as handle:
+        handle.write("not json\n")
+    assert read(inbox) == shown
+    assert read(tmp_path / "missing.jsonl") == []

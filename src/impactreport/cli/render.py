@@ -16,7 +16,7 @@ import click
 import yaml
 from rich.table import Table
 
-from impactreport.cli.console import err_console, inert, out_console
+from impactreport.cli.console import err_console, inert, notice, out_console, warn
 from impactreport.errors import InputError
 
 TO_FORMATS = {"html": ("html",), "pdf": ("pdf",), "all": ("html", "pdf")}
@@ -106,9 +106,11 @@ def command(
 ) -> None:
     """Render report/index.qmd to _output/index.html and _output/index.pdf.
 
-    Progress goes to stderr, one line per stage; the files written go to stdout.
+    Progress goes to stderr, one line per stage, then the report's warnings and notes, one line each;
+    the files written go to stdout.
     """
     from impactreport.render import find_quarto, render
+    from impactreport.render.notes import Message
 
     parameters = dict(parse_param(text) for text in params)
     used = engine if engine != "auto" else ("quarto" if find_quarto() else "builtin")
@@ -118,11 +120,23 @@ def command(
     def progress(line: str) -> None:
         console.print(inert(f"render: {line}"), soft_wrap=True)
 
+    def message(shown: Message) -> None:
+        """What the report warns about, on the terminal too (as ``summary`` prints it)."""
+        (warn if shown.kind == "warning" else notice)(console, shown.text)
+
     from impactreport.render.execute import Stopped
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        written = render(TO_FORMATS[to], parameters, output_dir, engine, timeout=timeout, progress=progress)
+        written = render(
+            TO_FORMATS[to],
+            parameters,
+            output_dir,
+            engine,
+            timeout=timeout,
+            progress=progress,
+            messages=message,
+        )
     except Stopped as stopped:
         progress(str(stopped))
         raise SystemExit(128 + stopped.signum) from None

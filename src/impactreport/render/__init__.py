@@ -9,6 +9,7 @@ small renderer of our own (Jupyter kernel + Pandoc + Typst); ``"auto"`` uses Qua
 from __future__ import annotations
 
 import importlib.util
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ from typing import Any
 from impactreport.errors import InputError
 from impactreport.settings import ReportParams
 
+from . import notes
 from .builtin import FORMATS, render_builtin
 from .execute import TIMEOUT
+from .notes import Message
 from .qmd import check_parameters, parse
 from .quarto import find_quarto, render_quarto
 
@@ -96,6 +99,10 @@ def _quiet(_: str) -> None:
     """The default progress: say nothing (library use)."""
 
 
+def _ignore(_: Message) -> None:
+    """The default for the report's messages: they are in the report (library use)."""
+
+
 def render(
     to: Sequence[str] = FORMATS,
     params: dict[str, Any] | None = None,
@@ -105,13 +112,15 @@ def render(
     root: str | Path | None = None,
     timeout: int = TIMEOUT,
     progress: Callable[[str], None] = _quiet,
+    messages: Callable[[Message], None] = _ignore,
 ) -> list[Path]:
     """Render the report; return the files written (HTML and/or PDF).
 
     ``output_dir`` defaults to ``<project root>/_output``; relative paths are taken from the current folder.
     Every parameter and the output folder are checked first (:func:`check`), so a mistake is one line
     within a second, not after a kernel start. ``timeout`` (seconds) bounds the report's execution;
-    ``progress`` is called with one line per stage.
+    ``progress`` is called with one line per stage, ``messages`` with each warning and note the report
+    shows (:mod:`.notes`), once each, when the render ends.
     """
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
@@ -129,25 +138,32 @@ def render(
     check(params, project, target, source)
     progress(f"checked {len(params)} parameter{'s' * (len(params) != 1)} and the output folder {target}")
     env = {OUTPUT_DIR_ENV: str(target), ENGINE_ENV: "Quarto" if binary else _builtin_name()}
-    if binary is not None:
-        return render_quarto(
-            source,
-            to=formats,
-            params=params,
-            output_dir=target,
-            root=project,
-            env=env,
-            binary=binary,
-            timeout=timeout,
-            progress=progress,
-        )
-    return render_builtin(
-        source,
-        to=formats,
-        params=params,
-        output_dir=target,
-        root=project,
-        env=env,
-        timeout=timeout,
-        progress=progress,
-    )
+    with tempfile.TemporaryDirectory(prefix="impactreport-messages-") as scratch:
+        inbox = Path(scratch) / "messages.jsonl"
+        env[notes.MESSAGES_ENV] = str(inbox)
+        try:
+            if binary is not None:
+                return render_quarto(
+                    source,
+                    to=formats,
+                    params=params,
+                    output_dir=target,
+                    root=project,
+                    env=env,
+                    binary=binary,
+                    timeout=timeout,
+                    progress=progress,
+                )
+            return render_builtin(
+                source,
+                to=formats,
+                params=params,
+                output_dir=target,
+                root=project,
+                env=env,
+                timeout=timeout,
+                progress=progress,
+            )
+        finally:  # also when the render failed: a warning may say why
+            for message in notes.read(inbox):
+                messages(message)
