@@ -20,7 +20,7 @@ import pytest
 
 from impactreport import load_dataset, summarise
 from impactreport.analyses import AnalysisParams, compute_all
-from impactreport.pipeline import restrict
+from impactreport.counting import restrict
 from impactreport.settings import Period
 from tests import independent
 

@@ -5,7 +5,9 @@ once, as polars queries over the ``posts`` hub, and every layer calls it.
 
 - **First response** (CHAOSS "Time to First Response"): a discussion opens at its thread's publication
   time; its **opener** is the thread's author, or where the export has none (Thinklab's document-review
-  threads) the author of its earliest comment. The first response is the earliest comment or note in the
+  threads) the author of its earliest comment. The opener is a person, as every post's author is
+  (:func:`impactreport.people.account_people`): with an identities file, a reply from any of the
+  opener's accounts is the opener's. The first response is the earliest comment or note in the
   thread, posted at or after the opening, by a known person other than the opener and not a bot.
   Discussions without one are unanswered: counted, and kept out of the median.
 - **First contribution**: a person's earliest comment or note of all time (``history``: the posts before
@@ -31,7 +33,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from impactreport.people import AUTHORED_KINDS, account_key, authored
+from impactreport.people import AUTHORED_KINDS, account_id, account_people, authored
 from impactreport.settings import Period
 
 #: A thread is one (source, project, thread id): ids are global per source, projects kept apart anyway.
@@ -67,13 +69,17 @@ def first_responses(
         .first(),
     )
     in_period = _texts(posts).group_by(THREAD_KEYS).agg(_period_first=pl.col("published").min())
+    # the thread's author as the person their posts are (identities applied once, to the posts): an
+    # account that wrote no post is its own person
+    people = account_people(history).select("source", "profile_id", _person=pl.col("person"))
     opened = (
-        threads.with_columns(username=pl.lit(None, pl.String))
+        threads.join(people, on=["source", "profile_id"], how="left")
         .select(
             *THREAD_KEYS,
             pl.col("published"),
-            # the thread's author as one person, by the same key as every post's author
-            pl.when(pl.col("profile_id").is_not_null()).then(account_key()).alias("_author"),
+            pl.when(pl.col("profile_id").is_not_null())
+            .then(pl.coalesce("_person", account_id()))
+            .alias("_author"),
         )
         .with_columns(pl.col("project").cast(pl.String))
         .join(earliest, on=THREAD_KEYS, how="left", nulls_equal=True)

@@ -18,6 +18,7 @@ folding in two sources) that are never applied until the user writes them into t
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,7 +29,15 @@ import yaml
 
 from impactreport.errors import InputError
 from impactreport.files import read_user_text
-from impactreport.people import AUTHORED_KINDS, CASE_INSENSITIVE_SOURCES, DEFAULT_SOURCE, Team
+from impactreport.people import (
+    AUTHORED_KINDS,
+    DEFAULT_SOURCE,
+    Team,
+    account_key,
+    account_name,
+    account_names,
+    account_people,
+)
 from impactreport.schema import TABLES, Dataset
 
 #: Where the report and the commands look for the file when none is given (relative to the project
@@ -42,9 +51,14 @@ _FALSE = {"false", "no", "off"}
 
 
 def comparable(source: str, username: str) -> str:
-    """``source:username`` as the source compares usernames (lower-cased where it ignores case)."""
-    source = source.lower()
-    return f"{source}:{username.lower() if source in CASE_INSENSITIVE_SOURCES else username}"
+    """``source:username`` as the source compares usernames (:func:`impactreport.people.account_name`)."""
+    return account_names([(source, username)])[0]
+
+
+def _split(account: str) -> tuple[str, str]:
+    """``github:alice`` → ``("github", "alice")`` (accounts of a file are checked to have the colon)."""
+    source, _, username = account.partition(":")
+    return source, username
 
 
 @dataclass(frozen=True)
@@ -72,14 +86,17 @@ class Identities:
         return bool(self.people)
 
     def accounts(self) -> pl.DataFrame:
-        """One row per account: ``_account`` (comparable ``source:username``), ``_person``, ``_name``."""
-        rows = [
-            (comparable(*account.split(":", 1)), person.key, person.name)
-            for person in self.people
-            for account in person.accounts
-        ]
+        """One row per account: ``_account`` (:func:`~impactreport.people.account_name`), ``_person``,
+        ``_name``, and ``_written`` (the account as the file writes it)."""
+        written = [(person, account) for person in self.people for account in person.accounts]
+        names = account_names(_split(account) for _, account in written)
         return pl.DataFrame(
-            rows, schema={"_account": pl.String, "_person": pl.String, "_name": pl.String}, orient="row"
+            [
+                (name, person.key, person.name, account)
+                for name, (person, account) in zip(names, written, strict=True)
+            ],
+            schema={"_account": pl.String, "_person": pl.String, "_name": pl.String, "_written": pl.String},
+            orient="row",
         )
 
     def team_accounts(self) -> tuple[str, ...]:
@@ -90,28 +107,20 @@ class Identities:
         """The line ``summary`` prints about the file it applied."""
         count = len(self.people)
         accounts = sum(len(p.accounts) for p in self.people)
-        people = "1 person" if count == 1 else f"{count} people"
-        return f"identities {self.path}: {people}, {accounts} accounts"
+        return (
+            f"identities {self.path}: {_counted(count, 'person', 'people')}, {_counted(accounts, 'account')}"
+        )
 
     def unmatched(self, posts: pl.DataFrame) -> list[str]:
         """One warning per account of the file that matches no author in ``posts``."""
-        known = set(posts.select(_account()).drop_nulls()["_account"].to_list())
+        known = posts.select(account_name().alias("_account")).drop_nulls().unique()
+        missing = set(self.accounts().join(known, on="_account", how="anti")["_written"].to_list())
         return [
             f"{self.path}:{person.line}: account {account!r} of {person.name!r} matches no author"
             for person in self.people
             for account in person.accounts
-            if comparable(*account.split(":", 1)) not in known
+            if account in missing
         ]
-
-
-def _account() -> pl.Expr:
-    source = pl.col("source").fill_null(DEFAULT_SOURCE).str.to_lowercase()
-    username = (
-        pl.when(source.is_in(CASE_INSENSITIVE_SOURCES))
-        .then(pl.col("username").str.to_lowercase())
-        .otherwise(pl.col("username"))
-    )
-    return pl.concat_str(source, pl.lit(":"), username).alias("_account")
 
 
 # -- reading the file ---------------------------------------------------------------------------------
@@ -146,8 +155,8 @@ def parse_identities(text: str, shown: str = "identities") -> Identities:
         if person.name in names:
             raise fail(item, f"name {person.name!r} is already used at line {names[person.name].line}")
         names[person.name] = person
-        for account in person.accounts:
-            key = comparable(*account.split(":", 1))
+        keys = account_names(_split(account) for account in person.accounts)
+        for account, key in zip(person.accounts, keys, strict=True):
             if key in owner:
                 other = owner[key]
                 claimed = f"claimed by {person.name!r} and by {other.name!r} (line {other.line})"
@@ -216,20 +225,15 @@ def resolve_identities(given: str | Path | None, base: Path, *, name: str = "--i
 
 # -- applying it --------------------------------------------------------------------------------------
 def apply_identities(dataset: Dataset, identities: Identities) -> Dataset:
-    """The dataset with ``person`` and ``name`` of every post by a listed account set to its person."""
+    """The dataset with ``person`` and ``name`` of every post by a listed account set to its person.
+
+    The one step: every other column naming an account (a thread's opener, a revision's author) is
+    mapped through the posts (:func:`~impactreport.people.account_people`, :func:`account_persons`).
+    """
     if not identities:
         return dataset
-    posts = (
-        dataset.posts.with_columns(_account())
-        .join(identities.accounts(), on="_account", how="left")
-        .with_columns(
-            person=pl.coalesce("_person", "person"),
-            name=pl.coalesce("_name", "name"),
-        )
-        .drop("_account", "_person", "_name")
-    )
     frames = {name: getattr(dataset, name) for name in TABLES}
-    frames["posts"] = posts
+    frames["posts"] = _as_people(dataset.posts, identities)
     return Dataset(
         **frames,
         text_basis=dataset.text_basis,
@@ -238,15 +242,83 @@ def apply_identities(dataset: Dataset, identities: Identities) -> Dataset:
     )
 
 
+def _as_people(frame: pl.DataFrame, identities: Identities) -> pl.DataFrame:
+    """``person`` and ``name`` of the rows (``source``, ``username``) of a listed account: its person's."""
+    if not identities:
+        return frame
+    return (
+        frame.with_columns(account_name().alias("_account"))
+        .join(identities.accounts().drop("_written"), on="_account", how="left", maintain_order="left")
+        .with_columns(person=pl.coalesce("_person", "person"), name=pl.coalesce("_name", "name"))
+        .drop("_account", "_person", "_name")
+    )
+
+
+def account_persons(dataset: Dataset, identities: Identities | None = None) -> pl.DataFrame:
+    """Every account of the dataset and its person: ``source``, ``profile_id``, ``username``,
+    ``person``, ``name`` (one row per account).
+
+    Authors of posts as the posts carry them (:func:`~impactreport.people.account_people`, identities
+    already applied by :func:`apply_identities`); the other profiles (an editor who never posted) as
+    :func:`~impactreport.people.account_key`, with ``identities`` applied to them when given, so a
+    revision's author is the same person whether or not they also wrote a post.
+    """
+    authors = account_people(dataset.posts).select("source", "profile_id", "username", "person", "name")
+    others = (
+        dataset.profiles.filter(pl.col("profile_id").is_not_null())
+        .unique(["source", "profile_id"], keep="last", maintain_order=True)
+        .join(authors, on=["source", "profile_id"], how="anti")
+        .select("source", "profile_id", "username", account_key().alias("person"), "name")
+    )
+    return pl.concat([authors, _as_people(others, identities or Identities())])
+
+
 def team_with(team: Team, identities: Identities, posts: pl.DataFrame) -> Team:
     """The team given plus the accounts of the people the file marks ``team: true``.
 
     Only accounts that wrote something in ``posts`` are added: the others are already warned about
     (:meth:`Identities.unmatched`), and a person counts as team when any of their accounts does.
     """
-    present = set(posts.select(_account()).drop_nulls()["_account"].to_list())
-    extra = [a for a in identities.team_accounts() if comparable(*a.split(":", 1)) in present]
+    present = set(posts.select(account_name()).drop_nulls().to_series().to_list())
+    team_accounts = identities.team_accounts()
+    names = account_names(_split(account) for account in team_accounts)
+    extra = [account for account, name in zip(team_accounts, names, strict=True) if name in present]
     return Team(tuple(dict.fromkeys((*team.entries, *extra)))) if extra else team
+
+
+def describe_team(team: Team, identities: Identities, posts: pl.DataFrame) -> str:
+    """The line about the team, in people when identities are applied: ``team (2 people, 4 accounts):
+    Daniel Himmelstein, thinklab:caseygreene`` (without identities, :meth:`Team.describe`).
+
+    Why people: with identities the statistics count a person as team when any of their accounts is,
+    so the team is that many people, whatever number of entries or accounts named them. ``posts`` are
+    the pipeline's (identities applied, team from :func:`team_with`); accounts are the authors of
+    comments and notes among them (:func:`~impactreport.people.account_key`) that belong to a team
+    person; people are identities persons (by name) and lone accounts (by ``source:username``).
+    """
+    if not identities or not team:
+        return team.describe()
+    authors = posts.filter(pl.col("kind").is_in(AUTHORED_KINDS) & pl.col("person").is_not_null())
+    members = authors.filter(team.member()).select("person").unique()
+    rows = authors.join(members, on="person", how="semi")
+    listed = identities.accounts().select(pl.col("_person").alias("person"), pl.col("_name").alias("shown"))
+    people = (
+        rows.group_by("person")
+        .agg(pl.col("source", "username").sort_by("published").first())
+        .join(listed.unique("person"), on="person", how="left")
+        .select(pl.coalesce("shown", account_name()).alias("shown"))
+        .to_series()
+        .to_list()
+    )
+    accounts = rows.select(account_key()).n_unique()
+    counts = f"{_counted(len(people), 'person', 'people')}, {_counted(accounts, 'account')}"
+    shown = ", ".join(sorted((str(name) for name in people), key=folded))
+    return f"team ({counts}): {shown}" if people else f"team ({counts}): {', '.join(team.entries)}"
+
+
+def _counted(count: int, one: str, many: str | None = None) -> str:
+    """``1 person``, ``2 people``, ``0 accounts``."""
+    return f"{count} {one}" if count == 1 else f"{count} {many or one + 's'}"
 
 
 def shared_usernames(posts: pl.DataFrame) -> list[str]:
@@ -269,21 +341,57 @@ def _name_quality(name: str) -> tuple[bool, bool]:
     return unicodedata.normalize("NFKC", name) == name, not (name.isupper() or name.islower())
 
 
-def suggest(posts: pl.DataFrame) -> list[dict[str, object]]:
-    """Candidate people across sources: accounts of two or more sources that share a username
-    (ignoring case) or a full name (:func:`folded`), grouped transitively; each as a file entry.
+@dataclass(frozen=True)
+class Suggestion:
+    """A candidate person: the file entry, why it is proposed and what argues against it.
 
-    Only authors of comments and notes are considered (the accounts that can be counted).
+    Why both: a shared username or full name is only a hint, so the reviewer sees the evidence and the
+    differences (written as comments above the entry by :func:`suggestions_yaml`) and can reject a
+    false match (two people called ``alex``) without looking the accounts up.
+    """
+
+    entry: dict[str, object]
+    reasons: tuple[str, ...]
+    doubts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One account considered: its source, username as written, and full name (None: none given)."""
+
+    source: str
+    username: str
+    full_name: str | None
+
+    @property
+    def account(self) -> str:
+        return f"{self.source}:{self.username}"
+
+
+def suggest(posts: pl.DataFrame) -> list[Suggestion]:
+    """Candidate people across sources: accounts of two or more sources that share a username
+    (ignoring case) or a full name (:func:`folded`), grouped transitively; each as a file entry with
+    its reasons and doubts.
+
+    Only authors of comments and notes are considered (the accounts that can be counted). An account is
+    :func:`~impactreport.people.account_name`; a ``name`` that is only the username (the loader's
+    fallback when a profile has no full name) is no full name.
     """
     accounts = (
         posts.filter(pl.col("kind").is_in(AUTHORED_KINDS) & pl.col("username").is_not_null())
-        .with_columns(pl.col("source").fill_null(DEFAULT_SOURCE))
+        .with_columns(pl.col("source").fill_null(DEFAULT_SOURCE), account_name().alias("_account"))
         .sort("published")
-        .group_by("source", "username", maintain_order=True)
-        .agg(pl.col("name").drop_nulls().first())
+        .group_by("_account", maintain_order=True)
+        .agg(
+            pl.col("source", "username").first(),
+            pl.col("name").filter(pl.col("name") != pl.col("username")).drop_nulls().first(),
+        )
         .sort("source", "username")
     )
-    rows = accounts.rows()
+    rows = [
+        _Candidate(source, username, name or None)
+        for source, username, name in accounts.select("source", "username", "name").rows()
+    ]
     parent = list(range(len(rows)))
 
     def find(i: int) -> int:
@@ -292,7 +400,7 @@ def suggest(posts: pl.DataFrame) -> list[dict[str, object]]:
             i = parent[i]
         return i
 
-    for keyer in (lambda row: row[1].lower(), lambda row: folded(row[2])):
+    for keyer in _SAME:
         first: dict[str, int] = {}
         for index, row in enumerate(rows):
             key = keyer(row)
@@ -302,22 +410,112 @@ def suggest(posts: pl.DataFrame) -> list[dict[str, object]]:
                 parent[find(index)] = find(first[key])
             else:
                 first[key] = index
-    groups: dict[int, list[int]] = {}
-    for index in range(len(rows)):
-        groups.setdefault(find(index), []).append(index)
-    entries = []
+    groups: dict[int, list[_Candidate]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(find(index), []).append(row)
+    found = []
     for members in groups.values():
-        if len({rows[i][0] for i in members}) < 2:
+        if len({row.source for row in members}) < 2:
             continue  # one source: accounts of one source are never merged by a guess
-        names = [rows[i][2] for i in members if rows[i][2]]
-        entries.append(
-            {
-                "name": max(names, key=_name_quality) if names else rows[members[0]][1],
-                "team": False,
-                "accounts": [f"{rows[i][0]}:{rows[i][1]}" for i in members],
-            }
-        )
-    return sorted(entries, key=lambda entry: folded(str(entry["name"])))
+        names = [row.full_name for row in members if row.full_name]
+        entry: dict[str, object] = {
+            "name": max(names, key=_name_quality) if names else members[0].username,
+            "team": False,
+            "accounts": [row.account for row in members],
+        }
+        found.append(Suggestion(entry, _reasons(members), _doubts(members)))
+    return sorted(found, key=lambda found: folded(str(found.entry["name"])))
+
+
+#: What makes two accounts one candidate person: the same username ignoring case, the same full name.
+_SAME: tuple[Callable[[_Candidate], str], ...] = (
+    lambda row: row.username.lower(),
+    lambda row: folded(row.full_name),
+)
+
+
+def _quoted(text: str) -> str:
+    """A value from the data in a YAML comment: double-quoted, and every character that is not
+    printable (a line break such as U+2028 would end the comment) escaped."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in json.dumps(text, ensure_ascii=False))
+
+
+def _plain(text: str) -> str:
+    """A source name in a comment: unquoted, non-printable characters escaped."""
+    return _quoted(text)[1:-1]
+
+
+def _listed(items: Iterable[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _spellings(members: list[_Candidate], value: Callable[[_Candidate], str | None]) -> list[str]:
+    """Each distinct spelling of ``value`` and the sources writing it: ``"dhimmel" (github, thinklab)``."""
+    written: dict[str, list[str]] = {}
+    for row in members:
+        text = value(row)
+        if text:
+            written.setdefault(text, [])
+            if row.source not in written[text]:
+                written[text].append(row.source)
+    return [
+        f"{_quoted(text)} ({', '.join(map(_plain, sources))})" for text, sources in sorted(written.items())
+    ]
+
+
+def _reasons(members: list[_Candidate]) -> tuple[str, ...]:
+    """Why the accounts are proposed as one person: each username and full name they share."""
+    reasons = []
+    for keyer, what in zip(_SAME, ("username", "full name"), strict=True):
+        shared: dict[str, list[_Candidate]] = {}
+        for row in members:
+            if key := keyer(row):
+                shared.setdefault(key, []).append(row)
+        for rows in shared.values():
+            if len(rows) < 2:
+                continue
+            value = (lambda row: row.username) if what == "username" else (lambda row: row.full_name)
+            spellings = _spellings(rows, value)
+            sources = sorted({row.source for row in rows})
+            where = (
+                f"in {len(sources)} sources ({', '.join(map(_plain, sources))})"
+                if what == "username"
+                else (f"in sources {_listed([_plain(source) for source in sources])}")
+            )
+            if len(sources) == 1:
+                where = f"in {len(rows)} accounts of {_plain(sources[0])}"
+            if len(spellings) == 1:
+                reasons.append(f"same {what} {_quoted(str(value(rows[0])))} {where}")
+            else:
+                ignoring = "ignoring case" if what == "username" else "after Unicode and case folding"
+                reasons.append(f"same {what} {ignoring} {where}: {', '.join(spellings)}")
+    return tuple(reasons)
+
+
+def _doubts(members: list[_Candidate]) -> tuple[str, ...]:
+    """What argues against one person: usernames or full names that differ, accounts without a full
+    name (only the username can match), several accounts in one source."""
+    doubts = []
+    if len({row.username.lower() for row in members}) > 1:
+        doubts.append("usernames differ: " + " vs ".join(_spellings(members, lambda row: row.username)))
+    names = {folded(row.full_name) for row in members if row.full_name}
+    if len(names) > 1:
+        doubts.append("full names differ: " + " vs ".join(_spellings(members, lambda row: row.full_name)))
+    unnamed = [_plain(row.account) for row in members if not row.full_name]
+    if unnamed and len(unnamed) < len(members):
+        doubts.append(f"no full name to compare on {_listed(unnamed)}")
+    elif unnamed:
+        doubts.append("no account has a full name: only the usernames match")
+    per_source: dict[str, list[str]] = {}
+    for row in members:
+        per_source.setdefault(row.source, []).append(row.username)
+    for source, usernames in sorted(per_source.items()):
+        if len(usernames) > 1:
+            listed = _listed([_quoted(name) for name in usernames])
+            doubts.append(f"{len(usernames)} accounts in {_plain(source)} ({listed}): are they one person?")
+    return tuple(doubts)
 
 
 def hint(posts: pl.DataFrame, identities: Identities) -> str | None:
@@ -335,15 +533,26 @@ def hint(posts: pl.DataFrame, identities: Identities) -> str | None:
     )
 
 
-def suggestions_yaml(entries: Iterable[dict[str, object]]) -> str:
-    """The suggestions as an identities file to review (a comment on top says so)."""
-    entries = list(entries)
+def suggestions_yaml(suggestions: Iterable[Suggestion]) -> str:
+    """The suggestions as an identities file to review: a comment on top says so, and above each entry
+    its reasons (``# why:``) and what argues against it (``# against:``)."""
+    suggestions = list(suggestions)
     head = (
         "# Candidate people across sources (impactreport identities suggest): same username ignoring case,\n"
-        "# or the same full name. Review every entry, delete wrong ones, set team: true for the team, and\n"
-        "# save as data/identities.yml (or pass --identities FILE). Nothing is merged until you do.\n"
+        '# or the same full name. Review every entry: "why" says what matched, "against" what differs.\n'
+        "# Delete wrong ones, set team: true for the team, and save as data/identities.yml (or pass\n"
+        "# --identities FILE). Nothing is merged until you do.\n"
     )
-    if not entries:
+    if not suggestions:
         return head + "[]\n"
-    body = yaml.safe_dump(entries, allow_unicode=True, sort_keys=False, default_flow_style=None, width=100)
-    return head + body
+    parts = [head]
+    for suggestion in suggestions:
+        parts.extend(f"# why: {reason}\n" for reason in suggestion.reasons)
+        doubts = suggestion.doubts or ("nothing found: the usernames and full names agree",)
+        parts.extend(f"# against: {doubt}\n" for doubt in doubts)
+        parts.append(
+            yaml.safe_dump(
+                [suggestion.entry], allow_unicode=True, sort_keys=False, default_flow_style=None, width=100
+            )
+        )
+    return "".join(parts)

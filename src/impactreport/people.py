@@ -3,8 +3,17 @@
 Why one module: statistics, analyses, figures, CSVs and the report all count contributors. They used
 to key people differently (profile id here, lower-cased username there) and so disagreed. Now:
 
-- an **account** is ``<source>:<profile id>`` (``<source>:@<username>`` when an export has no id), so
-  Discourse user 172 and Thinklab profile 172 are two people (:func:`account_key`);
+- an **account** is one login of one source. It is written two ways, each defined here once:
+  its **key** ``<source>:<profile id>`` (``<source>:@<username>`` when an export has no id), what
+  ``person`` is until an identities file joins accounts, so Discourse user 172 and Thinklab profile 172
+  are two people and a renamed user stays one (:func:`account_key`; :func:`account_id` when only the
+  id is known); and its **name** ``<source>:<username>`` as the source compares usernames (lower-cased
+  where the source ignores case), which is how people write accounts in team and identities files
+  (:func:`account_name`, :func:`account_names` for names typed in a file). In both the source is
+  lower-cased and a missing source is Thinklab;
+- each account's **person** is the one the posts carry: :func:`impactreport.identities.apply_identities`
+  sets it once, and every other column that names an account (a thread's opener, a revision's author)
+  is mapped through :func:`account_people`, so no count sees an account where another sees a person;
 - a **contributor** is an account that authored a comment or note (documents have no author in the
   exports); bots are left out unless asked (:func:`authored`);
 - the **team** matches usernames as each source compares them: GitHub and Discourse ignore case,
@@ -20,6 +29,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -31,25 +41,65 @@ AUTHORED_KINDS = ("comment", "note")
 #: Sources whose usernames are case-insensitive (``Alice`` and ``alice`` are one login).
 CASE_INSENSITIVE_SOURCES = ("github", "discourse")
 DEFAULT_SOURCE = "thinklab"
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
-def _source() -> pl.Expr:
-    return pl.col("source").fill_null(DEFAULT_SOURCE)
+def _source(source: pl.Expr | None = None) -> pl.Expr:
+    """The source as accounts are keyed by it: lower-cased, Thinklab when missing."""
+    return (pl.col("source") if source is None else source).fill_null(DEFAULT_SOURCE).str.to_lowercase()
+
+
+def _as_compared(source: pl.Expr, username: pl.Expr) -> pl.Expr:
+    """The username as its source compares it: lower-cased where the source ignores case (the one rule)."""
+    return (
+        pl.when(source.is_in(CASE_INSENSITIVE_SOURCES)).then(username.str.to_lowercase()).otherwise(username)
+    )
+
+
+def account_name(source: pl.Expr | None = None, username: pl.Expr | None = None) -> pl.Expr:
+    """``github:alice`` for ``Alice`` on GitHub, ``thinklab:Alice`` on Thinklab: ``<source>:<username>``
+    as the source compares usernames (default columns ``source`` and ``username``); null without a
+    username. Team and identities entries are matched on it."""
+    source = _source(source)
+    return pl.concat_str(
+        source, pl.lit(":"), _as_compared(source, pl.col("username") if username is None else username)
+    )
+
+
+def account_names(accounts: Iterable[tuple[str, str]]) -> list[str]:
+    """:func:`account_name` of ``(source, username)`` pairs typed in a file, in order (the same
+    expression as for the data, so a file's entry and an author compare equal exactly when they are
+    one account)."""
+    frame = pl.DataFrame(list(accounts), schema={"source": pl.String, "username": pl.String}, orient="row")
+    return frame.select(account_name()).to_series().to_list()
+
+
+def account_id() -> pl.Expr:
+    """``thinklab:172``: the key of an account known by its id (null without ``profile_id``)."""
+    return pl.concat_str(_source(), pl.lit(":"), pl.col("profile_id").cast(pl.String))
 
 
 def account_key() -> pl.Expr:
     """``thinklab:172``, or ``github:@alice`` when the export has no id; null when neither is known."""
-    by_id = pl.concat_str(_source(), pl.lit(":"), pl.col("profile_id").cast(pl.String))
-    by_name = pl.concat_str(_source(), pl.lit(":@"), _comparable_username())
-    return pl.coalesce(by_id, by_name)
+    source = _source()
+    by_name = pl.concat_str(source, pl.lit(":@"), _as_compared(source, pl.col("username")))
+    return pl.coalesce(account_id(), by_name)
 
 
-def _comparable_username() -> pl.Expr:
-    """The username as its source compares it (lower-cased where the source ignores case)."""
+def account_people(posts: Frame) -> Frame:
+    """One row per account that wrote a post: ``source``, ``profile_id``, ``username``, ``person``,
+    ``name`` — the person the posts carry (identities applied).
+
+    Why: a thread's opener and a revision's author are accounts (``profile_id``); counted through this
+    map they are the same person as the posts they wrote, so an opener's reply from another of their
+    accounts is not a response, and two accounts' revisions are one person's. An account that wrote
+    nothing is not in it: it is its own person (:func:`account_key`), and an identities file naming it
+    is warned about (it matches no author).
+    """
     return (
-        pl.when(_source().is_in(CASE_INSENSITIVE_SOURCES))
-        .then(pl.col("username").str.to_lowercase())
-        .otherwise(pl.col("username"))
+        posts.filter(pl.col("profile_id").is_not_null() & pl.col("person").is_not_null())
+        .group_by("source", "profile_id")
+        .agg(pl.col("username", "person", "name").sort_by("published").first())
     )
 
 
@@ -147,18 +197,18 @@ class Team:
         return bare, scoped
 
     def member(self) -> pl.Expr:
-        """True for rows (with ``source``, ``username``) that belong to the team; null usernames: False."""
+        """True for rows (with ``source``, ``username``) that belong to the team; null usernames: False.
+
+        An entry names an account (:func:`account_name`): ``github:alice`` that one, ``alice`` the account
+        of that username in whatever source the row is from.
+        """
         bare, scoped = self._split()
-        insensitive = _source().is_in(CASE_INSENSITIVE_SOURCES)
-        match = (insensitive & pl.col("username").str.to_lowercase().is_in([n.lower() for n in bare])) | (
-            ~insensitive & pl.col("username").is_in(bare)
-        )
+        account = account_name()
+        match = pl.lit(False)
+        if bare:
+            match = pl.any_horizontal([account == account_name(username=pl.lit(name)) for name in bare])
         if scoped:
-            keys = [
-                f"{source}:{name.lower() if source in CASE_INSENSITIVE_SOURCES else name}"
-                for source, name in scoped
-            ]
-            match = match | pl.concat_str(_source(), pl.lit(":"), _comparable_username()).is_in(keys)
+            match = match | account.is_in(account_names(scoped))
         return match.fill_null(False)
 
     def unmatched(self, accounts: pl.DataFrame) -> list[str]:

@@ -33,15 +33,18 @@ def command() -> None:
 def suggest_command(paths: tuple[Path, ...], out: Path | None, all_snapshots: bool) -> None:
     """Candidate merges across sources in the exports at PATHS: accounts of two sources with the same
     username (ignoring case) or the same full name (Unicode NFKC, case folded), as identities YAML.
+
+    Above each entry, comments say why it is proposed (``# why:``) and what argues against it
+    (``# against:``: usernames or full names that differ), so a false match can be rejected.
     """
     from impactreport.files import write_atomic
     from impactreport.load import load_dataset
 
     dataset = load_dataset(list(paths), all_snapshots=all_snapshots)
-    entries = suggest(dataset.posts)
-    text = suggestions_yaml(entries)
+    suggestions = suggest(dataset.posts)
+    text = suggestions_yaml(suggestions)
     errors = err_console()
-    people = "1 candidate person" if len(entries) == 1 else f"{len(entries)} candidate people"
+    people = "1 candidate person" if len(suggestions) == 1 else f"{len(suggestions)} candidate people"
     if out is None:
         click.echo(text, nl=False)
         notice(errors, f"{people}; review them, then save as data/identities.yml or pass --identities FILE")

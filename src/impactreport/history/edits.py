@@ -32,7 +32,7 @@ import polars as pl
 
 from impactreport.history.revisions import characters, events, first_seen, post_versions, summarise
 from impactreport.history.versions import Versions
-from impactreport.people import account_key, full_name, user_label
+from impactreport.people import account_id, account_key, full_name, user_label
 from impactreport.settings import Period
 
 #: Re-render days the report and the figure name (the most re-renders first).
@@ -234,11 +234,6 @@ def _unnamed() -> pl.Expr:
     return pl.concat_str(pl.lit("user "), pl.col("profile_id").cast(pl.String))
 
 
-def _unnamed_key() -> pl.Expr:
-    """``<source>:<id>``: :func:`impactreport.people.account_key` of an account known only by its id."""
-    return pl.concat_str(pl.col("source"), pl.lit(":"), pl.col("profile_id").cast(pl.String))
-
-
 def per_person(
     versions: Versions,
     period: Period | None = None,
@@ -282,7 +277,7 @@ def per_person(
             .otherwise(pl.coalesce("name", _unnamed())),
             person=pl.when(pl.col("profile_id").is_null())
             .then(None)
-            .otherwise(pl.coalesce("person", _unnamed_key())),
+            .otherwise(pl.coalesce("person", account_id())),
         )
     )
     merged = (
