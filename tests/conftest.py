@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,53 @@ PREFIX = REPO / ".quarto-dist"
 
 @pytest.fixture(scope="session", autouse=True)
 def _history_cache_home(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The caches of read-only snapshot folders (../shared) go to a temporary folder, never to the
-    user's ~/.cache (set in os.environ so that subprocesses inherit it)."""
-    os.environ.setdefault("IMPACTREPORT_CACHE_DIR", str(tmp_path_factory.mktemp("history-cache")))
+    """Every cache (the history caches of every snapshot folder read) goes to a temporary folder, never
+    to the user's ~/.cache (set in os.environ so that subprocesses inherit it)."""
+    os.environ.setdefault("IMPACTREPORT_CACHE_DIR", str(tmp_path_factory.mktemp("cache-home")))
+
+
+Listing = dict[str, tuple[int, int, int]]
+
+
+def tree_listing(root: Path) -> Listing:
+    """Every entry below ``root`` (links not followed): relative path -> (mode, size, mtime_ns).
+
+    What a read-only use of a folder must leave exactly as it was: one ``os.walk`` and one ``lstat`` per
+    entry (the real data is a few hundred files).
+    """
+    listing: Listing = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            listing[os.path.relpath(path, root)] = (info.st_mode, info.st_size, info.st_mtime_ns)
+    return listing
+
+
+def listing_changes(before: Listing, after: Listing) -> list[str]:
+    """What differs between two listings, one line per path (added, removed, changed)."""
+    lines = [f"added {path}" for path in sorted(after.keys() - before.keys())]
+    lines += [f"removed {path}" for path in sorted(before.keys() - after.keys())]
+    lines += [
+        f"changed {path}: {before[path]} -> {after[path]}"
+        for path in sorted(before.keys() & after.keys())
+        if before[path] != after[path]
+    ]
+    return lines
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_stays_untouched() -> Iterator[None]:
+    """The test suite never writes into ../shared: its listing (paths, sizes, times) at the end of the
+    session must be the one at its start."""
+    if not SHARED.is_dir():
+        yield
+        return
+    before = tree_listing(SHARED)
+    yield
+    changes = listing_changes(before, tree_listing(SHARED))
+    if changes:
+        pytest.fail(f"the test suite wrote into {SHARED}: " + "; ".join(changes[:20]), pytrace=False)
 
 
 NO_SHARED = f"needs the real Thinklab exports in {THINKLAB} (../shared is not part of a user's clone)"

@@ -17,6 +17,7 @@ import pytest
 from rapidfuzz.distance import LCSseq
 
 from impactreport.history import HISTORY_KEYS, load_versions, summarise
+from impactreport.history.cache import cache_dir
 from impactreport.settings import Period
 from tests.independent import archive_exports, has_ids
 
@@ -121,12 +122,12 @@ def test_incremental_cache_equals_cold_build(tmp_path: Path) -> None:
     notices: list[str] = []
     before = _history(tmp_path, notices)
     assert before["overall"]["deleted_posts"] == 0
-    manifest = tmp_path / "exports" / ".history" / "manifest.json"
+    manifest = cache_dir(tmp_path / "exports") / "manifest.json"
     assert manifest.exists()
     _write(tmp_path, 2)
     warm = _history(tmp_path, notices)
     assert notices == []
-    shutil.rmtree(tmp_path / "exports" / ".history")
+    shutil.rmtree(cache_dir(tmp_path / "exports"))
     cold = _history(tmp_path, notices)
     assert warm == cold
     assert cold["overall"]["deleted_posts"] == 1
@@ -137,7 +138,7 @@ def test_corrupt_cache_is_rebuilt_with_a_notice(tmp_path: Path, damage: str) -> 
     for index in range(3):
         _write(tmp_path, index)
     expected = _history(tmp_path)
-    where = tmp_path / "exports" / ".history"
+    where = cache_dir(tmp_path / "exports")
     if damage == "manifest":
         (where / "manifest.json").write_text("{not json", encoding="utf-8")
     else:
@@ -162,7 +163,7 @@ def test_read_only_folder_is_never_written(tmp_path: Path, monkeypatch: pytest.M
     try:
         expected = _history(tmp_path)
         assert sorted(str(p) for p in exports.rglob("*")) == before
-        assert len(list(home.glob("exports-*/manifest.json"))) == 1
+        assert len(list(home.glob("history/exports-*/manifest.json"))) == 1
         notices: list[str] = []
         assert _history(tmp_path, notices) == expected and notices == []
     finally:

@@ -27,9 +27,10 @@ from typing import Any
 
 import pytest
 
+from impactreport.history.cache import cache_dir
+
 pytestmark = [pytest.mark.shared, pytest.mark.slow]  # every test runs the command 3-20 times
 
-CACHE = ".history"
 LAST_DAY = "2017-09-09"  # the snapshot set added to a folder whose cache holds the 20 before it
 
 
@@ -112,7 +113,7 @@ class Series:
     def fresh(self, target: Path, *, complete: bool = True) -> Path:
         """A private copy (without any cache) of ``whole`` or ``before``."""
         shutil.copytree(self.whole if complete else self.before, target, copy_function=shutil.copy2)
-        shutil.rmtree(target / "exports" / CACHE, ignore_errors=True)
+        shutil.rmtree(cache_dir(target / "exports"), ignore_errors=True)
         return target
 
     def add_last(self, folder: Path) -> None:
@@ -140,11 +141,11 @@ def series(thinklab_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Seri
 
 def consistent_on_disk(exports: Path) -> None:
     """Whatever a kill left: a manifest, when there is one, names only complete files."""
-    manifest = exports / CACHE / "manifest.json"
+    manifest = cache_dir(exports) / "manifest.json"
     if manifest.exists():
         names = json.loads(manifest.read_text(encoding="utf-8"))["tables"]
         for name in names.values():
-            assert (exports / CACHE / name).stat().st_size > 0, name
+            assert (cache_dir(exports) / name).stat().st_size > 0, name
 
 
 def recovers(folder: Path, expected: dict[str, Any]) -> None:
@@ -195,7 +196,7 @@ COLD_MOMENTS = ("cache folder appears", "first Parquet file appears", "0.5", "0.
 @pytest.mark.parametrize("moment", COLD_MOMENTS)
 def test_a_killed_cold_build_leaves_no_wrong_cache(series: Series, tmp_path: Path, moment: str) -> None:
     folder = series.fresh(tmp_path / "data")
-    cache = folder / "exports" / CACHE
+    cache = cache_dir(folder / "exports")
     if moment == "cache folder appears":
         assert run_killed(folder, appears(cache))
     elif moment == "first Parquet file appears":
@@ -216,7 +217,7 @@ def test_a_killed_incremental_update_leaves_no_wrong_cache(
     folder = series.fresh(tmp_path / "data", complete=False)
     run(folder)
     series.add_last(folder)
-    cache = folder / "exports" / CACHE
+    cache = cache_dir(folder / "exports")
     if moment == "new Parquet file appears":
         assert run_killed(folder, new_parquet(cache))
     elif moment == "manifest replaced":
@@ -245,7 +246,7 @@ def test_two_runs_at_once_both_print_the_cold_numbers(series: Series, tmp_path: 
         run(folder)
         series.add_last(folder)
     first = summary(folder)
-    lock = folder / "exports" / CACHE / ".lock"
+    lock = cache_dir(folder / "exports") / ".lock"
     deadline = time.monotonic() + 60
     while not lock.exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.001)
@@ -270,7 +271,7 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
 def test_a_damaged_cache_is_rebuilt_with_one_line(series: Series, tmp_path: Path, damage: str) -> None:
     folder = series.fresh(tmp_path / "data")
     run(folder)
-    cache = folder / "exports" / CACHE
+    cache = cache_dir(folder / "exports")
     DAMAGE[damage](cache)
     result, err = run(folder)
     assert result == series.expected

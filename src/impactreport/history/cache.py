@@ -1,17 +1,30 @@
-"""The Parquet cache of the versioned tables, beside the snapshots it is derived from.
+"""The Parquet cache of the versioned tables, in the user's cache folder, never in the data read.
 
-Layout (see ``docs/history.md``)::
+Layout (see ``docs/history.md``), ``<cache>`` being ``<home>/history/<folder name>-<hash>``::
 
-    <folder>/.history/manifest.json            {"format": N, "polars": "1.x", "tables": {name: file}}
-    <folder>/.history/<table>-<generation>.parquet
-    <folder>/.history/.lock                    held (flock) by the run that writes
+    <cache>/manifest.json                {"format": N, "polars": "1.x", "tables": {name: file}}
+    <cache>/<table>-<generation>.parquet
+    <cache>/.lock                        held (flock) by the run that writes
+
+``<home>`` is ``$IMPACTREPORT_CACHE_DIR`` (``--cache-dir`` sets it for one command), else
+``$XDG_CACHE_HOME/impactreport``, else ``~/.cache/impactreport``; ``<hash>`` is of the snapshot folder's
+resolved path. Why never beside the snapshots: a read command (``summary``, ``figures``, ``render``)
+must leave the data folders it reads exactly as it found them (archives, folders committed to git,
+folders shared read-only), whether or not it could write there. What a cache holds is checked per
+project against each file's path, size and modification time, so it never stands for other files.
 
 Why this shape: the cache is derived (deleting it loses nothing) and must never give wrong numbers.
 A writer writes a new generation of files, then atomically replaces the small manifest naming them,
 then removes older generations; a run killed at any point leaves either the old manifest (old files
 intact) or the new one (new files complete). A reader that finds the manifest unreadable, of another
-format version, or naming a missing or corrupt file rebuilds, with a one-line notice. Hidden folders
-are never read as exports (:mod:`impactreport.load.snapshots`), so ``.history`` is invisible to them.
+format version, or naming a missing or corrupt file rebuilds, with a one-line notice.
+
+The cache folder is ours alone: created with mode 0o700 (so are the folders above it that we create),
+and not used at all (one notice, the tables built without it) when it is a symbolic link or belongs to
+another user. Every file in it is opened relative to the folder's descriptor without following links,
+and only names of our own pattern (``<table>-<12 hex>.parquet``, the manifest, its temporary
+``.manifest.json.<12 hex>``, ``.lock``) are ever written or removed. ``.history`` folders that older
+versions wrote inside data folders are neither read nor removed.
 
 Staleness is decided per project from the snapshots table: when the cached files of a project are the
 first of its current files, unchanged (path, size, modification time), only the later files are read;
@@ -21,127 +34,217 @@ any other difference rebuilds that project.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import re
+import stat
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import polars as pl
 
+from impactreport.files import FOLDER_FLAGS, LinkRefused, open_file, refuse_if_link, write_all
 from impactreport.history.versions import Versions, build_projects
 from impactreport.load.read import TABLE_NAMES
 from impactreport.load.snapshots import SnapshotFile, find
 
 #: Bump when the layout or the meaning of a column changes: a cache of another version is rebuilt.
 FORMAT_VERSION = 2  # 2: comments carry editor_id (every comment's hash changed)
-CACHE_DIR = ".history"
+#: Where every cache goes (the history caches in its ``history`` folder); ``--cache-dir`` sets it.
+CACHE_HOME_ENV = "IMPACTREPORT_CACHE_DIR"
+HISTORY_DIR = "history"
 MANIFEST = "manifest.json"
 LOCK = ".lock"
+#: Files of one generation, and the manifest's temporary file: the only names a writer removes.
+GENERATION_FILE = re.compile(r"^(?:snapshots|" + "|".join(TABLE_NAMES) + r")-[0-9a-f]{12}\.parquet\Z")
+MANIFEST_TEMPORARY = re.compile(r"^\.manifest\.json\.[0-9a-f]{12}\Z")
+#: Characters of the snapshot folder's name kept in its cache folder's name (the hash tells them apart).
+NAME_PART = 40
 
 Notice = Callable[[str], None]
 
 
-#: Where the caches of read-only snapshot folders go (default: ``$XDG_CACHE_HOME/impactreport/history``).
-CACHE_HOME_ENV = "IMPACTREPORT_CACHE_DIR"
-
-
-def writable(folder: Path) -> bool:
-    """Whether the cache may be written inside ``folder``.
-
-    Why the mode bits as well as ``os.access``: as root every folder is writable, yet a folder whose
-    owner removed every write bit (an archive kept read-only) must stay untouched.
-    """
-    try:
-        return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
-    except OSError:
-        return False
-
-
 def cache_home() -> Path:
-    """The per-user folder holding the caches of read-only snapshot folders."""
+    """The folder holding every cache: ``$IMPACTREPORT_CACHE_DIR``, else ``$XDG_CACHE_HOME/impactreport``,
+    else ``~/.cache/impactreport`` (made absolute: a later change of working folder must not move it)."""
     configured = os.environ.get(CACHE_HOME_ENV)
     if configured:
-        return Path(configured)
+        return Path(os.path.abspath(configured))
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "impactreport" / "history"
+    return Path(os.path.abspath(base)) / "impactreport"
 
 
 def cache_dir(folder: Path) -> Path:
-    """``<folder>/.history``, or for a read-only folder one per-user folder named by its path's hash
-    (the cache is checked against the files' paths, sizes and times, so it cannot go stale unseen)."""
-    if writable(folder):
-        return folder / CACHE_DIR
-    digest = hashlib.sha256(str(folder.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    return cache_home() / f"{folder.resolve().name}-{digest}"
+    """The history cache of the snapshot folder ``folder``: one folder per resolved path, named by the
+    folder's name (for people listing it) and a hash of that path (what tells two folders apart)."""
+    resolved = folder.resolve()
+    digest = hashlib.sha256(str(resolved).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", resolved.name)[:NAME_PART].lstrip(".")
+    return cache_home() / HISTORY_DIR / f"{name or 'root'}-{digest}"
 
 
-def read_cache(folder: Path, notice: Notice) -> Versions | None:
-    """The cached tables, or None (with a notice when a cache existed but cannot be trusted)."""
+class CacheRefused(OSError):
+    """The cache folder is not ours to use (a symbolic link, another user's folder)."""
+
+
+@dataclass(frozen=True)
+class _Cache:
+    """An open cache folder: ``where`` (shown in notices), its descriptor, and whether we hold its lock."""
+
+    where: Path
+    fd: int
+    locked: bool
+
+
+def _private_folders(path: Path) -> None:
+    """Create ``path`` and its missing parents with mode 0o700 (``mkdir(parents=True)`` would give
+    the parents the default mode)."""
+    missing: list[Path] = []
+    current = path
+    while not os.path.lexists(current) and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    for part in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(part, 0o700)
+
+
+def _open_cache(where: Path) -> int:
+    """A descriptor of the cache folder ``where``, created (0o700) when missing.
+
+    Raises :class:`CacheRefused` for a symbolic link or a folder of another user, OSError otherwise.
+    """
+    _private_folders(where.parent)
+    parent = os.open(where.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(where.name, 0o700, dir_fd=parent)
+        try:
+            fd = os.open(where.name, FOLDER_FLAGS, dir_fd=parent)
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                try:
+                    refuse_if_link(parent, where.name, where)
+                except LinkRefused as refused:
+                    raise CacheRefused(str(refused)) from None
+            raise
+    finally:
+        os.close(parent)
+    owner = os.fstat(fd).st_uid
+    if owner != os.geteuid():
+        os.close(fd)
+        raise CacheRefused(f"{where} belongs to another user (uid {owner}): not using it")
+    return fd
+
+
+@contextlib.contextmanager
+def _opened(folder: Path, notice: Notice) -> Iterator[_Cache | None]:
+    """The cache of ``folder``, its write lock held when it can be taken; None (with a notice) when the
+    cache folder cannot be used at all, so the tables are built without it."""
     where = cache_dir(folder)
-    manifest_path = where / MANIFEST
-    if not manifest_path.exists():
+    try:
+        fd = _open_cache(where)
+    except CacheRefused as error:
+        notice(f"history cache not used: {error}")
+        yield None
+        return
+    except OSError as error:
+        notice(f"{where}: history cache not used ({error.strerror or error})")
+        yield None
+        return
+    try:
+        try:
+            lock = open_file(fd, LOCK, os.O_RDWR | os.O_CREAT, where / LOCK, 0o600)
+        except (OSError, LinkRefused):  # a read-only cache folder: read it, never write it
+            yield _Cache(where, fd, locked=False)
+            return
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield _Cache(where, fd, locked=True)
+        finally:
+            os.close(lock)  # closing releases the lock
+    finally:
+        os.close(fd)
+
+
+def _open_read(cache: _Cache, name: str) -> int:
+    return open_file(cache.fd, name, os.O_RDONLY, cache.where / name)
+
+
+def _read_parquet(cache: _Cache, name: object) -> pl.DataFrame:
+    """A table file the manifest names; a name not of our pattern is damage (never a path to follow)."""
+    if not isinstance(name, str) or not GENERATION_FILE.match(name):
+        raise ValueError(f"unexpected file name {name!r}")
+    with os.fdopen(_open_read(cache, name), "rb") as handle:
+        return pl.read_parquet(handle)
+
+
+def read_cache(cache: _Cache, notice: Notice) -> Versions | None:
+    """The cached tables, or None (with a notice when a cache existed but cannot be trusted)."""
+    where = cache.where
+    try:
+        fd = _open_read(cache, MANIFEST)
+    except FileNotFoundError:
+        return None
+    except (OSError, LinkRefused) as error:
+        notice(f"{where}: history cache unreadable ({type(error).__name__}): rebuilding it")
         return None
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        with os.fdopen(fd, "rb") as handle:
+            manifest = json.loads(handle.read().decode("utf-8"))
         if manifest.get("format") != FORMAT_VERSION or manifest.get("polars") != pl.__version__:
             notice(f"{where}: history cache of another format version: rebuilding it")
             return None
         names = manifest["tables"]
-        snapshots = pl.read_parquet(where / names["snapshots"])
-        tables = {name: pl.read_parquet(where / names[name]) for name in TABLE_NAMES}
+        snapshots = _read_parquet(cache, names["snapshots"])
+        tables = {name: _read_parquet(cache, names[name]) for name in TABLE_NAMES}
     except Exception as error:  # any damage means: do not trust it, rebuild
         notice(f"{where}: history cache unreadable ({type(error).__name__}): rebuilding it")
         return None
     return Versions(snapshots, tables)
 
 
-def write_cache(folder: Path, versions: Versions) -> None:
-    """Write a new generation, swap the manifest atomically, remove older generations."""
-    where = cache_dir(folder)
-    where.mkdir(parents=True, exist_ok=True)
-    generation = uuid.uuid4().hex[:12]
-    names = {"snapshots": f"snapshots-{generation}.parquet"}
-    names |= {name: f"{name}-{generation}.parquet" for name in TABLE_NAMES}
-    versions.snapshots.write_parquet(where / names["snapshots"])
-    for name in TABLE_NAMES:
-        versions.tables[name].write_parquet(where / names[name])
-    for name in names.values():
-        _fsync(where / name)
-    manifest = {"format": FORMAT_VERSION, "polars": pl.__version__, "tables": names}
-    temporary = where / f".{MANIFEST}.{generation}"
-    temporary.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    _fsync(temporary)
-    os.replace(temporary, where / MANIFEST)
-    keep = set(names.values())
-    for stale in where.glob("*.parquet"):
-        if stale.name not in keep:
-            stale.unlink(missing_ok=True)
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as handle:
+def _write_new(cache: _Cache, name: str, write: Callable[[IO[bytes]], object]) -> None:
+    """Create ``name`` (ours, new: ``O_EXCL``, no link followed, mode 0o600), fill it, fsync it."""
+    fd = open_file(cache.fd, name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, cache.where / name, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        write(handle)
+        handle.flush()
         os.fsync(handle.fileno())
 
 
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[bool]:
-    """Hold the cache's write lock (True), or yield False when the folder cannot be written."""
-    where = cache_dir(folder)
-    try:
-        where.mkdir(parents=True, exist_ok=True)
-        handle = open(where / LOCK, "a+b")  # noqa: SIM115 - held for the with-block
-    except OSError:
-        yield False
-        return
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def write_cache(cache: _Cache, versions: Versions) -> None:
+    """Write a new generation, swap the manifest atomically, remove older generations (only files of
+    our own naming pattern)."""
+    generation = uuid.uuid4().hex[:12]
+    names = {"snapshots": f"snapshots-{generation}.parquet"}
+    names |= {name: f"{name}-{generation}.parquet" for name in TABLE_NAMES}
+    _write_new(cache, names["snapshots"], versions.snapshots.write_parquet)
+    for name in TABLE_NAMES:
+        _write_new(cache, names[name], versions.tables[name].write_parquet)
+    manifest = {"format": FORMAT_VERSION, "polars": pl.__version__, "tables": names}
+    temporary = f".{MANIFEST}.{generation}"
+    data = json.dumps(manifest, indent=1).encode("utf-8")
+    _write_new(cache, temporary, lambda handle: write_all(handle.fileno(), data))
+    os.replace(temporary, MANIFEST, src_dir_fd=cache.fd, dst_dir_fd=cache.fd)
+    os.fsync(cache.fd)
+    keep = set(names.values())
+    for stale in os.listdir(cache.fd):
+        if (GENERATION_FILE.match(stale) and stale not in keep) or MANIFEST_TEMPORARY.match(stale):
+            with contextlib.suppress(FileNotFoundError):
+                _unlink_own(cache, stale)
+
+
+def _unlink_own(cache: _Cache, name: str) -> None:
+    """Remove ``name`` when it is a regular file (a link or folder planted under our name stays)."""
+    if stat.S_ISREG(os.stat(name, dir_fd=cache.fd, follow_symlinks=False).st_mode):
+        os.unlink(name, dir_fd=cache.fd)
 
 
 def _signature(files: Sequence[SnapshotFile]) -> dict[tuple[str, str], list[tuple[str, int, int]]]:
@@ -155,7 +258,7 @@ def _signature(files: Sequence[SnapshotFile]) -> dict[tuple[str, str], list[tupl
 
 
 def _plan(
-    cached: Versions, files: Sequence[SnapshotFile], notice: Notice, folder: Path
+    cached: Versions, files: Sequence[SnapshotFile], notice: Notice, where: Path
 ) -> tuple[list[SnapshotFile], set[tuple[str, str]], set[tuple[str, str]]]:
     """Files to read, projects extended from the cache, projects taken from it whole."""
     current = _signature(files)
@@ -184,10 +287,7 @@ def _plan(
                 changed.append(file.project)
             to_read.append(file)
     if changed:
-        notice(
-            f"{cache_dir(folder)}: snapshots of {', '.join(sorted(set(changed)))} changed: "
-            "rebuilding their history"
-        )
+        notice(f"{where}: snapshots of {', '.join(sorted(set(changed)))} changed: rebuilding their history")
     return to_read, extended, whole
 
 
@@ -217,24 +317,28 @@ def _merge(parts: Sequence[Versions]) -> Versions:
 def folder_versions(
     folder: Path, notice: Notice, *, projects: Sequence[str] | None = None, threads: int | None = None
 ) -> Versions:
-    """Versioned tables of every snapshot under ``folder``, through its cache (built or updated)."""
+    """Versioned tables of every snapshot under ``folder``, through its cache (built or updated).
+
+    Nothing is written under ``folder``: the cache lives in :func:`cache_dir`.
+    """
     files = find([folder], all_snapshots=True).files
     if projects:
         files = [f for f in files if f.project in set(projects)]
-    with _locked(folder) as writable:
-        cached = read_cache(folder, notice) or Versions.empty()
-        to_read, extended, whole = _plan(cached, files, notice, folder)
+    with _opened(folder, notice) as cache:
+        cached = (read_cache(cache, notice) if cache else None) or Versions.empty()
+        where = cache.where if cache else cache_dir(folder)
+        to_read, extended, whole = _plan(cached, files, notice, where)
         if not to_read:
             return _select(cached, whole)
         built = build_projects(to_read, [folder], _select(cached, extended), threads=threads)
         result = _merge([_select(cached, whole), built])
-        if writable:
+        if cache and cache.locked:
             others = cached.projects() - result.projects()
             others -= {(f.source, f.project) for f in to_read}
             try:
-                write_cache(folder, _merge([_select(cached, others), result]))
+                write_cache(cache, _merge([_select(cached, others), result]))
             except OSError as error:
-                notice(f"{cache_dir(folder)}: history cache not written ({error.strerror})")
+                notice(f"{where}: history cache not written ({error.strerror or error})")
         return result
 
 
