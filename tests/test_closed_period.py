@@ -81,7 +81,7 @@ def _summary(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
 def test_a_closed_period_never_moves(cut_store: Path, later_store: tuple[Path, dict], capsys) -> None:
     period = ["--since", SINCE, "--until", UNTIL, "--compare-previous"]
     before = _summary(capsys, str(cut_store), *period)
-    later, changed = later_store
+    later, _ = later_store
     after = _summary(capsys, str(later), *period)
     # the later snapshot does change the data: its newest state differs
     newest_before = _summary(capsys, str(cut_store))
@@ -98,14 +98,12 @@ def test_a_closed_period_never_moves(cut_store: Path, later_store: tuple[Path, d
 
 def test_as_of_reproduces_an_earlier_state(cut_store: Path, later_store: tuple[Path, dict], capsys) -> None:
     later, _ = later_store
-    assert _summary(capsys, str(later), "--as-of", "2017-09-01") == {
-        **_summary(capsys, str(cut_store)),
-        "notes": _summary(capsys, str(later), "--as-of", "2017-09-01")["notes"],
+    as_of = _summary(capsys, str(later), "--as-of", "2017-09-01")
+    plain = _summary(capsys, str(cut_store))
+    assert {k: v for k, v in as_of.items() if k != "notes"} == {
+        k: v for k, v in plain.items() if k != "notes"
     }
-    assert any(
-        "as the data stood on 1 Sep 2017" in n
-        for n in _summary(capsys, str(later), "--as-of", "2017-09-01")["notes"]
-    )
+    assert any("as the data stood on 1 Sep 2017" in note for note in as_of["notes"])
 
 
 def test_previous_equals_a_direct_run_of_the_previous_period(cut_store: Path, capsys) -> None:
