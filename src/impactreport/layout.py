@@ -47,5 +47,23 @@ def stamp_name(moment: datetime) -> str:
 
 
 def parse_stamp(text: str) -> datetime:
-    """The retrieval time a stamp names (aware, UTC)."""
-    return datetime.strptime(text, STAMP_FORMAT).replace(tzinfo=UTC)
+    """The retrieval time a stamp names (aware, UTC).
+
+    Sliced by hand, not ``strptime``: a store listing parses one stamp per file (thousands per run),
+    and ``strptime`` costs ten times more. An impossible stamp is a ``ValueError`` as before."""
+    if (
+        len(text) != 18
+        or text[10] != "T"
+        or text[17] != "Z"
+        or not (text[:4] + text[5:7] + text[8:10] + text[11:17]).isdigit()
+    ):
+        raise ValueError(f"not a stamp {STAMP_FORMAT!r}: {text!r}")
+    return datetime(
+        int(text[:4]),
+        int(text[5:7]),
+        int(text[8:10]),
+        int(text[11:13]),
+        int(text[13:15]),
+        int(text[15:17]),
+        tzinfo=UTC,
+    )
