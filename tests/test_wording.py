@@ -302,6 +302,24 @@ def test_render_prints_the_reports_warnings_and_shows_no_absolute_path(tmp_path:
         assert local not in html
 
 
+def test_render_prints_the_award_notes(tmp_path: Path) -> None:
+    """The notes under the award-year table reach the terminal too, each once, after the warnings."""
+    project = make_project(tmp_path / "project")
+    export = write_export(tmp_path / "one.json")
+    out = tmp_path / "out"
+    result = run(
+        "render", "--engine", "builtin", "--to", "html", "--output-dir", out,
+        "-P", f"data:{export}", "-P", "team:[ann]", "-P", "award_start:2016-12-01", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("render: ")]
+    assert lines and len(lines) == len(set(lines))
+    assert all(line.startswith(("note: Year 1: ", "note: Since award start: ")) for line in lines), lines
+    assert any("past the end of the data" in line for line in lines)
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert str(tmp_path) not in html
+
+
 def test_paths_in_messages_are_relative() -> None:
     from impactreport.render.notes import bases, relative
 

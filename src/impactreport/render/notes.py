@@ -98,12 +98,27 @@ def relative(text: str, places: Sequence[tuple[str, str]]) -> str:
 def report_messages(report: Any, root: Path | None = None) -> list[Message]:
     """The warnings and notes a :class:`impactreport.pipeline.Report` carries, paths made relative;
     ``root`` defaults to the project root the report was prepared for."""
-    from impactreport.pipeline import project_root
-
-    places = bases(report.params.data, report.data_paths, root or project_root())
+    places = _places(report, root)
     messages = [Message("warning", relative(text, places)) for text in report.stats.warnings]
     messages += [Message("note", relative(text, places)) for text in report.notes]
     return messages
+
+
+def award_messages(report: Any, root: Path | None = None) -> list[Message]:
+    """The notes of the award-year columns (``Year 1: the period runs to …``), paths made relative: the
+    report prints them under its award table, :func:`record` hands them to the terminal too."""
+    places = _places(report, root)
+    return [
+        Message("note", relative(f"{column.label}: {note}", places))
+        for column in getattr(report, "awards", ())
+        for note in column.notes
+    ]
+
+
+def _places(report: Any, root: Path | None) -> list[tuple[str, str]]:
+    from impactreport.pipeline import project_root
+
+    return bases(report.params.data, report.data_paths, root or project_root())
 
 
 def record(messages: Iterable[Message]) -> None:
