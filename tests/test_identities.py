@@ -19,7 +19,7 @@ import yaml
 
 from impactreport.cli.main import main
 from impactreport.errors import InputError
-from impactreport.identities import parse_identities, read_identities
+from impactreport.identities import Identities, parse_identities, read_identities
 from impactreport.stats import KEYS
 
 # source -> [(profile id, username, first name, last name, comments)]
@@ -53,7 +53,7 @@ IDENTITIES = """\
 
 def export(source: str, users: list[tuple[int, str, str, str, int]]) -> dict:
     """A format-C export of ``source``: one thread, each user's comments in it, one note by the first."""
-    comments = []
+    comments: list[dict[str, object]] = []
     for pid, _, _, _, count in users:
         for i in range(count):
             comments.append(
@@ -247,6 +247,118 @@ def test_suggest_finds_the_planted_pairs_and_no_others(data: list[Path], tmp_pat
     }
     assert all(person.team is False for person in written.people)
     assert "Daniel Himmelstein" in {p["name"] for p in printed}
+
+
+def commented_entries(text: str) -> dict[frozenset[str], list[str]]:
+    """Each suggested entry (by its accounts) and the ``# why:``/``# against:`` lines right above it."""
+    entries: list[tuple[list[str], list[str]]] = []  # (comments, entry lines)
+    comments: list[str] = []
+    for line in text.splitlines():
+        if line.startswith(("# why:", "# against:")):
+            comments.append(line)
+        elif line.startswith("- "):
+            entries.append((comments, [line]))
+            comments = []
+        elif line.startswith("  "):
+            entries[-1][1].append(line)
+    found = {}
+    for above, lines in entries:
+        (entry,) = yaml.safe_load("\n".join(lines))
+        found[frozenset(entry["accounts"])] = above
+    return found
+
+
+@pytest.mark.shared
+def test_suggest_says_why_and_what_argues_against(data: list[Path], capsys) -> None:
+    """Each entry's reasons and doubts, as comments above it, from the planted accounts' raw names."""
+    assert main(["identities", "suggest", *map(str, data)]) == 0
+    text = capsys.readouterr().out
+    rephetio = json.loads(data[0].read_text(encoding="utf-8"))
+    thinklab = {p["username"]: f"{p['first_name']} {p['last_name']}".strip() for p in rephetio["profiles"]}
+    comments = commented_entries(text)
+    assert len(comments) == 3
+    daniel = comments[frozenset({"thinklab:dhimmel", "github:DHimmel", "discourse:daniel_h"})]
+    assert daniel == [
+        '# why: same username ignoring case in 2 sources (github, thinklab): "DHimmel" (github), '
+        '"dhimmel" (thinklab)',
+        "# why: same full name after Unicode and case folding in sources discourse, github and thinklab: "
+        f'"DANIEL HIMMELSTEIN" (discourse), "{thinklab["dhimmel"]}" (github, thinklab)',
+        '# against: usernames differ: "daniel_h" (discourse) vs "DHimmel" (github, thinklab)',
+    ]
+    casey = comments[frozenset({"thinklab:caseygreene", "github:cgreene"})]
+    assert casey == [
+        "# why: same full name after Unicode and case folding in sources github and thinklab: "
+        f'"{thinklab["caseygreene"]}" (thinklab), "Ｃａｓｅｙ Ｇｒｅｅｎｅ" (github)',
+        '# against: usernames differ: "caseygreene" (thinklab) vs "cgreene" (github)',
+    ]
+    # the false match: one username, two people; the differing full names say so
+    alizee = comments[frozenset({"thinklab:alizee", "discourse:alizee"})]
+    assert thinklab["alizee"] != "Alice Zee"
+    assert alizee == [
+        '# why: same username "alizee" in 2 sources (discourse, thinklab)',
+        f'# against: full names differ: "Alice Zee" (discourse) vs "{thinklab["alizee"]}" (thinklab)',
+    ]
+
+
+def test_suggest_doubts_and_names_that_would_break_the_comments(tmp_path: Path, capsys) -> None:
+    """Accounts without a full name, two accounts of one source, and full names holding line breaks (a
+    newline or U+2028 would end a YAML comment and turn the rest into an entry)."""
+    thinklab = [(1, "Al", "", "", 1), (2, "al", "", "", 1)]
+    github = [(3, "AL", "", "", 1), (4, "eve", "Eve\n- name: Injected", "", 1)]
+    discourse = [(5, "EVE", "Eve\u2028- name: Injected", "", 1), (6, "zed", "", "", 1)]
+    paths = []
+    for source, users in (("thinklab", thinklab), ("github", github), ("discourse", discourse)):
+        path = tmp_path / f"{source}.json"
+        path.write_text(json.dumps(export(source, users)), encoding="utf-8")
+        paths.append(path)
+    assert main(["identities", "suggest", *map(str, paths)]) == 0
+    text = capsys.readouterr().out
+    assert all(line.startswith(("#", "- ", "  ")) for line in text.splitlines())
+    assert sorted(sorted(entry["accounts"]) for entry in yaml.safe_load(text)) == [
+        ["discourse:EVE", "github:eve"],
+        ["github:AL", "thinklab:Al", "thinklab:al"],
+    ]
+    comments = commented_entries(text)
+    assert comments[frozenset({"github:AL", "thinklab:Al", "thinklab:al"})] == [
+        '# why: same username ignoring case in 2 sources (github, thinklab): "AL" (github), "Al" (thinklab), '
+        '"al" (thinklab)',
+        "# against: no account has a full name: only the usernames match",
+        '# against: 2 accounts in thinklab ("Al" and "al"): are they one person?',
+    ]
+    assert comments[frozenset({"discourse:EVE", "github:eve"})] == [
+        '# why: same username ignoring case in 2 sources (discourse, github): "EVE" (discourse), "eve" (github)',
+        "# why: same full name after Unicode and case folding in sources discourse and github: "
+        '"Eve\\n- name: Injected" (github), "Eve\\u2028- name: Injected" (discourse)',
+        "# against: nothing found: the usernames and full names agree",
+    ]
+
+
+@pytest.mark.shared
+def test_team_described_as_people(data: list[Path], tmp_path: Path) -> None:
+    """With identities the team line counts people and their accounts (any account of a team person
+    counts), from the raw files: Daniel (team: true) has 3 accounts with posts, Casey (--team cgreene,
+    the GitHub one) 2."""
+    from impactreport.identities import describe_team
+    from impactreport.people import Team
+    from impactreport.pipeline import Request, run
+
+    file = tmp_path / "identities.yml"
+    file.write_text(IDENTITIES, encoding="utf-8")
+    identities = read_identities(file)
+    result = run(Request(paths=tuple(data), team=Team.of(["cgreene"]), identities=identities))
+    authors = raw_authors(data)
+    accounts = {
+        f"{source}:{u if source == 'thinklab' else u.lower()}"
+        for source, ids in authors.items()
+        for u, _ in ids.values()
+    }
+    team_accounts = {a for a in accounts if MAPPING.get(a) in ("Daniel", "Casey")}
+    assert len(team_accounts) == 5
+    line = describe_team(result.request.team, identities, result.dataset.posts)
+    assert line == "team (2 people, 5 accounts): Casey Greene, Daniel Himmelstein"
+    # without identities: the entries, as before
+    plain = run(Request(paths=tuple(data), team=Team.of(["cgreene"])))
+    assert describe_team(plain.request.team, Identities(), plain.dataset.posts) == "team (1): cgreene"
 
 
 @pytest.mark.parametrize(

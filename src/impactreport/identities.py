@@ -400,7 +400,7 @@ def suggest(posts: pl.DataFrame) -> list[Suggestion]:
             i = parent[i]
         return i
 
-    for keyer in _SAME:
+    for _, _, keyer in _SAME:
         first: dict[str, int] = {}
         for index, row in enumerate(rows):
             key = keyer(row)
@@ -427,10 +427,11 @@ def suggest(posts: pl.DataFrame) -> list[Suggestion]:
     return sorted(found, key=lambda found: folded(str(found.entry["name"])))
 
 
-#: What makes two accounts one candidate person: the same username ignoring case, the same full name.
-_SAME: tuple[Callable[[_Candidate], str], ...] = (
-    lambda row: row.username.lower(),
-    lambda row: folded(row.full_name),
+#: What makes two accounts one candidate person, as (what, the value as written, the value compared):
+#: the same username ignoring case, the same full name after :func:`folded`.
+_SAME: tuple[tuple[str, Callable[[_Candidate], str | None], Callable[[_Candidate], str]], ...] = (
+    ("username", lambda row: row.username, lambda row: row.username.lower()),
+    ("full name", lambda row: row.full_name, lambda row: folded(row.full_name)),
 )
 
 
@@ -451,41 +452,44 @@ def _listed(items: Iterable[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _spellings(members: list[_Candidate], value: Callable[[_Candidate], str | None]) -> list[str]:
-    """Each distinct spelling of ``value`` and the sources writing it: ``"dhimmel" (github, thinklab)``."""
-    written: dict[str, list[str]] = {}
+def _spellings(
+    members: list[_Candidate],
+    value: Callable[[_Candidate], str | None],
+    key: Callable[[_Candidate], str] | None = None,
+) -> list[str]:
+    """Each distinct ``value`` (by ``key`` when given: the first spelling shown) and the sources
+    writing it, sorted: ``"dhimmel" (github, thinklab)``."""
+    written: dict[str, tuple[str, list[str]]] = {}
     for row in members:
         text = value(row)
-        if text:
-            written.setdefault(text, [])
-            if row.source not in written[text]:
-                written[text].append(row.source)
+        if not text:
+            continue
+        sources = written.setdefault(key(row) if key else text, (text, []))[1]
+        if row.source not in sources:
+            sources.append(row.source)
     return [
-        f"{_quoted(text)} ({', '.join(map(_plain, sources))})" for text, sources in sorted(written.items())
+        f"{_quoted(shown)} ({', '.join(map(_plain, sources))})"
+        for _, (shown, sources) in sorted(written.items())
     ]
 
 
 def _reasons(members: list[_Candidate]) -> tuple[str, ...]:
-    """Why the accounts are proposed as one person: each username and full name they share."""
+    """Why the accounts are proposed as one person: each username and full name two of them share."""
     reasons = []
-    for keyer, what in zip(_SAME, ("username", "full name"), strict=True):
+    for what, value, key in _SAME:
         shared: dict[str, list[_Candidate]] = {}
         for row in members:
-            if key := keyer(row):
-                shared.setdefault(key, []).append(row)
-        for rows in shared.values():
-            if len(rows) < 2:
-                continue
-            value = (lambda row: row.username) if what == "username" else (lambda row: row.full_name)
-            spellings = _spellings(rows, value)
+            if compared := key(row):
+                shared.setdefault(compared, []).append(row)
+        for rows in (rows for rows in shared.values() if len(rows) > 1):
             sources = sorted({row.source for row in rows})
-            where = (
-                f"in {len(sources)} sources ({', '.join(map(_plain, sources))})"
-                if what == "username"
-                else (f"in sources {_listed([_plain(source) for source in sources])}")
-            )
             if len(sources) == 1:
                 where = f"in {len(rows)} accounts of {_plain(sources[0])}"
+            elif what == "username":
+                where = f"in {len(sources)} sources ({', '.join(map(_plain, sources))})"
+            else:
+                where = f"in sources {_listed([_plain(source) for source in sources])}"
+            spellings = _spellings(rows, value)
             if len(spellings) == 1:
                 reasons.append(f"same {what} {_quoted(str(value(rows[0])))} {where}")
             else:
@@ -495,14 +499,13 @@ def _reasons(members: list[_Candidate]) -> tuple[str, ...]:
 
 
 def _doubts(members: list[_Candidate]) -> tuple[str, ...]:
-    """What argues against one person: usernames or full names that differ, accounts without a full
-    name (only the username can match), several accounts in one source."""
+    """What argues against one person: usernames or full names that differ (beyond case and Unicode
+    form), accounts without a full name (only a username matched them), several accounts of one source."""
     doubts = []
-    if len({row.username.lower() for row in members}) > 1:
-        doubts.append("usernames differ: " + " vs ".join(_spellings(members, lambda row: row.username)))
-    names = {folded(row.full_name) for row in members if row.full_name}
-    if len(names) > 1:
-        doubts.append("full names differ: " + " vs ".join(_spellings(members, lambda row: row.full_name)))
+    for what, value, key in _SAME:
+        differing = _spellings(members, value, key)
+        if len(differing) > 1:
+            doubts.append(f"{what}s differ: " + " vs ".join(differing))
     unnamed = [_plain(row.account) for row in members if not row.full_name]
     if unnamed and len(unnamed) < len(members):
         doubts.append(f"no full name to compare on {_listed(unnamed)}")
