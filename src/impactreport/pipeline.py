@@ -141,6 +141,8 @@ def community_sentences(stats: ImpactStats, period: Period) -> tuple[str, str]:
         )
         if response.answered == 1:
             first = f"The one answered discussion got a first response within {hours} hours; {none}."
+    elif response.unanswered == 1:
+        first = "The one discussion got no response from anyone but its opener."
     elif response.unanswered:
         first = f"None of the {response.unanswered:,} discussions got a response from anyone but its opener."
     else:

@@ -248,10 +248,7 @@ def command(
     notice(errors, stats.team.describe())
     console = out_console()
     console.print(stats.sentence(period=request.period), soft_wrap=True)
-    console.print(
-        f"That is {stats.overall.publications_equivalent:,} publications' worth of words "
-        f"({words_per_publication:,.0f} words each)."
-    )
+    console.print(stats.publications_sentence(words_per_publication))
     for line in community_lines(stats, request.period):
         console.print(line, soft_wrap=True)
     console.print(stats_table(stats))
