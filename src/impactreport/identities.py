@@ -11,9 +11,13 @@ lives in a file the user edits::
 
 :func:`read_identities` checks it (every error is one line naming the file and line);
 :func:`apply_identities` rewrites the ``person`` and ``name`` columns of the posts once, after loading,
-so statistics, analyses, figures, CSVs and the report all count people; :func:`suggest` proposes
+so statistics, analyses, figures, CSVs and the report all count people; every other column naming an
+account (a thread's opener, a revision's author) is mapped through the posts' persons
+(:func:`impactreport.people.account_people`, :func:`account_persons`), never keyed on its own. Accounts
+are compared by the one rule of :func:`impactreport.people.account_name`. :func:`suggest` proposes
 candidate entries (same username ignoring case, or the same full name after NFKC normalisation and case
-folding in two sources) that are never applied until the user writes them into their file.
+folding in two sources), each with why and what argues against it, that are never applied until the
+user writes them into their file.
 """
 
 from __future__ import annotations

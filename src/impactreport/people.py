@@ -16,9 +16,9 @@ to key people differently (profile id here, lower-cased username there) and so d
   is mapped through :func:`account_people`, so no count sees an account where another sees a person;
 - a **contributor** is an account that authored a comment or note (documents have no author in the
   exports); bots are left out unless asked (:func:`authored`);
-- the **team** matches usernames as each source compares them: GitHub and Discourse ignore case,
-  Thinklab does not; an entry may name a source (``github:alice``) or not (``alice``: every source)
-  (:class:`Team`);
+- the **team** matches accounts by :func:`account_name` (GitHub and Discourse ignore case, Thinklab
+  does not); an entry may name a source (``github:alice``) or not (``alice``: every source)
+  (:class:`Team`); a person is on the team when any of their accounts is;
 - :func:`person_totals` is the one per-person aggregation (characters, words, posts, first and last
   date) every layer uses.
 """
@@ -93,8 +93,9 @@ def account_people(posts: Frame) -> Frame:
     Why: a thread's opener and a revision's author are accounts (``profile_id``); counted through this
     map they are the same person as the posts they wrote, so an opener's reply from another of their
     accounts is not a response, and two accounts' revisions are one person's. An account that wrote
-    nothing is not in it: it is its own person (:func:`account_key`), and an identities file naming it
-    is warned about (it matches no author).
+    nothing is not in it: as a thread's opener it is its own person (:func:`account_key`; an identities
+    file naming it is warned about: it matches no author); as an editor,
+    :func:`impactreport.identities.account_persons` adds it with the identities applied.
     """
     return (
         posts.filter(pl.col("profile_id").is_not_null() & pl.col("person").is_not_null())
@@ -120,10 +121,15 @@ def user_label() -> pl.Expr:
         pl.coalesce(
             pl.col("name").str.strip_chars().replace("", None),
             pl.col("username"),
-            pl.concat_str(pl.lit("user "), pl.col("profile_id").cast(pl.String)),
+            id_label(),
             pl.lit("unknown user"),
         )
     )
+
+
+def id_label() -> pl.Expr:
+    """``user 172``: the display name of an account known only by its id (null without one)."""
+    return pl.concat_str(pl.lit("user "), pl.col("profile_id").cast(pl.String))
 
 
 def authored(posts: pl.LazyFrame, *, include_bots: bool = False) -> pl.LazyFrame:

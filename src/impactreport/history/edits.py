@@ -32,7 +32,7 @@ import polars as pl
 
 from impactreport.history.revisions import characters, events, first_seen, post_versions, summarise
 from impactreport.history.versions import Versions
-from impactreport.people import account_id, account_key, full_name, user_label
+from impactreport.people import account_id, account_key, full_name, id_label, user_label
 from impactreport.settings import Period
 
 #: Re-render days the report and the figure name (the most re-renders first).
@@ -229,11 +229,6 @@ def _names(versions: Versions, people: pl.DataFrame | None) -> pl.DataFrame:
     )
 
 
-def _unnamed() -> pl.Expr:
-    """``user <id>``: :func:`impactreport.people.user_label` of an account known only by its id."""
-    return pl.concat_str(pl.lit("user "), pl.col("profile_id").cast(pl.String))
-
-
 def per_person(
     versions: Versions,
     period: Period | None = None,
@@ -274,7 +269,7 @@ def per_person(
             # an author without a profile in any snapshot (an editor of another project): by id
             name=pl.when(pl.col("profile_id").is_null())
             .then(pl.lit(NO_AUTHOR))
-            .otherwise(pl.coalesce("name", _unnamed())),
+            .otherwise(pl.coalesce("name", id_label())),
             person=pl.when(pl.col("profile_id").is_null())
             .then(None)
             .otherwise(pl.coalesce("person", account_id())),
