@@ -11,7 +11,7 @@ from rich.table import Table
 from impactreport.fetch.archive import ArchiveSource
 from impactreport.fetch.sync import ProjectResult, SyncRun
 
-from .console import err_console, inert, warn
+from .console import err_console, inert, notice, warn
 from .fetch_options import THINKLAB_DATA_HELP, data_option, output_options, run, show_result
 
 
@@ -67,9 +67,12 @@ def command(location: str, data_dir: Path, quiet: bool, as_json: bool) -> None:
     """Import every historical version of each project's export as a dated snapshot.
 
     A version whose content equals the snapshot before it (``retrieved`` aside) is not stored again,
-    so re-running the import stores nothing new.
+    so re-running the import stores nothing new. From a folder, hidden files and folders (``.git``,
+    ``.history``) are never imported, and JSON that is not a project export is skipped with a note.
     """
     with ArchiveSource.open(location) as archive:
+        for note in archive.notes:  # what a folder's scan left out: hidden files are never said
+            notice(err_console(), note)
         done: SyncRun = run(archive, data_dir, quiet=quiet, as_json=as_json)
     records = [project_counts(item) for item in done.results]
     payload = {

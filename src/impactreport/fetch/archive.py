@@ -13,6 +13,13 @@ previous version are skipped before parsing (by :func:`impactreport.fetch.sync.s
 PATH may be a folder of exports (``<project>.json[.gz]``), a git checkout or bare repository, a git bundle
 (cloned bare into a temporary folder), or a repository URL.
 
+A folder is scanned as the loader scans one (:func:`impactreport.load.snapshots.find`): hidden files and
+folders (``.git``, ``.history``, a fetcher's temporary files) and symbolic links below it are never
+imported, and a JSON file that is not a project export (no ``documents``, ``threads``, ``comments``,
+``notes`` or ``profiles`` table: a ``package.json``, a cache's ``manifest.json``) is skipped with a note,
+never imported as a project named after it. A folder counts as a git checkout only when its ``.git`` is
+one (a ``.git`` folder with a ``HEAD``, or a ``.git`` file pointing at one).
+
 File names are taken as they are: the history is listed with ``-z`` (NUL-separated, never quoted), so a
 name with a space, a quote, a tab or non-ASCII letters is one project name; paths are passed to git after
 ``--`` and never through a shell. Every export is read within the loader's size limit
@@ -35,8 +42,8 @@ from typing import IO
 from impactreport.errors import InputError
 from impactreport.fetch.ratelimits import Reporter
 from impactreport.fetch.sync import Since, Snapshot
-from impactreport.load.read import export_bytes, max_export_bytes, too_large
-from impactreport.load.snapshots import describe
+from impactreport.load.read import TABLE_NAMES, export_bytes, max_export_bytes, too_large
+from impactreport.load.snapshots import find
 
 __all__ = [
     "EXPORT_PATH",
@@ -51,6 +58,11 @@ SOURCE = "thinklab"
 #: An export file in the archive: ``<folder>/<project>.json`` directly inside one of the export folders.
 EXPORT_PATH = re.compile(r"^(?:export/json|export|exported|Data/exported)/([^/]+)\.json\Z")
 URL_PREFIXES = ("http://", "https://", "git@", "ssh://", "git://", "file://")
+#: A table of an export: a project export has at least one (the loader's rule for "not an export").
+TABLE_KEY = re.compile(rb'"(?:' + "|".join(TABLE_NAMES).encode() + rb')"\s*:\s*\[')
+NOT_AN_EXPORT = f"not a project export (none of the tables {', '.join(TABLE_NAMES)}), skipped"
+#: The start of a JSON object (after a byte-order mark and white space).
+OBJECT_START = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*\{")
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,9 @@ def is_git_source(source: str | Path) -> bool:
     path = Path(source)
     if text.startswith(URL_PREFIXES) or path.is_file():
         return True
-    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
+    dot_git = path / ".git"
+    checkout = dot_git.is_file() or (dot_git / "HEAD").is_file()  # not any folder named .git
+    return checkout or ((path / "HEAD").is_file() and (path / "objects").is_dir())
 
 
 def list_versions(repo: Path) -> tuple[list[Version], int]:
@@ -222,6 +236,8 @@ class ArchiveSource:
     reporter: Reporter = field(default_factory=Reporter)
     commits: int = 0
     source: str = SOURCE
+    #: what the folder scan left out, one line each (non-export JSON files, links, demo data)
+    notes: list[str] = field(default_factory=list)
     _versions: dict[str, list[Version]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -233,7 +249,13 @@ class ArchiveSource:
             with open_repository(location) as repo:
                 yield cls(location, repo, made)
         else:
-            yield cls(location, None, made)
+            archive = cls(location, None, made)
+            archive._scan_folder()  # before the store is opened: a bad folder creates nothing
+            yield archive
+
+    def _scan_folder(self) -> None:
+        for version in folder_versions(Path(self.location), self.notes):
+            self._versions.setdefault(version.project, []).append(version)
 
     @property
     def options(self) -> None:
@@ -251,9 +273,8 @@ class ArchiveSource:
                 if version.blob not in seen:
                     seen.add(version.blob)
                     self._versions.setdefault(version.project, []).append(version)
-        else:
-            for version in folder_versions(Path(self.location)):
-                self._versions.setdefault(version.project, []).append(version)
+        elif not self._versions:
+            self._scan_folder()
         return list(self._versions)
 
     def fetch(self, project: str, since: Since) -> Iterator[Snapshot]:
@@ -269,20 +290,31 @@ class ArchiveSource:
             self.reporter.advance(1)
 
 
-def folder_versions(folder: Path) -> list[Version]:
-    """A folder's exports (``<project>.json`` or ``.json.gz``, searched recursively), dated by mtime."""
-    files = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and p.name.endswith((".json", ".json.gz"))
-    )
-    files = [p for p in files if p.name != "manifest.jsonl"]
-    if not files:
-        raise InputError(f"{folder}: no export files (.json or .json.gz) in this folder")
-    return [
-        Version(describe(p).project, "", "", datetime.fromtimestamp(p.stat().st_mtime, UTC), str(p))
-        for p in files
-    ]
+def folder_versions(folder: Path, notes: list[str] | None = None) -> list[Version]:
+    """A folder's exports, found as the loader finds them (hidden files and folders, links and demo data
+    left out), each project's oldest first, dated by their modification times (a version's own
+    ``retrieved`` replaces that when it is stored). A JSON file that is not a project export is skipped;
+    ``notes`` gets one line for each file left out."""
+    found = find([folder], all_snapshots=True, duplicate_notices=False)
+    if notes is not None:
+        notes.extend(found.notices)
+    versions = []
+    for file in found.files:
+        if not is_export_text(export_bytes(file.path)):
+            if notes is not None:
+                notes.append(f"{file.path}: {NOT_AN_EXPORT}")
+            continue
+        moment = datetime.fromtimestamp(file.path.stat().st_mtime, UTC)
+        versions.append(Version(file.project, "", "", moment, str(file.path)))
+    if not versions:
+        raise InputError(f"{folder}: no project export among the .json and .json.gz files in this folder")
+    return versions
+
+
+def is_export_text(raw: bytes) -> bool:
+    """Whether an export file's bytes can be a project export: a JSON object naming at least one table
+    (a damaged export still can, and is reported when it is stored; a ``package.json`` cannot)."""
+    return OBJECT_START.match(raw) is not None and TABLE_KEY.search(raw) is not None
 
 
 def check_source(source: str | Path) -> None:

@@ -52,7 +52,7 @@ import polars as pl
 from impactreport.files import FOLDER_FLAGS, LinkRefused, open_file, refuse_if_link, write_all
 from impactreport.history.versions import Versions, build_projects
 from impactreport.load.read import TABLE_NAMES
-from impactreport.load.snapshots import SnapshotFile, find
+from impactreport.load.snapshots import SnapshotFile, by_retrieval, find
 
 #: Bump when the layout or the meaning of a column changes: a cache of another version is rebuilt.
 FORMAT_VERSION = 2  # 2: comments carry editor_id (every comment's hash changed)
@@ -324,6 +324,14 @@ def folder_versions(
     files = find([folder], all_snapshots=True).files
     if projects:
         files = [f for f in files if f.project in set(projects)]
+    return _through_cache(folder, files, notice, threads)
+
+
+def _through_cache(
+    folder: Path, files: Sequence[SnapshotFile], notice: Notice, threads: int | None
+) -> Versions:
+    """Versioned tables of ``files`` (found under ``folder``, each project's oldest first), reading only
+    what the folder's cache does not hold, and updating the cache."""
     with _opened(folder, notice) as cache:
         cached = (read_cache(cache, notice) if cache else None) or Versions.empty()
         where = cache.where if cache else cache_dir(folder)
@@ -349,18 +357,32 @@ def load_versions(
     projects: Sequence[str] | None = None,
     threads: int | None = None,
 ) -> Versions:
-    """Versioned tables of every snapshot under ``paths``: folders through their cache, files read."""
-    parts: list[Versions] = []
-    loose: list[SnapshotFile] = []
+    """Versioned tables of every snapshot under ``paths``: folders through their cache, files read.
+
+    A project with files under more than one of ``paths`` (the same project in two folders, or in a
+    folder and a file) is read from all of them in one series, oldest first by each file's own
+    retrieval time (:func:`~impactreport.load.snapshots.by_retrieval`), and without a cache: a folder's
+    cache holds only what that folder alone says, and two series of one project would count it twice.
+    """
+    found: list[tuple[Path, list[SnapshotFile]]] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            parts.append(folder_versions(path, notice, projects=projects, threads=threads))
-        else:
-            loose.extend(
-                f for f in find([path], all_snapshots=True).files if not projects or f.project in projects
-            )
+        files = find([path], all_snapshots=True).files
+        found.append((path, [f for f in files if not projects or f.project in projects]))
+    places: dict[tuple[str, str], set[int]] = {}
+    for index, (_, files) in enumerate(found):
+        for file in files:
+            places.setdefault((file.source, file.project), set()).add(index)
+    shared = {origin for origin, where in places.items() if len(where) > 1}
+    parts: list[Versions] = []
+    loose: dict[Path, SnapshotFile] = {}  # by resolved path: a file named and found in a folder is one
+    for path, files in found:
+        alone = [f for f in files if (f.source, f.project) not in shared]
+        if path.is_dir() and alone:
+            parts.append(_through_cache(path, alone, notice, threads))
+        for file in files:
+            if not path.is_dir() or (file.source, file.project) in shared:
+                loose.setdefault(file.path.resolve(), file)
     if loose:
-        loose.sort(key=lambda f: (f.source, f.project.lower(), f.project, f.order))
-        parts.append(build_projects(loose, list(paths), threads=threads))
+        parts.append(build_projects(by_retrieval(list(loose.values())), list(paths), threads=threads))
     return _merge(parts) if parts else Versions.empty()

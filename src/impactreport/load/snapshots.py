@@ -19,14 +19,24 @@ What a scan of a folder leaves out, and why (a silent extra project is a silentl
   command line is followed, link or not.
 - files found by scanning (not named on the command line) are marked ``scanned``: the reader may skip
   one that is evidently not an export (see :mod:`impactreport.load.dataset`).
+
+**Which export is newest.** Store files are ordered by the stamp in their names. Files outside the store
+carry no stamp: when one project has several of them (``latest/rephetio.json`` and
+``snapshots/2016-09-01/rephetio.json.gz`` given together, as two paths or two folders), each one's own
+``retrieved`` time is read and orders them (files without one first, then by path), so the newest export
+is counted whatever order the paths were given in, and :func:`find` says which one it counts. A file
+found once only is not read here.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from impactreport.errors import InputError
@@ -49,7 +59,10 @@ class SnapshotFile:
     """One export file and what its place in the tree says about it.
 
     ``stamp`` is the retrieval time from a store file name (None outside the store: the file's own
-    ``retrieved`` field is read when it is loaded). ``order`` sorts files of one project oldest first.
+    ``retrieved`` field is read when it is loaded). ``order`` sorts files of one project oldest first:
+    the stamp; outside the store the path, or, when the project has other files, the file's own
+    retrieval time then its path (see :func:`find`). ``retrieved`` is that own time, for such a file
+    (None for every other file: a store file's time is its stamp, a lone export's is read with it).
     ``scanned`` is True for a file found by walking a folder, False for one named explicitly.
     """
 
@@ -59,6 +72,7 @@ class SnapshotFile:
     source: str = DEFAULT_SOURCE
     stamp: datetime | None = None
     scanned: bool = False
+    retrieved: datetime | None = field(default=None, compare=False)
 
     @property
     def in_store(self) -> bool:
@@ -186,10 +200,17 @@ def _is_export_entry(entry: os.DirEntry) -> bool:
         return False
 
 
-def find(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> Discovery:
-    """Export files under ``paths``: the newest per (source, project), or every one when asked.
+def find(
+    paths: Sequence[str | Path], *, all_snapshots: bool = False, duplicate_notices: bool = True
+) -> Discovery:
+    """Export files under ``paths``: the newest per (source, project), or every one when asked (each
+    project's files oldest first).
 
-    Raises :class:`InputError` naming a path that does not exist or holds no export.
+    Newest means the latest retrieval: by the store stamp, or for files outside the store by their own
+    ``retrieved`` (:func:`by_retrieval`); a project given by several such files gets a notice naming the
+    one counted and the others (unless ``duplicate_notices`` is False: a caller that takes every file
+    as a version, the archive import). Raises :class:`InputError` naming a path that does not exist or
+    holds no export.
     """
     found: list[tuple[SnapshotFile, str]] = []  # each file with its resolved path
     skipped: list[Path] = []
@@ -222,16 +243,21 @@ def find(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> Discove
         # A file both named and found by a scan is the named one: it is never skipped as stray.
         if key not in unique or not file.scanned:
             unique[key] = file
-    ordered = sorted(unique.values(), key=lambda f: (f.source, f.project.lower(), f.project, f.order))
+    ordered = _ordered(list(unique.values()))
     notices = tuple(demo_notice(folder) for folder in dict.fromkeys(skipped)) + tuple(
         link_notice(link) for link in dict.fromkeys(links)
     )
-    if all_snapshots:
-        return Discovery(ordered, notices)
-    newest: dict[tuple[str, str], SnapshotFile] = {}
+    groups: dict[tuple[str, str], list[SnapshotFile]] = {}
     for file in ordered:
-        newest[(file.source, file.project)] = file
-    return Discovery(list(newest.values()), notices)
+        groups.setdefault((file.source, file.project), []).append(file)
+    given_twice = tuple(
+        duplicate_notice(group, all_snapshots=all_snapshots)
+        for group in groups.values()
+        if duplicate_notices and len(group) > 1 and not all(f.in_store for f in group)
+    )
+    if all_snapshots:
+        return Discovery(ordered, notices + given_twice)
+    return Discovery([group[-1] for group in groups.values()], notices + given_twice)
 
 
 def discover(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> list[SnapshotFile]:
@@ -247,3 +273,127 @@ def retrieved_time(value: str | None, file: SnapshotFile) -> datetime | None:
         except ValueError:
             raise InputError(f"{file.path}: 'retrieved' is not an ISO 8601 time: {value!r}") from None
     return file.stamp
+
+
+# --- the newest of several files of one project ------------------------------------------------------
+
+#: The top-level ``retrieved`` line of an export pretty-printed with indent 2 (as Thinklab's retrieving
+#: script and the store write them): found from the end, without parsing the file.
+_RETRIEVED_LINE = b'\n  "retrieved": "'
+#: How many others a duplicate notice names before "and N more".
+NAMED_OTHERS = 3
+
+
+def by_retrieval(files: Sequence[SnapshotFile]) -> list[SnapshotFile]:
+    """``files`` sorted by (source, project), each project's files oldest first, ``order`` of the files
+    outside the store that share their project with others set from their own ``retrieved`` times."""
+    return _ordered(list(files))
+
+
+def _ordered(files: list[SnapshotFile]) -> list[SnapshotFile]:
+    """:func:`by_retrieval` (see there)."""
+    counts: dict[tuple[str, str], int] = {}
+    for file in files:
+        counts[(file.source, file.project)] = counts.get((file.source, file.project), 0) + 1
+    timed: list[SnapshotFile] = []
+    for file in files:
+        if file.in_store or counts[(file.source, file.project)] == 1:
+            timed.append(file)
+            continue
+        moment = export_retrieved(file.path)
+        timed.append(dataclasses.replace(file, order=time_order(moment, file.path), retrieved=moment))
+    timed.sort(key=lambda f: (f.source, f.project.lower(), f.project, f.order))
+    return timed
+
+
+def time_order(moment: datetime | None, path: Path) -> str:
+    """``order`` of a file outside the store with others of its project: its retrieval time, written as
+    a store stamp to the microsecond (so it also sorts among store files), then its path; a file without
+    a retrieval time sorts before every timed one (a space sorts before every digit)."""
+    if moment is None:
+        return f" {path}"
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H%M%S.%fZ} {path}"
+
+
+def export_retrieved(path: Path) -> datetime | None:
+    """An export's own retrieval time (its top-level ``retrieved``), or None when it has none or cannot
+    be read. Read once per file version (path, size, modification time) in a process."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return _export_retrieved(str(path), info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _export_retrieved(path: str, size: int, mtime_ns: int) -> datetime | None:
+    """:func:`export_retrieved` for one version of a file (``size`` and ``mtime_ns`` key the cache).
+
+    Through the loader's one capped reader; the ``retrieved`` line of a pretty-printed export is found
+    from the end, anything else is parsed. A file that cannot be read is None here: it sorts oldest, and
+    it is refused with its own error if it is ever read.
+    """
+    from impactreport.load.read import export_bytes  # polars: only when duplicates are met
+
+    try:
+        raw = export_bytes(Path(path))
+    except (InputError, OSError, EOFError):
+        return None
+    value = _retrieved_text(raw)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _retrieved_text(raw: bytes) -> str | None:
+    """The top-level ``retrieved`` string of an export's bytes, or None."""
+    if raw.startswith(b'{\n  "'):  # indent 2: a line starting with two spaces and a key is top level
+        start = raw.rfind(_RETRIEVED_LINE)
+        if start >= 0:
+            begin = start + len(_RETRIEVED_LINE)
+            end = raw.find(b'"', begin)
+            line = raw[begin:end] if end >= 0 else b""
+            if line and b"\\" not in line and b"\n" not in line:
+                return line.decode("utf-8", "replace")
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    value = document.get("retrieved") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _when(file: SnapshotFile) -> str:
+    moment = file.retrieved or file.stamp
+    if moment is None:
+        return "no retrieved time"
+    return f"retrieved {moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _named(files: Sequence[SnapshotFile]) -> str:
+    """``path (retrieved …)`` of the first :data:`NAMED_OTHERS` files, then how many more."""
+    named = ", ".join(f"{f.path} ({_when(f)})" for f in files[:NAMED_OTHERS])
+    return named + (f" and {len(files) - NAMED_OTHERS} more" if len(files) > NAMED_OTHERS else "")
+
+
+def duplicate_notice(group: Sequence[SnapshotFile], *, all_snapshots: bool = False) -> str:
+    """The notice for a project given by several files not all in the store (``group``, oldest first).
+
+    Why a notice: the same project in two places (a ``latest`` folder and a dated snapshot) is easy to
+    pass by mistake, and the totals then depend on which one is counted: the newest by its own
+    retrieval time (:func:`find`). With ``all_snapshots`` every file is a snapshot of the project (which
+    one a closed period is counted from is the caller's choice): the notice names them, newest first.
+    """
+    newest, others = group[-1], list(reversed(group[:-1]))
+    name = newest.project if newest.source == DEFAULT_SOURCE else f"{newest.source}:{newest.project}"
+    given = "twice" if len(group) == 2 else f"{len(group)} times"
+    if all_snapshots:
+        return (
+            f"project {name} given {given}: read as its snapshots by their own retrieval times, "
+            f"the newest {newest.path} ({_when(newest)}), then {_named(others)}"
+        )
+    return f"project {name} given {given}: counting {newest.path} ({_when(newest)}), not {_named(others)}"
