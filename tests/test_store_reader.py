@@ -6,6 +6,7 @@
   first by the same times (what the history relies on). Store files keep their stamps' order.
 - Hidden files and folders (``.history``, ``.git``, ``.anything``) are never exports: neither for the
   loader nor for ``fetch archive --from FOLDER``, which also skips JSON that is not a project export.
+- ``fetch`` says where it creates a new data folder.
 
 Real files from ``../shared/thinklab``; rephetio's comments are 470 on 2016-09-01 and 622 on
 2017-09-09 (its README).
@@ -13,7 +14,9 @@ Real files from ``../shared/thinklab``; rephetio's comments are 470 on 2016-09-0
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -164,3 +167,23 @@ def test_archive_import_from_a_folder_takes_only_the_real_projects(
     assert sorted(p.name for p in (data / "exports" / "thinklab").iterdir()) == ["meta", "thinklabOSP"]
     assert f"note: {folder / 'package.json'}: not a project export" in err
     assert ".history" not in err and ".git" not in err and ".hidden" not in err
+
+
+# --- fetch says where it creates a data folder --------------------------------------------------------
+
+
+def test_fetch_says_where_it_creates_a_data_folder(
+    latest_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    with gzip.open(folder / "issnindiadatabase.json.gz", "wb") as handle:
+        handle.write((latest_dir / "issnindiadatabase.json").read_bytes())
+    monkeypatch.chdir(tmp_path)  # the default --data is ./data
+    code, _, err = cli(capsys, "fetch", "archive", "--from", str(folder), "--quiet")
+    assert code == 0, err
+    expected = tmp_path / "data" / "exports"
+    assert err.splitlines() == [f"note: creating data folder {expected}"]
+    assert os.path.isabs(str(expected)) and expected.is_dir()
+    code, _, err = cli(capsys, "fetch", "archive", "--from", str(folder), "--quiet")
+    assert code == 0 and err == ""  # it exists now: nothing to say

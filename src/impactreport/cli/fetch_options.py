@@ -3,9 +3,10 @@
 Each option is written once here and parametrised where a source words it differently, so that
 ``--data``, ``--quiet``/``--json`` and the retry options mean the same thing (and check the same ranges)
 in every fetch command. The fetching itself (lock, ``--since``, the per-project loop, progress) is
-:func:`impactreport.fetch.sync.sync`; here are only :func:`run` (sync under the progress display),
-the printing of its outcome, and the closing table and ``--json`` shape of ``fetch github`` and
-``fetch discourse``. Everything prints through :mod:`impactreport.cli.console`.
+:func:`impactreport.fetch.sync.sync`; here are only :func:`run` (sync under the progress display,
+after saying where a new store is created), the printing of its outcome, and the closing table and
+``--json`` shape of ``fetch github`` and ``fetch discourse``. Everything prints through
+:mod:`impactreport.cli.console`.
 
 Nothing from :mod:`impactreport.fetch` is imported at the top: ``fetch archive`` should not pay for
 importing requests (the Thinklab and API commands import it anyway).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from impactreport.errors import FetchError, InputError
+from impactreport.layout import EXPORTS_DIR
 
 from .console import err_console, inert, notice, out_console, safe_text
 
@@ -253,11 +256,23 @@ def run(source: Source, data_dir: Path, *, quiet: bool, as_json: bool, since: st
     from impactreport.fetch.sync import progress_display, sync  # see the module docstring
 
     err = err_console()
+    announce_new_store(err, data_dir)
     with progress_display(err, enabled=not (quiet or as_json)) as shown:
         outcome = sync(source, data_dir, since=since, display=shown)
     for note in outcome.notes:
         notice(err, note)
     return outcome
+
+
+def announce_new_store(console: Console, data_dir: Path) -> None:
+    """``note: creating data folder /abs/path/data/exports`` when the store does not exist yet.
+
+    Why: ``--data`` defaults to ``data`` in the working folder, so a fetch run outside the project
+    would otherwise silently start a new store wherever it was run; the absolute path says where.
+    """
+    exports = data_dir / EXPORTS_DIR
+    if not os.path.lexists(exports):
+        notice(console, f"creating data folder {os.path.abspath(exports)}")
 
 
 def report_failures(outcome: SyncRun) -> None:
