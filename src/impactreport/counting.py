@@ -27,7 +27,7 @@ import polars as pl
 
 from impactreport.errors import InputError
 from impactreport.identities import apply_identities
-from impactreport.load.as_of import Counted, counted_snapshots, selected_files
+from impactreport.load.as_of import Counted, bracket_files, counted_snapshots, selected_files
 from impactreport.load.snapshots import Discovery
 from impactreport.schema import TABLES, Dataset
 from impactreport.settings import Period, day_text
@@ -91,6 +91,18 @@ class Store:
     def several(self) -> bool:
         """True when some project has more than one snapshot (visible at ``--as-of``)."""
         return any(entry.snapshots > 1 for entry in self.counted(Period()))
+
+    def bracket_views(self, periods: list[Period]) -> pl.DataFrame:
+        """The views series of only the snapshots that bracket ``periods`` (views gained in them),
+        read without the cache: a summary of a period reads a few files per project, not the series."""
+        from impactreport.history.versions import build_projects
+        from impactreport.load.views import VIEWED, views_series
+
+        spans = [(period.since, period.until) for period in periods]
+        files = bracket_files(self.listing.files, spans, self.request.as_of_instant)
+        versions = build_projects(files, list(self.request.paths), only=[table for table, _, _ in VIEWED])
+        self.version_notices.extend(line for line in versions.warnings if line not in self.version_notices)
+        return views_series(versions)
 
     def read_versions(self, notice: Notice) -> Versions:
         """The versioned tables of every snapshot (through their cache), as the store stood at

@@ -390,11 +390,17 @@ def run(
     # views over time, views gained in a period and edits come from every snapshot: the versioned
     # tables, read through their cache (without figures, only when a period is counted and some project
     # has several snapshots: a single one gains nothing)
-    closed = not request.period.is_open or request.compare_previous or bool(awards)
-    if figures or (closed and store.several()):
+    periods = [request.period, *([request.previous()] if request.compare_previous else [])]
+    periods += [award.period for award in awards]
+    closed = [period for period in periods if not period.is_open]
+    if figures:
         say("Reading every snapshot")
         versions = store.read_versions(view_warnings.append)
         views = views_series(versions, view_warnings)
+    elif closed and store.several():
+        say("Reading the snapshots that bracket the period")
+        views = store.bracket_views(closed)
+        view_warnings.extend(line for line in store.version_notices if line not in view_warnings)
     say("Computing statistics")
     counted = count_period(store, request, request.period, views, on_file)
     notes = list(counted.notes)

@@ -277,11 +277,13 @@ def build_projects(
     previous: Versions | None = None,
     *,
     threads: int | None = None,
+    only: Sequence[str] | None = None,
 ) -> Versions:
     """Versioned tables of ``files`` (every snapshot of some projects, oldest first per project).
 
     With ``previous`` (the cached tables of the same projects over a prefix of their files), only
-    the files after that prefix are read and the versions are extended.
+    the files after that prefix are read and the versions are extended. ``only``: version just these
+    tables (the others stay empty; views need only threads and documents).
     """
     threads = threads if threads is not None else READ_THREADS
     previous = previous or Versions.empty()
@@ -319,6 +321,8 @@ def build_projects(
         file_tables = read.tables
         if read.export_format == "B" and has_missing_keys(file_tables):
             file_tables = resolve_keys(file_tables, references.for_file(file))
+        if only is not None:
+            file_tables = {n: t if n in only else t.clear() for n, t in file_tables.items()}
         state.add(seq, file_tables)
         size, mtime = _stat(file.path)
         snapshot_rows.append(

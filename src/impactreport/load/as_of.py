@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 from impactreport.load.snapshots import SnapshotFile
 
@@ -100,3 +100,30 @@ def selected_files(counted: Sequence[Counted], *, all_snapshots: bool = False) -
     if all_snapshots:
         return [file for entry in counted for file in entry.upto]
     return [entry.file for entry in counted]
+
+
+def bracket_files(
+    files: Sequence[SnapshotFile], periods: Sequence[tuple[date | None, date | None]], as_of: datetime | None
+) -> list[SnapshotFile]:
+    """The snapshots that bracket each period, per project (oldest first): the last retrieved on or
+    before its first day and the last on or before its last day (the newest when open), as
+    :func:`impactreport.analyses.views.views_gained` chooses them. Views gained in a period need only
+    these, not every snapshot: a summary of a period reads a few files instead of the whole series.
+    A file whose retrieval time is unknown (a lone export) is always kept."""
+    kept: list[SnapshotFile] = []
+    for group in by_project(files).values():
+        visible = [f for f in group if as_of is None or (t := retrieved_at(f)) is None or t < as_of]
+        chosen: set[int] = set()
+        for since, until in periods:
+            for day, open_end in ((since, False), (until, True)):
+                if day is None and not open_end:
+                    continue
+                before = [
+                    i
+                    for i, f in enumerate(visible)
+                    if (t := retrieved_at(f)) is None or day is None or t.date() <= day
+                ]
+                if before:
+                    chosen.add(before[-1])
+        kept.extend(visible[i] for i in sorted(chosen))
+    return kept
