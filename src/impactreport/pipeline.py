@@ -32,7 +32,7 @@ from impactreport.comparison import (
 )
 from impactreport.counting import Store, check_period, count_period
 from impactreport.errors import InputError
-from impactreport.identities import Identities, resolve_identities, team_with
+from impactreport.identities import Identities, describe_team, resolve_identities, team_with
 from impactreport.people import Team
 from impactreport.schema import Dataset
 from impactreport.settings import AwardPeriod, Period, ReportParams, award_periods
@@ -543,6 +543,11 @@ class Report:
     def comparison_rows(self) -> list[tuple[str, Any, Any, str]]:
         """The "this period / previous period / change" rows; empty without ``compare_previous``."""
         return [] if self.comparison is None else comparison_rows(self.stats, self.comparison)
+
+    def team_line(self) -> str:
+        """``team (2 people, 4 accounts): …``: the team as people (:func:`describe_team`)."""
+        posts = (self.result.full or self.result.dataset).posts
+        return describe_team(self.team, self.result.request.identities, posts)
 
     @property
     def awards(self) -> tuple[AwardColumn, ...]:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from impactreport import settings
 from impactreport.comparison import AwardColumn, Comparison, award_rows, comparison_rows
-from impactreport.identities import hint
+from impactreport.identities import describe_team, hint
 from impactreport.pipeline import Request, community_sentences, history, run
 from impactreport.settings import Period, parse_day, parse_thresholds
 from impactreport.stats import ImpactStats, LevelStats
@@ -245,7 +245,7 @@ def command(
                 level["history"] = past["projects"].get(name)
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
-    notice(errors, stats.team.describe())
+    notice(errors, describe_team(stats.team, request.identities, (result.full or result.dataset).posts))
     console = out_console()
     console.print(stats.sentence(period=request.period), soft_wrap=True)
     console.print(stats.publications_sentence(words_per_publication))
