@@ -83,6 +83,22 @@ def test_read_commands_leave_the_data_tree_as_it_was(
     assert listing_changes(before, tree_listing(data)) == []
 
 
+@pytest.mark.slow
+def test_render_leaves_the_data_tree_as_it_was(
+    data: Path, home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The report's code runs in a Jupyter kernel (a child process): it finds the cache folder through
+    the environment it inherits."""
+    before = tree_listing(data)
+    out = tmp_path / "out"
+    params = ["-P", f"data:{data}", "-P", "since:2016-09-01", "-P", "until:2017-08-31"]
+    assert main(["render", "--engine", "builtin", "--to", "html", "--output-dir", str(out), *params]) == 0
+    capsys.readouterr()
+    assert (out / "index.html").exists()
+    assert listing_changes(before, tree_listing(data)) == []
+    assert manifests(home) == [cache_dir(data) / "manifest.json"]
+
+
 def _chmod_tree(root: Path, *, writable: bool) -> None:
     for folder, _, files in os.walk(root):
         os.chmod(folder, 0o755 if writable else 0o555)
