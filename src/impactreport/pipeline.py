@@ -243,7 +243,7 @@ def edit_history(versions: Versions, request: Request, full: Dataset) -> EditHis
     (:mod:`impactreport.history.edits`), people named as the rest of the pipeline names them."""
     from impactreport.history.edits import analyse
 
-    return analyse(versions, request.period, people_of(full))
+    return analyse(versions, request.period, people_of(full, request.identities))
 
 
 def edit_frames(history: EditHistory) -> dict[str, pl.DataFrame]:

@@ -49,6 +49,9 @@ def suggest_command(paths: tuple[Path, ...], out: Path | None, all_snapshots: bo
         click.echo(text, nl=False)
         notice(errors, f"{people}; review them, then save as data/identities.yml or pass --identities FILE")
         return
+    from impactreport.figures.save import check_folder
+
+    check_folder(out.parent, "--out")
     try:
         write_atomic(out, text.encode("utf-8"))
     except OSError as error:

@@ -366,7 +366,8 @@ class EditHistory:
         of = "1 post" if posts == 1 else f"{posts:,} posts"
         across = "1 snapshot" if snapshots == 1 else f"{snapshots:,} snapshots"
         first, last = _when(overall["first_snapshot"]), _when(overall["last_snapshot"])
-        written = f"contributors wrote {overall['written_characters']:,} characters"
+        chars = overall["written_characters"]
+        written = f"contributors wrote {chars:,} character{'' if chars == 1 else 's'}"
         percent = self.extra_percent
         tail = (
             f"{written}, {percent:,.1f} % more than the final texts hold."
