@@ -82,7 +82,8 @@ class SnapshotFile:
 
 @dataclass(frozen=True)
 class Discovery:
-    """The files to read, and the notices about what a scan left out (each naming a folder)."""
+    """The files to read, and the notices: what a scan left out (each naming a folder or link), and
+    which file a project given by several exports outside the store is counted from (naming them)."""
 
     files: list[SnapshotFile]
     notices: tuple[str, ...] = ()
