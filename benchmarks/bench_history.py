@@ -2,9 +2,9 @@
 more snapshot (targets: cold < 20 s and < 1 GB; warm < 3 s).
 
 Usage: ``python benchmarks/bench_history.py DATA`` where ``DATA`` holds ``exports/`` written by
-``impactreport fetch archive --from ../shared/thinklab/archive.bundle --data DATA``. The cache under
-``DATA/exports/.history`` is removed first; one snapshot (a copy of the newest rephetio export under a
-later stamp) is added before each warm run (``summary --history``, then ``figures``, each 3 times) and
+``impactreport fetch archive --from ../shared/thinklab/archive.bundle --data DATA``. The history
+cache of ``DATA/exports`` (in the cache folder) is removed first; one snapshot (a copy of the
+newest rephetio export under a later stamp) is added before each warm run (``summary --history``, then ``figures``, each 3 times) and
 all are removed afterwards, with the cache.
 """
 
@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from impactreport.history.cache import cache_dir
+
 
 def _run(command: list[str]) -> float:
     started = time.perf_counter()
@@ -28,7 +30,7 @@ def _run(command: list[str]) -> float:
 
 def main(data: Path, runs: int = 3) -> None:
     exports = data / "exports"
-    shutil.rmtree(exports / ".history", ignore_errors=True)
+    shutil.rmtree(cache_dir(exports), ignore_errors=True)
     exe = str(Path(sys.executable).parent / "impactreport")
     summary = [exe, "summary", str(exports), "--history", "--json"]
     cold = _run(summary)
@@ -50,7 +52,7 @@ def main(data: Path, runs: int = 3) -> None:
     finally:
         for extra in added:
             extra.unlink()
-        shutil.rmtree(exports / ".history", ignore_errors=True)
+        shutil.rmtree(cache_dir(exports), ignore_errors=True)
     print(f"cold summary --history: {cold:.1f} s, peak {peak:.0f} MB")
     for name, values in timings.items():
         shown = ", ".join(f"{v:.2f}" for v in values)

@@ -5,7 +5,8 @@
 
 With ``--data`` (e.g. the imported daily archive: ``impactreport fetch archive --from
 ../shared/thinklab/archive.bundle --data DATA``, 1,660 snapshots) each engine renders twice: cold (the
-history cache ``DATA/exports/.history`` removed first) and warm (the cache kept), and the two reports'
+history cache of ``DATA/exports`` removed from the cache folder first)
+and warm (the cache kept), and the two reports'
 text must be the same (issue 12: warm Quarto render of the archive report under 20 s).
 
 Prints one line per engine: wall seconds for HTML + PDF of report/index.qmd with
@@ -25,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from impactreport.history.cache import cache_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IMPACTREPORT_SHARED", REPO.parent / "shared"))
@@ -75,7 +78,7 @@ def cold_and_warm(data: Path, engine_choice: str, to: str) -> int:
         if engine == "quarto" and find_quarto() is None:
             print("quarto: skipped (no quarto on PATH or $QUARTO_PATH)")
             continue
-        shutil.rmtree(data / ".history", ignore_errors=True)
+        shutil.rmtree(cache_dir(data), ignore_errors=True)
         texts = []
         for state in ("cold", "warm"):
             with tempfile.TemporaryDirectory(prefix="bench-render-") as out:

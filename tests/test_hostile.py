@@ -14,6 +14,9 @@ import pytest
 
 #: case (as reported) → "module::test" holding it
 CASES: dict[str, str] = {
+    "summary --history wrote .history into the data folder": "test_cache_location::test_read_commands_leave_the_data_tree_as_it_was",
+    "a link at the history cache folder": "test_cache_location::test_a_link_at_the_cache_folder_is_not_followed",
+    "fetch archive imported .history/manifest.json as a project": "test_store_reader::test_archive_import_from_a_folder_takes_only_the_real_projects",
     "fetch discourse followed a 302 to another host with Api-Key": "test_fetch_origins::test_discourse_more_topics_url_and_redirect_to_another_origin",
     "fetch github followed Link rel=next to another host with the token": "test_fetch_origins::test_github_link_next_and_redirect_to_another_origin",
     "thinklab login followed a redirect elsewhere": "test_fetch_origins::test_thinklab_redirect_to_another_origin",

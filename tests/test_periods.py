@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 
 from impactreport.cli.main import main
-from impactreport.errors import InputError
 from impactreport.counting import restrict, statistics
+from impactreport.errors import InputError
 from impactreport.pipeline import REPORT_NAMES, Request, load, run
 from impactreport.settings import Period, ReportParams
 

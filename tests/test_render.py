@@ -466,8 +466,8 @@ def test_period_restriction(latest_dir: Path) -> None:
     """since/until keep the texts posted in the period, and the threads opened or commented on in it."""
     from datetime import date
 
-    from impactreport.load import load_dataset
     from impactreport.counting import restrict
+    from impactreport.load import load_dataset
     from impactreport.settings import Period
 
     export = json.loads((latest_dir / "meta.json").read_text(encoding="utf-8"))
