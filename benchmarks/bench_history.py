@@ -4,8 +4,8 @@ more snapshot (targets: cold < 20 s and < 1 GB; warm < 3 s).
 Usage: ``python benchmarks/bench_history.py DATA`` where ``DATA`` holds ``exports/`` written by
 ``impactreport fetch archive --from ../shared/thinklab/archive.bundle --data DATA``. The history
 cache of ``DATA/exports`` (in the cache folder) is removed first; one snapshot (a copy of the
-newest rephetio export under a later stamp) is added before each warm run (``summary --history``, then ``figures``, each 3 times) and
-all are removed afterwards, with the cache.
+newest rephetio export under a later stamp) is added before each warm run (``summary --history``,
+then ``figures``, each 3 times) and all are removed afterwards, with the cache.
 """
 
 from __future__ import annotations
