@@ -247,12 +247,35 @@ def _unlink_own(cache: _Cache, name: str) -> None:
         os.unlink(name, dir_fd=cache.fd)
 
 
-def _signature(files: Sequence[SnapshotFile]) -> dict[tuple[str, str], list[tuple[str, int, int]]]:
+class _Resolver:
+    """Resolved paths of the files of one listing, at the cost of one ``resolve`` per folder.
+
+    Why: the cache compares each file's resolved path, size and time with what it holds, and a
+    ``Path.resolve`` per file (thousands per run) was a third of a warm run. A path under a folder
+    already resolved is that folder's resolved path joined with the rest (a scan never follows a
+    link below the folder it walks); any other path is resolved in full."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, str] = {}
+
+    def __call__(self, path: str | Path) -> str:
+        text = str(path)
+        parent, _, name = text.rpartition(os.sep)
+        if not parent:
+            return str(Path(text).resolve())
+        if parent not in self.folders:
+            self.folders[parent] = str(Path(parent).resolve())
+        return self.folders[parent] + os.sep + name
+
+
+def _signature(
+    files: Sequence[SnapshotFile], resolved: _Resolver
+) -> dict[tuple[str, str], list[tuple[str, int, int]]]:
     out: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
     for file in files:
         info = file.path.stat()
         out.setdefault((file.source, file.project), []).append(
-            (str(file.path.resolve()), info.st_size, info.st_mtime_ns)
+            (resolved(file.path), info.st_size, info.st_mtime_ns)
         )
     return out
 
@@ -261,22 +284,24 @@ def _plan(
     cached: Versions, files: Sequence[SnapshotFile], notice: Notice, where: Path
 ) -> tuple[list[SnapshotFile], set[tuple[str, str]], set[tuple[str, str]]]:
     """Files to read, projects extended from the cache, projects taken from it whole."""
-    current = _signature(files)
+    resolved = _Resolver()
+    current = _signature(files, resolved)
     held: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
     for source, project, path, size, mtime in (
         cached.snapshots.sort("seq").select("source", "project", "path", "size", "mtime_ns").iter_rows()
     ):
-        held.setdefault((source, project), []).append((str(Path(path).resolve()), size, mtime))
+        held.setdefault((source, project), []).append((resolved(path), size, mtime))
     to_read: list[SnapshotFile] = []
     extended: set[tuple[str, str]] = set()
     whole: set[tuple[str, str]] = set()
     changed: list[str] = []
+    positions: dict[tuple[str, str], int] = {}
     for file in files:
         origin = (file.source, file.project)
+        position = positions[origin] = positions.get(origin, -1) + 1  # files of a project in order
         known = held.get(origin, [])
         now = current[origin]
         if known and now[: len(known)] == known:
-            position = [entry[0] for entry in now].index(str(file.path.resolve()))
             if position >= len(known):
                 to_read.append(file)
                 extended.add(origin)
