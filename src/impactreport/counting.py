@@ -115,6 +115,7 @@ class Store:
                 list(self.request.paths),
                 self.version_notices.append,
                 projects=list(self.request.projects) or None,
+                listing=self.listing.files,
             )
             self.versions = versions_as_of(versions, self.request.as_of_instant)
         for line in self.version_notices:

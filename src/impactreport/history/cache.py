@@ -375,14 +375,26 @@ def _through_cache(
         return result
 
 
+def _under(listing: Sequence[SnapshotFile], path: Path) -> list[SnapshotFile]:
+    """The files of ``listing`` that ``path`` names or holds (in the listing's order)."""
+    if not path.is_dir():
+        return [f for f in listing if f.path == path]
+    prefix = str(path).rstrip(os.sep) + os.sep
+    return [f for f in listing if str(f.path).startswith(prefix)]
+
+
 def load_versions(
     paths: Sequence[str | Path],
     notice: Notice,
     *,
     projects: Sequence[str] | None = None,
     threads: int | None = None,
+    listing: Sequence[SnapshotFile] | None = None,
 ) -> Versions:
     """Versioned tables of every snapshot under ``paths``: folders through their cache, files read.
+
+    ``listing``: every snapshot file under ``paths``, as the run already listed them (one listing per
+    run); without it each path is listed here.
 
     A project with files under more than one of ``paths`` (the same project in two folders, or in a
     folder and a file) is read from all of them in one series, oldest first by each file's own
@@ -392,7 +404,7 @@ def load_versions(
     found: list[tuple[Path, list[SnapshotFile]]] = []
     for raw in paths:
         path = Path(raw)
-        files = find([path], all_snapshots=True).files
+        files = find([path], all_snapshots=True).files if listing is None else _under(listing, path)
         found.append((path, [f for f in files if not projects or f.project in projects]))
     places: dict[tuple[str, str], set[int]] = {}
     for index, (_, files) in enumerate(found):
