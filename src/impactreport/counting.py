@@ -249,6 +249,8 @@ def _baseline_note(gained: pl.DataFrame, period: Period) -> str:
         since = "the first view"
     elif len(starts) == 1:
         since = f"the snapshot of {next(iter(starts))}"
+    elif len(starts) > 3:  # a store keeps a snapshot only when the export changed: many old days
+        since = f"each project's last snapshot on or before {day_text(period.since)}"
     else:
         since = f"each project's last snapshot on or before {day_text(period.since)} ({_listing(starts)})"
     if len(ends) == 1:
