@@ -414,7 +414,7 @@ def run(
         comparison = Comparison(previous.period, previous.stats, change, empty, previous.notes)
         notes += [f"previous period: {note}" for note in previous.notes]
         notes += [comparison.note] if comparison.note else []
-    columns = tuple(award_column(store, request, award, views) for award in awards)
+    columns = tuple(award_column(store, request, award, views, counted.notes) for award in awards)
     result = Result(
         request,
         counted.dataset,
@@ -452,11 +452,12 @@ def run(
 
 
 def award_column(
-    store: Store, request: Request, award: AwardPeriod, views: pl.DataFrame | None
+    store: Store, request: Request, award: AwardPeriod, views: pl.DataFrame | None, said: Sequence[str] = ()
 ) -> AwardColumn:
-    """One award-year column, counted as a direct run of its period would count it."""
+    """One award-year column, counted as a direct run of its period would count it; its notes less
+    those ``said`` already (the period's own, when a year is the period asked for)."""
     one = count_period(store, request, award.period, views)
-    return AwardColumn(award.label, award.period, one.stats, one.notes)
+    return AwardColumn(award.label, award.period, one.stats, tuple(n for n in one.notes if n not in said))
 
 
 def views_series(versions: Versions, warnings: list[str] | None = None) -> pl.DataFrame:
