@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
+from impactreport.labels import counted
 from impactreport.layout import DEMO_MARKER
-from impactreport.render.markdown import counted
 from impactreport.stats import ImpactStats, LevelStats
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from impactreport import labels
 from impactreport.errors import InputError
 from impactreport.identities import apply_identities
 from impactreport.load.as_of import Counted, bracket_files, counted_snapshots, selected_files
@@ -269,7 +270,7 @@ def _days_by_project(days: list[Any]) -> dict[str, int]:
 
 
 def _listing(days: dict[str, int]) -> str:
-    return ", ".join(f"{day} for {_count(count, 'project')}" for day, count in days.items())
+    return ", ".join(f"{day} for {labels.counted(count, 'project')}" for day, count in days.items())
 
 
 def counted_note(counted: list[Counted], period: Period, as_of: date | None) -> str | None:
@@ -292,7 +293,9 @@ def counted_note(counted: list[Counted], period: Period, as_of: date | None) -> 
             text += f"each project's first snapshot retrieved after it ({_moments([t for t in after if t])})"
         if before:
             text += ", else " if after else ""
-            text += f"the newest snapshot, retrieved before the end ({_count(len(before), 'project')})"
+            text += (
+                f"the newest snapshot, retrieved before the end ({labels.counted(len(before), 'project')})"
+            )
         parts.append(text)
     if single:
         names = ", ".join(sorted(single, key=str.lower)[:4]) + (", …" if len(single) > 4 else "")
@@ -329,16 +332,12 @@ def span_note(counted: list[Counted], dataset: Dataset, period: Period) -> str |
     return "; ".join(notes) or None
 
 
-def _count(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
 def _moments(times: list[datetime]) -> str:
     """``1 Sep 2017 for 8 projects, 7 Sep 2017 for 1 project``: the days snapshots were counted from."""
     days: dict[str, int] = {}
     for time in sorted(times):
         days[day_text(time)] = days.get(day_text(time), 0) + 1
-    return ", ".join(f"{day} for {_count(count, 'project')}" for day, count in days.items())
+    return ", ".join(f"{day} for {labels.counted(count, 'project')}" for day, count in days.items())
 
 
 # -- one period ---------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import yaml
 
 from impactreport.errors import InputError
 from impactreport.files import read_user_text
+from impactreport.labels import counted
 from impactreport.people import (
     AUTHORED_KINDS,
     DEFAULT_SOURCE,
@@ -111,9 +112,7 @@ class Identities:
         """The line ``summary`` prints about the file it applied."""
         count = len(self.people)
         accounts = sum(len(p.accounts) for p in self.people)
-        return (
-            f"identities {self.path}: {_counted(count, 'person', 'people')}, {_counted(accounts, 'account')}"
-        )
+        return f"identities {self.path}: {counted(count, 'person', 'people')}, {counted(accounts, 'account')}"
 
     def unmatched(self, posts: pl.DataFrame) -> list[str]:
         """One warning per account of the file that matches no author in ``posts``."""
@@ -315,14 +314,9 @@ def describe_team(team: Team, identities: Identities, posts: pl.DataFrame) -> st
         .to_list()
     )
     accounts = rows.select(account_key()).n_unique()
-    counts = f"{_counted(len(people), 'person', 'people')}, {_counted(accounts, 'account')}"
+    counts = f"{counted(len(people), 'person', 'people')}, {counted(accounts, 'account')}"
     shown = ", ".join(sorted((str(name) for name in people), key=folded))
     return f"team ({counts}): {shown}" if people else f"team ({counts}): {', '.join(team.entries)}"
-
-
-def _counted(count: int, one: str, many: str | None = None) -> str:
-    """``1 person``, ``2 people``, ``0 accounts``."""
-    return f"{count} {one}" if count == 1 else f"{count} {many or one + 's'}"
 
 
 def shared_usernames(posts: pl.DataFrame) -> list[str]:

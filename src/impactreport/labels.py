@@ -76,3 +76,15 @@ def printable(text: pl.Expr, limit: int = MAX_LABEL) -> pl.Expr:
     """``text`` with unprintable characters replaced and cut to ``limit`` columns at a grapheme boundary."""
     clean = text.str.replace_all(UNPRINTABLE, "\ufffd")
     return clean.map_batches(lambda values: _cut_long(values, limit), return_dtype=pl.String)
+
+
+def counted(value: object, singular: str, plural: str | None = None) -> str:
+    """A count with its noun as prose writes it: ``1 comment``, ``0 comments``, ``1,163 comments``, ``an
+    unknown number of comments`` (None). Only exactly one is singular (``1.0``, ``0`` and ``True`` are
+    not). ``plural`` defaults to ``singular + "s"``. The one rule for every sentence, note and report."""
+    many = plural if plural is not None else f"{singular}s"
+    if value is None:
+        return f"an unknown number of {many}"
+    one = isinstance(value, int) and not isinstance(value, bool) and value == 1
+    shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+    return f"{shown} {singular if one else many}"

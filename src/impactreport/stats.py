@@ -31,6 +31,7 @@ import polars as pl
 
 from impactreport import community, settings
 from impactreport.errors import InputError
+from impactreport.labels import counted
 from impactreport.metrics import doi_registrant
 from impactreport.people import DEFAULT_SOURCE, Team, authored, person_totals
 from impactreport.schema import Dataset
@@ -186,13 +187,6 @@ def _number(value: object) -> str:
     if value is None:
         return "an unknown number of"
     return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def counted(value: object, singular: str, plural: str) -> str:
-    """A count with its noun as the sentence writes it: ``1 comment``, ``0 comments``, ``1,163 comments``,
-    ``an unknown number of non-team members``; only exactly one is singular (``1.0`` and ``0`` are not)."""
-    noun = singular if isinstance(value, int) and not isinstance(value, bool) and value == 1 else plural
-    return f"{_number(value)} {noun}"
 
 
 def _decimal(value: float) -> str:

@@ -50,16 +50,6 @@ def number(value: object, digits: int = 0) -> str:
     return escape(value)
 
 
-def counted(value: object, singular: str, plural: str | None = None) -> str:
-    """A count and its noun as prose: ``1 registrant``, ``0 registrants``, ``1,163 comments``; an unknown
-    count (``None``) is "an unknown number of …". ``plural`` defaults to ``singular + "s"``."""
-    many = plural if plural is not None else f"{singular}s"
-    if value is None:
-        return f"an unknown number of {many}"
-    one = isinstance(value, int) and not isinstance(value, bool) and value == 1
-    return f"{number(value)} {singular if one else many}"
-
-
 def when(value: object) -> str:
     """A timestamp as ``YYYY-MM-DD HH:MM UTC`` (dates as ``YYYY-MM-DD``)."""
     if value is None:
