@@ -128,3 +128,42 @@ def test_accounts_are_namespaced_by_source() -> None:
     )
     keys = frame.select(account_key())["source"].to_list()
     assert keys == ["thinklab:172", "discourse:172", "github:@octo", "thinklab:5"]
+
+
+def test_previous_period_of_whole_months_is_the_same_span_of_the_calendar() -> None:
+    from datetime import date
+
+    from impactreport.settings import Period
+
+    # an award year: the award year before, though 2016 has a 29 February
+    assert Period(date(2016, 9, 1), date(2017, 8, 31)).previous() == Period(
+        date(2015, 9, 1), date(2016, 8, 31)
+    )
+    # a quarter ending in February of a leap year: the quarter before
+    assert Period(date(2016, 1, 1), date(2016, 3, 31)).previous() == Period(
+        date(2015, 10, 1), date(2015, 12, 31)
+    )
+    # a month of 29 days: the month before, 31 days
+    assert Period(date(2016, 2, 1), date(2016, 2, 29)).previous() == Period(
+        date(2016, 1, 1), date(2016, 1, 31)
+    )
+    # other spans shift by their number of days
+    assert Period(date(2016, 9, 3), date(2016, 9, 10)).previous() == Period(
+        date(2016, 8, 26), date(2016, 9, 2)
+    )
+
+
+def test_award_periods_are_twelve_calendar_months_each_then_the_whole_span() -> None:
+    from datetime import date
+
+    from impactreport.errors import InputError
+    from impactreport.settings import award_periods
+
+    periods = award_periods(date(2016, 2, 29), 2)
+    assert [(p.label, p.period.since, p.period.until) for p in periods] == [
+        ("Year 1", date(2016, 2, 29), date(2017, 2, 27)),
+        ("Year 2", date(2017, 2, 28), date(2018, 2, 27)),
+        ("Since award start", date(2016, 2, 29), date(2018, 2, 27)),
+    ]
+    with pytest.raises(InputError, match="--years 0"):
+        award_periods(date(2016, 9, 1), 0)
