@@ -176,7 +176,8 @@ def test_a_period_outside_the_data_is_one_line(
     extra = ["--out", str(tmp_path / "figures")] if command == "figures" else []
     assert main([command, str(latest_dir), option, day, *extra]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"impactreport: error: {option} {day}: the data runs from 2014-06-02 to 2017-07-08"
+    # from the first post to the retrieval of the final export
+    assert err == f"impactreport: error: {option} {day}: the data runs from 2014-06-02 to 2017-09-09"
     assert not (tmp_path / "figures").exists()
 
 
@@ -184,7 +185,7 @@ def test_a_report_period_outside_the_data_names_the_parameter(latest_dir: Path) 
     request = Request(paths=(latest_dir,), period=Period(date(2030, 1, 1), None), names=REPORT_NAMES)
     with pytest.raises(InputError) as caught:
         run(request)
-    assert str(caught.value) == "parameter since 2030-01-01: the data runs from 2014-06-02 to 2017-07-08"
+    assert str(caught.value) == "parameter since 2030-01-01: the data runs from 2014-06-02 to 2017-09-09"
 
 
 @pytest.fixture(scope="module")

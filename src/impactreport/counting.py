@@ -126,12 +126,19 @@ class Store:
 
 # -- the steps of one period ----------------------------------------------------------------------------
 def check_period(dataset: Dataset, period: Period, name: Callable[[str], str]) -> None:
-    """A period entirely outside the data is a one-line error naming the option as typed."""
+    """A period entirely outside the data is a one-line error naming the option as typed.
+
+    The data runs from its first post to its last post or, when later, the retrieval of its newest
+    export counted (a quiet stretch before a retrieval is data: nothing happened then)."""
     if period.is_open:
         return
     first, last = data_span(dataset)
     if first is None or last is None:
         return
+    retrieved = dataset.snapshots["retrieved"].drop_nulls()
+    newest = retrieved.max() if retrieved.len() else None
+    if isinstance(newest, datetime) and newest > last:
+        last = newest
     runs = f"the data runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
     if period.start is not None and period.since is not None and period.start > last:
         raise InputError(f"{name('since')} {period.since.isoformat()}: {runs}")
