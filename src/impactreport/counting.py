@@ -96,12 +96,12 @@ class Store:
     def bracket_views(self, periods: list[Period]) -> pl.DataFrame:
         """The views series of only the snapshots that bracket ``periods`` (views gained in them),
         read without the cache: a summary of a period reads a few files per project, not the series."""
-        from impactreport.history.versions import build_projects
+        from impactreport.history.versions import snapshot_tables
         from impactreport.load.views import VIEWED, views_series
 
         spans = [(period.since, period.until) for period in periods]
         files = bracket_files(self.listing.files, spans, self.request.as_of_instant)
-        versions = build_projects(files, list(self.request.paths), only=[table for table, _, _ in VIEWED])
+        versions = snapshot_tables(files, list(self.request.paths), [table for table, _, _ in VIEWED])
         self.version_notices.extend(line for line in versions.warnings if line not in self.version_notices)
         return views_series(versions)
 

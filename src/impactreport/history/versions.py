@@ -277,13 +277,11 @@ def build_projects(
     previous: Versions | None = None,
     *,
     threads: int | None = None,
-    only: Sequence[str] | None = None,
 ) -> Versions:
     """Versioned tables of ``files`` (every snapshot of some projects, oldest first per project).
 
     With ``previous`` (the cached tables of the same projects over a prefix of their files), only
-    the files after that prefix are read and the versions are extended. ``only``: version just these
-    tables (the others stay empty; views need only threads and documents).
+    the files after that prefix are read and the versions are extended.
     """
     threads = threads if threads is not None else READ_THREADS
     previous = previous or Versions.empty()
@@ -321,8 +319,6 @@ def build_projects(
         file_tables = read.tables
         if read.export_format == "B" and has_missing_keys(file_tables):
             file_tables = resolve_keys(file_tables, references.for_file(file))
-        if only is not None:
-            file_tables = {n: t if n in only else t.clear() for n, t in file_tables.items()}
         state.add(seq, file_tables)
         size, mtime = _stat(file.path)
         snapshot_rows.append(
@@ -397,3 +393,62 @@ def as_of(versions: Versions, moment: datetime | None) -> Versions:
     return Versions(
         kept, {name: cut(table) for name, table in versions.tables.items()}, list(versions.warnings)
     )
+
+
+def snapshot_tables(
+    files: Sequence[SnapshotFile],
+    paths: Sequence[str | Path],
+    only: Sequence[str],
+    *,
+    threads: int | None = None,
+) -> Versions:
+    """The ``only`` tables of a few snapshots, each row a version of its own (``first_seq`` =
+    ``last_seq`` = the file's position in its project): what :func:`build_projects` gives, without
+    keying, hashing and joining runs, which a handful of snapshots read for one purpose (the views
+    gained in a period, from the snapshots that bracket it) does not need."""
+    threads = threads if threads is not None else READ_THREADS
+    references = References(paths, Loaded())
+    warnings: list[str] = []
+    snapshot_rows: list[dict[str, object]] = []
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in only}
+    seqs: dict[tuple[str, str], int] = {}
+    for file, read in zip(files, _read_all(files, threads), strict=True):
+        if isinstance(read, str):
+            warnings.append(read)
+            continue
+        warnings.extend(read.warnings)
+        tables = read.tables
+        if read.export_format == "B" and has_missing_keys(tables):
+            tables = resolve_keys(tables, references.for_file(file))
+        origin = (file.source, file.project)
+        seq = seqs[origin] = seqs.get(origin, -1) + 1
+        for name in only:
+            frame = tables.get(name)
+            if frame is not None and frame.height:
+                parts[name].append(
+                    frame.with_columns(
+                        source=pl.lit(file.source),
+                        project=pl.lit(file.project),
+                        first_seq=pl.lit(seq, pl.Int32),
+                        last_seq=pl.lit(seq, pl.Int32),
+                    )
+                )
+        size, mtime = _stat(file.path)
+        snapshot_rows.append(
+            {
+                "source": file.source,
+                "project": file.project,
+                "seq": seq,
+                "path": str(file.path),
+                "order": file.order,
+                "retrieved": retrieved_time(read.retrieved, file),
+                "format": read.export_format,
+                "sha256": read.sha256,
+                "size": size,
+                "mtime_ns": mtime,
+            }
+        )
+    tables = {name: pl.DataFrame() for name in TABLE_NAMES}
+    tables |= {name: pl.concat(frames, how="diagonal_relaxed") for name, frames in parts.items() if frames}
+    snapshots = pl.DataFrame(snapshot_rows, schema=SNAPSHOT_SCHEMA, orient="row")
+    return Versions(snapshots, tables, warnings)
