@@ -41,6 +41,8 @@ CASES: dict[str, str] = {
     "a file name with a space stopped a folder import": "test_hostile_input::test_folder_import_with_odd_names",
     "100,000 nested elements took 28 s": "test_hostile_names::test_deeply_nested_post_is_bounded_and_named",
     "an endless or gzip-bomb HTTP body was read whole into memory": "test_hostile_http::test_a_body_over_the_limit_is_refused_without_reading_it_all",
+    "a 5,000-digit number in an export ended in a traceback": "test_hostile_input::test_a_5000_digit_number_is_one_line",
+    "JSON nested 10**6 deep ended in a RecursionError": "test_hostile_input::test_json_nested_a_million_deep_is_one_line",
     "a read-only archive folder got a .history cache written into it": "test_history::test_read_only_folder_is_never_written",
 }
 

@@ -389,3 +389,31 @@ def test_folder_import_with_odd_names(latest_dir: Path, tmp_path: Path, capsys) 
     code, out, err = summary(capsys, str(data / "exports"), "--json")
     assert code == 0, err
     assert sorted(json.loads(out)["projects"]) == sorted(ODD_NAMES)
+
+
+def _export_with(latest_dir: Path, tmp_path: Path, name: str, replace: tuple[str, str]) -> Path:
+    """The final meta export with one value replaced in its text (JSON that json.dumps cannot write)."""
+    text = (latest_dir / "meta.json").read_text(encoding="utf-8")
+    assert replace[0] in text
+    path = tmp_path / name
+    path.write_text(text.replace(replace[0], replace[1], 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("history", [False, True], ids=["summary", "summary --history"])
+def test_a_5000_digit_number_is_one_line(latest_dir: Path, tmp_path: Path, capsys, history: bool) -> None:
+    export = json.loads((latest_dir / "meta.json").read_text(encoding="utf-8"))
+    views = f'"views": {export["threads"][0]["views"]}'
+    path = _export_with(latest_dir, tmp_path, "meta.json", (views, '"views": ' + "9" * 5000))
+    code = main(["summary", str(tmp_path), *(["--history"] if history else []), "--json"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert err[-1] == f"impactreport: error: {path}: a number with more than 4,300 digits (not a count)"
+
+
+def test_json_nested_a_million_deep_is_one_line(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"threads": ' + "[" * 1_000_000 + "]" * 1_000_000 + "}", encoding="utf-8")
+    assert main(["summary", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"impactreport: error: {path}: JSON nested too deeply to read"]

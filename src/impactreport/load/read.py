@@ -31,12 +31,14 @@ table and field with a count and an example, and the file parsed again.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import re
 import stat
+import sys
 import zlib
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -451,7 +453,27 @@ def parse_export(path: Path) -> ParsedExport:
     return _parse_export(path, raw, digest)
 
 
+@contextlib.contextmanager
+def _bounded_json(path: Path) -> Iterator[None]:
+    """Hostile JSON that Python's decoder gives up on, as one line naming the file: nesting past the
+    interpreter's recursion limit, an integer longer than its digit limit (``Exceeds the limit``)."""
+    try:
+        yield
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to read") from None
+    except ValueError as error:
+        if "integer string conversion" not in str(error):
+            raise
+        digits = sys.get_int_max_str_digits()
+        raise InputError(f"{path}: a number with more than {digits:,} digits (not a count)") from None
+
+
 def _parse_export(path: Path, raw: bytes, digest: Callable[[], str]) -> ParsedExport:
+    with _bounded_json(path):
+        return _parse_export_checked(path, raw, digest)
+
+
+def _parse_export_checked(path: Path, raw: bytes, digest: Callable[[], str]) -> ParsedExport:
     _check_text(path, raw)
     frame = _parse(raw)
     warnings: list[str] = []
