@@ -43,6 +43,8 @@ CASES: dict[str, str] = {
     "an endless or gzip-bomb HTTP body was read whole into memory": "test_hostile_http::test_a_body_over_the_limit_is_refused_without_reading_it_all",
     "a 5,000-digit number in an export ended in a traceback": "test_hostile_input::test_a_5000_digit_number_is_one_line",
     "JSON nested 10**6 deep ended in a RecursionError": "test_hostile_input::test_json_nested_a_million_deep_is_one_line",
+    "Discourse /latest.json answering {} or [1,2], a topic without id, a post without post_number": "test_fetch_malformed::test_a_malformed_discourse_response_is_one_line",
+    "a GitHub issue without id ended in a KeyError": "test_fetch_malformed::test_a_github_issue_without_id_is_one_line",
     "a read-only archive folder got a .history cache written into it": "test_history::test_read_only_folder_is_never_written",
 }
 

@@ -347,6 +347,8 @@ class HttpClient:
     sleep: Callable[[float], None] = time.sleep
     #: The origins (``scheme://host:port``) credentials may go to: the URLs the user named. Empty: any.
     origins: frozenset[str] = frozenset()
+    #: the URL of the last request sent (a malformed payload is reported against it)
+    last_url: str | None = None
 
     def __post_init__(self) -> None:
         guard_redirects(self.session, lambda: self.origins)
@@ -403,6 +405,7 @@ class HttpClient:
         ``build()`` returns extra request arguments computed afresh for every attempt.
         """
         self.check_origin(url)
+        self.last_url = url  # what a malformed payload is reported against (fetch.sync)
         policy = policy or self.policy
         classify = classify if classify is not None else self.classify
         kwargs.setdefault("timeout", policy.timeout)

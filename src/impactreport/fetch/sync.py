@@ -409,12 +409,27 @@ def _sync_one(
         item.status, item.error = "failed", str(error)
         if hasattr(error, "attempts"):  # an HttpFailure: how hard it tried
             item.details["attempts"] = error.attempts
+    except (KeyError, TypeError, AttributeError, IndexError) as error:
+        item.status, item.error = "failed", malformed(source, error)
     else:
         item.status = "stored" if item.stored else "unchanged"
     item.requests = reporter.requests - requests
     item.waits = reporter.waits[waits:]
     item.seconds = time.monotonic() - start
     return item
+
+
+def malformed(source: Source, error: Exception) -> str:
+    """One line for a response whose JSON lacks a field or has another shape than the source's API
+    documents (``{}`` for a listing, a topic without ``id``): the source, the URL last requested and
+    the field, never a traceback. A source's own checks may name more; this is the floor."""
+    http = getattr(source, "http", None)
+    url = getattr(http, "last_url", None) or "its API"
+    if isinstance(error, KeyError):
+        what = f"missing field {error.args[0]!r}" if error.args else "a missing field"
+    else:
+        what = f"unexpected shape ({type(error).__name__}: {error})"
+    return f"{source.source}: malformed response from {url}: {what}"
 
 
 def _save(
