@@ -40,6 +40,7 @@ from impactreport.stats import ImpactStats
 
 if TYPE_CHECKING:  # analyses and figures import altair, which `summary` need not pay for
     from impactreport.analyses import AnalysisParams
+    from impactreport.citation import Citation, Manifest, Terms
     from impactreport.history.edits import EditHistory
     from impactreport.history.versions import Versions
 
@@ -496,6 +497,16 @@ class Report:
     result: Result
     figures: dict[str, Path]
     versions: dict[str, str]
+    #: how to cite the report (:mod:`impactreport.citation`)
+    citation: Citation | None = None
+    #: every snapshot file read, and their fingerprint
+    manifest: Manifest | None = None
+    #: ``git rev-parse HEAD`` of the project folder when it is a git checkout
+    git_commit: str | None = None
+    #: ``provenance.json`` as written
+    provenance: bytes | None = None
+    #: the copy-ready files written beside the report (:mod:`impactreport.outputs`), by name
+    outputs: dict[str, Path] = field(default_factory=dict)
 
     @property
     def stats(self) -> ImpactStats:
@@ -554,6 +565,20 @@ class Report:
     def awards(self) -> tuple[AwardColumn, ...]:
         """Award-year columns (``award_start``): Year 1 … Year N, then since the award start."""
         return self.result.awards
+
+    def byline(self) -> str:
+        """The authors as the title block names them (``authors``, else ``author``; "" for none)."""
+        from impactreport.citation import authors_of, byline
+
+        return byline(authors_of(self.params.authors, self.params.author))
+
+    def licenses(self) -> list[Terms]:
+        """The licence or terms of each source in the data (:func:`impactreport.citation.source_licenses`)."""
+        from impactreport.citation import source_licenses
+
+        full = self.result.full or self.result.dataset
+        forums = full.threads.filter(pl.col("source") == "discourse")["url"].drop_nulls().to_list()
+        return source_licenses(full.snapshots["source"].to_list(), forums)
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -666,19 +691,29 @@ def versions() -> dict[str, str]:
 def prepare_report(
     params: Mapping[str, Any] | ReportParams, *, root: Path | None = None, output_dir: Path | None = None
 ) -> Report:
-    """Run the pipeline for the report; save every figure with data under ``<output>/figures``."""
+    """Run the pipeline for the report; save every figure with data under ``<output>/figures`` (PNG at
+    300 dpi, :data:`impactreport.outputs.PNG_SCALE`), and beside them the copy-ready tables, summaries
+    and ``provenance.json``, with the report's citation (:func:`impactreport.outputs.complete`)."""
+    from impactreport import citation, outputs
+
     checked = params if isinstance(params, ReportParams) else ReportParams.from_mapping(params)
     root = root or project_root()
     output = output_dir or Path(os.environ.get(OUTPUT_DIR_ENV) or root / "_output")
+    prepared = citation.prepared_on()  # a bad SOURCE_DATE_EPOCH fails before the slow work
     request, demo = report_request(checked, root)
-    result = run(request, figures=True)
-    written = write_figures(result, output / "figures", skip_empty=True)
-    figures = {name: paths[0] for name, paths in written.items()}
-    return Report(
+    software = versions()
+    with ThreadPoolExecutor(1) as pool:  # git, quarto and pandoc are asked while the pipeline runs
+        asking = pool.submit(citation.tool_versions, root, software["renderer"])
+        result = run(request, figures=True)
+        written = write_figures(result, output / "figures", skip_empty=True, scale=outputs.PNG_SCALE)
+        tools = asking.result()
+    report = Report(
         params=checked,
         data_paths=request.paths,
         demo=demo,
         result=result,
-        figures=figures,
-        versions=versions(),
+        figures={name: paths[0] for name, paths in written.items()},
+        versions=software | tools.versions(),
+        git_commit=tools.git_commit,
     )
+    return outputs.complete(report, root=root, output=output, prepared=prepared, tools=tools)

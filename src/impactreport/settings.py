@@ -39,6 +39,8 @@ HISTOGRAM_BIN = "1mo"
 TEXT_BASES = ("html", "markdown")
 TEXT_BASIS = "html"
 TITLE = "Impact report"
+#: The licence of the report itself (parameter ``license``).
+REPORT_LICENSE = "CC BY 4.0"
 
 #: The threshold rule in words, for every text that states it (README, report, CLI help, figures).
 THRESHOLD_RULE = "more than"
@@ -303,6 +305,13 @@ class ReportParams:
     #: award years: one column per year from ``award_start``, and one since the award start
     award_start: str = ""
     years: int = 1
+    #: who funds the work reported on, and the award's number (stated in the report and its citation)
+    funder: str = ""
+    award: str = ""
+    #: the report's authors, each ``Name`` or ``Name <ORCID>`` (:mod:`impactreport.citation`)
+    authors: tuple[str, ...] = ()
+    #: the licence of the report itself
+    license: str = REPORT_LICENSE
     period: Period = field(default_factory=Period, compare=False)
 
     @classmethod
@@ -328,12 +337,18 @@ class ReportParams:
         for key in ("projects", "team"):
             if key in given:
                 out[key] = _strings(given[key], name(key))
-        for key in ("team_file", "title", "author", "identities"):
+        for key in ("team_file", "title", "author", "identities", "funder", "award", "license"):
             if key in given:
                 out[key] = _text(given[key], name(key))
         for key in ("bandwidth", "char_bandwidth"):
             if key in given:
                 out[key] = positive_days(given[key], name(key))
+        if "license" in out and not out["license"].strip():
+            raise InputError(f"{name('license')}: name the report's licence, e.g. {REPORT_LICENSE!r}")
+        if "authors" in given:
+            from impactreport.citation import parse_authors
+
+            out["authors"] = parse_authors(given["authors"], name("authors"))
         if "thresholds" in given:
             out["thresholds"] = parse_thresholds(given["thresholds"], name("thresholds"))
         if "label_threshold" in given:

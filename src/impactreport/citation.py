@@ -1,0 +1,543 @@
+"""Making the report citable: authors with ORCIDs, the data fingerprint, the cite block (text and
+BibTeX), the sources' licences and the provenance manifest.
+
+Why one module: the fingerprint printed in the cite block, the one in ``provenance.json`` and the one a
+reader recomputes must be the same number, made one way (:func:`fingerprint`). The same holds for the
+prepared-on date (:func:`prepared_on`), which every output states.
+
+**The data fingerprint** is ``sha256:`` followed by the SHA-256 (hex) of the UTF-8 text made of one
+line ``<path>\\t<sha256>\\n`` per snapshot file read, sorted by path, where ``<path>`` is the file's path
+relative to its data folder (forward slashes) and ``<sha256>`` the hex SHA-256 of its bytes as stored.
+Anyone holding the same files recomputes it with a few lines of any language (see ``docs/report.md``).
+
+Authors are written ``Name`` or ``Name <ORCID>`` (a plain YAML string each, e.g.
+``-P 'authors:["Ada Lovelace <0000-0002-1825-0097>", Grace Hopper]'``); a mapping ``{name, orcid}`` is
+read too. An ORCID must be ``0000-0000-0000-000X`` with a valid check digit (ISO 7064 11,2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from impactreport.errors import InputError
+from impactreport.settings import REPORT_LICENSE
+
+#: Licences named by their usual short name, and the page that states them.
+LICENSE_URLS: Mapping[str, str] = {
+    "CC BY 4.0": "https://creativecommons.org/licenses/by/4.0/",
+    "CC BY-SA 4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
+    "CC BY-NC 4.0": "https://creativecommons.org/licenses/by-nc/4.0/",
+    "CC BY-ND 4.0": "https://creativecommons.org/licenses/by-nd/4.0/",
+    "CC0 1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
+}
+#: What each source's content may be reused under (the report quotes titles and counts their texts).
+THINKLAB_LICENSE = (
+    "Thinklab content is licensed CC BY 4.0: attribute its authors, and cite discussion N by its DOI, "
+    "10.15363/thinklab.dN"
+)
+GITHUB_TERMS = "https://docs.github.com/en/site-policy/github-terms/github-terms-of-service"
+
+SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
+ORCID = re.compile(r"^(\d{4})-(\d{4})-(\d{4})-(\d{3}[\dX])$")
+_ORCID_URL = re.compile(r"^https?://(www\.)?orcid\.org/", re.IGNORECASE)
+_WITH_ORCID = re.compile(r"^(?P<name>.*?)\s*<(?P<orcid>[^<>]*)>\s*$")
+
+
+# -- authors -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Author:
+    """One author: a name as it should be printed, and an ORCID iD (``0000-0002-1825-0097``) or ""."""
+
+    name: str
+    orcid: str = ""
+
+    def __str__(self) -> str:
+        """``Name <ORCID>`` or ``Name``: the parameter's own form (it reads back to the same author)."""
+        return f"{self.name} <{self.orcid}>" if self.orcid else self.name
+
+    @property
+    def orcid_url(self) -> str:
+        return f"https://orcid.org/{self.orcid}" if self.orcid else ""
+
+    def bibtex_name(self) -> str:
+        """``Family, Given``: a name already holding a comma is taken as written; otherwise its last word
+        is the family name (write ``van Gogh, Vincent`` for a family name of several words)."""
+        if "," in self.name:
+            return self.name
+        given, _, family = self.name.rpartition(" ")
+        return f"{family}, {given}" if given else family
+
+
+def orcid_check_digit(digits: str) -> str:
+    """The ISO 7064 11,2 check character of the first 15 digits of an ORCID iD."""
+    total = 0
+    for digit in digits:
+        total = (total + int(digit)) * 2
+    result = (12 - total % 11) % 11
+    return "X" if result == 10 else str(result)
+
+
+def check_orcid(value: str, name: str) -> str:
+    """``value`` as a bare ORCID iD (an ``https://orcid.org/`` prefix is dropped); a one-line error
+    naming ``name`` when it is not ``0000-0000-0000-000X`` or its check digit is wrong."""
+    text = _ORCID_URL.sub("", value.strip()).upper()
+    match = ORCID.match(text)
+    if not match:
+        raise InputError(f"{name}: ORCID {value.strip()!r} is not of the form 0000-0000-0000-000X")
+    digits = text.replace("-", "")
+    if orcid_check_digit(digits[:15]) != digits[15]:
+        raise InputError(f"{name}: ORCID {text!r} has a wrong check digit (a typing error?)")
+    return text
+
+
+def parse_author(value: object, name: str) -> Author:
+    """``"Name"``, ``"Name <ORCID>"`` or ``{name: ..., orcid: ...}`` → :class:`Author` (one-line errors)."""
+    if isinstance(value, Mapping):
+        unknown = sorted(set(map(str, value)) - {"name", "orcid"})
+        if unknown:
+            raise InputError(f"{name}: unknown key {unknown[0]!r} in an author (expected name and orcid)")
+        raw_name, raw_orcid = value.get("name"), value.get("orcid")
+        if not isinstance(raw_name, str) or not raw_name.strip():
+            raise InputError(f"{name}: an author needs a name, got {dict(value)!r}")
+        if raw_orcid is not None and not isinstance(raw_orcid, str):
+            raise InputError(f"{name}: ORCID {raw_orcid!r} is not of the form 0000-0000-0000-000X")
+        text, orcid = raw_name, raw_orcid or ""
+    elif isinstance(value, str):
+        match = _WITH_ORCID.match(value)
+        text, orcid = (match.group("name"), match.group("orcid")) if match else (value, "")
+    else:
+        raise InputError(f'{name}: expected an author as "Name" or "Name <ORCID>", got {value!r}')
+    text = " ".join(text.split())
+    if not text:
+        raise InputError(f'{name}: an author needs a name, e.g. "Ada Lovelace <0000-0002-1825-0097>"')
+    if any(char in text for char in "<>\n"):
+        raise InputError(f'{name}: {value!r}: write an author as "Name" or "Name <ORCID>"')
+    return Author(text, check_orcid(orcid, name) if orcid.strip() else "")
+
+
+def parse_authors(value: object, name: str) -> tuple[str, ...]:
+    """The ``authors`` parameter: a list (or one author) → each in its canonical ``Name <ORCID>`` form."""
+    if value is None or value == "":
+        return ()
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    return tuple(str(parse_author(item, name)) for item in items)
+
+
+def authors_of(authors: Sequence[str], author: str = "") -> tuple[Author, ...]:
+    """The report's authors: ``authors`` (checked already), else the single ``author`` given."""
+    if authors:
+        return tuple(parse_author(item, "authors") for item in authors)
+    return (Author(" ".join(author.split())),) if author.strip() else ()
+
+
+def byline(authors: Sequence[Author]) -> str:
+    """``A, B and C``: the names as a sentence lists them."""
+    names = [author.name for author in authors]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# -- when and from what ----------------------------------------------------------------------------------
+def prepared_on(environ: Mapping[str, str] | None = None) -> date:
+    """Today's date in UTC, or the day of ``$SOURCE_DATE_EPOCH`` (seconds since 1970) when set, so a
+    rebuild of the same data gives the same report (https://reproducible-builds.org/specs/source-date-epoch/)."""
+    environ = os.environ if environ is None else environ
+    epoch = environ.get(SOURCE_DATE_EPOCH, "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC).date()
+        except (ValueError, OverflowError, OSError):
+            raise InputError(f"{SOURCE_DATE_EPOCH} {epoch!r}: expected whole seconds since 1970") from None
+    return datetime.now(UTC).date()
+
+
+@dataclass(frozen=True)
+class SnapshotFile:
+    """One snapshot file the report read: its path relative to its data folder, and what it holds."""
+
+    path: str
+    source: str
+    project: str
+    format: str
+    retrieved: datetime | None
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "source": self.source,
+            "project": self.project,
+            "format": self.format,
+            "retrieved": iso(self.retrieved),
+            "sha256": self.sha256,
+        }
+
+
+def iso(moment: datetime | None) -> str | None:
+    """``2017-09-09T23:29:47.925703Z`` (UTC), None for no time."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def data_labels(data_paths: Sequence[Path]) -> list[str]:
+    """How each data folder is named in the manifest: ``""`` for the only one, else its own name (made
+    unique with ``-2``, ``-3`` … when two share it)."""
+    if len(data_paths) <= 1:
+        return [""] * len(data_paths)
+    labels: list[str] = []
+    for path in data_paths:
+        base = Path(os.path.normpath(path)).name or "data"
+        label, number = base, 2
+        while label in labels:
+            label, number = f"{base}-{number}", number + 1
+        labels.append(label)
+    return labels
+
+
+def relative_path(path: str | Path, data_paths: Sequence[Path]) -> str:
+    """``path`` from the data folder holding it (forward slashes): ``exports/thinklab/meta/….json.gz``.
+
+    A data path that is a file gives its name; with several data folders the path starts with the
+    folder's label (:func:`data_labels`). A path under none of them keeps its name only (never a local
+    absolute path in a published file)."""
+    target = Path(os.path.normpath(os.path.abspath(path)))
+    for folder, label in zip(data_paths, data_labels(data_paths), strict=True):
+        base = Path(os.path.normpath(os.path.abspath(folder)))
+        if target == base:
+            inside = target.name
+        elif target.is_relative_to(base):
+            inside = target.relative_to(base).as_posix()
+        else:
+            continue
+        return f"{label}/{inside}" if label else inside
+    return target.name
+
+
+def fingerprint(files: Iterable[tuple[str, str]]) -> str:
+    """``sha256:<hex>`` over the sorted ``(path relative to the data folder, sha256)`` of every file read
+    (one line ``path\\tsha256\\n`` each, UTF-8); see the module's docstring."""
+    lines = "".join(f"{path}\t{digest}\n" for path, digest in sorted(set(files)))
+    return "sha256:" + hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Every snapshot file read, in path order, and their fingerprint."""
+
+    files: tuple[SnapshotFile, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint((file.path, file.sha256) for file in self.files)
+
+    @property
+    def short_fingerprint(self) -> str:
+        """The first 16 hex digits: enough to tell two data states apart in a citation."""
+        return self.fingerprint.removeprefix("sha256:")[:16]
+
+    def retrieved(self) -> list[datetime]:
+        return sorted(file.retrieved for file in self.files if file.retrieved is not None)
+
+    def first(self) -> datetime | None:
+        times = self.retrieved()
+        return times[0] if times else None
+
+    def last(self) -> datetime | None:
+        times = self.retrieved()
+        return times[-1] if times else None
+
+    def projects(self) -> list[dict[str, Any]]:
+        """Per source and project: snapshots read, first and last retrieval, formats (for the appendix)."""
+        grouped: dict[tuple[str, str], list[SnapshotFile]] = {}
+        for file in self.files:
+            grouped.setdefault((file.source, file.project), []).append(file)
+        rows = []
+        for (source, project), files in sorted(
+            grouped.items(), key=lambda item: (item[0][1].lower(), item[0])
+        ):
+            times = sorted(file.retrieved for file in files if file.retrieved is not None)
+            rows.append(
+                {
+                    "source": source,
+                    "project": project,
+                    "snapshots": len(files),
+                    "first": times[0] if times else None,
+                    "last": times[-1] if times else None,
+                    "formats": sorted({file.format for file in files}),
+                }
+            )
+        return rows
+
+
+def manifest_of(frames: Iterable[Any], data_paths: Sequence[Path]) -> Manifest:
+    """The files of snapshot tables (polars frames with ``source``, ``project``, ``path``, ``format``,
+    ``retrieved``, ``sha256``: the dataset's and the versioned tables'), once each."""
+    seen: dict[str, SnapshotFile] = {}
+    for frame in frames:
+        if frame is None or frame.height == 0:
+            continue
+        columns = ["source", "project", "path", "format", "retrieved", "sha256"]
+        for row in frame.select(columns).iter_rows(named=True):
+            path = relative_path(row["path"], data_paths)
+            if path not in seen:
+                seen[path] = SnapshotFile(
+                    path, row["source"], row["project"], row["format"], row["retrieved"], row["sha256"]
+                )
+    return Manifest(tuple(seen[path] for path in sorted(seen)))
+
+
+# -- software ----------------------------------------------------------------------------------------------
+def _first_line(arguments: Sequence[str], cwd: Path | None = None, timeout: float = 30) -> str | None:
+    """The first line a command prints, None when it cannot run or fails."""
+    try:
+        done = subprocess.run(
+            list(arguments), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = done.stdout.strip().splitlines()
+    return lines[0].strip() if done.returncode == 0 and lines else None
+
+
+def git_commit(root: Path) -> str | None:
+    """``git rev-parse HEAD`` in the project folder when it is a git checkout, else None."""
+    line = _first_line(["git", "rev-parse", "HEAD"], cwd=root)
+    return line if line and re.fullmatch(r"[0-9a-f]{40,64}", line) else None
+
+
+def quarto_version() -> str | None:
+    """``quarto --version`` of the Quarto found (``$QUARTO_PATH``, else ``PATH``), None without one."""
+    from impactreport.render.quarto import find_quarto
+
+    binary = find_quarto()
+    return _first_line([str(binary), "--version"]) if binary is not None else None
+
+
+def pandoc_version(renderer: str) -> str | None:
+    """The version of the pandoc that renders: Quarto's own (``quarto pandoc --version``) when Quarto
+    renders, else the one of pypandoc-binary (the built-in renderer's)."""
+    if renderer == "Quarto":
+        from impactreport.render.quarto import find_quarto
+
+        binary = find_quarto()
+        line = _first_line([str(binary), "pandoc", "--version"]) if binary is not None else None
+        if line:
+            return line.removeprefix("pandoc").strip()
+    try:
+        import pypandoc
+
+        return str(pypandoc.get_pandoc_version())
+    except (ImportError, OSError, RuntimeError):
+        return None
+
+
+@dataclass(frozen=True)
+class Tools:
+    """What made the report besides the Python packages: the project's commit, Quarto and pandoc."""
+
+    git_commit: str | None
+    quarto: str | None
+    pandoc: str | None
+
+    def versions(self) -> dict[str, str]:
+        """``{"Quarto": …, "pandoc": …}`` for those found (the report's software line)."""
+        found = {"Quarto": self.quarto, "pandoc": self.pandoc}
+        return {name: value for name, value in found.items() if value}
+
+
+def tool_versions(root: Path, renderer: str) -> Tools:
+    """Ask git (in the project folder), Quarto and pandoc: subprocesses, run beside the pipeline."""
+    return Tools(git_commit(root), quarto_version(), pandoc_version(renderer))
+
+
+# -- the cite block --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Citation:
+    """What a citation of the report names."""
+
+    title: str
+    authors: tuple[Author, ...]
+    period: str
+    prepared_on: date
+    package_version: str
+    fingerprint: str
+    license: str = REPORT_LICENSE
+    funder: str = ""
+    award: str = ""
+
+    @property
+    def short_fingerprint(self) -> str:
+        return self.fingerprint.removeprefix("sha256:")[:16]
+
+    @property
+    def license_url(self) -> str:
+        return LICENSE_URLS.get(self.license.strip(), "")
+
+    def funding(self) -> str:
+        """``Funded by Sloan (award G-2016-1234).``, or ""."""
+        if self.funder and self.award:
+            return f"Funded by {self.funder} (award {self.award})."
+        if self.funder:
+            return f"Funded by {self.funder}."
+        return f"Award {self.award}." if self.award else ""
+
+    def text(self) -> str:
+        """The citation as one paragraph (plain text)."""
+        who = byline(self.authors)
+        lead = f"{who} ({self.prepared_on.year}). " if who else ""
+        parts = [
+            f"{lead}{self.title}: {self.period}.",
+            f"Prepared on {self.prepared_on.isoformat()} with impactreport {self.package_version};",
+            f"data fingerprint {self.fingerprint}.",
+        ]
+        if self.funding():
+            parts.append(self.funding())
+        parts.append(f"Licence: {self.license}.")
+        return " ".join(parts)
+
+    def key(self) -> str:
+        """The BibTeX key: first author's family name (letters only), year, the fingerprint's start."""
+        family = self.authors[0].bibtex_name().split(",")[0] if self.authors else "impactreport"
+        letters = re.sub(r"[^A-Za-z0-9]", "", family).lower() or "impactreport"
+        return f"{letters}{self.prepared_on.year}-{self.short_fingerprint[:8]}"
+
+    def bibtex(self) -> str:
+        """A ``@misc`` entry (every value in braces, BibTeX's special characters escaped)."""
+        fields: list[tuple[str, str]] = [("title", f"{self.title}: {self.period}")]
+        if self.authors:
+            fields.append(("author", " and ".join(author.bibtex_name() for author in self.authors)))
+        fields += [
+            ("year", str(self.prepared_on.year)),
+            ("month", str(self.prepared_on.month)),
+            ("date", self.prepared_on.isoformat()),
+            ("howpublished", f"Report prepared with impactreport {self.package_version}"),
+        ]
+        notes = [f"Data fingerprint {self.fingerprint}."]
+        if self.funding():
+            notes.append(self.funding())
+        orcids = [f"{author.name}: ORCID {author.orcid}" for author in self.authors if author.orcid]
+        if orcids:
+            notes.append("; ".join(orcids) + ".")
+        notes.append(f"Licence: {self.license}.")
+        fields.append(("note", " ".join(notes)))
+        body = ",\n".join(f"  {name} = {{{bibtex_escape(value)}}}" for name, value in fields)
+        return f"@misc{{{self.key()},\n{body}\n}}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "authors": [{"name": a.name, "orcid": a.orcid or None} for a in self.authors],
+            "period": self.period,
+            "prepared_on": self.prepared_on.isoformat(),
+            "package_version": self.package_version,
+            "data_fingerprint": self.fingerprint,
+            "license": self.license,
+            "license_url": self.license_url or None,
+            "funder": self.funder or None,
+            "award": self.award or None,
+            "text": self.text(),
+            "bibtex": self.bibtex(),
+        }
+
+
+_BIBTEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def bibtex_escape(text: str) -> str:
+    """``text`` safe inside a braced BibTeX value (special characters escaped, braces balanced)."""
+    return "".join(_BIBTEX_SPECIAL.get(char, char) for char in " ".join(text.split()))
+
+
+# -- licences of the sources --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Terms:
+    """What one source's content may be reused under: a sentence and the page that states it."""
+
+    source: str
+    text: str
+    url: str
+
+    def __str__(self) -> str:
+        return f"{self.text} ({self.url})"
+
+
+def source_licenses(sources: Iterable[str], forum_urls: Iterable[str] = ()) -> list[Terms]:
+    """The terms of each source in the data: Thinklab's CC BY 4.0; GitHub's terms of service; each
+    Discourse forum's own terms (``https://host/tos``, the hosts from its threads' ``forum_urls``)."""
+    present = set(sources)
+    terms: list[Terms] = []
+    if "thinklab" in present:
+        terms.append(Terms("thinklab", THINKLAB_LICENSE, LICENSE_URLS["CC BY 4.0"]))
+    if "github" in present:
+        text = "GitHub content is under GitHub's Terms of Service and each repository's own licence"
+        terms.append(Terms("github", text, GITHUB_TERMS))
+    if "discourse" in present:
+        hosts = sorted({m.group(1) for url in forum_urls if (m := re.match(r"^(https?://[^/\s]+)/", url))})
+        for host in hosts or [""]:
+            where = f" of {host.split('//', 1)[-1]}" if host else ""
+            text = f"Discourse content is under the terms of service of the forum{where}"
+            terms.append(Terms("discourse", text, f"{host}/tos" if host else ""))
+    for other in sorted(present - {"thinklab", "github", "discourse"}):
+        terms.append(Terms(other, f"{other} content is under that site's own terms", ""))
+    return terms
+
+
+def code_block(text: str, language: str = "") -> str:
+    """``text`` as a fenced markdown code block, the fence longer than any run of backticks in it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
+def manifest_json(
+    manifest: Manifest,
+    *,
+    citation: Citation,
+    parameters: Mapping[str, Any],
+    software: Mapping[str, Any],
+    git: str | None,
+    licenses: Sequence[Terms],
+) -> bytes:
+    """``provenance.json``: the report, its parameters, the software, the project's commit, the
+    sources' licences and every snapshot read (path, source, project, format, retrieval time, sha256)."""
+    document = {
+        "report": citation.to_json(),
+        "parameters": dict(parameters),
+        "software": dict(software),
+        "project": {"git_commit": git},
+        "sources": [{"source": t.source, "terms": t.text, "url": t.url or None} for t in licenses],
+        "data": {
+            "fingerprint": manifest.fingerprint,
+            "fingerprint_rule": (
+                "sha256 of the lines '<path>\\t<sha256>\\n', one per file, sorted by path "
+                "(path relative to the data folder, sha256 of the file's bytes)"
+            ),
+            "snapshots": len(manifest.files),
+            "first_retrieved": iso(manifest.first()),
+            "last_retrieved": iso(manifest.last()),
+            "files": [file.to_json() for file in manifest.files],
+        },
+    }
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
