@@ -117,7 +117,7 @@ def test_summary_stays_within_300_words(years: int, authors: int) -> None:
         assert "The Alfred P. Sloan Foundation" in summary
     if years == 1:  # short enough to keep everything
         assert (
-            "Against 1 Sep 2015 to 31 Aug 2016: non-team contributors 123,456 (previous 123,456, +12.5 %)"
+            "Compared with the previous period (1 Sep 2015 to 31 Aug 2016): Non-team contributors 123,456 (previous 123,456, +12.5 %)"
             in text
         )
         assert "Year 1 (1 Jan 2010 to 31 Dec 2010): 123,456 non-team contributors" in text
@@ -324,7 +324,7 @@ def test_comparison_and_award_tables_equal_summary_json(period_report, thinklab_
     summary = (out / "summary.txt").read_text(encoding="utf-8")
     assert outputs.words(summary) <= 300
     assert "Period: 1 Sep 2016 to 31 Aug 2017." in summary
-    assert "Compared with the previous period: Against 1 Sep 2015 to 31 Aug 2016:" in summary
+    assert "Compared with the previous period (1 Sep 2015 to 31 Aug 2016): Non-team contributors " in summary
     assert "Award years: Year 1 (1 Sep 2016 to 31 Aug 2017): " in summary
 
 

@@ -229,17 +229,14 @@ def summary_parts(report: Report, *, compact: int = 0) -> list[tuple[str, str]]:
     keys = COMPARISON_ROWS if compact < 1 else COMPARISON_ROWS[:4]
     if report.comparison is not None:
         previous = report.comparison.stats.overall
-        items = [
-            f"{label.lower()} {_count(report.stats.overall[key])} "
-            f"(previous {_count(previous[key])}, {_change(report.comparison.change.get(key))})"
-            for key, label in keys
-        ]
-        parts.append(
-            (
-                "Compared with the previous period",
-                f"Against {report.comparison.period.describe()}: " + "; ".join(items) + ".",
-            )
-        )
+        items = []
+        for key, label in keys:
+            change = report.comparison.change.get(key)
+            was = f"previous {_count(previous[key])}" + (f", {_change(change)}" if change is not None else "")
+            items.append(f"{label.lower()} {_count(report.stats.overall[key])} ({was})")
+        items[0] = items[0][0].upper() + items[0][1:]
+        heading = f"Compared with the previous period ({report.comparison.period.describe()})"
+        parts.append((heading, "; ".join(items) + "."))
     if report.awards:
         columns = report.awards if compact < 2 else report.awards[-2:]
         award_keys = COMPARISON_ROWS[:4] if compact < 1 else COMPARISON_ROWS[:2]
