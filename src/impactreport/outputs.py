@@ -21,7 +21,8 @@ touched, so ``-3.5`` stays a number.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -257,18 +258,26 @@ def summary_parts(report: Report, *, compact: int = 0) -> list[tuple[str, str]]:
     return parts
 
 
+_MARKUP = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+def md_text(text: str) -> str:
+    """``text`` as literal markdown, escaping only the characters that could become markup (a title
+    ``*draft*`` stays that text): the summary stays readable where a form shows it raw."""
+    return _MARKUP.sub(r"\\\1", text)
+
+
 def summary_texts(report: Report) -> tuple[str, str]:
     """``summary.txt`` and ``summary.md``: the parts of :func:`summary_parts`, the fullest that keeps
     both within :data:`MAX_WORDS` words."""
-    from impactreport.render.markdown import escape
-
     text = markdown = ""
     for compact in range(6):
         parts = summary_parts(report, compact=compact)
         text = "\n\n".join(f"{head}: {body}" if head else body for head, body in parts) + "\n"
         title, *rest = parts
-        markdown = f"**{escape(report.params.title)}**{title[1].removeprefix(report.params.title)}\n\n"
-        markdown += "\n\n".join(f"**{head}.** {body}" for head, body in rest) + "\n"
+        lead = md_text(title[1].removeprefix(report.params.title))
+        markdown = f"**{md_text(report.params.title)}**{lead}\n\n"
+        markdown += "\n\n".join(f"**{md_text(head)}.** {md_text(body)}" for head, body in rest) + "\n"
         if max(words(text), words(markdown)) <= MAX_WORDS:
             break
     return text, markdown
@@ -364,12 +373,3 @@ def write_outputs(report: Report, output: Path) -> dict[str, Path]:
         write_atomic(output / PROVENANCE, report.provenance)
         written[PROVENANCE] = output / PROVENANCE
     return written
-
-
-def output_names(written: Sequence[str]) -> str:
-    """``summary.txt, summary.md, provenance.json and 3 tables``: the files, for the report's text."""
-    tables = [name for name in written if name.startswith(f"{TABLES_DIR}/")]
-    others = [name for name in written if name not in tables]
-    if tables:
-        others.append(f"{len(tables)} table{'s' * (len(tables) != 1)} in {TABLES_DIR}/")
-    return ", ".join(others[:-1]) + " and " + others[-1] if len(others) > 1 else "".join(others)
