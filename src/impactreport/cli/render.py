@@ -1,4 +1,4 @@
-"""``impactreport render``: the Quarto report to HTML and/or PDF, with Quarto or the built-in renderer.
+"""``impactreport render``: the Quarto report to HTML, PDF and/or Word, with Quarto or the built-in renderer.
 
 ``-P key:value`` works as in ``quarto render``: the value is read as YAML, so ``-P projects:[rephetio]``
 is a list and ``-P bandwidth:14`` a number.
@@ -19,7 +19,7 @@ from rich.table import Table
 from impactreport.cli.console import err_console, inert, notice, out_console, warn
 from impactreport.errors import InputError
 
-TO_FORMATS = {"html": ("html",), "pdf": ("pdf",), "all": ("html", "pdf")}
+TO_FORMATS = {"html": ("html",), "pdf": ("pdf",), "docx": ("docx",), "all": ("html", "pdf")}
 #: ``--timeout`` default, seconds (``impactreport.render.execute.TIMEOUT``; not imported from there so
 #: that ``--help`` does not load Jupyter).
 TIMEOUT = 1800
@@ -69,7 +69,7 @@ def _terminate(signum: int, _frame: object) -> None:
     type=click.Choice(sorted(TO_FORMATS)),
     default="all",
     show_default=True,
-    help="Output format: html, pdf (Typst) or both.",
+    help="Output format: html, pdf (Typst), docx (Word) or all (html and pdf).",
 )
 @click.option(
     "-P",
@@ -83,7 +83,7 @@ def _terminate(signum: int, _frame: object) -> None:
     "--output-dir",
     type=click.Path(),
     default=None,
-    help="Where index.html, index.pdf and figures/ go (default: _output in the project).",
+    help="Where index.html, index.pdf, index.docx and figures/ go (default: _output in the project).",
 )
 @click.option(
     "--engine",
@@ -104,7 +104,7 @@ def _terminate(signum: int, _frame: object) -> None:
 def command(
     to: str, params: tuple[str, ...], output_dir: str | None, engine: str, timeout: int, as_json: bool
 ) -> None:
-    """Render report/index.qmd to _output/index.html and _output/index.pdf.
+    """Render report/index.qmd to _output/index.html and _output/index.pdf (--to docx: index.docx).
 
     Progress goes to stderr, one line per stage, then the report's warnings and notes, one line each;
     the files written go to stdout.

@@ -1,9 +1,10 @@
-"""Render the Quarto report (``report/index.qmd``) to HTML and PDF.
+"""Render the Quarto report (``report/index.qmd``) to HTML, PDF and Word.
 
 ``engine="quarto"`` runs the real ``quarto render``; ``"builtin"`` renders the same ``.qmd`` with a
 small renderer of our own (Jupyter kernel + Pandoc + Typst); ``"auto"`` uses Quarto when a binary is found
 (``PATH`` or ``$QUARTO_PATH``) and the built-in renderer otherwise. Both write ``<output_dir>/index.html``,
-``<output_dir>/index.pdf`` and, from the report's code, ``<output_dir>/figures/<name>.{svg,png,pdf}``.
+``<output_dir>/index.pdf``, ``<output_dir>/index.docx`` (the formats asked for) and, from the report's
+code, ``<output_dir>/figures/<name>.{svg,png,pdf}``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from impactreport.errors import InputError
 from impactreport.settings import ReportParams
 
 from . import notes
-from .builtin import FORMATS, render_builtin
+from .builtin import DEFAULT_FORMATS, FORMATS, render_builtin
 from .execute import TIMEOUT
 from .notes import Message
 from .qmd import check_parameters, parse
@@ -32,6 +33,7 @@ OUTPUT_DIR_ENV = "IMPACTREPORT_OUTPUT_DIR"
 ENGINE_ENV = "IMPACTREPORT_ENGINE"
 
 __all__ = [
+    "DEFAULT_FORMATS",
     "ENGINES",
     "FORMATS",
     "REPORT",
@@ -68,7 +70,7 @@ def check_output_dir(target: Path, label: str = "--output-dir") -> None:
     from impactreport.figures.save import check_folder
 
     if target.is_dir():
-        for name in ("figures", "index.html", "index.pdf"):
+        for name in ("figures", *(f"index.{fmt}" for fmt in FORMATS)):
             inside = target / name
             if inside.exists() and inside.is_dir() != (name == "figures"):
                 kind = "a file" if name == "figures" else "a folder"
@@ -104,7 +106,7 @@ def _ignore(_: Message) -> None:
 
 
 def render(
-    to: Sequence[str] = FORMATS,
+    to: Sequence[str] = DEFAULT_FORMATS,
     params: dict[str, Any] | None = None,
     output_dir: str | Path | None = None,
     engine: str = "auto",
@@ -114,7 +116,7 @@ def render(
     progress: Callable[[str], None] = _quiet,
     messages: Callable[[Message], None] = _ignore,
 ) -> list[Path]:
-    """Render the report; return the files written (HTML and/or PDF).
+    """Render the report to each format in ``to`` (``html``, ``pdf``, ``docx``); return the files written.
 
     ``output_dir`` defaults to ``<project root>/_output``; relative paths are taken from the current folder.
     Every parameter and the output folder are checked first (:func:`check`), so a mistake is one line
@@ -126,7 +128,7 @@ def render(
         raise InputError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
     unknown = sorted(set(to) - set(FORMATS))
     if unknown:
-        raise InputError(f"unknown output format {unknown[0]!r} (expected html or pdf)")
+        raise InputError(f"unknown output format {unknown[0]!r} (expected html, pdf or docx)")
     project = find_project_root(Path(root) if root else None)
     target = Path(output_dir).resolve() if output_dir else project / "_output"
     formats = tuple(dict.fromkeys(to))

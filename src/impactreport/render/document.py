@@ -4,7 +4,12 @@ Only what the report uses: ``echo``, ``output`` (``true``/``false``/``asis``), `
 ``fig-cap`` and ``tbl-cap``; outputs ``text/markdown``, ``image/svg+xml``, ``image/png``, ``text/html``
 (HTML only) and ``text/plain``; streams on stdout. Cross-references ``@fig-...`` and ``@tbl-...`` are
 numbered here in order of appearance (Quarto's crossref filter does this in a real render). Images are
-written to ``media_dir`` and referenced by file name, so Pandoc (HTML) and Typst (PDF) both find them.
+written to ``media_dir`` and referenced by file name, so Pandoc (HTML, Word) and Typst (PDF) find them.
+
+HTML and Typst take an output's SVG (vector); Word takes its PNG (an SVG alone shows blank in some
+readers), at the width the output's metadata gives (``{"image/png": {"width": px}}``, as IPython's
+``Image(width=...)`` and Quarto read it). Typst and Word number the captions themselves (Word with its
+own ``SEQ`` fields: Pandoc's ``native_numbering``), HTML gets "Figure N: " written out.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from .qmd import INLINE, Cell
 
 _REFERENCE = re.compile(r"(?<![\w\\])@((fig|tbl)-[\w-]+)")
 _KIND = {"fig": "Figure", "tbl": "Table"}
+#: The targets :func:`assemble` writes for: Pandoc's HTML, Typst (PDF) and Word writers.
+TARGETS = ("html", "typst", "docx")
+#: Targets whose writer numbers captions itself ("Figure 1: ..."): the caption is passed bare.
+_SELF_NUMBERING = ("typst", "docx")
 
 
 @dataclass
@@ -40,28 +49,57 @@ def _fence(text: str, language: str = "") -> str:
     return f"{ticks}{language}\n{text.rstrip()}\n{ticks}"
 
 
-def _image(data: dict[str, Any], media_dir: Path, stem: str) -> Path | None:
-    """Write the first image of a mime bundle to ``media_dir`` (SVG preferred: it stays vector in both)."""
-    if "image/svg+xml" in data:
+@dataclass(frozen=True)
+class _Image:
+    """An image written to ``media_dir``, with its width in CSS pixels when the output gave one."""
+
+    path: Path
+    width: float | None = None
+
+    def markdown(self, caption: str = "", identifier: str = "") -> str:
+        """``![caption](file){#id width=600px}``."""
+        attributes = [f"#{identifier}"] if identifier else []
+        if self.width:
+            attributes.append(f"width={self.width:g}px")
+        return f"![{caption}]({self.path.name})" + (f"{{{' '.join(attributes)}}}" if attributes else "")
+
+
+def _width(metadata: Any, mime: str) -> float | None:
+    """The ``width`` an output's metadata gives its image (IPython: ``{"image/png": {"width": 600}}``)."""
+    entry = metadata.get(mime) if isinstance(metadata, dict) else None
+    width = entry.get("width") if isinstance(entry, dict) else None
+    if isinstance(width, bool) or not isinstance(width, int | float) or width <= 0:
+        return None
+    return float(width)
+
+
+def _image(output: dict[str, Any], media_dir: Path, stem: str, to: str) -> _Image | None:
+    """Write the image of an output's mime bundle to ``media_dir``: for Word the PNG when there is one
+    (raster: an SVG shows blank in some readers), else the SVG (vector in HTML and PDF)."""
+    data = output.get("data", {})
+    order = ("image/png", "image/svg+xml") if to == "docx" else ("image/svg+xml", "image/png")
+    mime = next((kind for kind in order if kind in data), None)
+    if mime is None:
+        return None
+    if mime == "image/svg+xml":
         path = media_dir / f"{stem}.svg"
-        path.write_text(_text(data["image/svg+xml"]), encoding="utf-8")
-        return path
-    if "image/png" in data:
+        path.write_text(_text(data[mime]), encoding="utf-8")
+    else:
         path = media_dir / f"{stem}.png"
-        path.write_bytes(base64.b64decode(_text(data["image/png"])))
-        return path
-    return None
+        path.write_bytes(base64.b64decode(_text(data[mime])))
+    width = _width(output.get("metadata"), mime) if to == "docx" else None
+    return _Image(path, width)
 
 
 def _outputs(
     executed: ExecutedBlock, to: str, media_dir: Path, counter: list[int]
-) -> tuple[list[str], list[Path]]:
+) -> tuple[list[str], list[_Image]]:
     """Markdown pieces and image files for one cell's outputs."""
     cell = executed.block
     assert isinstance(cell, Cell)
     asis = cell.options.get("output") == "asis"
     pieces: list[str] = []
-    images: list[Path] = []
+    images: list[_Image] = []
     for output in executed.outputs:
         kind = output.get("output_type")
         if kind == "stream":
@@ -75,10 +113,10 @@ def _outputs(
                 pieces.append(_text(data["text/markdown"]))
             elif "image/svg+xml" in data or "image/png" in data:
                 counter[0] += 1
-                path = _image(data, media_dir, f"cell-{counter[0]}")
-                assert path is not None
-                images.append(path)
-                pieces.append(f"![]({path.name})")
+                image = _image(output, media_dir, f"cell-{counter[0]}", to)
+                assert image is not None
+                images.append(image)
+                pieces.append(image.markdown())
             elif "text/html" in data and to == "html":
                 pieces.append(_fence(_text(data["text/html"]), "{=html}"))
             elif "text/plain" in data:
@@ -88,15 +126,15 @@ def _outputs(
     return pieces, images
 
 
-def _float(cell: Cell, pieces: list[str], images: list[Path], to: str, number: int) -> list[str]:
+def _float(cell: Cell, pieces: list[str], images: list[_Image], to: str, number: int) -> list[str]:
     """Wrap a labelled figure or table cell's output with its id and caption, as Quarto does."""
     label = str(cell.options["label"])
     prefix = label.split("-", 1)[0]
     caption = str(cell.options.get(f"{prefix}-cap", ""))
-    # Typst numbers figures and tables itself ("Figure 1: ..."); HTML gets the number written out.
-    shown = caption if to == "typst" else f"{_KIND[prefix]}\u00a0{number}: {caption}"
+    # Typst and Word number figures and tables themselves ("Figure 1: ..."); HTML gets the number written.
+    shown = caption if to in _SELF_NUMBERING else f"{_KIND[prefix]}\u00a0{number}: {caption}"
     if prefix == "fig" and len(images) == 1 and all(p.startswith("![](") or not p.strip() for p in pieces):
-        return [f"![{shown}]({images[0].name}){{#{label}}}"]
+        return [images[0].markdown(shown, label)]
     if prefix == "tbl":
         return [f"::: {{#{label}}}", *pieces, "", f": {shown}", ":::"]
     return [f"::: {{#{label} .figure}}", *pieces, "", shown, ":::"]
@@ -118,7 +156,10 @@ def _resolve_references(markdown: str, numbers: dict[str, int]) -> str:
 
 
 def assemble(blocks: list[ExecutedBlock], *, to: str, media_dir: Path, echo: bool = False) -> Assembled:
-    """The body as Pandoc markdown for ``to`` (``html`` or ``typst``), with cross-references resolved."""
+    """The body as Pandoc markdown for ``to`` (``html``, ``typst`` or ``docx``), with cross-references
+    resolved."""
+    if to not in TARGETS:
+        raise ValueError(f"unknown target {to!r} (expected one of {', '.join(TARGETS)})")
     parts: list[str] = []
     images: list[Path] = []
     numbers: dict[str, int] = {}
@@ -139,7 +180,7 @@ def assemble(blocks: list[ExecutedBlock], *, to: str, media_dir: Path, echo: boo
         if options.get("output", True) is False:
             continue
         pieces, cell_images = _outputs(executed, to, media_dir, counter)
-        images.extend(cell_images)
+        images.extend(image.path for image in cell_images)
         label = str(options.get("label", ""))
         prefix = label.split("-", 1)[0]
         if prefix in counts and (pieces or cell_images):

@@ -22,7 +22,9 @@ from impactreport.errors import InputError
 from .execute import TIMEOUT, Stopped, stoppable
 
 #: Our format names → Quarto's (the PDF comes from Quarto's ``typst`` format).
-QUARTO_FORMATS = {"html": "html", "pdf": "typst"}
+QUARTO_FORMATS = {"html": "html", "pdf": "typst", "docx": "docx"}
+#: Each format's name in progress lines.
+LABELS = {"html": "HTML", "pdf": "PDF (Typst)", "docx": "Word (DOCX)"}
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: The last line of a traceback of the package's user error (``InputError: message``).
 _USER_ERROR = re.compile(r"^InputError: (.+)$")
@@ -165,10 +167,9 @@ def render_quarto(
     relative = source.relative_to(root)
     for fmt in to:
         if fmt not in QUARTO_FORMATS:
-            raise InputError(f"unknown output format {fmt!r} (expected html or pdf)")
+            raise InputError(f"unknown output format {fmt!r} (expected html, pdf or docx)")
         target = output_dir / f"{source.stem}.{fmt}"
-        kind = "HTML" if fmt == "html" else "PDF (Typst)"
-        progress(f"executing {source.name} and writing {kind} with Quarto: {target}")
+        progress(f"executing {source.name} and writing {LABELS[fmt]} with Quarto: {target}")
         arguments = command(binary, relative, fmt, params or {}, output_dir)
         try:
             code, stderr = _run(arguments, cwd=root, env=environment, timeout=deadline - time.monotonic())
