@@ -34,7 +34,7 @@ from impactreport.analyses import (
 from impactreport.analyses.smoothing import Grid, bin_linear, gaussian_kernel, smooth
 from impactreport.load import load_dataset
 from impactreport.load.views import load_views
-from impactreport.schema import Dataset, empty, polars_schema
+from impactreport.schema import TABLES, Dataset, empty, polars_schema
 
 DAY_US = 86_400_000_000
 
@@ -263,10 +263,12 @@ def test_cumulative_ends_at_each_users_total(rephetio: Dataset, rephetio_raw: di
     # monotone: a cumulative series never decreases
     assert frame.sort("user", "date").select((pl.col("cumulative").diff().over("user") >= -1e-6).all()).item()
     labelled = last.filter("labelled").sort("total", descending=True)
+    # named: more than the highest threshold (4,000), as the text counts them; totals in full
     assert labelled["user"].to_list() == sorted(
-        (u for u, t in expected.items() if t >= 4500), key=lambda u: -expected[u]
+        (u for u, t in expected.items() if t > 4000), key=lambda u: -expected[u]
     )
-    assert labelled["label"][0].startswith("Daniel Himmelstein ") and labelled["label"][0].endswith("K")
+    top = expected["Daniel Himmelstein"]
+    assert labelled["label"][0] == f"Daniel Himmelstein {top:,}"
 
 
 def test_cumulative_without_sqrt(rephetio: Dataset) -> None:
@@ -275,9 +277,23 @@ def test_cumulative_without_sqrt(rephetio: Dataset) -> None:
 
 
 def test_format_total() -> None:
-    assert cumulative.format_total(512_345) == "512.3K"
-    assert cumulative.format_total(4_500) == "4.5K"
-    assert cumulative.format_total(1_234_567) == "1.2M"
+    """Totals in full with thousands separators, as the text and the tables write them (no "512.3K")."""
+    assert cumulative.format_total(512_345) == "512,345"
+    assert cumulative.format_total(4_500) == "4,500"
+    assert cumulative.format_total(1_234_567) == "1,234,567"
+
+
+def test_label_threshold_defaults_to_the_highest_threshold(rephetio: Dataset) -> None:
+    """The cumulative chart names everyone the text counts above the highest threshold."""
+    assert AnalysisParams().label_min == max(AnalysisParams().thresholds) == 4000
+    assert AnalysisParams(thresholds=(100, 3000)).label_min == 3000
+    assert AnalysisParams(thresholds=(100, 3000), label_threshold=5000).label_min == 5000
+    frame = cumulative.cumulative_contribution(rephetio, AnalysisParams(thresholds=(500, 3000)))
+    totals = frame.unique("user").filter(pl.col("user") != streams.OTHERS)
+    assert (
+        totals.filter("labelled")["user"].sort().to_list()
+        == totals.filter(pl.col("total") > 3000)["user"].sort().to_list()
+    )
 
 
 # ---------------------------------------------------------------- views
@@ -338,6 +354,28 @@ def test_views_over_time(everything: Dataset, thinklab_dir: Path) -> None:
     assert views.views_over_time(None, views.views_table(everything), AnalysisParams()).is_empty()
     one = series.filter(pl.col("retrieved").dt.date() == pl.date(2017, 9, 9))
     assert views.views_over_time(one, views.views_table(everything), AnalysisParams()).is_empty()
+
+
+def test_a_series_seen_on_one_day_has_no_growth() -> None:
+    """Growth per month of a discussion seen on one snapshot day only is null, never NaN (0 / 0 months):
+    its legend read "+nan/month"."""
+    day = [datetime(2017, 1, 1, tzinfo=UTC), datetime(2017, 2, 1, tzinfo=UTC)]
+    series = pl.DataFrame(
+        {
+            "source": ["thinklab"] * 3,
+            "project": ["p"] * 3,
+            "kind": ["thread"] * 3,
+            "id": [1, 1, 2],
+            "url": ["/discussion/a/1", "/discussion/a/1", "/discussion/b/2"],
+            "views": [10, 40, 5],
+            "retrieved": [day[0], day[1], day[1]],
+        }
+    )
+    frame = views.views_over_time(series, None, AnalysisParams())
+    growth = dict(frame.unique("series").select("series", "growth_per_month").iter_rows())
+    assert growth["b"] is None  # seen on 1 Feb only
+    assert growth["a"] == pytest.approx(30 / (31 / (365.25 / 12)))
+    assert frame["growth_per_month"].is_nan().sum() == 0
 
 
 # ---------------------------------------------------------------- a small dataset built by hand
@@ -403,11 +441,33 @@ def test_hand_dataset_exact_values() -> None:
     assert histogram.filter(pl.col("project") == "a")["weighted"].to_list() == [3 + 2 * 2 + 1]
     assert frames["activity-density"]["per_day"].sum() == pytest.approx(8 + 5, rel=1e-9)
     labels = frames["cumulative-contribution"].drop_nulls("label").unique("user").sort("order")["label"]
-    assert labels.to_list() == ["Ann A 5.0K"]
+    assert labels.to_list() == ["Ann A 5,000"]
     stream_users = frames["user-stream"].unique("user").sort("order")["user"].to_list()
     assert stream_users == ["Ann A", "Bob B", streams.OTHERS]
     assert frames["views"]["title"].to_list() == ["Hello", "Untitled discussion 20"]
     assert frames["views-over-time"].is_empty()
+
+
+def test_project_activity_lists_every_project_with_its_activity() -> None:
+    """Every project of the data, sorted by source and name, with its activity in the (restricted)
+    dataset; a project without any is not active (it leaves the legends and the project table)."""
+    from impactreport.analyses.projects import project_activity
+
+    data = hand_dataset()
+    snapshots = pl.DataFrame(
+        {"source": ["thinklab"] * 3, "project": ["a", "b", "Quiet"], "path": ["a.json", "b.json", "q.json"],
+         "format": ["C"] * 3, "retrieved": [datetime(2020, 2, 1, tzinfo=UTC)] * 3, "sha256": ["0", "1", "2"],
+         "rows": [1, 1, 0]},
+        schema=polars_schema("snapshots"),
+    )  # fmt: skip
+    data = Dataset(**{**{name: getattr(data, name) for name in TABLES}, "snapshots": snapshots})
+    frame = project_activity(data, AnalysisParams())
+    assert frame.rows() == [
+        ("thinklab", "a", 1, 2, 1, 0, True),
+        ("thinklab", "b", 1, 1, 0, 0, True),  # the bot's comment is left out, as in every figure
+        ("thinklab", "Quiet", 0, 0, 0, 0, False),
+    ]
+    assert compute_all(data)["projects"].equals(frame)
 
 
 def test_bad_parameters_are_rejected() -> None:

@@ -253,18 +253,26 @@ def edit_frames(history: EditHistory) -> dict[str, pl.DataFrame]:
 
 
 def analyses(
-    dataset: Dataset, request: Request, views: pl.DataFrame | None, full: Dataset | None = None
+    dataset: Dataset,
+    request: Request,
+    views: pl.DataFrame | None,
+    full: Dataset | None = None,
+    versions: Versions | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """The frame behind every figure (views over time only from two snapshot dates on).
+    """The frame behind every figure (views over time only from two snapshot dates on), and ``scope``:
+    the period the figures show and the fingerprint of the data read (the dataset's files and, when
+    given, every snapshot of ``versions``), which every figure states
+    (:mod:`impactreport.figures.provenance`).
 
     ``full`` is the dataset before the period restriction (first contributions are of all time; titles
     of discussions not active in the period). With a period, the frames over time are clipped to it.
     """
     from impactreport.analyses import compute_all
+    from impactreport.figures.provenance import Scope
 
     full = full or dataset
     several = views is not None and views.height > 0 and views["retrieved"].dt.date().n_unique() > 1
-    return compute_all(
+    frames = compute_all(
         dataset,
         request.analysis_params(),
         views_series=views if several else None,
@@ -272,6 +280,9 @@ def analyses(
         period=request.period,
         full=full,
     )
+    read = [versions.snapshots] if versions is not None else []
+    scope = Scope.of(dataset.snapshots, request.period, request.paths, request.text_basis, read)
+    return frames | {"scope": scope.to_frame()}
 
 
 def charts(
@@ -298,12 +309,17 @@ def has_data(name: str, frame: pl.DataFrame) -> bool:
 
 
 def figure_key(spec: Mapping[str, Any], formats: Sequence[str], scale: float) -> str:
-    """What a figure's files are a function of: its Vega-Lite spec (data included), the formats, the
-    PNG scale and the renderer's version."""
+    """What a figure's files are a function of: its Vega-Lite spec (data included, and its metadata in
+    ``usermeta``: period, version, data fingerprint, parameters, citation), the formats, the PNG scale,
+    the renderer's version and how the metadata is written into the files."""
     import hashlib
     import json
 
-    what = json.dumps([spec, list(formats), scale, version("vl-convert-python")], sort_keys=True, default=str)
+    from impactreport.figures.provenance import EMBEDDING
+
+    what = json.dumps(
+        [spec, list(formats), scale, version("vl-convert-python"), EMBEDDING], sort_keys=True, default=str
+    )
     return hashlib.sha256(what.encode("utf-8")).hexdigest()
 
 

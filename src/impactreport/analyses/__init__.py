@@ -46,7 +46,8 @@ class AnalysisParams:
     (the Rephetio report used 0.03 years ≈ 11 days). ``thresholds`` are characters of comments and
     notes per user; a user counts for a threshold with **more than** that many characters
     (:func:`impactreport.settings.above`); ``stream_threshold`` (default: the highest threshold) selects
-    the stream's users; ``label_threshold`` selects who is named in the cumulative chart.
+    the stream's users; ``label_threshold`` (default: the highest threshold, so the chart names the
+    people the text counts above it) selects who is named in the cumulative chart.
     ``exclude_users`` (usernames or names) are left out of the stream chart. ``team`` marks the team in
     the contributors table. ``max_points`` caps the points per series handed to a chart.
     """
@@ -56,7 +57,7 @@ class AnalysisParams:
     bandwidth: float = settings.BANDWIDTH
     char_bandwidth: float = settings.CHAR_BANDWIDTH
     thresholds: tuple[int, ...] = settings.THRESHOLDS
-    label_threshold: int = settings.LABEL_THRESHOLD
+    label_threshold: int | None = None
     stream_threshold: int | None = None
     exclude_users: tuple[str, ...] = ()
     sqrt: bool = True
@@ -86,6 +87,12 @@ class AnalysisParams:
         return self.stream_threshold if self.stream_threshold is not None else max(self.thresholds)
 
     @property
+    def label_min(self) -> int:
+        """Who the cumulative chart names: more than this many characters (default: the highest
+        threshold)."""
+        return self.label_threshold if self.label_threshold is not None else max(self.thresholds)
+
+    @property
     def stream_days(self) -> float:
         return self.stream_bandwidth if self.stream_bandwidth is not None else self.bandwidth
 
@@ -102,7 +109,9 @@ def compute_all(
     period: settings.Period | None = None,
     full: Dataset | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Every figure's frame, keyed by figure name (plus ``top-discussions``, the views table).
+    """Every figure's frame, keyed by figure name (plus ``top-discussions``, the views table, and
+    ``projects``: every project of the data with its activity in the period, which gives each project its
+    colour and the legends their projects).
 
     ``dataset`` is restricted to ``period`` already (:func:`impactreport.pipeline.restrict`); ``full`` is
     the dataset before that (default: ``dataset``), ``history`` its posts: first contributions and first
@@ -111,7 +120,7 @@ def compute_all(
     snapshots bracket it. ``views-over-time`` is an empty frame unless ``views_series`` (from
     :func:`impactreport.load.views.load_views`) holds more than one snapshot date.
     """
-    from . import activity, community, contributors, cumulative, imbalance, streams, views
+    from . import activity, community, contributors, cumulative, imbalance, projects, streams, views
 
     params = params or AnalysisParams()
     full = full or dataset
@@ -133,6 +142,7 @@ def compute_all(
         "views": views_frame,
         "views-over-time": views.views_over_time(views_series, titles, params, clip),
         "top-discussions": views.top_discussions(views_frame, params),
+        "projects": projects.project_activity(dataset, params, full),
     }
 
 

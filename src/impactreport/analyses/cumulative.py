@@ -6,7 +6,8 @@ step function of the user's cumulative characters; the grid extends 4 bandwidths
 so every series ends exactly at the user's total. Band height is √cumulative (``sqrt=False``: the
 cumulative itself) so small contributors stay visible next to a dominant one. Bands are stacked in
 order of first contribution, the earliest at the bottom. Users with more than ``label_threshold``
-characters get a label "Name 512.3K".
+characters (default: the highest threshold) get a label "Name 512,345" (numbers in full, as the text
+writes them).
 
 With a period the grid runs over the period's days (:func:`.activity.period_grid`): every series starts
 at 0 on the period's first day, and ends at the user's total in the period less the kernel's spill
@@ -33,10 +34,9 @@ MAX_POINTS = 250
 
 
 def format_total(characters: float) -> str:
-    """512,345 → ``512.3K``; 1,234,567 → ``1.2M`` (thousands with one decimal, as the reference)."""
-    if characters >= 999_950:
-        return f"{characters / 1e6:.1f}M"
-    return f"{characters / 1e3:.1f}K"
+    """512,345 → ``512,345``: the total in full with thousands separators, as the text and the tables
+    write it (never ``512.3K`` beside ``512,345``)."""
+    return f"{round(characters):,}"
 
 
 def cumulative_contribution(
@@ -65,7 +65,7 @@ def cumulative_contribution(
         users=pl.len().cast(pl.Int64),
     )
     summary = summary.with_columns(
-        labelled=above("total", params.label_threshold) & (pl.col("band") != OTHERS),
+        labelled=above("total", params.label_min) & (pl.col("band") != OTHERS),
         label=pl.Series(
             [f"{band} {format_total(total)}" for band, total in summary.select("band", "total").iter_rows()],
             dtype=pl.String,

@@ -184,7 +184,8 @@ def views_over_time(
     """Total views and the top threads' views per snapshot day, with growth per month.
 
     Columns: series, kind (total/discussion), order (0 = total, then by views), date, views,
-    growth_per_month. Thread titles come from ``views`` (:func:`views_table`), else from the thread
+    growth_per_month (null for a series seen on one day only). Thread titles come from ``views``
+    (:func:`views_table`), else from the thread
     url's slug, else "Discussion <id> (<project>)"; all printable (:func:`impactreport.labels.printable`).
     With ``period`` only the snapshots retrieved in it count. Empty when fewer than two days remain.
     """
@@ -256,8 +257,15 @@ def views_over_time(
         .drop_nulls("views")
         .select("series", kind=pl.lit("discussion"), order="order", date="date", views="views")
     )
-    growth = (pl.col("views").sort_by("date").last() - pl.col("views").sort_by("date").first()) / (
-        (pl.col("date").max() - pl.col("date").min()).dt.total_days() / DAYS_PER_MONTH
+    # a series seen on one day only has no growth (null, never NaN: 0 / 0 months)
+    span = (pl.col("date").max() - pl.col("date").min()).dt.total_days()
+    growth = (
+        pl.when(span > 0)
+        .then(
+            (pl.col("views").sort_by("date").last() - pl.col("views").sort_by("date").first())
+            / (span / DAYS_PER_MONTH)
+        )
+        .otherwise(None)
     )
     return (
         pl.concat([total, threads])

@@ -2,19 +2,22 @@
 
 ``build_all`` turns the frames of :func:`impactreport.analyses.compute_all` into charts keyed by the
 stable figure names; :func:`impactreport.pipeline.write_figures` writes ``<name>.svg|png|pdf`` plus
-``<name>.csv`` (the data behind each chart). Charts carry their alt text in ``description``.
+``<name>.csv`` (the data behind each chart). Charts carry their alt text in ``description`` and their
+metadata (period, data fingerprint, parameters, citation: :mod:`.provenance`) in ``usermeta``, which
+:func:`save_chart` writes into every file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 import altair as alt
 import polars as pl
 
 from impactreport.analyses import FIGURE_NAMES, AnalysisParams
 
-from . import activity, community, contributors, cumulative, edits, imbalance, streams, views
+from . import activity, community, contributors, cumulative, edits, imbalance, streams, theme, views
+from .provenance import USERMETA, Scope, data_fingerprint, figure_metadata
 from .save import FORMATS, save_chart
 
 
@@ -23,36 +26,61 @@ def build_all(
     params: AnalysisParams | None = None,
     *,
     only: Collection[str] | None = None,
+    scope: Scope | None = None,
 ) -> dict[str, alt.TopLevelMixin]:
     """One chart per figure name present in ``frames`` (``edits`` also draws ``rerender-days``);
-    ``only``: just those figures (colours still come from every project of ``frames``)."""
+    ``only``: just those figures (colours still come from every project of ``frames``).
+
+    ``scope`` (default: ``frames["scope"]``, which :func:`impactreport.pipeline.analyses` adds) is the
+    period and data the figures show: its line opens every subtitle and ends every alt text, and each
+    chart carries its metadata (:func:`.provenance.figure_metadata`) in ``usermeta`` for the files.
+    """
     params = params or AnalysisParams()
-    projects = (
-        sorted(
-            set(frames["imbalance"]["project"].to_list()) if "imbalance" in frames else set(), key=str.lower
-        )
-        or None
-    )
+    scope = scope if scope is not None else Scope.from_frame(frames.get("scope"))
+    colors = theme.project_colors(catalogue(frames))
     builders: dict[str, Callable[[], alt.TopLevelMixin]] = {
         "imbalance": lambda: imbalance.chart(frames["imbalance"], params),
-        "activity-histogram": lambda: activity.histogram(frames["activity-histogram"], params, projects),
-        "activity-density": lambda: activity.activity_density(frames["activity-density"], params, projects),
+        "activity-histogram": lambda: activity.histogram(frames["activity-histogram"], params, colors),
+        "activity-density": lambda: activity.activity_density(frames["activity-density"], params, colors),
         "characters-density": lambda: activity.characters_density(
-            frames["characters-density"], params, projects
+            frames["characters-density"], params, colors
         ),
-        "edits": lambda: edits.chart(frames["edits"], frames.get("rerender-days"), params, projects),
+        "edits": lambda: edits.chart(frames["edits"], frames.get("rerender-days"), params, colors),
         "contributors": lambda: contributors.chart(frames["contributors"], params),
         "user-stream": lambda: streams.chart(frames["user-stream"], params),
         "cumulative-contribution": lambda: cumulative.chart(frames["cumulative-contribution"], params),
-        "views": lambda: views.chart(frames["views"], params, projects),
+        "views": lambda: views.chart(frames["views"], params, colors),
         "views-over-time": lambda: views.over_time(frames["views-over-time"], params),
-        "first-response": lambda: community.first_response(frames["first-response"], params, projects),
+        "first-response": lambda: community.first_response(frames["first-response"], params, colors),
         "contributors-over-time": lambda: community.contributors_over_time(
             frames["contributors-over-time"], params
         ),
     }
     wanted = FIGURE_NAMES if only is None else [name for name in FIGURE_NAMES if name in only]
-    return {name: builders[name]() for name in wanted if name in frames}
+    return {name: described(name, builders[name](), scope, params) for name in wanted if name in frames}
+
+
+def catalogue(frames: Mapping[str, pl.DataFrame]) -> list[tuple[str, str]] | list[str]:
+    """Every project of the data, as ``(source, project)`` when ``frames`` has ``projects``, else the
+    projects of ``imbalance`` (and of the other frames): what :func:`theme.project_colors` keys on."""
+    if "projects" in frames:
+        return [
+            (source or "", name)
+            for source, name in frames["projects"].select("source", "project").iter_rows()
+        ]
+    names: set[str] = set()
+    for frame in frames.values():
+        if "project" in frame.columns and frame.schema["project"] == pl.String:
+            names.update(frame["project"].drop_nulls().unique().to_list())
+    return sorted(names, key=str.lower)
+
+
+def described(name: str, chart: alt.TopLevelMixin, scope: Scope, params: AnalysisParams) -> alt.TopLevelMixin:
+    """``chart`` with the scope's line in its subtitle and alt text, and its metadata in ``usermeta``."""
+    chart = theme.scoped(chart, scope.line)
+    title, _ = theme.heading_of(chart)
+    entries = figure_metadata(name, title, str(getattr(chart, "description", "")), scope, params)
+    return chart.properties(usermeta={USERMETA: entries})
 
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
@@ -67,4 +95,4 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
     return flat.write_csv().encode("utf-8")
 
 
-__all__ = ["FORMATS", "build_all", "csv_bytes", "save_chart"]
+__all__ = ["FORMATS", "Scope", "build_all", "csv_bytes", "data_fingerprint", "save_chart"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import altair as alt
 import polars as pl
 
 from impactreport.analyses import AnalysisParams
+from impactreport.labels import counted
 
 from . import theme
 
@@ -16,20 +19,17 @@ def bin_name(duration: str) -> str:
     return BIN_NAMES.get(duration, duration)
 
 
-def projects_in(frame: pl.DataFrame, projects: list[str] | None) -> list[str]:
-    """Every project of the dataset (so a project keeps its colour in every chart), else those present."""
-    present = sorted(frame["project"].unique().to_list(), key=str.lower)
-    return list(projects) if projects else present
-
-
 def histogram(
-    frame: pl.DataFrame, params: AnalysisParams, projects: list[str] | None = None
+    frame: pl.DataFrame, params: AnalysisParams, colors: Mapping[str, str] | None = None
 ) -> alt.TopLevelMixin:
-    """Stacked bars: weighted posts per bin (default month) and project."""
+    """Stacked bars: weighted posts per bin (default month) and project (``colors``: every project's
+    colour, :func:`theme.project_colors`; the legend lists the projects drawn)."""
     title = f"Weighted activity per {bin_name(params.histogram_bin)}"
-    if frame.is_empty():
+    if frame.is_empty() or frame["weighted"].sum() == 0:
         return theme.apply(theme.placeholder("No posts"), title=title, description="No posts to show.")
-    names = projects_in(frame, projects)
+    colors = colors if colors is not None else theme.project_colors(frame["project"].unique().to_list())
+    names = theme.shown_projects(frame, colors, value="weighted")
+    frame = frame.filter(pl.col("project").is_in(names))
     start, end = theme.first_last(frame["period"], frame["period_end"])
     rank = {name: index for index, name in enumerate(names)}
     stacked = (
@@ -46,14 +46,18 @@ def histogram(
         .encode(
             x=theme.time_x("period", start, end),
             x2="period_end:T",
-            y=alt.Y("bottom:Q", title=f"Weighted posts per {bin_name(params.histogram_bin)}"),
+            y=alt.Y(
+                "bottom:Q",
+                title=f"Weighted posts per {bin_name(params.histogram_bin)}",
+                axis=alt.Axis(format=theme.COUNT_FORMAT),
+            ),
             y2="top:Q",
-            color=alt.Color("project:N", scale=theme.project_scale(names), title="Project"),
+            color=alt.Color("project:N", scale=theme.project_scale(names, colors), title="Project"),
             tooltip=[
                 "project:N",
                 alt.Tooltip("period:T", format=theme.DATE_FORMAT, timeUnit="utcyearmonth", title="From"),
-                alt.Tooltip("posts:Q", format=","),
-                alt.Tooltip("weighted:Q", format=","),
+                alt.Tooltip("posts:Q", format=theme.COUNT_FORMAT),
+                alt.Tooltip("weighted:Q", format=theme.COUNT_FORMAT),
             ],
         )
         .properties(width=theme.WIDTH, height=theme.HEIGHT)
@@ -64,7 +68,8 @@ def histogram(
     description = (
         f"Stacked bar chart of weighted posts (threads ×{w.get('threads', 3):g}, comments ×"
         f"{w.get('comments', 2):g}, notes ×{w.get('notes', 1):g}) per {bin_name(params.histogram_bin)} "
-        f"from {start:%b %Y} to {end:%b %Y}, coloured by project ({len(names)} projects). The busiest "
+        f"from {start:%b %Y} to {end:%b %Y}, coloured by project ({counted(len(names), 'project')}). "
+        "The busiest "
         f"{bin_name(params.histogram_bin)} starts {peak['period']:%b %Y} with "
         f"{peak['weighted']:,.0f} weighted posts."
     )
@@ -78,26 +83,30 @@ def histogram(
 
 
 def _density(
-    frame: pl.DataFrame, projects: list[str] | None, *, title: str, y_title: str, what: str
+    frame: pl.DataFrame, colors: Mapping[str, str] | None, *, title: str, y_title: str, what: str
 ) -> alt.TopLevelMixin:
     if frame.is_empty() or frame["per_day"].sum() == 0:
         return theme.apply(theme.placeholder("No posts"), title=title, description="No posts to show.")
-    names = projects_in(frame, projects)
+    colors = colors if colors is not None else theme.project_colors(frame["project"].unique().to_list())
+    names = theme.shown_projects(frame, colors, value="per_day")
+    frame = frame.filter(pl.col("project").is_in(names))
+    rank = {name: index for index, name in enumerate(names)}
+    frame = frame.with_columns(rank=pl.col("project").replace_strict(rank, return_dtype=pl.Int64))
     bandwidth = frame["bandwidth"][0]
     start, end = theme.first_last(frame["date"])
     chart = (
-        alt.Chart(theme.values(frame, ["project", "date", "per_day"], digits=4))
+        alt.Chart(theme.values(frame, ["project", "rank", "date", "per_day"], digits=4))
         .mark_area(opacity=1, stroke="white", strokeWidth=0.6, interpolate="monotone")
         .encode(
             x=theme.time_x("date", start, end),
-            y=alt.Y("per_day:Q", stack="zero", title=y_title),
+            y=alt.Y("per_day:Q", stack="zero", title=y_title, axis=alt.Axis(format=theme.COUNT_FORMAT)),
             color=alt.Color(
                 "project:N",
-                scale=theme.project_scale(names),
+                scale=theme.project_scale(names, colors),
                 title="Project",
                 legend=alt.Legend(symbolType="square"),
             ),
-            order=alt.Order("project:N"),
+            order=alt.Order("rank:Q"),
         )
         .properties(width=theme.WIDTH, height=theme.HEIGHT)
     )
@@ -110,7 +119,8 @@ def _density(
     description = (
         f"Stacked area chart of {what} per day, smoothed with a Gaussian kernel of bandwidth "
         f"{bandwidth:g} days, "
-        f"for {len(names)} projects from {start:%b %Y} to {end:%b %Y}. The peak is {daily['per_day']:,.1f} "
+        f"for {counted(len(names), 'project')} from {start:%b %Y} to {end:%b %Y}. "
+        f"The peak is {daily['per_day']:,.1f} "
         f"per day around {daily['date']:%d %b %Y}."
     )
     subtitle = f"Gaussian kernel smoothing, bandwidth {bandwidth:g} days; stacked by project"
@@ -118,21 +128,21 @@ def _density(
 
 
 def activity_density(
-    frame: pl.DataFrame, params: AnalysisParams, projects: list[str] | None = None
+    frame: pl.DataFrame, params: AnalysisParams, colors: Mapping[str, str] | None = None
 ) -> alt.TopLevelMixin:
     """Stacked areas: smoothed weighted posts per day per project."""
     return _density(
-        frame, projects, title="Activity over time", y_title="Weighted posts per day", what="weighted posts"
+        frame, colors, title="Activity over time", y_title="Weighted posts per day", what="weighted posts"
     )
 
 
 def characters_density(
-    frame: pl.DataFrame, params: AnalysisParams, projects: list[str] | None = None
+    frame: pl.DataFrame, params: AnalysisParams, colors: Mapping[str, str] | None = None
 ) -> alt.TopLevelMixin:
     """Stacked areas: smoothed characters of comments and notes per day per project."""
     return _density(
         frame,
-        projects,
+        colors,
         title="Character generation: characters written per day",
         y_title="Characters per day",
         what="characters written in comments and notes",

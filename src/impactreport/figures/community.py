@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import altair as alt
 import polars as pl
 
@@ -26,13 +28,18 @@ RETURNING_COLOR = "#0072B2"  # Okabe-Ito blue
 UNANSWERED_COLOR = "#BBBBBB"
 
 
-def _hours(value: float) -> str:
-    """``3.2 hours`` / ``2.5 days`` for a sentence."""
-    return f"{value:,.1f} hours" if value < 48 else f"{value / 24:,.1f} days"
+#: From this many hours on a duration is written in days (the one rule of the text and the figures).
+DAYS_FROM_HOURS = 48.0
+
+
+def duration(hours: float) -> str:
+    """``3.2 hours`` below 48 hours, ``3.7 days`` from 48 hours on (one decimal, thousands separators):
+    how a time to first response is written in the figure and, with the same rule, in the text."""
+    return f"{hours:,.1f} hours" if hours < DAYS_FROM_HOURS else f"{hours / 24:,.1f} days"
 
 
 def first_response(
-    frame: pl.DataFrame, params: AnalysisParams, projects: list[str] | None = None
+    frame: pl.DataFrame, params: AnalysisParams, colors: Mapping[str, str] | None = None
 ) -> alt.TopLevelMixin:
     """Per project: each answered discussion's hours to first response (log axis), the median as a tick,
     and beside it the unanswered discussions as a bar (kept apart: they have no time)."""
@@ -41,8 +48,8 @@ def first_response(
         return theme.apply(
             theme.placeholder("No discussions opened"), title=title, description="No discussions to show."
         )
-    present = set(frame["project"].to_list())
-    names = [name for name in (projects or sorted(present, key=str.lower)) if name in present]
+    colors = colors if colors is not None else theme.project_colors(frame["project"].unique().to_list())
+    names = theme.shown_projects(frame, colors)
     per_project = (
         frame.group_by("project", maintain_order=True)
         .agg(
@@ -51,10 +58,12 @@ def first_response(
             median=pl.col("hours").median(),
         )
         .with_columns(label=printable(pl.col("project")))
+        # a median of 0 hours (a response in the opening minute) is drawn at one minute, as its ticks
+        .with_columns(drawn=pl.col("median").clip(lower_bound=FLOOR_HOURS))
     )
     labels = dict(zip(per_project["project"].to_list(), per_project["label"].to_list(), strict=True))
     order = [labels[name] for name in names]
-    colors = theme.project_scale(order)
+    scale = theme.project_scale(order, {labels[name]: colors[name] for name in names if name in colors})
     answered = frame.filter(pl.col("answered")).with_columns(
         label=pl.col("project").replace_strict(labels, return_dtype=pl.String),
         drawn=pl.col("hours").clip(lower_bound=FLOOR_HOURS),
@@ -64,7 +73,7 @@ def first_response(
     x = alt.X(
         "drawn:Q",
         title="Time to first response (log scale)",
-        scale=alt.Scale(type="log", domain=[FLOOR_HOURS, largest * 1.5]),
+        scale=alt.Scale(type="log", domain=[FLOOR_HOURS, largest * 1.5], clamp=True),
         axis=alt.Axis(values=[t for t in TICKS if t <= largest * 1.5], labelExpr=TICK_LABELS),
     )
     binned = answered.height > params.max_points
@@ -79,22 +88,22 @@ def first_response(
         points = (
             alt.Chart(theme.values(answered, ["label", "drawn", "discussions"]))
             .mark_tick(thickness=2)
-            .encode(x=x, y=y, color=alt.Color("label:N", scale=colors, legend=None),
+            .encode(x=x, y=y, color=alt.Color("label:N", scale=scale, legend=None),
                     opacity=alt.Opacity("discussions:Q", scale=alt.Scale(range=[0.15, 1]), legend=None),
                     tooltip=["label:N", alt.Tooltip("drawn:Q", format=",.2r", title="hours"),
-                             alt.Tooltip("discussions:Q", format=",")])
+                             alt.Tooltip("discussions:Q", format=theme.COUNT_FORMAT)])
         )  # fmt: skip
     else:
         points = (
             alt.Chart(theme.values(answered, ["label", "drawn", "hours"]))
             .mark_tick(thickness=1.5, opacity=0.6)
-            .encode(x=x, y=y, color=alt.Color("label:N", scale=colors, legend=None),
+            .encode(x=x, y=y, color=alt.Color("label:N", scale=scale, legend=None),
                     tooltip=["label:N", alt.Tooltip("hours:Q", format=",.1f", title="hours")])
         )  # fmt: skip
     medians = (
-        alt.Chart(theme.values(per_project.drop_nulls("median"), ["label", "median"]))
+        alt.Chart(theme.values(per_project.drop_nulls("median"), ["label", "median", "drawn"]))
         .mark_point(shape="diamond", filled=True, size=90, color=theme.TEXT)
-        .encode(x=alt.X("median:Q"), y=y,
+        .encode(x=x, y=y,
                 tooltip=["label:N", alt.Tooltip("median:Q", format=",.1f", title="median hours")])
     )  # fmt: skip
     rules = (
@@ -109,13 +118,17 @@ def first_response(
         alt.Chart(theme.values(per_project, ["label", "unanswered"]))
         .mark_bar(color=UNANSWERED_COLOR)
         .encode(
-            x=alt.X("unanswered:Q", title="Unanswered", axis=alt.Axis(values=whole_ticks(most), format="d")),
+            x=alt.X(
+                "unanswered:Q",
+                title="Unanswered",
+                axis=alt.Axis(values=whole_ticks(most), format=theme.COUNT_FORMAT),
+            ),
             y=alt.Y("label:N", sort=order, axis=None),
-            tooltip=["label:N", alt.Tooltip("unanswered:Q", format=",")],
+            tooltip=["label:N", alt.Tooltip("unanswered:Q", format=theme.COUNT_FORMAT)],
         )
     )
     missing_numbers = missing.mark_text(align="left", dx=3, fontSize=10, color=theme.MUTED).encode(
-        text=alt.Text("unanswered:Q", format=",")
+        text=alt.Text("unanswered:Q", format=theme.COUNT_FORMAT)
     )
     right = alt.layer(missing, missing_numbers).properties(width=90, height=height)
     total_answered = int(per_project["answered"].sum())
@@ -124,7 +137,7 @@ def first_response(
     median = hours.median()
     within_day = int((hours <= WITHIN_24H).sum())
     overall = (
-        f"median {_hours(float(median))}" if isinstance(median, int | float) else "no discussion answered"
+        f"median {duration(float(median))}" if isinstance(median, int | float) else "no discussion answered"
     )
     counts = (
         f"{total_answered:,} answered ({overall}; {within_day:,} within a day), "
@@ -165,12 +178,14 @@ def contributors_over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.T
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
             x=x, x2="month_end:T",
-            y=alt.Y("bottom:Q", title="Contributors active in the month"), y2="top:Q",
+            y=alt.Y("bottom:Q", title="Contributors active in the month",
+                    axis=alt.Axis(format=theme.COUNT_FORMAT)), y2="top:Q",
+            # the legend above the plot, in one row: inside it, it would cover the cumulative line
             color=alt.Color("kind:N", title=None,
                             scale=alt.Scale(domain=["new", "returning"], range=[NEW_COLOR, RETURNING_COLOR]),
-                            legend=alt.Legend(orient="top-left")),
+                            legend=alt.Legend(orient="top", direction="horizontal", symbolType="square")),
             tooltip=[alt.Tooltip("month:T", format=theme.DATE_FORMAT, timeUnit="utcyearmonth"),
-                     "kind:N", alt.Tooltip("value:Q", format=",", title="contributors")],
+                     "kind:N", alt.Tooltip("value:Q", format=theme.COUNT_FORMAT, title="contributors")],
         )
     )  # fmt: skip
     middle = frame.with_columns(middle=pl.col("month").dt.offset_by("15d"))
@@ -179,10 +194,11 @@ def contributors_over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.T
         .mark_line(color=theme.TEXT, strokeWidth=1.5, point=alt.OverlayMarkDef(size=12, color=theme.TEXT))
         .encode(
             x=alt.X("middle:T", scale=alt.Scale(type="utc", domain=domain)),
-            y=alt.Y("cumulative:Q", title="Contributors so far (line)", axis=alt.Axis(titleColor=theme.TEXT)),
+            y=alt.Y("cumulative:Q", title="Contributors so far (line)",
+                    axis=alt.Axis(titleColor=theme.TEXT, format=theme.COUNT_FORMAT)),
             tooltip=[alt.Tooltip("middle:T", format=theme.DATE_FORMAT, timeUnit="utcyearmonth",
                                  title="month"),
-                     alt.Tooltip("cumulative:Q", format=",")],
+                     alt.Tooltip("cumulative:Q", format=theme.COUNT_FORMAT)],
         )
     )  # fmt: skip
     layered = (

@@ -33,6 +33,7 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     order = shown["user"].to_list()
     data = theme.values(shown, ["user", "characters", "posts", "words", "level", "projects", "team"])
     floor = max(1.0, lowest / 2)
+    ticks = theme.powers_of_ten(floor, 10 * theme.largest(shown["characters"]))
     # only levels that have bars: users at or below the lowest threshold are not drawn
     level_scale = alt.Scale(domain=labels[:-1], range=list(theme.LEVEL_COLORS[: len(labels) - 1]))
     bars = (
@@ -43,17 +44,18 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
             y=alt.Y("user:N", sort=order, title=None, axis=alt.Axis(labelFontSize=11)),
             x=alt.X("characters:Q", scale=alt.Scale(type="log", domainMin=floor),
                     title="Characters (log scale)",
-                    axis=alt.Axis(format="~s")),
+                    axis=alt.Axis(format=theme.COUNT_FORMAT, values=ticks)),
             x2="base:Q",
             color=alt.Color("level:N", scale=level_scale, title="Level", legend=alt.Legend(orient="bottom")),
-            tooltip=["user:N", alt.Tooltip("characters:Q", format=","), alt.Tooltip("posts:Q", format=","),
-                     alt.Tooltip("words:Q", format=","), "projects:N"],
+            tooltip=["user:N", alt.Tooltip("characters:Q", format=theme.COUNT_FORMAT),
+                     alt.Tooltip("posts:Q", format=theme.COUNT_FORMAT),
+                     alt.Tooltip("words:Q", format=theme.COUNT_FORMAT), "projects:N"],
         )
     )  # fmt: skip
     # the number sits inside the end of its bar (a bar is at least a factor 2 long on the log scale,
     # room for four digits), so no threshold line runs through it; white on the darkest level
     values = bars.mark_text(align="right", dx=-3, fontSize=10).encode(
-        text=alt.Text("characters:Q", format=","),
+        text=alt.Text("characters:Q", format=theme.COUNT_FORMAT),
         color=alt.condition(
             f"datum.level == {json.dumps(labels[0])}", alt.value("white"), alt.value("#111111")
         ),

@@ -1,6 +1,6 @@
 """Cumulative contribution chart (after the Rephetio report): stacked √ cumulative characters per user.
 
-Labels ("Daniel Himmelstein 512.3K") sit right of the plot at their band's height at the last day;
+Labels ("Daniel Himmelstein 512,345") sit right of the plot at their band's height at the last day;
 where bands are too thin for their labels, the labels are spread apart vertically (at least one
 line apart) and a leader line in the band's colour joins each label to its band.
 """
@@ -96,7 +96,7 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     y_axis = (
         alt.Axis(labels=False, ticks=False, grid=False, title="√ cumulative characters (bands stacked)")
         if params.sqrt
-        else alt.Axis(format="~s", title="Cumulative characters (stacked)")
+        else alt.Axis(format=theme.COUNT_FORMAT, title="Cumulative characters (stacked)")
     )
     bands = (
         alt.Chart(theme.values(frame, ["user", "order", "date", "y0", "y1", "total"], digits=5))
@@ -107,7 +107,7 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
             y2="y1:Q",
             color=alt.Color("user:N", scale=scale, sort=users, legend=None),
             detail="order:Q",
-            tooltip=["user:N", alt.Tooltip("total:Q", format=",", title="Total characters")],
+            tooltip=["user:N", alt.Tooltip("total:Q", format=theme.COUNT_FORMAT, title="Total characters")],
         )
     )
     leader_rows = []
@@ -157,7 +157,7 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         f"Band height = {'√ ' if params.sqrt else ''}cumulative characters of comments and notes "
         f"(Gaussian kernel, {params.cumulative_bandwidth:g} days)",
         f"{len(users)} contributors stacked by first contribution (earliest at the bottom); "
-        f"labelled: > {params.label_threshold:,} characters"
+        f"labelled: > {params.label_min:,} characters"
         + (f" (the {labels.height} largest of {labelled})" if labels.height < labelled else ""),
     ]
     top = totals.row(0, named=True)
@@ -166,7 +166,7 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         f"{start:%b %Y} to {last:%b %Y}, smoothed with a Gaussian kernel of "
         f"{params.cumulative_bandwidth:g} days; "
         f"{len(users)} bands ordered by first contribution. {labels.height} contributors with "
-        f"{threshold_phrase(params.label_threshold)} are labelled with name and total: "
+        f"{threshold_phrase(params.label_min)} are labelled with name and total: "
         + ", ".join(labels.sort("total", descending=True)["label"].to_list())
         + f". The largest is {top['user']} with {top['total']:,} characters."
     )

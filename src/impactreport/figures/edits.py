@@ -9,6 +9,7 @@ Weeks in which no project has a snapshot are shaded grey: nothing could be seen 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 import altair as alt
@@ -18,13 +19,14 @@ from impactreport.analyses import AnalysisParams
 from impactreport.history.edits import NAMED_RERENDER_DAYS, RERENDER_SCHEMA
 
 from . import theme
-from .activity import projects_in
 
 TITLE = "Revisions and edited characters per week"
 RERENDER_COLOR = "#D55E00"  # Okabe-Ito vermilion: apart from the project colours
 GAP_COLOR = "#EEEEEE"
 PANEL_HEIGHT = 180
 LABEL_STEP = 15  # px between stacked re-render labels
+#: The characters axis is diverging (inserted up, deleted down, as its title says): labels are sizes.
+UNSIGNED = "replace(replace(datum.label, '\u2212', ''), '-', '')"
 
 
 def _day(value: date) -> str:
@@ -81,29 +83,28 @@ def chart(
     frame: pl.DataFrame,
     rerender_days: pl.DataFrame | None = None,
     params: AnalysisParams | None = None,
-    projects: list[str] | None = None,
+    colors: Mapping[str, str] | None = None,
 ) -> alt.TopLevelMixin:
     """Two panels (revisions; characters inserted up, deleted down) stacked by project, per ISO week."""
     days = rerender_days if rerender_days is not None else pl.DataFrame(schema=RERENDER_SCHEMA)
     if frame.is_empty() or (frame["revisions"].sum() == 0 and days.is_empty()):
         message = "No revision or re-render seen between these snapshots"
         return theme.apply(theme.placeholder(message), title=TITLE, description=message + ".")
-    names = projects_in(frame, projects)
+    colors = colors if colors is not None else theme.project_colors(frame["project"].unique().to_list())
     active = frame.filter((pl.col("revisions") > 0) | (pl.col("inserted") > 0) | (pl.col("deleted") > 0))
-    shown = [name for name in names if name in set(active["project"].to_list())] or names
+    # every project keeps its colour of the other charts; the legend lists those with edits
+    names = theme.shown_projects(active, colors)
     first, last = theme.first_last(frame["start"], frame["end"])
     start, end = first.date(), last.date()
     domain = [f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"]
     x = theme.time_x("start", start, end, title=None, domain=domain)
-    # every project keeps its colour of the other charts; the legend lists those with edits
-    color = alt.Color("project:N", scale=theme.project_scale(names), title="Project",
-                      legend=alt.Legend(values=shown))  # fmt: skip
+    color = alt.Color("project:N", scale=theme.project_scale(names, colors), title="Project")
     tooltip = [
         "project:N",
         alt.Tooltip("week:T", format="%d %b %Y", timeUnit="utcyearmonthdate", title="Week of"),
-        alt.Tooltip("revisions:Q", format=","),
-        alt.Tooltip("inserted:Q", format=","),
-        alt.Tooltip("deleted:Q", format=","),
+        alt.Tooltip("revisions:Q", format=theme.COUNT_FORMAT),
+        alt.Tooltip("inserted:Q", format=theme.COUNT_FORMAT),
+        alt.Tooltip("deleted:Q", format=theme.COUNT_FORMAT),
     ]
     columns = ["project", "week", "start", "end", "revisions", "inserted", "deleted", "bottom", "top"]
     stacked = _stacked(frame, "revisions", names)
@@ -117,7 +118,11 @@ def chart(
                 y2="top:Q", color=color, tooltip=tooltip)
     )  # fmt: skip
     characters = pl.concat([_stacked(frame, "inserted", names), _stacked(frame, "deleted", names, -1)])
-    y = alt.Y("bottom:Q", title=["Characters", "inserted ↑ deleted ↓"], axis=alt.Axis(format=",d"))
+    y = alt.Y(
+        "bottom:Q",
+        title=["Characters", "inserted ↑ deleted ↓"],
+        axis=alt.Axis(format=",d", labelExpr=UNSIGNED),
+    )
     edited = (
         alt.Chart(theme.values(characters, [*columns, "what"]))
         .mark_rect(stroke="white", strokeWidth=0.5)
@@ -141,7 +146,7 @@ def chart(
             .mark_rule(color=RERENDER_COLOR, strokeDash=[4, 3], strokeWidth=1.2)
             .encode(x=alt.X("moment:T"), tooltip=[
                 alt.Tooltip("day:T", format="%d %b %Y", timeUnit="utcyearmonthdate", title="Re-render day"),
-                alt.Tooltip("rerenders:Q", format=",", title="re-renders")])
+                alt.Tooltip("rerenders:Q", format=theme.COUNT_FORMAT, title="re-renders")])
         )  # fmt: skip
     labelled = rules.drop_nulls("label")
     labels: list[alt.Chart] = []

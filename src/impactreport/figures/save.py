@@ -10,14 +10,17 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import vl_convert as vlc
 
 from impactreport.errors import InputError
 from impactreport.files import write_atomic
+
+from .provenance import USERMETA, pdf_with_info, png_with_text, svg_with_metadata
 
 FORMATS = ("svg", "png", "pdf")
 
@@ -88,30 +91,47 @@ def render(chart: alt.TopLevelMixin | dict, fmt: str, *, scale: float = 2) -> by
 
 
 def save_chart(
-    chart: alt.TopLevelMixin,
+    chart: alt.TopLevelMixin | dict,
     out_dir: str | Path,
     name: str,
     *,
     formats: Sequence[str] = FORMATS,
     scale: float = 2,
 ) -> list[Path]:
-    """Write ``out_dir/<name>.<format>`` for each format; returns the paths written."""
+    """Write ``out_dir/<name>.<format>`` for each format; returns the paths written.
+
+    The chart's metadata (``usermeta``, :func:`.provenance.figure_metadata`: title, alt text, period,
+    version, data fingerprint, parameters, citation) goes into every file: PNG text chunks, an SVG
+    ``<metadata>`` block, the PDF's information dictionary.
+    """
     unknown = [fmt for fmt in formats if fmt not in FORMATS]
     if unknown:
         raise ValueError(f"unknown figure format(s) {', '.join(unknown)}; use {', '.join(FORMATS)}")
-    svg = render(chart, "svg").decode("utf-8")
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    svg = render(spec, "svg").decode("utf-8")
+    entries = metadata_of(spec)
     written: list[Path] = []
     for fmt in formats:
         path = Path(out_dir) / f"{name}.{fmt}"
-        write_atomic(path, from_svg(svg, fmt, scale=scale))
+        write_atomic(path, from_svg(svg, fmt, scale=scale, metadata=entries))
         written.append(path)
     return written
 
 
-def from_svg(svg: str, fmt: str, *, scale: float = 2) -> bytes:
-    """Convert a rendered SVG (Vega runs once per chart, not once per format)."""
+def metadata_of(spec: Mapping[str, Any]) -> dict[str, str]:
+    """The metadata a chart carries (``spec["usermeta"]["impactreport"]``; empty when none)."""
+    meta = spec.get("usermeta")
+    entries = meta.get(USERMETA) if isinstance(meta, Mapping) else None
+    return {str(k): str(v) for k, v in entries.items()} if isinstance(entries, Mapping) else {}
+
+
+def from_svg(svg: str, fmt: str, *, scale: float = 2, metadata: Mapping[str, str] | None = None) -> bytes:
+    """Convert a rendered SVG (Vega runs once per chart, not once per format), with ``metadata`` written
+    into the file (:mod:`.provenance`)."""
     if fmt == "svg":
-        return svg.encode("utf-8")
+        return (svg_with_metadata(svg, metadata) if metadata else svg).encode("utf-8")
     if fmt == "png":
-        return vlc.svg_to_png(svg, scale=scale)
-    return vlc.svg_to_pdf(svg)
+        png = vlc.svg_to_png(svg, scale=scale)
+        return png_with_text(png, metadata) if metadata else png
+    pdf = vlc.svg_to_pdf(svg)
+    return pdf_with_info(pdf, metadata) if metadata else pdf

@@ -1,13 +1,17 @@
 """The one look of every chart: fonts, colour-blind-safe palettes, date axes, titles, placeholders.
 
 Projects use Paul Tol's "muted" scheme (designed to stay distinguishable with colour-vision
-deficiencies; 9 colours plus grey); post kinds use Okabe-Ito colours; many users (stacked bands,
-where neighbours must differ) cycle Tableau 20, with white separators between bands.
+deficiencies; 9 colours) and then five of Tol's "vibrant" colours, one colour per project in every chart
+(:func:`project_colors`); post kinds use Okabe-Ito colours; many users (stacked bands, where neighbours
+must differ) cycle Tableau 20, with white separators between bands; the top discussions of the views
+chart have their own colours (:data:`SERIES_COLORS`), never a project's. Numbers are written in full
+with thousands separators (``127,098``), as the text and the tables write them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -23,11 +27,17 @@ MUTED = "#555555"
 WIDTH = 640
 HEIGHT = 320
 
-#: Paul Tol "muted" (colour-blind safe), then its pale grey.
+#: Paul Tol "muted" (colour-blind safe), then the colours of Tol's "vibrant" scheme that differ from them
+#: (no grey: grey means "others" and "unanswered"). Beyond 14 projects colours repeat.
 PROJECT_COLORS = (
     "#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
-    "#DDCC77", "#CC6677", "#882255", "#AA4499", "#BBBBBB",
+    "#DDCC77", "#CC6677", "#882255", "#AA4499",
+    "#EE7733", "#0077BB", "#EE3377", "#CC3311", "#BBCC33",
 )  # fmt: skip
+#: Lines that are not projects (the most viewed discussions): Tableau 10, apart from the project colours.
+SERIES_COLORS = ("#4E79A7", "#F28E2B", "#E15759", "#59A14F", "#B07AA1", "#9C755F", "#EDC948", "#76B7B2")
+#: A total drawn beside other series (not a project: no project colour).
+TOTAL_COLOR = "#444444"
 #: Okabe-Ito for threads, comments, notes.
 KIND_COLORS = {"threads": "#0072B2", "comments": "#E69F00", "notes": "#009E73"}
 #: Tableau 20: a long qualitative palette for many users (adjacent bands differ).
@@ -68,14 +78,67 @@ def apply(
     return chart.properties(title=heading, description=description).configure(**config)
 
 
+def scoped(chart: alt.TopLevelMixin, line: str) -> alt.TopLevelMixin:
+    """``chart`` with ``line`` (the period it shows: ``Period: 1 Sep 2016 to 31 Aug 2017``) as the first
+    line of its subtitle and the last sentence of its alt text."""
+    if not line:
+        return chart
+    text, lines = heading_of(chart)
+    description = str(getattr(chart, "description", "")).rstrip()
+    return chart.properties(
+        title=alt.TitleParams(text, subtitle=[line, *lines]), description=f"{description} {line}."
+    )
+
+
+def heading_of(chart: alt.TopLevelMixin) -> tuple[str, list[str]]:
+    """A chart's title and subtitle lines (as :func:`apply` set them)."""
+    heading = getattr(chart, "title", "")
+    text = getattr(heading, "text", heading)
+    subtitle: Any = getattr(heading, "subtitle", alt.Undefined)
+    if isinstance(subtitle, str):
+        return str(text), [subtitle]
+    return str(text), [] if subtitle is alt.Undefined else [str(line) for line in subtitle]
+
+
 def cycle(colors: tuple[str, ...], count: int) -> list[str]:
     """``count`` colours, repeating the palette when there are more series than colours."""
     return [colors[index % len(colors)] for index in range(count)]
 
 
-def project_scale(projects: list[str]) -> alt.Scale:
-    """A fixed project → colour mapping, so a project has the same colour in every chart."""
-    return alt.Scale(domain=projects, range=cycle(PROJECT_COLORS, len(projects)))
+def project_colors(projects: Iterable[tuple[str, str]] | Iterable[str]) -> dict[str, str]:
+    """The one project → colour mapping of every chart: the data's projects (``(source, project)`` pairs,
+    or bare names), sorted by source and then by name ignoring case, take the palette in that order.
+
+    Why sorted over every project of the data (not only those drawn): a project keeps its colour in every
+    chart, in every period of the same data and between renders; a name found in two sources keeps the
+    colour of its first. Projects beyond the palette's length repeat its colours from the start.
+    """
+    pairs = sorted(
+        {(("", item) if isinstance(item, str) else (str(item[0] or ""), str(item[1]))) for item in projects},
+        key=lambda pair: (pair[0].lower(), pair[1].lower(), pair[1]),
+    )
+    colors: dict[str, str] = {}
+    for _, name in pairs:
+        colors.setdefault(name, PROJECT_COLORS[len(colors) % len(PROJECT_COLORS)])
+    return colors
+
+
+def project_scale(shown: Sequence[str], colors: Mapping[str, str] | None = None) -> alt.Scale:
+    """The colour scale of a chart drawing the projects ``shown`` (its legend lists exactly them), each in
+    its colour of :func:`project_colors` (``colors``; default: the mapping of ``shown`` alone)."""
+    mapping = colors if colors is not None else project_colors(shown)
+    fallback = project_colors(shown)
+    return alt.Scale(domain=list(shown), range=[mapping.get(name, fallback[name]) for name in shown])
+
+
+def shown_projects(frame: pl.DataFrame, colors: Mapping[str, str], *, value: str | None = None) -> list[str]:
+    """The projects a chart of ``frame`` draws (with a non-zero ``value`` when given), in the order of
+    ``colors`` (then any others by name): what its legend lists. A project without activity is not drawn,
+    so it is not in the legend either."""
+    rows = frame if value is None else frame.filter(pl.col(value).fill_null(0).fill_nan(0) != 0)
+    present = set(rows["project"].drop_nulls().to_list())
+    ordered = [name for name in colors if name in present]
+    return ordered + sorted(present - set(ordered), key=str.lower)
 
 
 def user_scale(users: list[str]) -> alt.Scale:
@@ -130,6 +193,18 @@ def number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
 
 
+#: The d3 format of every count on an axis, a label or a tooltip: ``127,098`` (never ``127k``), as the
+#: text and the tables write numbers.
+COUNT_FORMAT = ",~f"
+
+
+def powers_of_ten(low: float, high: float) -> list[int]:
+    """Ticks 1, 10, 100, … between ``low`` and ``high`` for a log axis whose labels are full numbers
+    (``1,000,000`` does not fit between ``1,000`` and ``2,000``)."""
+    ticks = [10**exponent for exponent in range(0, 13)]
+    return [tick for tick in ticks if low <= tick <= high] or [ticks[0]]
+
+
 def placeholder(message: str, *, width: int = WIDTH, height: int = 80) -> alt.Chart:
     """A chart that only says why there is nothing to show (e.g. a single snapshot)."""
     return (
@@ -157,7 +232,12 @@ def values(frame, columns: list[str] | None = None, *, digits: int = 6) -> alt.D
             for name, dtype in frame.schema.items()
             if isinstance(dtype, pl.Datetime)
         ]
-        + [pl.col(name).round_sig_figs(digits) for name, dtype in frame.schema.items() if dtype == pl.Float64]
+        # NaN is no number to draw (JSON has none): null
+        + [
+            pl.col(name).round_sig_figs(digits).fill_nan(None)
+            for name, dtype in frame.schema.items()
+            if dtype == pl.Float64
+        ]
     )
     return alt.Data(values=frame.write_json(), format=alt.DataFormat(type="json"))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import altair as alt
 import polars as pl
 
@@ -13,7 +15,7 @@ TOP = 25
 
 
 def chart(
-    frame: pl.DataFrame, params: AnalysisParams, projects: list[str] | None = None
+    frame: pl.DataFrame, params: AnalysisParams, colors: Mapping[str, str] | None = None
 ) -> alt.TopLevelMixin:
     """Horizontal bars: views of the most viewed discussions and documents, coloured by project."""
     title = "Most viewed discussions and documents"
@@ -31,7 +33,8 @@ def chart(
         .then(pl.col("item") + " #" + pl.col("id").cast(pl.String))
         .otherwise(pl.col("item"))
     )
-    names = projects or sorted(frame["project"].unique().to_list(), key=str.lower)
+    colors = colors if colors is not None else theme.project_colors(frame["project"].unique().to_list())
+    names = theme.shown_projects(shown, colors)  # the legend: projects with a bar
     axis_title, basis = "Page views (newest snapshot)", "newest snapshot"
     if "views_from" in frame.columns:  # views gained in a period (analyses.views.views_gained)
         basis = "gained " + _between(frame)
@@ -44,14 +47,15 @@ def chart(
             "views:Q",
             title=axis_title,
             scale=alt.Scale(domainMax=theme.largest(shown["views"], 1.0) * 1.18),
+            axis=alt.Axis(format=theme.COUNT_FORMAT),
         ),
     )
     bars = base.mark_bar().encode(
-        color=alt.Color("project:N", scale=theme.project_scale(names), title="Project"),
-        tooltip=["item:N", "project:N", alt.Tooltip("views:Q", format=","), "link:N"],
+        color=alt.Color("project:N", scale=theme.project_scale(names, colors), title="Project"),
+        tooltip=["item:N", "project:N", alt.Tooltip("views:Q", format=theme.COUNT_FORMAT), "link:N"],
     )  # fmt: skip
     numbers = base.mark_text(align="left", dx=3, fontSize=10, color=theme.MUTED).encode(
-        text=alt.Text("views:Q", format=",")
+        text=alt.Text("views:Q", format=theme.COUNT_FORMAT)
     )
     layered = alt.layer(bars, numbers).properties(width=theme.WIDTH - 200, height=max(120, 16 * shown.height))
     total = int(frame["views"].sum())
@@ -63,6 +67,13 @@ def chart(
     )
     subtitle = f"Top {shown.height} of {frame.height:,}; {total:,} views in all"
     return theme.apply(layered, title=title, subtitle=subtitle, description=description)
+
+
+def growth(rate: float | None) -> str:
+    """``+1,222/month``; ``seen on one day`` for a series without growth (never ``+nan/month``)."""
+    if rate is None or rate != rate:  # null or NaN
+        return "seen on one day"
+    return f"{rate:+,.0f}/month"
 
 
 def _between(frame: pl.DataFrame) -> str:
@@ -85,7 +96,7 @@ def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         message = "Views over time need two or more snapshots with views (one or none found)"
         return theme.apply(theme.placeholder(message), title=title, description=message + ".")
     legend_of = {
-        series: f"{series} ({rate:+,.0f}/month)"
+        series: f"{series} ({growth(rate)})"
         for series, rate in frame.unique("series").select("series", "growth_per_month").iter_rows()
     }
     frame = frame.with_columns(legend=pl.col("series").replace_strict(legend_of, return_dtype=pl.String))
@@ -94,12 +105,12 @@ def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     threads = frame.filter(pl.col("kind") != "total")
     total_chart = (
         alt.Chart(theme.values(total, ["date", "views", "legend"]))
-        .mark_line(point=alt.OverlayMarkDef(size=18), color=theme.PROJECT_COLORS[0])
+        .mark_line(point=alt.OverlayMarkDef(size=18, color=theme.TOTAL_COLOR), color=theme.TOTAL_COLOR)
         .encode(
             x=theme.time_x("date", start, end, title=None),
-            y=alt.Y("views:Q", title="Total page views", axis=alt.Axis(format="~s")),
+            y=alt.Y("views:Q", title="Total page views", axis=alt.Axis(format=theme.COUNT_FORMAT)),
             tooltip=[alt.Tooltip("date:T", format="%d %b %Y", timeUnit="utcyearmonthdate"),
-                     alt.Tooltip("views:Q", format=",")],
+                     alt.Tooltip("views:Q", format=theme.COUNT_FORMAT)],
         )
         .properties(width=theme.WIDTH, height=180, title=total["legend"][0])
     )  # fmt: skip
@@ -109,22 +120,23 @@ def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         .mark_line(point=alt.OverlayMarkDef(size=14))
         .encode(
             x=theme.time_x("date", start, end, title=None),
-            y=alt.Y("views:Q", title="Page views"),
+            y=alt.Y("views:Q", title="Page views", axis=alt.Axis(format=theme.COUNT_FORMAT)),
             color=alt.Color("legend:N", sort=legends, title=None,
                             scale=alt.Scale(domain=legends,
-                                            range=theme.cycle(theme.PROJECT_COLORS, len(legends))),
+                                            range=theme.cycle(theme.SERIES_COLORS, len(legends))),
                             legend=alt.Legend(orient="bottom", columns=1, labelLimit=0)),
             tooltip=["legend:N", alt.Tooltip("date:T", format="%d %b %Y", timeUnit="utcyearmonthdate"),
-                     alt.Tooltip("views:Q", format=",")],
+                     alt.Tooltip("views:Q", format=theme.COUNT_FORMAT)],
         )
         .properties(width=theme.WIDTH, height=220, title=f"The {len(legends)} most viewed discussions")
     )  # fmt: skip
     days = total.height
     first, last = total["views"][0], total["views"][-1]
-    growth = total["growth_per_month"][0]
+    rate = total["growth_per_month"][0]
+    per_month = f" (about {rate:,.0f} per month)" if rate is not None else ""
     description = (
         f"Line charts of page views in {days} snapshots from {start:%d %b %Y} to {end:%d %b %Y}: total views "
-        f"grew from {first:,} to {last:,} (about {growth:,.0f} per month); below, the {len(legends)} "
+        f"grew from {first:,} to {last:,}{per_month}; below, the {len(legends)} "
         f"most viewed "
         f"discussions: " + "; ".join(legends) + "."
     )

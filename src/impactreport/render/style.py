@@ -35,3 +35,21 @@ pre { background: #f6f8fa; padding: 0.75rem; overflow-x: auto; border-radius: 6p
 @media (max-width: 700px) { table { display: block; overflow-x: auto; } }
 @media print { nav#TOC { display: none; } body { max-width: none; } }
 """
+
+#: Typst rules for the PDF (both engines put them in the document's header: Pandoc's and Quarto's Typst
+#: templates take ``header-includes``), after the template's own definitions and before the body.
+#:
+#: - Table cells: a smaller font, no hyphenation and no justification, so a name is never cut
+#:   ("thin-klab"), no gap opens between its words and the columns keep to their width.
+#: - A long table continues on the next page instead of leaving a half-empty page before it (Pandoc
+#:   writes ``kind: table``, Quarto ``quarto-float-tbl``); a caption above a table stays with the table's
+#:   first rows (``sticky``), as a heading stays with what follows it.
+#: - Figures stay where the text introduces them (no floats: a figure-heavy report read in order).
+TYPST = """\
+// impactreport: tables in the PDF (impactreport.render.style.TYPST)
+#show table: set text(size: 8.5pt, hyphenate: false)
+#show table: set par(justify: false)
+#show figure.where(kind: table): set block(breakable: true)
+#show figure.where(kind: "quarto-float-tbl"): set block(breakable: true)
+#show figure.caption.where(position: top): it => block(sticky: true, it)
+"""
