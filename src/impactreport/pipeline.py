@@ -280,7 +280,8 @@ def analyses(
         period=request.period,
         full=full,
     )
-    read = [versions.snapshots] if versions is not None else []
+    # the files read: as the report's manifest lists them (impactreport.citation.manifest_of)
+    read = [full.snapshots, *([versions.snapshots] if versions is not None else [])]
     scope = Scope.of(dataset.snapshots, request.period, request.paths, request.text_basis, read)
     return frames | {"scope": scope.to_frame()}
 
