@@ -19,7 +19,7 @@ from rich.table import Table
 from impactreport.cli.console import err_console, inert, notice, out_console, warn
 from impactreport.errors import InputError
 
-TO_FORMATS = {"html": ("html",), "pdf": ("pdf",), "docx": ("docx",), "all": ("html", "pdf")}
+TO_FORMATS = {"html": ("html",), "pdf": ("pdf",), "docx": ("docx",), "all": ("html", "pdf", "docx")}
 #: ``--timeout`` default, seconds (``impactreport.render.execute.TIMEOUT``; not imported from there so
 #: that ``--help`` does not load Jupyter).
 TIMEOUT = 1800
@@ -69,7 +69,7 @@ def _terminate(signum: int, _frame: object) -> None:
     type=click.Choice(sorted(TO_FORMATS)),
     default="all",
     show_default=True,
-    help="Output format: html, pdf (Typst), docx (Word) or all (html and pdf).",
+    help="Output format: html, pdf (Typst), docx (Word) or all three.",
 )
 @click.option(
     "-P",
@@ -104,7 +104,7 @@ def _terminate(signum: int, _frame: object) -> None:
 def command(
     to: str, params: tuple[str, ...], output_dir: str | None, engine: str, timeout: int, as_json: bool
 ) -> None:
-    """Render report/index.qmd to _output/index.html and _output/index.pdf (--to docx: index.docx).
+    """Render report/index.qmd to _output/index.html, _output/index.pdf and _output/index.docx.
 
     Progress goes to stderr, one line per stage, then the report's warnings and notes, one line each;
     the files written go to stdout.
