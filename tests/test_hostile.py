@@ -45,6 +45,7 @@ CASES: dict[str, str] = {
     "JSON nested 10**6 deep ended in a RecursionError": "test_hostile_input::test_json_nested_a_million_deep_is_one_line",
     "Discourse /latest.json answering {} or [1,2], a topic without id, a post without post_number": "test_fetch_malformed::test_a_malformed_discourse_response_is_one_line",
     "a GitHub issue without id ended in a KeyError": "test_fetch_malformed::test_a_github_issue_without_id_is_one_line",
+    "identities YAML nested 10**5 deep, or an alias tree": "test_identities::test_hostile_identities_yaml_is_one_line",
     "a read-only archive folder got a .history cache written into it": "test_history::test_read_only_folder_is_never_written",
 }
 

@@ -453,3 +453,22 @@ def test_quarto_render_shows_the_source_column(
     params = {"data": [str(path) for path in data], "identities": str(file)}
     render(("html",), params, project / "out", "quarto", root=project)
     check_combined_report(project / "out" / "index.html", data)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "ids.yml: nested too deeply to be a list of people"),
+        (
+            "- name: &a [x, x, x, x, x, x, x, x, x]\n- name: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n",
+            "ids.yml:2: YAML aliases (*name) are not allowed here",
+        ),
+    ],
+    ids=["nested 10**5 deep", "an alias tree"],
+)
+def test_hostile_identities_yaml_is_one_line(tmp_path: Path, text: str, message: str, capsys) -> None:
+    path = tmp_path / "ids.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_identities(path)
+    assert str(caught.value) == message.replace("ids.yml", str(path))

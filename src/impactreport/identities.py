@@ -132,6 +132,23 @@ def read_identities(path: str | Path) -> Identities:
     return parse_identities(read_user_text(path, "identities file"), str(path))
 
 
+#: Deepest nesting of ``[``/``{`` an identities file may have (a real one has 2).
+MAX_DEPTH = 32
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of flow brackets, counted naively (brackets in quoted names count too:
+    32 unmatched ones in names is no real file)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
 def parse_identities(text: str, shown: str = "identities") -> Identities:
     """Check and read the YAML text of an identities file (``shown`` names it in errors)."""
 
@@ -139,8 +156,19 @@ def parse_identities(text: str, shown: str = "identities") -> Identities:
         line = f":{node.start_mark.line + 1}" if node is not None else ""
         return InputError(f"{shown}{line}: {message}")
 
+    if _flow_depth(text) > MAX_DEPTH:  # PyYAML's parser slows down with depth long before it fails
+        raise InputError(f"{shown}: nested too deeply to be a list of people")
     try:
+        alias = next(
+            (e for e in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(e, yaml.AliasEvent)), None
+        )
+        if alias is not None:  # an alias tree expands exponentially: a list of people needs none
+            raise InputError(
+                f"{shown}:{alias.start_mark.line + 1}: YAML aliases (*name) are not allowed here"
+            )
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise InputError(f"{shown}: nested too deeply to be a list of people") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
