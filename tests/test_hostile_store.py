@@ -88,11 +88,6 @@ def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
-def without_lock(found: dict[str, str]) -> dict[str, str]:
-    """A :func:`tree` without the store's lock file, whose text is who holds it and since when."""
-    return {key: value for key, value in found.items() if key != "exports/.lock"}
-
-
 def tree(root: Path) -> dict[str, str]:
     """Every entry below ``root`` (relative path → sha256 of the bytes, ``-> target`` for a link)."""
     found: dict[str, str] = {}
