@@ -163,9 +163,8 @@ def parse_identities(text: str, shown: str = "identities") -> Identities:
             (e for e in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(e, yaml.AliasEvent)), None
         )
         if alias is not None:  # an alias tree expands exponentially: a list of people needs none
-            raise InputError(
-                f"{shown}:{alias.start_mark.line + 1}: YAML aliases (*name) are not allowed here"
-            )
+            line = f":{alias.start_mark.line + 1}" if alias.start_mark is not None else ""
+            raise InputError(f"{shown}{line}: YAML aliases (*name) are not allowed here")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
         raise InputError(f"{shown}: nested too deeply to be a list of people") from None
