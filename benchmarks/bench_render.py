@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from impactreport.history.cache import cache_dir
+from impactreport.render import DEFAULT_FORMATS
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IMPACTREPORT_SHARED", REPO.parent / "shared"))
@@ -36,7 +37,7 @@ SHARED = Path(os.environ.get("IMPACTREPORT_SHARED", REPO.parent / "shared"))
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", choices=("builtin", "quarto", "both"), default="both")
-    parser.add_argument("--to", choices=("html", "pdf", "all"), default="all")
+    parser.add_argument("--to", choices=("html", "pdf", "docx", "all"), default="all")
     parser.add_argument("--data", type=Path, help="a snapshot folder: render it cold, then warm")
     args = parser.parse_args()
     if args.data is not None:
@@ -48,7 +49,7 @@ def main() -> int:
         print(f"needs the Thinklab archive in {thinklab}", file=sys.stderr)
         return 2
     params = {"data": [str(thinklab / "latest"), str(thinklab / "snapshots")]}
-    formats = ("html", "pdf") if args.to == "all" else (args.to,)
+    formats = DEFAULT_FORMATS if args.to == "all" else (args.to,)
     engines = ("builtin", "quarto") if args.engine == "both" else (args.engine,)
     for engine in engines:
         if engine == "quarto" and find_quarto() is None:
@@ -72,7 +73,7 @@ def _text(html: Path) -> str:
 def cold_and_warm(data: Path, engine_choice: str, to: str) -> int:
     from impactreport.render import find_quarto, render
 
-    formats = ("html", "pdf") if to == "all" else (to,)
+    formats = DEFAULT_FORMATS if to == "all" else (to,)
     engines = ("builtin", "quarto") if engine_choice == "both" else (engine_choice,)
     for engine in engines:
         if engine == "quarto" and find_quarto() is None:
