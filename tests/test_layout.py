@@ -24,8 +24,9 @@ from pypdf import PdfReader
 from impactreport.analyses import AnalysisParams
 from impactreport.analyses.projects import inactive, is_active, no_activity_line
 from impactreport.figures import build_all, theme
-from impactreport.figures.community import FLOOR_HOURS, duration
+from impactreport.figures.community import FLOOR_HOURS
 from impactreport.figures.save import render
+from impactreport.labels import duration
 from impactreport.pipeline import Request, Result, run
 from impactreport.render.style import TYPST
 from impactreport.settings import Period

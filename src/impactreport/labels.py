@@ -88,3 +88,13 @@ def counted(value: object, singular: str, plural: str | None = None) -> str:
     one = isinstance(value, int) and not isinstance(value, bool) and value == 1
     shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
     return f"{shown} {singular if one else many}"
+
+
+#: From this many hours on, a time to first response is written in days.
+DAYS_FROM_HOURS = 48.0
+
+
+def duration(hours: float) -> str:
+    """``3.2 hours`` below 48 hours, ``3.7 days`` from 48 hours on (one decimal, thousands separators):
+    how a time to first response is written in the sentence and in its figure, one rule for both."""
+    return f"{hours:,.1f} hours" if hours < DAYS_FROM_HOURS else f"{hours / 24:,.1f} days"

@@ -33,6 +33,7 @@ from impactreport.comparison import (
 from impactreport.counting import Store, check_period, count_period
 from impactreport.errors import InputError
 from impactreport.identities import Identities, describe_team, resolve_identities, team_with
+from impactreport.labels import duration
 from impactreport.people import Team
 from impactreport.schema import Dataset
 from impactreport.settings import AwardPeriod, Period, ReportParams, award_periods
@@ -135,13 +136,13 @@ def community_sentences(stats: ImpactStats, period: Period) -> tuple[str, str]:
     response = stats.overall.first_response
     none = f"{response.unanswered:,} got none" if response.unanswered != 1 else "1 got none"
     if response.answered and response.median_hours is not None:
-        hours = f"{response.median_hours:,.1f}"
+        within = duration(response.median_hours)
         first = (
             f"Half of the {response.answered:,} answered discussions got a first response within "
-            f"{hours} hours; {none}."
+            f"{within}; {none}."
         )
         if response.answered == 1:
-            first = f"The one answered discussion got a first response within {hours} hours; {none}."
+            first = f"The one answered discussion got a first response within {within}; {none}."
     elif response.unanswered == 1:
         first = "The one discussion got no response from anyone but its opener."
     elif response.unanswered:
@@ -456,7 +457,7 @@ def run(
         measuring = None
         if versions is not None and has_history(versions):
             measuring = pool.submit(edit_history, versions, request, full)
-        frames = analyses(dataset, request, views, full)
+        frames = analyses(dataset, request, views, full, versions)
         say("Drawing figures")
         drawn = charts(frames, request)
         history = None

@@ -26,7 +26,7 @@ from impactreport.errors import InputError
 #: Characters of comments and notes per contributor (``contributors_over``, the contributors figure).
 THRESHOLDS: tuple[int, ...] = (500, 4000)
 #: Contributors named in the cumulative chart: more than this many characters.
-LABEL_THRESHOLD = 4500
+LABEL_THRESHOLD: int | None = None  # None: the highest of the thresholds (the text names them)
 WORDS_PER_PUBLICATION = 7000.0
 #: Weighted activity: a discussion counts 3, a comment 2, a note 1.
 WEIGHTS: Mapping[str, float] = {"threads": 3.0, "comments": 2.0, "notes": 1.0}
@@ -289,7 +289,7 @@ class ReportParams:
     bandwidth: float = BANDWIDTH
     char_bandwidth: float = CHAR_BANDWIDTH
     thresholds: tuple[int, ...] = THRESHOLDS
-    label_threshold: int = LABEL_THRESHOLD
+    label_threshold: int | None = LABEL_THRESHOLD
     text_basis: str = TEXT_BASIS
     title: str = TITLE
     author: str = ""
@@ -351,7 +351,7 @@ class ReportParams:
             out["authors"] = parse_authors(given["authors"], name("authors"))
         if "thresholds" in given:
             out["thresholds"] = parse_thresholds(given["thresholds"], name("thresholds"))
-        if "label_threshold" in given:
+        if "label_threshold" in given and given["label_threshold"] != "":
             label = _number(given["label_threshold"], name("label_threshold"), whole=True)
             out["label_threshold"] = int(label)
         if "text_basis" in given:

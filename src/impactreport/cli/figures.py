@@ -108,8 +108,8 @@ def files_table(written: dict[str, list[Path]], out: Path) -> Table:
     "--label-threshold",
     type=int,
     default=settings.LABEL_THRESHOLD,
-    show_default=True,
-    help=f"Name users with {settings.THRESHOLD_RULE} this many characters in the cumulative chart.",
+    help=f"Name users with {settings.THRESHOLD_RULE} this many characters in the cumulative chart "
+    "[default: the highest of --thresholds].",
 )
 @click.option(
     "--stream-threshold",
@@ -147,7 +147,7 @@ def command(
     cumulative_bandwidth: float,
     histogram_bin: str,
     thresholds: str,
-    label_threshold: int,
+    label_threshold: int | None,
     stream_threshold: int | None,
     exclude_users: tuple[str, ...],
     no_sqrt: bool,

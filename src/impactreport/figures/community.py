@@ -9,7 +9,7 @@ import polars as pl
 
 from impactreport.analyses import AnalysisParams
 from impactreport.community import WITHIN_7D, WITHIN_24H
-from impactreport.labels import printable
+from impactreport.labels import duration, printable
 
 from . import theme
 
@@ -26,16 +26,6 @@ BIN_DECADES = 0.02
 NEW_COLOR = "#E69F00"  # Okabe-Ito orange
 RETURNING_COLOR = "#0072B2"  # Okabe-Ito blue
 UNANSWERED_COLOR = "#BBBBBB"
-
-
-#: From this many hours on a duration is written in days (the one rule of the text and the figures).
-DAYS_FROM_HOURS = 48.0
-
-
-def duration(hours: float) -> str:
-    """``3.2 hours`` below 48 hours, ``3.7 days`` from 48 hours on (one decimal, thousands separators):
-    how a time to first response is written in the figure and, with the same rule, in the text."""
-    return f"{hours:,.1f} hours" if hours < DAYS_FROM_HOURS else f"{hours / 24:,.1f} days"
 
 
 def first_response(

@@ -36,8 +36,8 @@ pre { background: #f6f8fa; padding: 0.75rem; overflow-x: auto; border-radius: 6p
 @media print { nav#TOC { display: none; } body { max-width: none; } }
 """
 
-#: Typst rules for the PDF (both engines put them in the document's header: Pandoc's and Quarto's Typst
-#: templates take ``header-includes``), after the template's own definitions and before the body.
+#: Typst rules for the PDF. The report prints them as a raw ``{=typst}`` block near its top, which only
+#: the PDF reads: both engines and a plain ``quarto render`` apply them to everything after it.
 #:
 #: - Table cells: a smaller font, no hyphenation and no justification, so a name is never cut
 #:   ("thin-klab"), no gap opens between its words and the columns keep to their width.
