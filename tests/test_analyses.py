@@ -311,7 +311,13 @@ def test_views_table_matches_raw_json(everything: Dataset, latest_dir: Path) -> 
     top = views.top_discussions(frame, AnalysisParams(top_discussions=3))
     best = max((e for e in expected if e[0] == "discussion"), key=lambda e: e[2])
     assert top["id"][0] == best[1] and top.height == 3
-    assert top["link"][0].startswith("https://thinklab.com/discussion/")
+    # thinklab.com is gone: a Thinklab discussion links to its DOI, 10.15363/thinklab.d<thread id>
+    assert top["link"][0] == f"https://doi.org/10.15363/thinklab.d{best[1]}"
+    assert (
+        frame.filter(pl.col("kind") == "discussion")["link"]
+        .str.starts_with("https://doi.org/10.15363/thinklab.d")
+        .all()
+    )
     assert frame.filter(pl.col("title") == "").is_empty()
 
 

@@ -46,6 +46,7 @@ CASES: dict[str, str] = {
     "Discourse /latest.json answering {} or [1,2], a topic without id, a post without post_number": "test_fetch_malformed::test_a_malformed_discourse_response_is_one_line",
     "a GitHub issue without id ended in a KeyError": "test_fetch_malformed::test_a_github_issue_without_id_is_one_line",
     "identities YAML nested 10**5 deep, or an alias tree": "test_identities::test_hostile_identities_yaml_is_one_line",
+    "names starting with = + @ - written into CSVs as spreadsheet formulas": "test_outputs::test_formulas_are_neutralised_and_numbers_are_not",
     "a read-only archive folder got a .history cache written into it": "test_history::test_read_only_folder_is_never_written",
 }
 

@@ -21,6 +21,7 @@ from impactreport import outputs
 from impactreport.citation import Author, Citation
 from impactreport.cli.main import main
 from impactreport.comparison import COMPARISON_ROWS, AwardColumn, Comparison
+from impactreport.figures import neutralise
 from impactreport.settings import Period, ReportParams, award_periods
 from impactreport.stats import ImpactStats, LevelStats
 
@@ -67,7 +68,7 @@ def test_formulas_are_neutralised_and_numbers_are_not() -> None:
         "a=b",
     ]
     assert rows[2][1] == "-2" and rows[1][2] == "-3.5"  # numbers stay numbers
-    assert outputs.neutralise("=1") == "'=1" and outputs.neutralise(None) is None
+    assert neutralise("=1") == "'=1" and neutralise(None) is None
 
 
 def level(**values: int) -> LevelStats:

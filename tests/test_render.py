@@ -189,11 +189,8 @@ def test_user_content_is_escaped(real_render: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     top = tree.css_first("#tbl-top-discussions")
     link = top.css_first("a")
-    assert link.text() == SCRIPT  # shown as text, first (most viewed), linked to its Thinklab page
-    assert (
-        link.attributes["href"]
-        == "https://thinklab.com/discussion/dynamic-sub-graph-assembly-versus-data-warehousing/172"
-    )
+    assert link.text() == SCRIPT  # shown as text, first (most viewed), linked to its DOI
+    assert link.attributes["href"] == "https://doi.org/10.15363/thinklab.d172"
     pdf_text = "".join(page.extract_text() for page in PdfReader(real_render / "index.pdf").pages)
     assert SCRIPT in pdf_text
 

@@ -14,9 +14,10 @@ output folder, each file atomically (:func:`impactreport.files.write_atomic`):
 - ``provenance.json`` (:func:`impactreport.citation.manifest_json`).
 
 **Spreadsheet formulas.** A text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-return is written with a leading ``'`` (:func:`neutralise`): a thread titled ``=HYPERLINK(...)`` opens
-in a spreadsheet as that text, never as a formula (OWASP "CSV injection"). Number columns are never
-touched, so ``-3.5`` stays a number.
+return is written with a leading ``'`` (:func:`impactreport.figures.neutralise`): a thread titled
+``=HYPERLINK(...)`` opens in a spreadsheet as that text, never as a formula (OWASP "CSV injection").
+Number columns are never touched, so ``-3.5`` stays a number. Every CSV the project writes (figures'
+data, these tables) goes through that one writer.
 """
 
 from __future__ import annotations
@@ -47,32 +48,18 @@ SUMMARY_MD = "summary.md"
 PROVENANCE = "provenance.json"
 #: Words a funder's form takes (the summary is cut down to fit, most important first).
 MAX_WORDS = 300
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 #: The figures' PNG scale: 300 dpi at their natural size (1 CSS px = 1/96 in), the largest the PDF
 #: prints them (its text is 17 cm wide; a wider figure is printed smaller, so at more dots per inch).
 PRINT_DPI = 300
 PNG_SCALE = PRINT_DPI / 96
 
 
-def neutralise(text: str | None) -> str | None:
-    """``text`` with a leading ``'`` when a spreadsheet would read it as a formula."""
-    if text is None or not text.startswith(_FORMULA):
-        return text
-    return "'" + text
-
-
 def csv_bytes(frame: pl.DataFrame) -> bytes:
-    """The frame as CSV, by the project's writer (:func:`impactreport.figures.csv_bytes`: lists joined
-    with ``;``, dates as ISO days), every text cell and header :func:`neutralise`\\ d first."""
+    """The frame as CSV, by the project's one writer (:func:`impactreport.figures.csv_bytes`: lists
+    joined with ``;``, dates as ISO days, formulas neutralised)."""
     from impactreport.figures import csv_bytes as write
 
-    safe = frame.with_columns(
-        pl.col(name).map_elements(neutralise, return_dtype=pl.String)
-        for name, dtype in frame.schema.items()
-        if dtype == pl.String
-    )
-    safe = safe.rename({name: neutralise(name) or name for name in safe.columns})
-    return write(safe)
+    return write(frame)
 
 
 def span(period: Period) -> str:

@@ -46,9 +46,28 @@ def shorten(text: pl.Expr, limit: int = MAX_TITLE) -> pl.Expr:
     return printable(text, limit)
 
 
-def link(url: pl.Expr) -> pl.Expr:
-    """A site path (``/discussion/…``: Thinklab) as a full URL; full URLs stay as they are."""
-    return pl.when(url.str.starts_with("/")).then(pl.lit(THINKLAB) + url).otherwise(url)
+#: Every Thinklab discussion has a DOI (10.15363/thinklab.d<thread id>); thinklab.com is gone.
+THINKLAB_DOI = "10.15363/thinklab."
+DOI_RESOLVER = "https://doi.org/"
+
+
+def link(
+    url: pl.Expr, doi: pl.Expr | None = None, kind: pl.Expr | None = None, item: pl.Expr | None = None
+) -> pl.Expr:
+    """Where a reader can still open an item: a Thinklab discussion or document by its DOI (the export's
+    ``doi``, else 10.15363/thinklab.d<id> for a Thinklab discussion path); a site path
+    (``/discussion/…``) otherwise as a thinklab.com URL; full URLs as they are."""
+    site = pl.when(url.str.starts_with("/")).then(pl.lit(THINKLAB) + url).otherwise(url)
+    if doi is None or kind is None or item is None:
+        return site
+    by_id = pl.lit(DOI_RESOLVER + THINKLAB_DOI + "d") + item.cast(pl.String)
+    return (
+        pl.when(doi.str.starts_with(THINKLAB_DOI))
+        .then(pl.lit(DOI_RESOLVER) + doi)
+        .when((kind == "discussion") & url.str.contains(r"^/(discussion|doc)/") & item.is_not_null())
+        .then(by_id)
+        .otherwise(site)
+    )
 
 
 GAINED_SCHEMA = pl.Schema(
@@ -131,6 +150,7 @@ def views_table(dataset: Dataset, gained: pl.DataFrame | None = None) -> pl.Data
         .then(pl.lit("Review summary (") + pl.col("project") + ")")
         .otherwise(pl.lit("Untitled discussion ") + pl.col("thread_id").cast(pl.String)),
         url="url",
+        doi="doi",
         views="views",
         published="published",
     )
@@ -146,6 +166,7 @@ def views_table(dataset: Dataset, gained: pl.DataFrame | None = None) -> pl.Data
             + pl.col("url").str.extract(r"/p/[^/]+/([^/?#]+)").fill_null("project page")
         ),
         url="url",
+        doi="doi",
         views="views",
         published="published",
     )
@@ -160,7 +181,10 @@ def views_table(dataset: Dataset, gained: pl.DataFrame | None = None) -> pl.Data
         extra = ["views_from", "views_to"]
     return (
         items.filter(pl.col("views").is_not_null())
-        .with_columns(title=shorten(pl.col("title")), link=link(pl.col("url")))
+        .with_columns(
+            title=shorten(pl.col("title")),
+            link=link(pl.col("url"), pl.col("doi"), pl.col("kind"), pl.col("id")),
+        )
         .sort(["views", "project", "id"], descending=[True, False, False])
         .with_columns(rank=pl.int_range(1, pl.len() + 1))
         .select("rank", "project", "kind", "id", "title", "url", "link", "views", "published", *extra)

@@ -83,8 +83,27 @@ def described(name: str, chart: alt.TopLevelMixin, scope: Scope, params: Analysi
     return chart.properties(usermeta={USERMETA: entries})
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP's CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str | None) -> str | None:
+    """``text`` with a leading ``'`` when a spreadsheet would read it as a formula (OWASP)."""
+    if text is None or not text.startswith(FORMULA_STARTS):
+        return text
+    return "'" + text
+
+
+def _neutralised(column: str) -> pl.Expr:
+    starts = "^[" + "".join("\\" + c if c in "-\\" else c for c in FORMULA_STARTS) + "]"
+    text = pl.col(column)
+    return pl.when(text.str.contains(starts)).then(pl.lit("'") + text).otherwise(text).alias(column)
+
+
 def csv_bytes(frame: pl.DataFrame) -> bytes:
-    """The frame as CSV; list columns joined with ``;`` (CSV has no lists; dates as ISO days)."""
+    """The frame as CSV; list columns joined with ``;`` (CSV has no lists; dates as ISO days); every
+    text cell and header that a spreadsheet would run as a formula (``=HYPERLINK(…)``, ``+1+cmd…``,
+    a name someone chose) prefixed with ``'``, the one writer of every CSV the project writes."""
     flat = frame.with_columns(
         [
             pl.col(name).list.eval(pl.element().cast(pl.String)).list.join(";")
@@ -92,7 +111,11 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
             if isinstance(dtype, pl.List)
         ]
     )
+    flat = flat.with_columns(
+        [_neutralised(name) for name, dtype in flat.schema.items() if dtype == pl.String]
+    )
+    flat = flat.rename({name: neutralise(name) or name for name in flat.columns})
     return flat.write_csv().encode("utf-8")
 
 
-__all__ = ["FORMATS", "Scope", "build_all", "csv_bytes", "data_fingerprint", "save_chart"]
+__all__ = ["FORMATS", "Scope", "build_all", "csv_bytes", "data_fingerprint", "neutralise", "save_chart"]
