@@ -84,7 +84,7 @@ def render(chart: alt.TopLevelMixin | dict, fmt: str, *, scale: float = 2) -> by
     if fmt == "svg":
         return vlc.vegalite_to_svg(spec, vl_version=version).encode("utf-8")
     if fmt == "png":
-        return vlc.vegalite_to_png(spec, vl_version=version, scale=scale)
+        return vlc.vegalite_to_png(spec, vl_version=version, scale=72 / 96, ppi=96 * scale)  # as from_svg
     if fmt == "pdf":
         return vlc.vegalite_to_pdf(spec, vl_version=version)
     raise ValueError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -131,7 +131,9 @@ def from_svg(svg: str, fmt: str, *, scale: float = 2, metadata: Mapping[str, str
     if fmt == "svg":
         return (svg_with_metadata(svg, metadata) if metadata else svg).encode("utf-8")
     if fmt == "png":
-        png = vlc.svg_to_png(svg, scale=scale)
+        # the same pixels (the SVG's CSS px × scale), and the file says so: 96 × scale dots per inch, so a
+        # word processor inserts the figure at its natural size (vl-convert's ppi is per 72 SVG units)
+        png = vlc.svg_to_png(svg, scale=72 / 96, ppi=96 * scale)
         return png_with_text(png, metadata) if metadata else png
     pdf = vlc.svg_to_pdf(svg)
     return pdf_with_info(pdf, metadata) if metadata else pdf
