@@ -139,6 +139,23 @@ def _read_all(files: Sequence[SnapshotFile], threads: int) -> Iterator[ReadFile 
             yield result
 
 
+def snapshot_row(file: SnapshotFile, read: ReadFile, seq: int) -> dict[str, object]:
+    """One row of the snapshots table (:data:`SNAPSHOT_SCHEMA`): the file read at position ``seq``."""
+    size, mtime = _stat(file.path)
+    return {
+        "source": file.source,
+        "project": file.project,
+        "seq": seq,
+        "path": str(file.path),
+        "order": file.order,
+        "retrieved": retrieved_time(read.retrieved, file),
+        "format": read.export_format,
+        "sha256": read.sha256,
+        "size": size,
+        "mtime_ns": mtime,
+    }
+
+
 def _stat(path: Path) -> tuple[int, int]:
     info = path.stat()
     return info.st_size, info.st_mtime_ns
@@ -320,21 +337,7 @@ def build_projects(
         if read.export_format == "B" and has_missing_keys(file_tables):
             file_tables = resolve_keys(file_tables, references.for_file(file))
         state.add(seq, file_tables)
-        size, mtime = _stat(file.path)
-        snapshot_rows.append(
-            {
-                "source": file.source,
-                "project": file.project,
-                "seq": seq,
-                "path": str(file.path),
-                "order": file.order,
-                "retrieved": retrieved_time(read.retrieved, file),
-                "format": read.export_format,
-                "sha256": read.sha256,
-                "size": size,
-                "mtime_ns": mtime,
-            }
-        )
+        snapshot_rows.append(snapshot_row(file, read, seq))
         seq += 1
     close(state)
     origins = pl.DataFrame(
@@ -433,21 +436,7 @@ def snapshot_tables(
                         last_seq=pl.lit(seq, pl.Int32),
                     )
                 )
-        size, mtime = _stat(file.path)
-        snapshot_rows.append(
-            {
-                "source": file.source,
-                "project": file.project,
-                "seq": seq,
-                "path": str(file.path),
-                "order": file.order,
-                "retrieved": retrieved_time(read.retrieved, file),
-                "format": read.export_format,
-                "sha256": read.sha256,
-                "size": size,
-                "mtime_ns": mtime,
-            }
-        )
+        snapshot_rows.append(snapshot_row(file, read, seq))
     tables = {name: pl.DataFrame() for name in TABLE_NAMES}
     tables |= {name: pl.concat(frames, how="diagonal_relaxed") for name, frames in parts.items() if frames}
     snapshots = pl.DataFrame(snapshot_rows, schema=SNAPSHOT_SCHEMA, orient="row")
