@@ -269,14 +269,16 @@ def _baseline_note(gained: pl.DataFrame, period: Period) -> str:
     return f"views are the views gained in the period: from {since} to {until}"
 
 
-def _days_by_project(days: list[Any]) -> dict[str, int]:
+def _days_by_project(days: list[Any], *, newest_first: bool = True) -> dict[str, int]:
+    """How many projects each day (``1 Sep 2017``) stands for, in order of the days."""
     out: dict[str, int] = {}
-    for day in sorted((d for d in days if d is not None), reverse=True):
+    for day in sorted((d for d in days if d is not None), reverse=newest_first):
         out[day_text(day)] = out.get(day_text(day), 0) + 1
     return out
 
 
 def _listing(days: dict[str, int]) -> str:
+    """``1 Sep 2017 for 8 projects, 7 Sep 2017 for 1 project``."""
     return ", ".join(f"{day} for {labels.counted(count, 'project')}" for day, count in days.items())
 
 
@@ -340,11 +342,8 @@ def span_note(counted: list[Counted], dataset: Dataset, period: Period) -> str |
 
 
 def _moments(times: list[datetime]) -> str:
-    """``1 Sep 2017 for 8 projects, 7 Sep 2017 for 1 project``: the days snapshots were counted from."""
-    days: dict[str, int] = {}
-    for time in sorted(times):
-        days[day_text(time)] = days.get(day_text(time), 0) + 1
-    return ", ".join(f"{day} for {labels.counted(count, 'project')}" for day, count in days.items())
+    """The days snapshots were counted from, oldest first, with how many projects each."""
+    return _listing(_days_by_project(list(times), newest_first=False))
 
 
 # -- one period ---------------------------------------------------------------------------------------

@@ -156,6 +156,25 @@ def snapshot_row(file: SnapshotFile, read: ReadFile, seq: int) -> dict[str, obje
     }
 
 
+def _read_keyed(
+    files: Sequence[SnapshotFile], paths: Sequence[str | Path], threads: int, warnings: list[str]
+) -> Iterator[tuple[SnapshotFile, ReadFile | None, dict[str, pl.DataFrame] | None]]:
+    """Each file with its read and its tables, format-B keys recovered as the loader recovers them
+    (:func:`impactreport.load.resolve.resolve_keys`); a file that is not an export comes with None and
+    its warning in ``warnings`` (with every reader's warnings): the one reading step of both readers."""
+    references = References(paths, Loaded())
+    for file, read in zip(files, _read_all(files, threads), strict=True):
+        if isinstance(read, str):
+            warnings.append(read)
+            yield file, None, None
+            continue
+        warnings.extend(read.warnings)
+        tables = read.tables
+        if read.export_format == "B" and has_missing_keys(tables):
+            tables = resolve_keys(tables, references.for_file(file))
+        yield file, read, tables
+
+
 def _stat(path: Path) -> tuple[int, int]:
     info = path.stat()
     return info.st_size, info.st_mtime_ns
@@ -303,7 +322,6 @@ def build_projects(
     threads = threads if threads is not None else READ_THREADS
     previous = previous or Versions.empty()
     warnings: list[str] = []
-    references = References(paths, Loaded())
     known = previous.snapshots.group_by("source", "project").agg(pl.col("seq").max().alias("last"))
     last_seq = {(s, p): int(last) for s, p, last in known.iter_rows()}
     snapshot_rows: list[dict[str, object]] = []
@@ -317,7 +335,7 @@ def build_projects(
             if frame.height:
                 tables[name].append(frame)
 
-    for file, read in zip(files, _read_all(files, threads), strict=True):
+    for file, read, file_tables in _read_keyed(files, paths, threads, warnings):
         origin = (file.source, file.project)
         if state is None or (state.source, state.project) != origin:
             close(state)
@@ -329,13 +347,8 @@ def build_projects(
             }
             state = _Project(*origin, old if start > 0 else None, start)
             seq = start
-        if isinstance(read, str):
-            warnings.append(read)
+        if read is None or file_tables is None:
             continue
-        warnings.extend(read.warnings)
-        file_tables = read.tables
-        if read.export_format == "B" and has_missing_keys(file_tables):
-            file_tables = resolve_keys(file_tables, references.for_file(file))
         state.add(seq, file_tables)
         snapshot_rows.append(snapshot_row(file, read, seq))
         seq += 1
@@ -410,19 +423,13 @@ def snapshot_tables(
     keying, hashing and joining runs, which a handful of snapshots read for one purpose (the views
     gained in a period, from the snapshots that bracket it) does not need."""
     threads = threads if threads is not None else READ_THREADS
-    references = References(paths, Loaded())
     warnings: list[str] = []
     snapshot_rows: list[dict[str, object]] = []
     parts: dict[str, list[pl.DataFrame]] = {name: [] for name in only}
     seqs: dict[tuple[str, str], int] = {}
-    for file, read in zip(files, _read_all(files, threads), strict=True):
-        if isinstance(read, str):
-            warnings.append(read)
+    for file, read, tables in _read_keyed(files, paths, threads, warnings):
+        if read is None or tables is None:
             continue
-        warnings.extend(read.warnings)
-        tables = read.tables
-        if read.export_format == "B" and has_missing_keys(tables):
-            tables = resolve_keys(tables, references.for_file(file))
         origin = (file.source, file.project)
         seq = seqs[origin] = seqs.get(origin, -1) + 1
         for name in only:

@@ -38,6 +38,12 @@ def by_project(files: Sequence[SnapshotFile]) -> dict[tuple[str, str], list[Snap
     return grouped
 
 
+def visible_at(group: Sequence[SnapshotFile], as_of: datetime | None) -> list[SnapshotFile]:
+    """The snapshots retrieved before ``as_of`` (None: every one); a file whose time is unknown (a
+    lone export outside the store) is always visible."""
+    return [f for f in group if as_of is None or (t := retrieved_at(f)) is None or t < as_of]
+
+
 @dataclass(frozen=True)
 class Counted:
     """The snapshot a project is counted from, and how it relates to the moment asked for."""
@@ -70,7 +76,7 @@ def counted_snapshots(
     count as the newest (a single export outside the store)."""
     out: list[Counted] = []
     for (source, project), group in by_project(files).items():
-        visible = [f for f in group if as_of is None or (t := retrieved_at(f)) is None or t < as_of]
+        visible = visible_at(group, as_of)
         if not visible:
             continue
         chosen = len(visible) - 1
@@ -112,7 +118,7 @@ def bracket_files(
     A file whose retrieval time is unknown (a lone export) is always kept."""
     kept: list[SnapshotFile] = []
     for group in by_project(files).values():
-        visible = [f for f in group if as_of is None or (t := retrieved_at(f)) is None or t < as_of]
+        visible = visible_at(group, as_of)
         chosen: set[int] = set()
         for since, until in periods:
             for day, open_end in ((since, False), (until, True)):
