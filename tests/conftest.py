@@ -139,3 +139,18 @@ def quarto_binary() -> Path:
     if result.returncode != 0:
         pytest.skip(f"offline Quarto install failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
     return PREFIX / "bin" / "quarto"
+
+
+@pytest.fixture
+def unwritable_folder() -> Path:
+    """A folder no one may create, root included: a name under ``/sys`` (EPERM); skips where ``/sys``
+    is missing or accepts it."""
+    target = Path("/sys/impactreport-test-folder")
+    if not Path("/sys").is_dir():
+        pytest.skip("no /sys on this system")
+    try:
+        target.mkdir()
+    except OSError:
+        return target
+    target.rmdir()
+    pytest.skip("/sys accepts new folders here")

@@ -124,18 +124,11 @@ def test_output_dir_read_only(project: Path, tmp_path: Path, capsys: pytest.Capt
         locked.chmod(0o755)
 
 
-def test_output_dir_not_permitted(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_dir_not_permitted(
+    project: Path, capsys: pytest.CaptureFixture[str], unwritable_folder: Path
+) -> None:
     """``/sys`` refuses new folders even to root (EPERM): a folder no one may create."""
-    target = Path("/sys/impactreport-render-test")
-    if not Path("/sys").is_dir():
-        pytest.skip("no /sys on this system")
-    try:
-        target.mkdir()
-    except OSError:
-        pass
-    else:
-        target.rmdir()
-        pytest.skip("/sys accepts new folders here")
+    target = unwritable_folder
     assert main(["render", "--engine", "builtin", "--output-dir", str(target)]) == 2
     message = one_error(capsys)
     assert message.startswith(f"--output-dir {target}: ")
