@@ -29,18 +29,11 @@ from impactreport.render import document, markdown, qmd, quarto, render
 from impactreport.render.builtin import render_builtin
 from impactreport.render.execute import ExecutedBlock
 from impactreport.settings import ReportParams
+from tests.test_render_errors import make_project
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = "<script>alert(1)</script>"
 TEAM_MEMBER = "dhimmel"
-
-
-def make_project(folder: Path) -> Path:
-    """A copy of the Quarto project (``_quarto.yml`` + ``report/index.qmd``) without any data."""
-    (folder / "report").mkdir(parents=True)
-    shutil.copy(REPO / "_quarto.yml", folder / "_quarto.yml")
-    shutil.copy(REPO / "report" / "index.qmd", folder / "report" / "index.qmd")
-    return folder
 
 
 def text_of(html: str) -> str:

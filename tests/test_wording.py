@@ -11,7 +11,6 @@ import errno
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from selectolax.lexbor import LexborHTMLParser
 from impactreport.labels import counted
 from impactreport.layout import DEMO_MARKER
 from impactreport.stats import ImpactStats, LevelStats
+from tests.test_render_errors import make_project
 
 REPO = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).parent / "impactreport"
@@ -251,14 +251,6 @@ def test_render_output_dir_is_a_file(tmp_path: Path) -> None:
 
 
 # --- 3 and 4. the report's warnings on the terminal, and no local absolute path in the report ----------
-
-
-def make_project(folder: Path) -> Path:
-    """A copy of the Quarto project (the report and _quarto.yml), as test_render_errors makes it."""
-    (folder / "report").mkdir(parents=True)
-    shutil.copy(REPO / "_quarto.yml", folder / "_quarto.yml")
-    shutil.copy(REPO / "report" / "index.qmd", folder / "report" / "index.qmd")
-    return folder
 
 
 def test_render_prints_the_reports_warnings_and_shows_no_absolute_path(tmp_path: Path) -> None:
