@@ -17,6 +17,7 @@ import polars as pl
 
 from impactreport.analyses import AnalysisParams
 from impactreport.history.edits import NAMED_RERENDER_DAYS, RERENDER_SCHEMA
+from impactreport.settings import day_text
 
 from . import theme
 
@@ -27,10 +28,6 @@ PANEL_HEIGHT = 180
 LABEL_STEP = 15  # px between stacked re-render labels
 #: The characters axis is diverging (inserted up, deleted down, as its title says): labels are sizes.
 UNSIGNED = "replace(replace(datum.label, '\u2212', ''), '-', '')"
-
-
-def _day(value: date) -> str:
-    return f"{value.day} {value:%b %Y}"
 
 
 def _stacked(frame: pl.DataFrame, column: str, names: list[str], sign: int = 1) -> pl.DataFrame:
@@ -66,7 +63,9 @@ def _rules(days: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
     """
     shown = days.filter((pl.col("day") >= start) & (pl.col("day") < end)).sort("rank")
     named = shown.filter(pl.col("rank") <= NAMED_RERENDER_DAYS).sort("day")
-    labels = [f"{_day(day)}: {_times(count)}" for day, count in named.select("day", "rerenders").iter_rows()]
+    labels = [
+        f"{day_text(day)}: {_times(count)}" for day, count in named.select("day", "rerenders").iter_rows()
+    ]
     named = named.with_columns(
         label=pl.Series(labels, dtype=pl.String), offset=-(named.height - pl.int_range(pl.len())) * LABEL_STEP
     )
@@ -187,18 +186,21 @@ def _description(frame: pl.DataFrame, days: pl.DataFrame, gaps: pl.DataFrame) ->
     per_week = frame.group_by("week").agg(pl.col("revisions", "inserted").sum())
     busiest = per_week.sort(["revisions", "week"], descending=[True, False]).row(0, named=True)
     text = (
-        f"Two stacked bar charts per week from {_day(first.date())} to {_day(last.date())}, coloured by "
+        f"Two stacked bar charts per week from {day_text(first.date())} to {day_text(last.date())}, "
+        "coloured by "
         f"project: {int(frame['revisions'].sum()):,} revisions, and {int(frame['inserted'].sum()):,} "
         f"characters inserted (above zero) and {int(frame['deleted'].sum()):,} deleted (below zero)."
     )
     if busiest["revisions"]:
         text += (
-            f" The week of {_day(busiest['week'])} has the most revisions ({busiest['revisions']:,}, "
+            f" The week of {day_text(busiest['week'])} has the most revisions ({busiest['revisions']:,}, "
             f"{busiest['inserted']:,} characters inserted)."
         )
     if days.height:
         named = days.sort("rank").head(NAMED_RERENDER_DAYS)
-        listed = "; ".join(f"{_day(d)}, {_times(n)}" for d, n in named.select("day", "rerenders").iter_rows())
+        listed = "; ".join(
+            f"{day_text(d)}, {_times(n)}" for d, n in named.select("day", "rerenders").iter_rows()
+        )
         text += (
             f" {days.height:,} re-render days (the site re-rendered posts without any edit) are marked with "
             f"dashed lines; the biggest: {listed}."

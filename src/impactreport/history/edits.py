@@ -25,7 +25,7 @@ Definitions (README, "History"):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -33,7 +33,7 @@ import polars as pl
 from impactreport.history.revisions import characters, events, first_seen, post_versions, summarise
 from impactreport.history.versions import Versions
 from impactreport.people import account_id, account_key, full_name, id_label, user_label
-from impactreport.settings import Period
+from impactreport.settings import Period, day_text
 
 #: Re-render days the report and the figure name (the most re-renders first).
 NAMED_RERENDER_DAYS = 3
@@ -384,7 +384,8 @@ class EditHistory:
         total = int(days["rerenders"].sum())
         named = self.biggest_rerender_days()
         listed = "; ".join(
-            f"{_day(day)} ({_times(count)}" + (f" in {len(projects)} projects)" if len(projects) > 1 else ")")
+            f"{day_text(day)} ({_times(count)}"
+            + (f" in {len(projects)} projects)" if len(projects) > 1 else ")")
             for day, count, projects in named.select("day", "rerenders", "projects").iter_rows()
         )
         days_text = "1 day" if days.height == 1 else f"{days.height:,} days"
@@ -396,16 +397,12 @@ class EditHistory:
 
     def limits(self) -> str:
         """What snapshots cannot show."""
-        first = f" ({_day(self.first_snapshot.date())})" if self.first_snapshot is not None else ""
+        first = f" ({day_text(self.first_snapshot.date())})" if self.first_snapshot is not None else ""
         return (
             "Revisions are seen only by comparing snapshots: several edits between two snapshots count as "
             "one revision, dated by the snapshot that first shows it, and a text changed and changed back "
             f"between two snapshots shows none. Edits made before the first snapshot{first} are unknown."
         )
-
-
-def _day(value: date) -> str:
-    return f"{value.day} {value:%b %Y}"
 
 
 def _times(count: int) -> str:
@@ -417,7 +414,7 @@ def _when(iso: str | None) -> str:
     """``2016-04-26T00:42:07.269959Z`` → ``26 Apr 2016``."""
     if not iso:
         return "an unknown date"
-    return _day(datetime.fromisoformat(iso.replace("Z", "+00:00")).date())
+    return day_text(datetime.fromisoformat(iso.replace("Z", "+00:00")).date())
 
 
 def analyse(
