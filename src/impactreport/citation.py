@@ -30,6 +30,7 @@ from typing import Any
 
 from impactreport.errors import InputError
 from impactreport.settings import REPORT_LICENSE
+from impactreport.sources import SOURCES
 
 #: Licences named by their usual short name, and the page that states them.
 LICENSE_URLS: Mapping[str, str] = {
@@ -40,11 +41,6 @@ LICENSE_URLS: Mapping[str, str] = {
     "CC0 1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
 }
 #: What each source's content may be reused under (the report quotes titles and counts their texts).
-THINKLAB_LICENSE = (
-    "Thinklab content is licensed CC BY 4.0: attribute its authors, and cite discussion N by its DOI, "
-    "10.15363/thinklab.dN"
-)
-GITHUB_TERMS = "https://docs.github.com/en/site-policy/github-terms/github-terms-of-service"
 
 SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 ORCID = re.compile(r"^(\d{4})-(\d{4})-(\d{4})-(\d{3}[\dX])$")
@@ -488,19 +484,22 @@ def source_licenses(sources: Iterable[str], forum_urls: Iterable[str] = ()) -> l
     Discourse forum's own terms (``https://host/tos``, the hosts from its threads' ``forum_urls``)."""
     present = set(sources)
     terms: list[Terms] = []
-    if "thinklab" in present:
-        terms.append(Terms("thinklab", THINKLAB_LICENSE, LICENSE_URLS["CC BY 4.0"]))
-    if "github" in present:
-        text = "GitHub content is under GitHub's Terms of Service and each repository's own licence"
-        terms.append(Terms("github", text, GITHUB_TERMS))
-    if "discourse" in present:
-        hosts = sorted({m.group(1) for url in forum_urls if (m := re.match(r"^(https?://[^/\s]+)/", url))})
-        for host in hosts or [""]:
-            where = f" of {host.split('//', 1)[-1]}" if host else ""
-            text = f"Discourse content is under the terms of service of the forum{where}"
-            terms.append(Terms("discourse", text, f"{host}/tos" if host else ""))
-    for other in sorted(present - {"thinklab", "github", "discourse"}):
-        terms.append(Terms(other, f"{other} content is under that site's own terms", ""))
+    order = list(SOURCES)
+    for name in sorted(
+        present, key=lambda name: (order.index(name) if name in SOURCES else len(order), name)
+    ):
+        if name == "discourse":
+            hosts = sorted(
+                {m.group(1) for url in forum_urls if (m := re.match(r"^(https?://[^/\s]+)/", url))}
+            )
+            for host in hosts or [""]:
+                where = f" of {host.split('//', 1)[-1]}" if host else ""
+                text = f"Discourse content is under the terms of service of the forum{where}"
+                terms.append(Terms("discourse", text, f"{host}/tos" if host else ""))
+        elif name in SOURCES and SOURCES[name].terms:
+            terms.append(Terms(name, SOURCES[name].terms, SOURCES[name].terms_url))
+        else:
+            terms.append(Terms(name, f"{name} content is under that site's own terms", ""))
     return terms
 
 

@@ -35,11 +35,10 @@ import polars as pl
 
 from impactreport.files import read_user_text
 from impactreport.labels import printable
+from impactreport.sources import CASELESS_ACCOUNT_SOURCES
 
 #: Kinds of post that have an author (Thinklab does not export documents' authors).
 AUTHORED_KINDS = ("comment", "note")
-#: Sources whose usernames are case-insensitive (``Alice`` and ``alice`` are one login).
-CASE_INSENSITIVE_SOURCES = ("github", "discourse")
 DEFAULT_SOURCE = "thinklab"
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
@@ -52,7 +51,7 @@ def _source(source: pl.Expr | None = None) -> pl.Expr:
 def _as_compared(source: pl.Expr, username: pl.Expr) -> pl.Expr:
     """The username as its source compares it: lower-cased where the source ignores case (the one rule)."""
     return (
-        pl.when(source.is_in(CASE_INSENSITIVE_SOURCES)).then(username.str.to_lowercase()).otherwise(username)
+        pl.when(source.is_in(CASELESS_ACCOUNT_SOURCES)).then(username.str.to_lowercase()).otherwise(username)
     )
 
 

@@ -80,6 +80,7 @@ from impactreport.layout import (
     parse_stamp,
     stamp_name,
 )
+from impactreport.sources import CASELESS_PROJECT_SOURCES
 
 __all__ = [
     "LinkRefused",
@@ -108,8 +109,6 @@ TEMP_NAME = re.compile(r"^\..+\.tmp-[0-9a-f]+$")
 SAFE_NAME = re.compile(r"^[^./\x00-\x1f\x7f][^/\x00-\x1f\x7f]*$")
 
 
-#: Sources whose project names ignore case (GitHub owner/name, Discourse hosts): one folder each.
-CASELESS_SOURCES = frozenset({"github", "discourse"})
 #: ``link`` errors meaning "this file system has no hard links" (then: rename after a check, under the lock).
 NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
 
@@ -497,7 +496,7 @@ class SnapshotStore:
         parent = self.exports / kind
         check_no_links(self.data_dir, (EXPORTS_DIR, kind))
         name, note = wanted, ""
-        if source in CASELESS_SOURCES and parent.is_dir():
+        if source in CASELESS_PROJECT_SOURCES and parent.is_dir():
             same = sorted(
                 entry.name
                 for entry in os.scandir(parent)

@@ -55,6 +55,7 @@ from impactreport.load.snapshots import Discovery, SnapshotFile, discover, find
 from impactreport.metrics import TEXT_BASES, HtmlMetricsPool, limited_warning, text_metrics
 from impactreport.people import account_key, full_name
 from impactreport.schema import Dataset, polars_schema
+from impactreport.sources import PER_PROJECT_ID_SOURCES
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
 TIME_FIELDS = {
@@ -73,8 +74,6 @@ ROW_KEYS = {
 }
 #: Ids whose sharing by two projects of one source means one "project" is not a project export.
 SHARED_ID_CHECKS = {"threads": ("thread_id", "thread"), "comments": ("comment_id", "comment")}
-#: Sources whose ids are only unique within a project (a Discourse forum numbers its own topics).
-PER_PROJECT_ID_SOURCES = ("discourse",)
 #: Columns of the per-file tables that say where a row came from.
 ORIGIN = ("source", "project")
 #: Where each text of a document comes from (its introduction is measured with its body).
