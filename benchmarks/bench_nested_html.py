@@ -1,6 +1,6 @@
 """Seconds to measure one hostile post of n nested elements (issue 11: grew faster than the input).
 
-Each shape goes through :func:`impactreport.metrics.chunk_metrics` (characters, words, DOIs) as one post.
+Each shape goes through :func:`impactreport.metrics.count.chunk_metrics` (characters, words, DOIs) as one post.
 ``--whole`` parses each body in one piece instead (the cost before the fix: quadratic; the largest sizes
 take minutes and, for ``formatting``, gigabytes), so keep ``--sizes`` small with it.
 
@@ -31,15 +31,15 @@ SHAPES: dict[str, Callable[[int], str]] = {
 def measure(body: str, *, whole: bool) -> tuple[float, tuple]:
     """Seconds for one post, and its (characters, words, html_limited)."""
     if whole:
-        saved = metrics.PIECE_TAGS
-        metrics.PIECE_TAGS = 10**12
+        saved = metrics.html.PIECE_TAGS
+        metrics.html.PIECE_TAGS = 10**12
     try:
         start = time.perf_counter()
         row = metrics.chunk_metrics(pl.Series([body])).row(0, named=True)
         seconds = time.perf_counter() - start
     finally:
         if whole:
-            metrics.PIECE_TAGS = saved
+            metrics.html.PIECE_TAGS = saved
     return seconds, (row["characters"], row["words"], row["html_limited"])
 
 

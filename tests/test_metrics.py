@@ -199,9 +199,9 @@ def nested_html(draw, depth: int = 0) -> str:
 def in_pieces(html: str, tags: int) -> metrics.HtmlText:
     """``visible_text`` with pieces of ``tags`` tags (the cut rules exercised on small inputs)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(metrics, "PIECE_TAGS", tags)
-        patch.setattr(metrics, "WHOLE_PARSE_TAGS", tags)
-        patch.setattr(metrics, "MAX_PIECE_TAGS", 10**9)
+        patch.setattr(metrics.html, "PIECE_TAGS", tags)
+        patch.setattr(metrics.html, "WHOLE_PARSE_TAGS", tags)
+        patch.setattr(metrics.html, "MAX_PIECE_TAGS", 10**9)
         return metrics.visible_text(html)
 
 
@@ -274,7 +274,7 @@ def test_each_piece_of_a_hostile_body_is_bounded() -> None:
 
 
 def test_deep_nesting_is_flagged_and_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(metrics, "WHOLE_PARSE_TAGS", metrics.PIECE_TAGS)  # cut small bodies too
+    monkeypatch.setattr(metrics.html, "WHOLE_PARSE_TAGS", metrics.PIECE_TAGS)  # cut small bodies too
     deep = "<div>" * (metrics.MAX_CONTEXT + metrics.PIECE_TAGS + 10) + "x"
     assert metrics.visible_text(deep).limited
     assert not metrics.visible_text("<div>" * 20 + "<p>x</p>" * 2_000).limited  # many tags, shallow
@@ -297,7 +297,7 @@ def test_deep_nesting_is_flagged_and_named(monkeypatch: pytest.MonkeyPatch) -> N
 )
 def test_the_cuts_skip_what_is_not_a_tag(body: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Raw text, comments and unterminated markup are never cut: pieces read as the whole body does."""
-    monkeypatch.setattr(metrics, "WHOLE_PARSE_TAGS", metrics.PIECE_TAGS)  # cut small bodies too
+    monkeypatch.setattr(metrics.html, "WHOLE_PARSE_TAGS", metrics.PIECE_TAGS)  # cut small bodies too
     assert body.count("<") > metrics.PIECE_TAGS
     got = metrics.visible_text(body)
     assert got[:2] == html_text(body)

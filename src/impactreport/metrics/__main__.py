@@ -1,0 +1,5 @@
+"""Entry point of a text-metrics worker process (``python -m impactreport.metrics``): see :mod:`.pool`."""
+
+from impactreport.metrics.pool import main
+
+main()
