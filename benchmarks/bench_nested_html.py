@@ -1,6 +1,7 @@
 """Seconds to measure one hostile post of n nested elements (issue 11: grew faster than the input).
 
-Each shape goes through :func:`impactreport.metrics.count.chunk_metrics` (characters, words, DOIs) as one post.
+Each shape goes through :func:`impactreport.metrics.count.chunk_metrics` (characters, words, DOIs) as
+one post.
 ``--whole`` parses each body in one piece instead (the cost before the fix: quadratic; the largest sizes
 take minutes and, for ``formatting``, gigabytes), so keep ``--sizes`` small with it.
 

@@ -49,7 +49,7 @@ def prepare(store: Path = STORE, days: int = DAYS) -> None:
 def run(store: Path = STORE) -> float:
     from impactreport.analyses import AnalysisParams
     from impactreport.analyses.views import views_over_time
-    from impactreport.load.views import load_views
+    from impactreport.history.views import load_views
 
     start = time.perf_counter()
     series = load_views([store])

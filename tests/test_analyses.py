@@ -32,8 +32,8 @@ from impactreport.analyses import (
     views,
 )
 from impactreport.analyses.smoothing import Grid, bin_linear, gaussian_kernel, smooth
+from impactreport.history.views import load_views
 from impactreport.load import load_dataset
-from impactreport.load.views import load_views
 from impactreport.schema import TABLES, Dataset, empty, polars_schema
 
 DAY_US = 86_400_000_000

@@ -27,7 +27,7 @@ from impactreport.cli.main import main
 from impactreport.history import load_versions
 from impactreport.history.edits import NO_AUTHOR, EditHistory, analyse, per_person
 from impactreport.history.versions import Versions
-from impactreport.load.views import load_views, views_series
+from impactreport.history.views import load_views, views_series
 from impactreport.pipeline import Request, run
 from impactreport.settings import Period
 from tests.independent import archive_exports, has_ids

@@ -24,8 +24,8 @@ from impactreport.figures.cumulative import LINE_PX, label_frame, spread
 from impactreport.figures.save import render
 from impactreport.history.edits import analyse
 from impactreport.history.versions import Versions, build_projects
+from impactreport.history.views import views_series
 from impactreport.load import find, load_dataset
-from impactreport.load.views import views_series
 from impactreport.pipeline import edit_frames
 from impactreport.schema import Dataset
 

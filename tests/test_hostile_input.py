@@ -30,8 +30,8 @@ import pytest
 from impactreport.cli.main import main
 from impactreport.errors import InputError
 from impactreport.fetch.archive import list_versions, open_repository
+from impactreport.history.views import load_views
 from impactreport.load.read import MAX_EXPORT_BYTES, MAX_EXPORT_BYTES_ENV, export_bytes
-from impactreport.load.views import load_views
 
 MiB = 1024**2
 RETRIEVED = "2017-09-09T23:29:37.000000Z"

@@ -97,7 +97,7 @@ class Store:
         """The views series of only the snapshots that bracket ``periods`` (views gained in them),
         read without the cache: a summary of a period reads a few files per project, not the series."""
         from impactreport.history.versions import snapshot_tables
-        from impactreport.load.views import VIEWED, views_series
+        from impactreport.history.views import VIEWED, views_series
 
         spans = [(period.since, period.until) for period in periods]
         files = bracket_files(self.listing.files, spans, self.request.as_of_instant)

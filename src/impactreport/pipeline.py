@@ -481,9 +481,9 @@ def award_column(
 
 def views_series(versions: Versions, warnings: list[str] | None = None) -> pl.DataFrame:
     """Views of every snapshot of the request's projects (views over time, views gained in a period):
-    the versioned tables' views (:func:`impactreport.load.views.views_series`). The readers' warnings
+    the versioned tables' views (:func:`impactreport.history.views.views_series`). The readers' warnings
     (a counter that is not a whole number) are appended to ``warnings``."""
-    from impactreport.load.views import views_series as series_of
+    from impactreport.history.views import views_series as series_of
 
     if warnings is not None:
         warnings.extend(line for line in dict.fromkeys(versions.warnings) if line not in warnings)

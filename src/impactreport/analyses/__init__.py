@@ -118,7 +118,7 @@ def compute_all(
     responses are of all time (:mod:`impactreport.community`), discussion titles come from it. With a
     period every frame over time is clipped to it and ``views`` are the views gained in it where two
     snapshots bracket it. ``views-over-time`` is an empty frame unless ``views_series`` (from
-    :func:`impactreport.load.views.load_views`) holds more than one snapshot date.
+    :func:`impactreport.history.views.load_views`) holds more than one snapshot date.
     """
     from . import activity, community, contributors, cumulative, imbalance, projects, streams, views
 

@@ -1,7 +1,7 @@
 """Views: per thread and document in the newest snapshot, the top discussions, and views over time.
 
 ``views_table`` reads the dataset (newest snapshot of each project). ``views_over_time`` reads the
-series from :func:`impactreport.load.views.load_views` (every snapshot): per day the last snapshot of
+series from :func:`impactreport.history.views.load_views` (every snapshot): per day the last snapshot of
 each project counts, an item missing from a day's files keeps its previous count (views never
 decrease), and growth per month is (last − first) / months between the item's first and last day.
 

@@ -82,7 +82,7 @@ def load_views(paths: Sequence[str | Path], *, warnings: list[str] | None = None
     line per file and field) and what the cache says (rebuilt, not written); a line already in it is not
     repeated.
     """
-    from impactreport.history import load_versions
+    from impactreport.history.cache import load_versions
 
     said: list[str] = []
     versions = load_versions(list(paths), said.append)
