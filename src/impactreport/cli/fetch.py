@@ -15,6 +15,7 @@ from .lazy import LazyGroup
         "archive": ".fetch_archive",
         "github": ".fetch_github",
         "discourse": ".fetch_discourse",
+        "gitlab": ".fetch_gitlab",
     },
 )
 def command() -> None:

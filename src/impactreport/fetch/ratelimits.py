@@ -1,4 +1,4 @@
-"""GitHub's and Discourse's rate-limit answers, told apart for the shared retrying HTTP layer.
+"""GitHub's, Discourse's and GitLab's rate-limit answers, told apart for the shared retrying HTTP layer.
 
 :mod:`impactreport.fetch.http` owns the one retry loop (tenacity); this module only says how long a
 rate-limited answer asks us to wait, through its ``classify(response) -> Wait | None`` hook:
@@ -13,7 +13,10 @@ rate-limited answer asks us to wait, through its ``classify(response) -> Wait | 
   reset (never stored as data);
 - GraphQL 502/504 (a query too slow for GitHub): noted in ``slow_queries`` so the caller lowers its page
   size on the next attempt; the layer's default rules retry it;
-- Discourse 429: ``Retry-After``, else the JSON ``extras.wait_seconds`` it sends.
+- Discourse 429: ``Retry-After``, else the JSON ``extras.wait_seconds`` it sends;
+- GitLab 429: ``Retry-After``, else until ``RateLimit-Reset`` (epoch seconds); a successful answer with
+  ``RateLimit-Remaining: 0`` is kept, and the next request first waits until ``RateLimit-Reset``
+  (:meth:`GitLabLimits.pause`), since GitLab would refuse it.
 
 Everything else falls through to the layer's defaults (5xx and resets retried with backoff).
 """
@@ -37,6 +40,9 @@ from impactreport.fetch.http import RetryPolicy, Wait, WaitEvent, parse_retry_af
 GITHUB_POLICY = RetryPolicy(max_attempts=8, max_time=3900.0, backoff=2.0, max_backoff=120.0, max_wait=3660.0)
 #: Discourse asks for waits of seconds to a minute; the Thinklab client's bounds fit.
 DISCOURSE_POLICY = RetryPolicy(max_attempts=8, max_time=600.0, backoff=2.0, max_backoff=120.0, max_wait=600.0)
+#: GitLab's limits are per minute (gitlab.com; self-managed instances choose their period, usually a
+#: minute too): ten minutes per request sits out several windows. Attempts and backoff as Thinklab's.
+GITLAB_POLICY = RetryPolicy(max_attempts=8, max_time=600.0, backoff=2.0, max_backoff=120.0, max_wait=600.0)
 
 
 def clock(seconds: float) -> str:
@@ -146,6 +152,57 @@ class DiscourseLimits:
         except (ValueError, KeyError, TypeError):
             return None  # the layer's default: 429 retried with backoff
         return Wait(seconds, "rate limited (wait_seconds)")
+
+
+def _epoch(value: str | None) -> float | None:
+    """``RateLimit-Reset`` as epoch seconds (None when absent or not a number)."""
+    text = (value or "").strip()
+    return float(text) if text.isdigit() else None
+
+
+@dataclass
+class GitLabLimits:
+    """The ``classify`` hook for GitLab REST v4, and the pause owed when a quota ran out.
+
+    GitLab sends ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset`` (epoch seconds) on
+    rate-limited routes, and answers 429 (with ``Retry-After`` on recent versions) once the quota is
+    spent. A 429 is waited out (``Retry-After``, else until the reset, else the layer's backoff). A good
+    answer that spent the last request of the window is kept (retrying it would waste it); the next
+    request then waits until the reset first (:meth:`pause`), instead of being refused.
+    """
+
+    hits: int = 0
+    exhausted: int = 0
+    _reset: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def classify(self, response: requests.Response) -> Wait | None:
+        headers = response.headers
+        reset = _epoch(headers.get("ratelimit-reset"))
+        if response.status_code == 429:
+            with self._lock:
+                self.hits += 1
+            retry_after = parse_retry_after(headers.get("retry-after"))
+            if retry_after is not None:
+                return Wait(retry_after, "rate limited (retry-after)")
+            if reset is not None:
+                return Wait.until(reset + 1, "rate limited until RateLimit-Reset")
+            return None  # the layer's default: 429 retried with backoff
+        spent = headers.get("ratelimit-remaining", "").strip() == "0"
+        if response.status_code < 400 and spent and reset is not None:
+            with self._lock:
+                self.exhausted += 1
+                self._reset = reset + 1  # the header is rounded down to a second
+        return None
+
+    def pause(self) -> Wait | None:
+        """The wait owed before the next request (the last answer spent the quota), once; else None."""
+        with self._lock:
+            reset, self._reset = self._reset, None
+        if reset is None:
+            return None
+        wait = Wait.until(reset, "rate limit spent (RateLimit-Remaining: 0) until reset")
+        return wait if wait.seconds > 0 else None
 
 
 @dataclass
