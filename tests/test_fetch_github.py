@@ -25,10 +25,10 @@ import requests
 from rich.console import Console
 from rich.progress import Progress
 
+from impactreport.cli.progress import Display
 from impactreport.fetch.http import WaitEvent
 from impactreport.fetch.ratelimits import GitHubLimits
 from impactreport.fetch.store import SnapshotStore, read_snapshot
-from impactreport.fetch.sync import Display
 from tests.servers.github_app import PYGITHUB, GitHubState, serve
 
 pytestmark = pytest.mark.shared

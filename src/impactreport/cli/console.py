@@ -3,7 +3,8 @@
 Why: names, titles and paths come from strangers' exports and from the file system. Printed with rich
 markup on, ``[bold]`` in a project name is obeyed and ``a[/b]`` in a path crashes; raw ESC, OSC or
 right-to-left override characters would reach the terminal. Every command prints through these helpers,
-and anything that came from data goes through :func:`inert` (tables) or :func:`warn` (messages).
+and anything that came from data goes through :func:`inert` (tables) or :func:`warn` (messages); the
+rule itself is :func:`impactreport.text_safety.safe_text` (re-exported here).
 
 When output is not a terminal (cron logs, pipes) tables are printed at a fixed generous width so no
 column is cut to ``Ve…``.
@@ -11,36 +12,26 @@ column is cut to ``Ve…``.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 from rich.console import Console
 from rich.text import Text
 
+from impactreport.text_safety import safe_text
+
+__all__ = [
+    "LOG_WIDTH",
+    "err_console",
+    "inert",
+    "is_printable_name",
+    "notice",
+    "out_console",
+    "safe_text",
+    "warn",
+]
+
 #: Width used when stdout/stderr is not a terminal: wide enough for every table the CLI prints.
 LOG_WIDTH = 240
-
-# C0/C1 controls (but tab and newline), DEL, bidirectional overrides/isolates and other invisible
-# format characters that can reorder or hide what a terminal shows.
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ufffe\uffff]"
-)
-
-
-def _visible(match: re.Match[str]) -> str:
-    char = match.group(0)
-    code = ord(char)
-    if code < 0x20:
-        return "^" + chr(code + 0x40)  # ESC → ^[, BEL → ^G, NUL → ^@
-    return f"<U+{code:04X}>"
-
-
-def safe_text(value: object) -> str:
-    """``value`` as a string with every control or direction-changing character made visible."""
-    text = str(value)
-    if _UNSAFE.search(text) is None:
-        return text
-    return _UNSAFE.sub(_visible, text)
 
 
 def inert(value: object, style: str = "") -> Text:

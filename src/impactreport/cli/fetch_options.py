@@ -253,7 +253,9 @@ def run(source: Source, data_dir: Path, *, quiet: bool, as_json: bool, since: st
     """:func:`~impactreport.fetch.sync.sync` under the progress display (on stderr, when it is a
     terminal and neither ``--quiet`` nor ``--json`` was given); its notes (a project stored in its
     existing folder of another case) follow on stderr, ``note: …``, whatever the options."""
-    from impactreport.fetch.sync import progress_display, sync  # see the module docstring
+    from impactreport.fetch.sync import sync  # see the module docstring
+
+    from .progress import progress_display
 
     err = err_console()
     announce_new_store(err, data_dir)

@@ -1,16 +1,17 @@
-"""Fetch orchestration, in one place for every source: what a source is, ``--since``, the loop, progress.
+"""Fetch orchestration, in one place for every source: what a source is, ``--since``, the loop.
 
 Why one module: Thinklab, the Thinklab archive, GitHub and Discourse differ only in how they get an
 export. Holding the store's lock, choosing a full or incremental fetch, merging, saving atomically,
-turning a failed project into one line while the others go on, and drawing progress are the same for
-all four, so they are written once here (as Perceval keeps its backends' common loop) and the CLI
-modules only declare options and print the outcome.
+turning a failed project into one line while the others go on, and reporting progress are the same
+for all four, so they are written once here (as Perceval keeps its backends' common loop) and the CLI
+modules only declare options, print the outcome and draw the progress (:mod:`impactreport.cli.progress`,
+through the :class:`SyncDisplay` protocol).
 
 A source (:class:`Source`) names its store folder, lists its projects and yields each project's
 :class:`Snapshot` s (one for a live fetch, every historical version for the archive). :func:`sync`
 does the rest::
 
-    with progress_display(err_console(), enabled=not quiet) as shown:
+    with progress_display(err_console(), enabled=not quiet) as shown:  # impactreport.cli.progress
         run = sync(source, data_dir, since="auto", display=shown)
     run.results  # one ProjectResult per project: stored / unchanged / failed, rows, bytes, requests…
 """
@@ -19,29 +20,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-
 from impactreport.errors import FetchError, InputError
 from impactreport.fetch import mapping
 from impactreport.fetch.http import WaitEvent
-from impactreport.fetch.ratelimits import Reporter, clock
+from impactreport.fetch.ratelimits import Reporter
 from impactreport.fetch.store import (
     SaveResult,
     SnapshotStore,
@@ -53,13 +42,12 @@ from impactreport.fetch.store import (
 
 __all__ = [
     "SAFETY_MARGIN",
-    "Display",
     "ProjectResult",
     "Since",
     "Snapshot",
     "Source",
+    "SyncDisplay",
     "SyncRun",
-    "progress_display",
     "resolve_since",
     "sync",
 ]
@@ -234,85 +222,34 @@ class SyncRun:
 # --- progress --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Display:
-    """Draws a :class:`Reporter`'s events as a rich progress display: one line per stage.
-
-    ``progress`` None draws nothing (``--quiet``, ``--json``, or stderr not a terminal). Descriptions
-    and statuses are plain text (markup off), since they hold project names.
-    """
-
-    progress: Progress | None
-    task: TaskID | None = None
-    overall: TaskID | None = None
+class SyncDisplay(Protocol):
+    """What :func:`sync` tells whoever draws its progress (the CLI's rich display,
+    :class:`impactreport.cli.progress.Display`): a protocol here, so ``fetch`` never imports the CLI."""
 
     def attach(self, reporter: Reporter) -> None:
-        """Point ``reporter``'s callbacks here (in place: the source's HTTP client holds the object)."""
-        reporter.stage = self.stage
-        reporter.advance = self.advance
-        reporter.waiting = self.waiting
+        """Point ``reporter``'s callbacks (stage, advance, waiting) at the display."""
+        ...
 
     def projects(self, total: int) -> None:
-        """A line counting projects, when there are several."""
-        if self.progress is not None and total > 1:
-            self.overall = self.progress.add_task("all projects", total=total, status="")
+        """How many projects the run holds."""
+        ...
 
     def project_done(self, status: str) -> None:
-        if self.progress is None:
-            return
-        self.close(status)
-        if self.overall is not None:
-            self.progress.advance(self.overall)
-
-    def stage(self, name: str, total: int | None) -> None:
-        if self.progress is None:
-            return
-        self.close()
-        self.task = self.progress.add_task(_plain(name), total=total, status="")
-
-    def advance(self, count: int) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, advance=count, status="")
-
-    def waiting(self, event: WaitEvent) -> None:
-        if self.progress is None or self.task is None:
-            return
-        status = f"waiting {event.seconds:.0f} s until {clock(event.seconds)} ({_plain(event.reason)})"
-        self.progress.update(self.task, status=status)
-
-    def close(self, status: str = "done") -> None:
-        """Mark the current stage done (its bar full, whatever total it guessed)."""
-        if self.progress is not None and self.task is not None:
-            done = next(task.completed for task in self.progress.tasks if task.id == self.task)
-            self.progress.update(self.task, total=done or 1, completed=done or 1, status=status)
-            self.task = None
+        """One project finished (``stored``, ``unchanged`` or ``failed``)."""
+        ...
 
 
-def _plain(text: str) -> str:
-    from impactreport.cli.console import safe_text  # the one rule for text from data
+class _Silent:
+    """The display of a run no one watches (no ``display`` given): the reporter keeps its no-op callbacks."""
 
-    return safe_text(text)
+    def attach(self, reporter: Reporter) -> None:
+        pass
 
+    def projects(self, total: int) -> None:
+        pass
 
-@contextmanager
-def progress_display(console: Console, *, enabled: bool) -> Iterator[Display]:
-    """The progress display on ``console`` (stderr); nothing unless ``enabled`` and it is a terminal."""
-    if not enabled or not console.is_terminal:
-        yield Display(None)
-        return
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description:<24}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}", markup=False),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    with progress:
-        shown = Display(progress)
-        yield shown
-        shown.close()
+    def project_done(self, status: str) -> None:
+        pass
 
 
 # --- the loop --------------------------------------------------------------------------------------------
@@ -323,7 +260,7 @@ def sync(
     data_dir: str | Path,
     *,
     since: str = "auto",
-    display: Display | None = None,
+    display: SyncDisplay | None = None,
     workers: int = 2,
 ) -> SyncRun:
     """Fetch every project of ``source`` into the store under ``data_dir``; one result per project.
@@ -340,7 +277,7 @@ def sync(
     folder is stored there (its result and note name that folder). The first failed write stops the
     run with one line naming the file and the reason (:class:`StoreWriteError`), the store as it was.
     """
-    shown = display or Display(None)
+    shown = display if display is not None else _Silent()
     shown.attach(source.reporter)
     run = SyncRun()
     start = time.monotonic()
