@@ -7,7 +7,10 @@ the export size limit with one line naming the URL, not read on.
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -29,9 +32,20 @@ def _endless() -> Iterator[bytes]:
         yield chunk
 
 
+def _trickle() -> Iterator[bytes]:
+    """One byte every 0.3 s for at most a minute: every socket read succeeds, the body never ends."""
+    for _ in range(200):
+        yield b" "
+        time.sleep(0.3)
+
+
 def _app(environ, start_response):  # a WSGI app
     request = Request(environ)
-    if request.path == "/endless":
+    if request.path.endswith("/trickle") or request.path.startswith("/latest.json"):
+        response = Response(_trickle(), mimetype="application/json")
+    elif request.path == "/loop":
+        response = Response(b"", status=302, headers={"Location": "/loop"})
+    elif request.path == "/endless":
         response = Response(_endless(), mimetype="application/json")
     elif request.path == "/bomb":
         body = gzip.compress(b" " * (64 * LIMIT), compresslevel=9)  # 256 MiB of spaces in ~250 KB
@@ -76,3 +90,47 @@ def test_a_body_over_the_limit_is_refused_without_reading_it_all(
 def test_a_body_under_the_limit_is_read_as_usual(server: str, client: HttpClient) -> None:
     result = client.request("GET", server + "/ok", validate=lambda response: response.json())
     assert result.value == {"ok": True}
+
+
+def test_a_trickling_server_ends_at_max_time(server: str, client: HttpClient) -> None:
+    """Each read gets a byte within the per-read timeout; only a wall clock ends the request."""
+    policy = RetryPolicy(max_attempts=3, max_time=2.0, backoff=0.01, max_backoff=0.01, timeout=(1.0, 1.0))
+    began = time.monotonic()
+    with pytest.raises(HttpFailure) as caught:
+        client.request("GET", server + "/trickle", policy=policy)
+    assert time.monotonic() - began < 4.0
+    message = str(caught.value)
+    assert "\n" not in message and "--max-time 2 s" in message and "stalled" in message
+
+
+def test_a_stalled_fetch_ends_with_one_line_and_releases_the_lock(server: str, tmp_path) -> None:
+    """fetch discourse against a server that trickles: one line within --max-time, lock released."""
+    data = tmp_path / "data"
+    command = [
+        sys.executable,
+        "-m",
+        "impactreport.cli.main",
+        "fetch",
+        "discourse",
+        "--base-url",
+        server,
+        "--data",
+        str(data),
+    ]
+    options = ["--timeout", "1", "--max-time", "2", "--max-attempts", "2", "--rate", "0", "--quiet"]
+    began = time.monotonic()
+    first = subprocess.run(command + options, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - began < 20
+    assert first.returncode != 0 and "Traceback" not in first.stderr, first.stderr
+    assert "stalled" in first.stderr and "data" not in first.stderr.split("stalled")[0].split(":")[0]
+    second = subprocess.run(command + options, capture_output=True, text=True, timeout=60)
+    assert "lock" not in second.stderr.lower(), second.stderr  # the first run let go of the store
+
+
+def test_a_redirect_loop_is_a_network_error_not_a_data_folder_problem(
+    server: str, client: HttpClient
+) -> None:
+    with pytest.raises(HttpFailure) as caught:
+        client.request("GET", server + "/loop")
+    message = str(caught.value)
+    assert "redirect loop" in message and "write" not in message and "\n" not in message

@@ -32,8 +32,11 @@ re-login). The transport is a ``requests.Session`` you may pass in.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -273,11 +276,70 @@ def _keep(response: requests.Response, body: bytes, *, close: bool = False) -> N
     response._content_consumed = True
 
 
+class DeadlinePassed(FatalResponse):
+    """A request got no complete answer within ``--max-time``: a server that trickles or stalls."""
+
+
+def _within(
+    seconds: float,
+    budget: float,
+    where: str,
+    exchange: Callable[[], requests.Response],
+    abort: Callable[[], None] = lambda: None,
+) -> requests.Response:
+    """Run ``exchange`` with a wall-clock limit, reading included.
+
+    Why a thread: requests' ``timeout`` bounds each socket read, so a server that sends one byte every
+    few seconds never times out. The exchange runs in a daemon thread; when the deadline passes first,
+    the connection it uses is shut down (which ends its blocking read) and the request fails with one
+    line. A daemon thread can never keep the process (or the store's lock) alive.
+    """
+    if seconds <= 0:
+        raise DeadlinePassed(f"{where}: no complete answer within --max-time {budget:g} s")
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["response"] = exchange()
+        except BaseException as error:  # handed to the caller's thread as is
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run, name="impactreport-request", daemon=True)
+    worker.start()
+    if not done.wait(seconds):
+        abort()
+        stalled = f"no complete answer within --max-time {budget:g} s (the server stalled)"
+        raise DeadlinePassed(f"{where}: {stalled}")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["response"]
+
+
+def _abort(response: requests.Response | None) -> None:
+    """Shut down the connection a stalled response is read from, so its reading thread ends too."""
+    if response is None:
+        return
+    connection = getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    with contextlib.suppress(OSError, AttributeError):
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        response.close()
+
+
 def _reason(error: BaseException) -> str:
     if isinstance(error, RetryableResponse | FatalResponse):
         return error.reason
     if isinstance(error, requests.Timeout):
         return "timeout"
+    if isinstance(error, requests.TooManyRedirects):
+        return "redirect loop (more than 30 redirects)"
+    if isinstance(error, requests.RequestException):
+        return f"request failed ({type(error).__name__})"
     if isinstance(error, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
         return "truncated body"
     if isinstance(error, requests.ConnectionError | ConnectionError):
@@ -421,9 +483,14 @@ class HttpClient:
             if build is not None:
                 arguments.update(build())
             last["response"] = None
-            response = self.session.request(method, url, stream=True, **arguments)
-            last["response"] = response
-            read_body(response, max_export_bytes())  # the whole body now: a truncated one raises here
+            remaining = policy.max_time - (time.monotonic() - start)
+            response = _within(
+                remaining,
+                policy.max_time,
+                url,
+                lambda: self._send(method, url, arguments, last),
+                abort=lambda: _abort(last["response"]),
+            )
             self._check(response, classify)
             value = validate(response) if validate is not None else response
             return Result(value, response, number, time.monotonic() - start)
@@ -453,6 +520,17 @@ class HttpClient:
             if not isinstance(response, requests.Response):
                 response = None
             raise self._failure(url, last["attempts"], error, response, start, "gave up") from None
+        except requests.RequestException as error:  # not retryable (a redirect loop, a bad URL): one line
+            raise self._failure(url, last["attempts"], error, None, start, "") from None
+
+    def _send(
+        self, method: str, url: str, arguments: dict[str, Any], last: dict[str, Any]
+    ) -> requests.Response:
+        """One attempt's exchange: headers, then the whole body (a truncated one raises here)."""
+        response = self.session.request(method, url, stream=True, **arguments)
+        last["response"] = response
+        read_body(response, max_export_bytes())
+        return response
 
     def _failure(
         self,
