@@ -1,0 +1,7 @@
+"""``impactreport fetch mbox``, defined in fetch_mail (the lazy group loads one command per module)."""
+
+from __future__ import annotations
+
+from .fetch_mail import mbox_command as command
+
+__all__ = ["command"]
