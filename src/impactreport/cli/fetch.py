@@ -15,6 +15,9 @@ from .lazy import LazyGroup
         "archive": ".fetch_archive",
         "github": ".fetch_github",
         "discourse": ".fetch_discourse",
+        "mbox": ".fetch_mbox",
+        "pipermail": ".fetch_pipermail",
+        "hyperkitty": ".fetch_hyperkitty",
         "gitlab": ".fetch_gitlab",
     },
 )
