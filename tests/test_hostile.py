@@ -48,6 +48,13 @@ CASES: dict[str, str] = {
     "identities YAML nested 10**5 deep, or an alias tree": "test_identities::test_hostile_identities_yaml_is_one_line",
     "names starting with = + @ - written into CSVs as spreadsheet formulas": "test_outputs::test_formulas_are_neutralised_and_numbers_are_not",
     "a read-only archive folder got a .history cache written into it": "test_history::test_read_only_folder_is_never_written",
+    "a server sending one byte every 3 s kept a fetch (and the store's lock) for ever": "test_hostile_http::test_a_stalled_fetch_ends_with_one_line_and_releases_the_lock",
+    "--max-time did not bound reading": "test_hostile_http::test_a_trickling_server_ends_at_max_time",
+    "a redirect loop reported as '…/data: cannot write'": "test_hostile_http::test_a_redirect_loop_is_a_network_error_not_a_data_folder_problem",
+    "--team-file or --identities as a FIFO hung, as /dev/zero filled memory": "test_hostile_files::test_a_special_file_as_team_or_identities_file_is_one_line",
+    "a FIFO given as an export": "test_hostile_files::test_a_fifo_as_an_export_is_one_line",
+    "exports/manifest.jsonl as a FIFO hung fetch": "test_hostile_files::test_a_fifo_as_the_store_manifest_is_one_line",
+    "the history cache's manifest.json as a FIFO hung summary --history": "test_hostile_files::test_a_fifo_as_the_history_cache_manifest_is_rebuilt",
 }
 
 

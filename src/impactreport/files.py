@@ -18,13 +18,56 @@ from pathlib import Path
 
 from impactreport.errors import InputError
 
+#: A text file the user wrote (team file, identities, login file, a manifest) is never larger than this.
+MAX_TEXT_BYTES = 16 << 20
 
-def read_user_text(path: str | Path, what: str) -> str:
-    """A text file the user wrote (team file, identities file): one-line errors naming it and ``what``."""
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def special_kind(mode: int) -> str | None:
+    """What a file that is not a regular file is ("a named pipe (FIFO)"), or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def read_regular(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; one-line :class:`InputError` otherwise.
+
+    Why: a FIFO given as a team file blocks for ever, ``/dev/zero`` grows until memory runs out. The
+    file is opened without blocking (a FIFO opens at once), checked with ``fstat`` on that very
+    descriptor (no race with a swap after a check), and read no further than the limit.
+    """
     try:
-        return Path(path).read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
         raise InputError(f"{path}: cannot read {what} ({error.strerror or error})") from None
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(fd)
+        kind = special_kind(info.st_mode)
+        if kind is not None:
+            raise InputError(f"{path}: {what} is {kind}, not a regular file")
+        if info.st_size > limit:
+            raise InputError(f"{path}: {what} is larger than {limit:,} bytes")
+        try:
+            data = stream.read(limit + 1)
+        except OSError as error:
+            raise InputError(f"{path}: cannot read {what} ({error.strerror or error})") from None
+    if len(data) > limit:
+        raise InputError(f"{path}: {what} is larger than {limit:,} bytes")
+    return data
+
+
+def read_user_text(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """A text file the user wrote (team file, identities file): one-line errors naming it and ``what``."""
+    try:
+        return read_regular(path, what, limit).decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: {what} is not UTF-8 text") from None
 
@@ -147,14 +190,31 @@ def _open_folder_at(folder: int, name: str, shown: Path) -> int:
         raise
 
 
+class SpecialFileRefused(InputError):
+    """A FIFO, device or socket where a file is read or written: refused, one line naming it."""
+
+
+def regular_only(fd: int, shown: Path | str) -> int:
+    """``fd`` when it is a regular file; else it is closed and :class:`SpecialFileRefused` raised."""
+    kind = special_kind(os.fstat(fd).st_mode)
+    if kind is None:
+        return fd
+    os.close(fd)
+    raise SpecialFileRefused(f"{shown}: is {kind}, not a regular file; refusing it")
+
+
 def open_file(folder: int, name: str, flags: int, shown: Path, mode: int = 0o644) -> int:
-    """``os.open`` of ``name`` in the open ``folder`` with ``O_NOFOLLOW``: a link is :class:`LinkRefused`."""
+    """``os.open`` of ``name`` in the open ``folder`` with ``O_NOFOLLOW``: a link is :class:`LinkRefused`,
+    a FIFO or device :class:`SpecialFileRefused` (opened without blocking, so a FIFO cannot hang it)."""
     try:
-        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=folder)
+        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode, dir_fd=folder)
     except OSError as error:
         if error.errno == errno.ELOOP:
             refuse_if_link(folder, name, shown)
         raise
+    fd = regular_only(fd, shown)
+    os.set_blocking(fd, True)
+    return fd
 
 
 def write_all(fd: int, data: bytes) -> None:

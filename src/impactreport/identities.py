@@ -241,7 +241,7 @@ def resolve_identities(given: str | Path | None, base: Path, *, name: str = "--i
         path = Path(given)
         if not path.is_absolute() and not path.exists() and (base / path).exists():
             path = base / path
-        if not path.is_file():
+        if not path.exists():
             raise InputError(f"{name}: {given}: no such file")
         return read_identities(path)
     default = base / DEFAULT_PATH

@@ -23,6 +23,7 @@ from impactreport.errors import InputError
 from impactreport.fetch.http import HttpClient, RetryPolicy
 from impactreport.fetch.sync import ProjectResult
 from impactreport.fetch.thinklab import ThinklabClient, ThinklabSource
+from impactreport.files import read_user_text
 
 from .console import err_console, inert
 from .fetch_options import (
@@ -58,8 +59,8 @@ def read_credentials(login_file: Path | None) -> tuple[str, str]:
                 f"{login_file}: readable by group or others; refusing it (run: chmod 600 {login_file})"
             )
         try:
-            data = json.loads(login_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
+            data = json.loads(read_user_text(login_file, "login file"))
+        except ValueError as error:
             raise InputError(f"{login_file}: not a JSON object with email and password ({error})") from None
         if not isinstance(data, dict):
             raise InputError(f"{login_file}: not a JSON object with email and password")

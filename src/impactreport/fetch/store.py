@@ -69,6 +69,7 @@ from impactreport.files import (
     open_file,
     open_folder,
     refuse_if_link,
+    regular_only,
     write_all,
 )
 from impactreport.layout import (
@@ -780,11 +781,14 @@ class SnapshotStore:
 def _no_follow_reader(path: str, flags: int) -> int:
     """``open`` opener: the final component must not be a link (the manifest read by the store)."""
     try:
-        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise link_refusal(Path(path), os.readlink(path)) from None
         raise
+    fd = regular_only(fd, path)
+    os.set_blocking(fd, True)
+    return fd
 
 
 def save_snapshot(

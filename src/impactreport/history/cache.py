@@ -49,7 +49,14 @@ from typing import IO
 
 import polars as pl
 
-from impactreport.files import FOLDER_FLAGS, LinkRefused, open_file, refuse_if_link, write_all
+from impactreport.files import (
+    FOLDER_FLAGS,
+    LinkRefused,
+    SpecialFileRefused,
+    open_file,
+    refuse_if_link,
+    write_all,
+)
 from impactreport.history.versions import Versions, build_projects
 from impactreport.load.read import TABLE_NAMES
 from impactreport.load.snapshots import SnapshotFile, by_retrieval, find
@@ -192,7 +199,7 @@ def read_cache(cache: _Cache, notice: Notice) -> Versions | None:
         fd = _open_read(cache, MANIFEST)
     except FileNotFoundError:
         return None
-    except (OSError, LinkRefused) as error:
+    except (OSError, LinkRefused, SpecialFileRefused) as error:
         notice(f"{where}: history cache unreadable ({type(error).__name__}): rebuilding it")
         return None
     try:

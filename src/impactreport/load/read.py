@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 import sys
 import zlib
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -48,6 +47,7 @@ from pathlib import Path
 import polars as pl
 
 from impactreport.errors import InputError
+from impactreport.files import special_kind
 
 TABLE_NAMES = ("documents", "threads", "comments", "notes", "profiles")
 #: The most bytes one export may hold once decompressed, unless the environment variable says otherwise.
@@ -136,21 +136,19 @@ def read_stored(path: Path, limit: int | None = None) -> bytes:
     """A file's bytes as stored, refusing one larger than the limit before reading it."""
     limit = max_export_bytes() if limit is None else limit
     try:
-        with path.open("rb") as stream:
-            info = os.fstat(stream.fileno())
-            if stat.S_ISREG(info.st_mode):
-                if info.st_size > limit:
-                    raise too_large(path, limit, decompressed=False)
-                stored = stream.read()
-            else:  # a pipe or device has no size to check: read no more than the limit allows
-                chunks: list[bytes] = []
-                total = 0
-                while total <= limit and (chunk := stream.read(_CHUNK)):
-                    chunks.append(chunk)
-                    total += len(chunk)
-                stored = b"".join(chunks)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
+    with os.fdopen(fd, "rb") as stream:
+        kind = special_kind(os.fstat(fd).st_mode)
+        if kind is not None:  # a FIFO would block, /dev/zero never end: only regular files are exports
+            raise InputError(f"{path}: is {kind}, not an export file")
+        if os.fstat(fd).st_size > limit:
+            raise too_large(path, limit, decompressed=False)
+        try:
+            stored = stream.read(limit + 1)
+        except OSError as error:
+            raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
     if len(stored) > limit:
         raise too_large(path, limit, decompressed=False)
     return stored

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from impactreport.errors import InputError
+from impactreport.files import special_kind
 from impactreport.layout import (
     DEMO_DIR,
     DEMO_MARKER,
@@ -225,6 +226,8 @@ def find(
                 raise InputError(f"{path}: not an export file (expected .json or .json.gz)")
             found.append((describe(path), str(path.resolve())))
             continue
+        if not path.is_dir():
+            raise InputError(f"{path}: is {special_kind(path.stat().st_mode)}, not an export file or folder")
         skipped_here: list[Path] = []
         links_here: list[Path] = []
         files = [(describe(file, scanned=True), key) for file, key in _walk(path, skipped_here, links_here)]

@@ -1,0 +1,97 @@
+"""Special files where a file is read: a FIFO never blocks a command and ``/dev/zero`` never fills memory.
+
+Each case runs the real CLI in a subprocess against a demo store (``impactreport demo``) with one file
+replaced by a named pipe or given as ``/dev/zero``; the answer must be one line naming the file and what
+it is, within seconds (a FIFO opened for reading blocks for ever without a writer).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ZERO = Path("/dev/zero")
+
+
+def run(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "IMPACTREPORT_CACHE_DIR": str(cache), "COLUMNS": "200"}
+    command = [sys.executable, "-m", "impactreport.cli.main", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=cwd, env=env)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo store: DIR/exports/thinklab/<project>/<stamp>.json.gz, several snapshots each."""
+    folder = tmp_path_factory.mktemp("demo")
+    done = run("demo", str(folder), "--posts", "60", "--snapshots", "2", cwd=folder, cache=folder / "cache")
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def one_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("impactreport: error:")]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+@pytest.mark.parametrize("option", ["--team-file", "--identities"])
+def test_a_special_file_as_team_or_identities_file_is_one_line(
+    store: Path, tmp_path: Path, kind: str, option: str
+) -> None:
+    path = ZERO
+    if kind == "fifo":
+        path = tmp_path / "team.txt"
+        os.mkfifo(path)
+    line = one_line(run("summary", str(store), option, str(path), cwd=tmp_path, cache=tmp_path / "c"))
+    assert str(path) in line
+    assert ("named pipe" if kind == "fifo" else "character device") in line
+    assert "no such file" not in line
+
+
+def test_a_fifo_as_an_export_is_one_line(tmp_path: Path) -> None:
+    fifo = tmp_path / "project.json"
+    os.mkfifo(fifo)
+    line = one_line(run("summary", str(fifo), cwd=tmp_path, cache=tmp_path / "c"))
+    assert str(fifo) in line and "named pipe" in line
+
+
+def test_a_fifo_as_the_store_manifest_is_one_line(store: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "data"
+    subprocess.run(["cp", "-r", str(store), str(copy)], check=True)
+    manifest = copy / "exports" / "manifest.jsonl"
+    manifest.unlink(missing_ok=True)
+    os.mkfifo(manifest)
+    done = run(
+        "fetch",
+        "archive",
+        "--from",
+        str(store / "exports"),
+        "--data",
+        str(copy),
+        cwd=tmp_path,
+        cache=tmp_path / "c",
+    )
+    line = one_line(done)
+    assert "manifest.jsonl" in line and "named pipe" in line
+
+
+def test_a_fifo_as_the_history_cache_manifest_is_rebuilt(store: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = run("summary", str(store), "--history", "--json", cwd=tmp_path, cache=cache)
+    assert first.returncode == 0, first.stderr
+    manifests = list(cache.rglob("manifest.json"))
+    assert manifests, sorted(cache.rglob("*"))
+    for manifest in manifests:
+        manifest.unlink()
+        os.mkfifo(manifest)
+    again = run("summary", str(store), "--history", "--json", cwd=tmp_path, cache=cache)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout
+    assert "rebuilding" in again.stderr
