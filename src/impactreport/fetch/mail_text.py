@@ -17,7 +17,7 @@ _ESCAPED_FROM = re.compile(r"^>(>*From )", re.MULTILINE)
 #: "Quoting Alice:", German "Am … schrieb Alice:", French "Le … a écrit :", Spanish "El … escribió:".
 _ATTRIBUTION = re.compile(
     r"(?:\b(?:wrote|writes|said|schrieb|escribió|scrisse|schreef|skrev|napisał)\s*:"
-    r"|\ba\s+écrit\s*:|^quoting\b.*:)\s*$",
+    r"|\ba\s+écrit\s*:|^am\s.*\bschrieb\b.*:|^quoting\b.*:)\s*$",
     re.IGNORECASE,
 )
 #: The first line of a two-line attribution ("On Mon, 1 Jan 2024 at 10:00, Alice <a@b>" / "wrote:").

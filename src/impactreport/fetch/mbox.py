@@ -169,12 +169,26 @@ def body_text(message: EmailMessage) -> str:
 
 def _sender(message: EmailMessage, line: bytes) -> tuple[str, str]:
     """(lowercased address, display name) from ``From`` (RFC 2047 decoded), else the ``From `` line."""
-    name, address = parseaddr(_header(message, "from"))
+    raw = next((str(value) for key, value in message.raw_items() if key.lower() == "from"), "")
+    name, address = parseaddr(raw)  # on the raw value: keeps the "addr (Name)" form's name
+    if "@" not in address:
+        name, address = parseaddr(_header(message, "from"))
+    name = _decoded(name)
     if "@" not in address:
         words = line.decode("latin-1").split()
         if len(words) > 1 and "@" in words[1]:
             address = words[1]
     return address.strip().lower() or "unknown", " ".join(name.split())
+
+
+def _decoded(text: str) -> str:
+    """RFC 2047 encoded words decoded (text that is not one is returned as it is)."""
+    if "=?" not in text:
+        return text
+    try:
+        return str(make_header(decode_header(text)))
+    except (ValueError, LookupError, UnicodeError):
+        return text
 
 
 def synthetic_id(raw: bytes) -> str:
