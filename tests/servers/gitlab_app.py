@@ -138,6 +138,7 @@ class GitLabState:
     token: str | None = "glpat-test-token"
     max_per_page: int = 100
     redirect_to: str = ""
+    next_page_header: bool = True  # False: pages only by the Link header (as some proxies leave it)
     items: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # kind → iid → item
     notes: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)
@@ -357,7 +358,7 @@ class GitLabState:
         if key not in ("created_at", "updated_at"):
             raise ValueError(f"order_by {key}")
         descending = request.args.get("sort", "desc") == "desc"
-        return sorted(items, key=lambda i: (i[key], i["id"]), reverse=descending)
+        return sorted(items, key=lambda i: (i[key], i.get("id", 0)), reverse=descending)
 
     def _page(self, items: list[dict[str, Any]], request: Request, headers: dict[str, str]) -> Response:
         per_page = max(1, min(int(request.args.get("per_page", 20)), self.max_per_page))
@@ -386,6 +387,8 @@ class GitLabState:
             "X-Total-Pages": str(pages),
             "Link": ", ".join(links),
         }
+        if not self.next_page_header:
+            del headers["X-Next-Page"]
         return self._json(chunk, headers=headers)
 
     def _public(self, item: dict[str, Any]) -> dict[str, Any]:
