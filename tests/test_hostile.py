@@ -55,6 +55,8 @@ CASES: dict[str, str] = {
     "a FIFO given as an export": "test_hostile_files::test_a_fifo_as_an_export_is_one_line",
     "exports/manifest.jsonl as a FIFO hung fetch": "test_hostile_files::test_a_fifo_as_the_store_manifest_is_one_line",
     "the history cache's manifest.json as a FIFO hung summary --history": "test_hostile_files::test_a_fifo_as_the_history_cache_manifest_is_rebuilt",
+    "-P 'title:x #set' cut at # and -P 'title:#…' became the default title": "test_hostile_input::test_text_parameters_are_taken_literally",
+    "-P team: YAML alias tree of 9**8 strings (17 s, 1.2 GB)": "test_hostile_input::test_yaml_parameters_have_bounded_cost_and_no_silent_cuts",
 }
 
 

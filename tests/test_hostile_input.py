@@ -417,3 +417,44 @@ def test_json_nested_a_million_deep_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["summary", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"impactreport: error: {path}: JSON nested too deeply to read"]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("title:x #set", ("title", "x #set")),
+        ("title:#1 impact", ("title", "#1 impact")),
+        ("author:A: B", ("author", "A: B")),
+    ],
+)
+def test_text_parameters_are_taken_literally(given: str, expected: tuple[str, str]) -> None:
+    """``-P 'title:x #set'`` was cut at the ``#`` and ``-P 'title:#…'`` became the default title."""
+    from impactreport.cli.render import parse_param
+
+    assert parse_param(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("team:&a [*a, *a, *a, *a, *a, *a, *a, *a, *a]", "aliases"),
+        ("title:&a [*a]", None),  # text: literal, no YAML at all
+        ("projects:" + "[" * 10_000 + "]" * 10_000, "nested too deeply"),
+        ("projects:[rephetio] # all of them", "comment"),
+    ],
+)
+def test_yaml_parameters_have_bounded_cost_and_no_silent_cuts(given: str, problem: str | None) -> None:
+    """A 9**8 alias tree took 17 s and 1.2 GB before its error; 10**5 brackets a RecursionError."""
+    import time
+
+    from impactreport.cli.render import parse_param
+    from impactreport.errors import InputError
+
+    began = time.monotonic()
+    if problem is None:
+        assert parse_param(given) == ("title", "&a [*a]")
+        return
+    with pytest.raises(InputError) as caught:
+        parse_param(given)
+    assert problem in str(caught.value) and "\n" not in str(caught.value)
+    assert time.monotonic() - began < 1.0

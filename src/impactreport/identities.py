@@ -44,6 +44,7 @@ from impactreport.people import (
     account_people,
 )
 from impactreport.schema import TABLES, Dataset
+from impactreport.yaml_bounded import compose_bounded
 
 #: Where the report and the commands look for the file when none is given (relative to the project
 #: root for the report, to the current folder for ``summary`` and ``figures``).
@@ -133,22 +134,6 @@ def read_identities(path: str | Path) -> Identities:
 
 
 #: Deepest nesting of ``[``/``{`` an identities file may have (a real one has 2).
-MAX_DEPTH = 32
-
-
-def _flow_depth(text: str) -> int:
-    """The deepest nesting of flow brackets, counted naively (brackets in quoted names count too:
-    32 unmatched ones in names is no real file)."""
-    depth = deepest = 0
-    for char in text:
-        if char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth = max(0, depth - 1)
-    return deepest
-
-
 def parse_identities(text: str, shown: str = "identities") -> Identities:
     """Check and read the YAML text of an identities file (``shown`` names it in errors)."""
 
@@ -156,18 +141,8 @@ def parse_identities(text: str, shown: str = "identities") -> Identities:
         line = f":{node.start_mark.line + 1}" if node is not None else ""
         return InputError(f"{shown}{line}: {message}")
 
-    if _flow_depth(text) > MAX_DEPTH:  # PyYAML's parser slows down with depth long before it fails
-        raise InputError(f"{shown}: nested too deeply to be a list of people")
     try:
-        alias = next(
-            (e for e in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(e, yaml.AliasEvent)), None
-        )
-        if alias is not None:  # an alias tree expands exponentially: a list of people needs none
-            line = f":{alias.start_mark.line + 1}" if alias.start_mark is not None else ""
-            raise InputError(f"{shown}{line}: YAML aliases (*name) are not allowed here")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except RecursionError:
-        raise InputError(f"{shown}: nested too deeply to be a list of people") from None
+        root = compose_bounded(text, shown, "a list of people")
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

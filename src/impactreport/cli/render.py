@@ -1,7 +1,8 @@
 """``impactreport render``: the Quarto report to HTML, PDF and/or Word, with Quarto or the built-in renderer.
 
 ``-P key:value`` works as in ``quarto render``: the value is read as YAML, so ``-P projects:[rephetio]``
-is a list and ``-P bandwidth:14`` a number.
+is a list and ``-P bandwidth:14`` a number; a text parameter (``title``, ``author``, ``since``…) is taken
+literally, so ``-P 'title:Year 1 #2'`` keeps its ``#``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from impactreport.cli.console import err_console, inert, notice, out_console, warn
 from impactreport.errors import InputError
+from impactreport.yaml_bounded import load_bounded
 
 TO_FORMATS = {"html": ("html",), "pdf": ("pdf",), "docx": ("docx",), "all": ("html", "pdf", "docx")}
 #: ``--timeout`` default, seconds (``impactreport.render.execute.TIMEOUT``; not imported from there so
@@ -25,22 +27,35 @@ TO_FORMATS = {"html": ("html",), "pdf": ("pdf",), "docx": ("docx",), "all": ("ht
 TIMEOUT = 1800
 
 
+def text_params() -> frozenset[str]:
+    """Parameters whose value is text: taken literally from ``-P key:value`` (no YAML reading)."""
+    from dataclasses import fields
+
+    from impactreport.settings import ReportParams
+
+    return frozenset(f.name for f in fields(ReportParams) if f.type in ("str", str))
+
+
 def parse_param(text: str) -> tuple[str, Any]:
-    """``key:value`` → ``(key, YAML value)``; dates become ``YYYY-MM-DD`` strings (papermill-safe)."""
+    """``key:value`` → ``(key, value)``: the text itself for a text parameter (a title may hold ``#``
+    or ``: ``), else YAML read with bounded cost (no aliases, bounded depth); dates become ``YYYY-MM-DD``
+    strings (papermill-safe). A ``#`` that YAML would take as a comment is an error, never a silent cut."""
     shown = text if len(text) <= 80 else f"{text[:60]}…({len(text):,} characters)"
     key, separator, raw = text.partition(":")
     key = key.strip()
     if not separator or not key or not key.replace("_", "").isalnum():
         raise InputError(f"-P {shown!r}: expected key:value, e.g. -P projects:[rephetio]")
+    if key in text_params():
+        return key, raw.strip()
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_bounded(raw, f"-P {shown!r}", "a report parameter") if raw.strip() else ""
     except yaml.YAMLError:
         raise InputError(f"-P {shown!r}: the value is not valid YAML") from None
     except ValueError:
         # YAML reads 2017-13-01 as a date and fails: keep the text, the parameter check names it
         value = raw.strip()
-    except RecursionError:
-        raise InputError(f"-P {shown!r}: the value is nested too deeply") from None
+    if "#" in raw and "#" not in repr(value):
+        raise InputError(f"-P {shown!r}: YAML reads '#' as the start of a comment; quote the value")
     return key, _plain(value)
 
 
