@@ -68,7 +68,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["-P", "since:2017-03-01", "-P", "until:2017-02-01"], "since 2017-03-01 is after until 2017-02-01"),
         (["-P", "thresholds:[500, x]"], "parameter thresholds"),
         (["-P", "text_basis:pdf"], "parameter text_basis 'pdf': choose html or markdown"),
-        (["-P", "title:[a, b]"], "parameter title: expected text"),
+        (["-P", "years:[1]"], "parameter years"),
         (["-P", "colour:red"], "-P colour: not a parameter of report/index.qmd"),
         (["-P", "no-colon"], "-P 'no-colon': expected key:value"),
     ],
