@@ -197,3 +197,20 @@ def test_an_old_history_folder_in_the_data_is_neither_read_nor_removed(
     _, err = summary(capsys, str(data), "--history")
     assert err == ""  # a damaged cache there would have said "rebuilding"
     assert listing_changes(before, tree_listing(data)) == []
+
+
+@pytest.mark.parametrize("home", ["", "/", "relative/home"])
+def test_an_empty_or_odd_home_never_puts_the_cache_at_the_root(
+    home: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty HOME once put the cache in /.cache: the account's home is used instead."""
+    import pwd
+
+    from impactreport.history.cache import cache_home
+
+    monkeypatch.delenv("IMPACTREPORT_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # relative: ignored, as the XDG rule says
+    monkeypatch.setenv("HOME", home)
+    where = cache_home()
+    assert where.is_absolute() and where.parts[:2] != ("/", ".cache")
+    assert where == Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache" / "impactreport"

@@ -57,6 +57,7 @@ CASES: dict[str, str] = {
     "the history cache's manifest.json as a FIFO hung summary --history": "test_hostile_files::test_a_fifo_as_the_history_cache_manifest_is_rebuilt",
     "-P 'title:x #set' cut at # and -P 'title:#…' became the default title": "test_hostile_input::test_text_parameters_are_taken_literally",
     "-P team: YAML alias tree of 9**8 strings (17 s, 1.2 GB)": "test_hostile_input::test_yaml_parameters_have_bounded_cost_and_no_silent_cuts",
+    "an empty HOME put the cache in /.cache": "test_cache_location::test_an_empty_or_odd_home_never_puts_the_cache_at_the_root",
 }
 
 

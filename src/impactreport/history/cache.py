@@ -39,8 +39,10 @@ import fcntl
 import hashlib
 import json
 import os
+import pwd
 import re
 import stat
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -83,8 +85,26 @@ def cache_home() -> Path:
     configured = os.environ.get(CACHE_HOME_ENV)
     if configured:
         return Path(os.path.abspath(configured))
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(os.path.abspath(base)) / "impactreport"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):  # the XDG rule: a relative value is ignored
+        return Path(xdg) / "impactreport"
+    return _home() / ".cache" / "impactreport"
+
+
+def _home() -> Path:
+    """The user's home folder: ``$HOME`` when it is an absolute path, else the account's home from the
+    password database, else a per-user folder under the system's temporary folder (an empty ``HOME``
+    once put the cache in ``/.cache``)."""
+    home = os.environ.get("HOME", "")
+    if os.path.isabs(home) and home != "/":
+        return Path(home)
+    try:
+        recorded = pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        recorded = ""
+    if os.path.isabs(recorded) and recorded != "/":
+        return Path(recorded)
+    return Path(tempfile.gettempdir()) / f"impactreport-{os.getuid()}"
 
 
 def cache_dir(folder: Path) -> Path:
