@@ -23,7 +23,7 @@ from impactreport.fetch import gitlab_mapping
 from impactreport.fetch.gitlab import next_url, project_name
 from tests.servers.github_app import serve
 from tests.servers.gitlab_app import PROJECT_PATH, GitLabState
-from tests.servers.origin_app import Recorder
+from tests.servers.origin_app import Pointer, Recorder
 
 FAST = ["--backoff", "0.05"]
 WORD = re.compile(r"\w+")
@@ -292,3 +292,35 @@ def test_folder_names_and_pages() -> None:
     assert next_url(answer) is None  # an empty X-Next-Page is the last page, whatever Link says
     answer.headers = {}
     assert next_url(answer) == "https://g/elsewhere"
+
+
+def test_a_next_link_to_another_origin_is_refused(tmp_path: Path) -> None:
+    other = Recorder()
+    with serve(other) as elsewhere:
+        listing = (200, {"Link": f'<{elsewhere}/api/v4/projects/1/issues?page=2>; rel="next"'}, [])
+        pointer = Pointer(
+            {
+                "/api/v4/projects/g/n": (200, {}, {"id": 1, "web_url": "https://g/g/n"}),
+                "/api/v4/projects/1/issues": listing,
+            }
+        )
+        with serve(pointer) as url:
+            result = run(
+                "fetch", "gitlab", "--project", "g/n", "--base-url", url, "--data", str(tmp_path),
+                "--max-attempts", "1", token="secret-token",
+            )  # fmt: skip
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("impactreport: error:")]
+    assert len(errors) == 1 and "another origin" in errors[0] and "secret-token" not in result.stderr
+    assert other.log == []
+
+
+def test_a_project_that_is_no_gitlab_path_is_refused(tmp_path: Path) -> None:
+    from impactreport.cli.fetch_gitlab import PROJECT_PATTERN
+
+    for bad in ("name", "group/", "/name", "-x/y", "a/b?c", "a//b", "a/../b"):
+        assert not PROJECT_PATTERN.match(bad), bad
+    assert all(PROJECT_PATTERN.match(good) for good in ("g/n", "a/b/c", "_g/n.x-y", "G1/N_2"))
+    result = run("fetch", "gitlab", "--project", "group/name.git", "--data", str(tmp_path))
+    assert result.returncode == 2 and "expected GROUP/NAME" in result.stderr
+    assert not (tmp_path / "exports").exists()
