@@ -458,3 +458,50 @@ def test_yaml_parameters_have_bounded_cost_and_no_silent_cuts(given: str, proble
         parse_param(given)
     assert problem in str(caught.value) and "\n" not in str(caught.value)
     assert time.monotonic() - began < 1.0
+
+
+def _export_with_duplicate_notes(folder: Path, order: str) -> Path:
+    """A format-C export whose ``notes`` key appears twice: empty first (polars' pick), one note last."""
+    note = '{"note_id": 1, "comment_id": 1, "profile_id": 1, "body_md": "a note", "body_html": "<p>a note</p>", "published": "2016-01-02T00:00:00.000000Z"}'
+    comment = '{"comment_id": 1, "thread_id": 1, "profile_id": 1, "body_md": "hello", "body_html": "<p>hello</p>", "published": "2016-01-01T00:00:00.000000Z"}'
+    thread = '{"thread_id": 1, "profile_id": 1, "document_id": null, "subject": "s", "published": "2016-01-01T00:00:00.000000Z"}'
+    profile = '{"profile_id": 1, "username": "alice", "first_name": "Alice", "last_name": "A"}'
+    notes = ['"notes": []', f'"notes": [{note}]']
+    if order == "full-first":
+        notes.reverse()
+    text = (
+        f'{{"documents": [], "threads": [{thread}], "comments": [{comment}], {notes[0]}, '
+        f'"profiles": [{profile}], {notes[1]}}}'
+    )
+    path = folder / "project.json"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("order", ["empty-first", "full-first"])
+def test_duplicate_table_keys_are_refused_with_the_key_named(tmp_path: Path, order: str) -> None:
+    """``"notes": [], …, "notes": [note]`` counted 0 notes where Python's json reads 1."""
+    path = _export_with_duplicate_notes(tmp_path, order)
+    done = subprocess.run(
+        [sys.executable, "-m", "impactreport.cli.main", "summary", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{path}: key 'notes' appears twice" in done.stderr
+
+
+def test_a_table_name_as_a_text_value_is_no_duplicate(tmp_path: Path) -> None:
+    path = _export_with_duplicate_notes(tmp_path, "empty-first")
+    text = path.read_text(encoding="utf-8").replace('"notes": [], ', "", 1).replace('"s"', '"notes"')
+    path.write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "impactreport.cli.main", "summary", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["overall"]["notes"] == 1

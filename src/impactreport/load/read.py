@@ -43,6 +43,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -394,6 +395,43 @@ def _check_text(path: Path, raw: bytes) -> None:
         )
     if not stripped.startswith("{"):
         raise NotAnExport(f"{path}: not a JSON export object (starts with {stripped[:20]!r})")
+    _refuse_duplicate_keys(path, raw)
+
+
+#: Keys whose repetition changes what is counted: the tables, and what dates and names an export.
+_MEANINGFUL_KEY = re.compile(rb'"(?:documents|threads|comments|notes|profiles|retrieved|source)"')
+
+
+def _refuse_duplicate_keys(path: Path, raw: bytes) -> None:
+    """Refuse an export in which one object holds a key twice (``"notes": [], …, "notes": [note]``).
+
+    Why: JSON leaves duplicate keys undefined; polars keeps the first, Python's ``json`` the last, so
+    the same file could count 0 notes or 1 depending on the reader. No exporter writes them, so a file
+    that has them is refused with one line naming the key. The cheap part runs on every file: one scan
+    for the keys that decide what is counted (0.6 ms a MB); only a file where one of them occurs twice
+    is parsed again to check (a table name as a string value is no duplicate).
+    """
+    seen: set[bytes] = set()
+    repeated = False
+    for match in _MEANINGFUL_KEY.finditer(raw):
+        if match.group() in seen:
+            repeated = True
+            break
+        seen.add(match.group())
+    if not repeated:
+        return
+
+    def check(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys):
+            twice = next(key for key in keys if keys.count(key) > 1)
+            raise InputError(f"{path}: key {twice!r} appears twice in one JSON object (which one counts?)")
+        return dict(pairs)
+
+    try:
+        json.loads(raw, object_pairs_hook=check)
+    except ValueError:
+        return  # not JSON: the parse that follows says where
 
 
 def _explain_json_error(path: Path, raw: bytes) -> InputError:
