@@ -13,14 +13,17 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import requests
 
 from impactreport.fetch import gitlab_mapping
 from impactreport.fetch.gitlab import next_url, project_name
+from impactreport.fetch.ratelimits import GitLabLimits
 from tests.servers.github_app import serve
 from tests.servers.gitlab_app import PROJECT_PATH, GitLabState
 from tests.servers.origin_app import Pointer, Recorder
@@ -209,6 +212,7 @@ def test_a_redirect_to_another_origin_never_gets_the_token(
     assert state.token not in result.stderr
 
 
+@pytest.mark.slow
 def test_faults_and_rate_limits_are_survived(server: tuple[GitLabState, str], tmp_path: Path) -> None:
     state, url = server
     state.max_per_page = 2  # many pages: the faults land on listings and their later pages
@@ -324,3 +328,24 @@ def test_a_project_that_is_no_gitlab_path_is_refused(tmp_path: Path) -> None:
     result = run("fetch", "gitlab", "--project", "group/name.git", "--data", str(tmp_path))
     assert result.returncode == 2 and "expected GROUP/NAME" in result.stderr
     assert not (tmp_path / "exports").exists()
+
+
+def test_gitlab_limits_wait_for_429_and_after_a_spent_quota() -> None:
+    def answer(status: int, **headers: str) -> requests.Response:
+        response = requests.Response()
+        response.status_code = status
+        response.headers.update({k.replace("_", "-"): v for k, v in headers.items()})
+        return response
+
+    limits = GitLabLimits()
+    soon = str(int(time.time()) + 30)
+    wait = limits.classify(answer(429, Retry_After="7", RateLimit_Reset=soon))
+    assert wait is not None and wait.seconds == 7
+    wait = limits.classify(answer(429, RateLimit_Remaining="0", RateLimit_Reset=soon))
+    assert wait is not None and 29 <= wait.seconds <= 32
+    assert limits.classify(answer(429)) is None and limits.hits == 3  # the layer's backoff then
+    assert limits.classify(answer(200, RateLimit_Remaining="0", RateLimit_Reset=soon)) is None
+    pause = limits.pause()  # the good answer is kept; the next request waits for the reset
+    assert pause is not None and 29 <= pause.seconds <= 32 and limits.pause() is None
+    assert limits.classify(answer(200, RateLimit_Remaining="5", RateLimit_Reset=soon)) is None
+    assert limits.pause() is None and limits.classify(answer(502)) is None
