@@ -59,6 +59,7 @@ CASES: dict[str, str] = {
     "-P team: YAML alias tree of 9**8 strings (17 s, 1.2 GB)": "test_hostile_input::test_yaml_parameters_have_bounded_cost_and_no_silent_cuts",
     "an empty HOME put the cache in /.cache": "test_cache_location::test_an_empty_or_odd_home_never_puts_the_cache_at_the_root",
     "duplicate JSON keys: polars counted 0 notes where Python's json reads 1": "test_hostile_input::test_duplicate_table_keys_are_refused_with_the_key_named",
+    "negative views summed without a word": "test_hostile_input::test_one_odd_view_among_integers",
 }
 
 

@@ -243,8 +243,8 @@ def test_odd_views_are_warned_about_and_nothing_else_changes(
     after = json.loads(out)
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert warnings == [
-        f"warning: {odd}: documents.views: 1 value(s) that are not whole numbers ignored, e.g. 'n/a'",
-        f"warning: {odd}: threads.views: 5 value(s) that are not whole numbers ignored, e.g. '12k'",
+        f"warning: {odd}: documents.views: 1 value(s) that are not counts (whole numbers ≥ 0) ignored, e.g. 'n/a'",
+        f"warning: {odd}: threads.views: 5 value(s) that are not counts (whole numbers ≥ 0) ignored, e.g. '12k'",
     ]
     threads = original["threads"]
     lost = sum(threads[i]["views"] for i in ODD_VIEWS) + original["documents"][0]["views"]
@@ -268,6 +268,7 @@ def test_odd_views_are_warned_about_and_nothing_else_changes(
         (12.5, "12.5"),
         ("12k", "'12k'"),
         ([7], "[7]"),
+        (-7, "-7"),  # summed without a word before
     ],
 )
 def test_one_odd_view_among_integers(
@@ -283,7 +284,7 @@ def test_one_odd_view_among_integers(
     code, out, err = summary(capsys, str(path), "--json")
     assert code == 0, err
     assert (
-        f"warning: {path}: threads.views: 1 value(s) that are not whole numbers ignored, e.g. {example}"
+        f"warning: {path}: threads.views: 1 value(s) that are not counts (whole numbers ≥ 0) ignored, e.g. {example}"
         in (err.splitlines())
     )
     assert json.loads(out)["overall"]["views"] == clean_views - lost
@@ -308,11 +309,13 @@ def test_views_over_time_warn_the_same(latest_dir: Path, tmp_path: Path) -> None
     store.mkdir(parents=True)
     snapshot = store / "2017-09-09T232941Z.json.gz"
     snapshot.write_bytes(gzip.compress(odd.read_bytes()))
-    warnings = [f"{snapshot}: threads.views: 5 value(s) that are not whole numbers ignored, e.g. '12k'"]
+    warnings = [
+        f"{snapshot}: threads.views: 5 value(s) that are not counts (whole numbers ≥ 0) ignored, e.g. '12k'"
+    ]
     series = load_views([tmp_path / "exports"], warnings=warnings)
     assert warnings == [
-        f"{snapshot}: threads.views: 5 value(s) that are not whole numbers ignored, e.g. '12k'",
-        f"{snapshot}: documents.views: 1 value(s) that are not whole numbers ignored, e.g. 'n/a'",
+        f"{snapshot}: threads.views: 5 value(s) that are not counts (whole numbers ≥ 0) ignored, e.g. '12k'",
+        f"{snapshot}: documents.views: 1 value(s) that are not counts (whole numbers ≥ 0) ignored, e.g. 'n/a'",
     ]
     threads = series.filter(kind="thread")
     assert threads.height == len(original["threads"]) - len(ODD_VIEWS)

@@ -60,7 +60,8 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _CHUNK = 1 << 20
 
-#: Counters: fields that must hold whole numbers; any other value becomes null, with a warning.
+#: Counters: fields that must hold whole numbers ≥ 0; any other value (a negative one too) becomes null,
+#: with a warning.
 COUNTERS = ("views",)
 _WS = rb"[ \t\r\n]*+"
 #: A counter key whose value is not a plain integer of at most 18 digits or null (possessive
@@ -72,12 +73,11 @@ _ODD_COUNTER = re.compile(
     + _WS
     + rb":"
     + _WS
-    + rb"(?!(?:-?[0-9]{1,18}|null)"
+    + rb"(?!(?:[0-9]{1,18}|null)"
     + _WS
     + rb"[,}\]])"
 )
 _TABLE_KEY = re.compile(rb'"(' + "|".join(TABLE_NAMES).encode() + rb')"' + _WS + rb":" + _WS + rb"\[")
-_INT64 = range(-(2**63), 2**63)
 _DECODER = json.JSONDecoder()
 _DIGITS = re.compile(r"[ \t\r\n]*-?[0-9]+[ \t\r\n]*")
 
@@ -240,7 +240,7 @@ def whole_number(value: object) -> int | None:
     if not whole:
         return None
     number = int(value)  # type: ignore[call-overload]
-    return number if number in _INT64 else None
+    return number if 0 <= number < 2**63 else None  # a negative count is no count
 
 
 def shown(value: object, width: int = 40) -> str:
@@ -250,8 +250,9 @@ def shown(value: object, width: int = 40) -> str:
 
 
 def counter_warning(path: object, field: str, count: int, example: object) -> str:
-    """``data/x.json: threads.views: 3 value(s) that are not whole numbers ignored, e.g. '12k'``."""
-    return f"{path}: {field}: {count:,} value(s) that are not whole numbers ignored, e.g. {shown(example)}"
+    """``x.json: threads.views: 3 value(s) that are not counts (whole numbers ≥ 0) ignored, e.g. '12k'``."""
+    what = "that are not counts (whole numbers ≥ 0)"
+    return f"{path}: {field}: {count:,} value(s) {what} ignored, e.g. {shown(example)}"
 
 
 def _value_at(raw: bytes, start: int) -> tuple[object, int] | None:
@@ -358,7 +359,7 @@ def counters_suspect(frame: pl.DataFrame) -> bool:
         values = frame.select(expr).to_series()
         if not (values.dtype.is_integer() or isinstance(values.dtype, pl.Null)):
             return True
-        if values.is_in([0, 1]).any():
+        if values.is_in([0, 1]).any() or (values.dtype.is_integer() and (values < 0).any()):
             return True
     return False
 
