@@ -46,7 +46,8 @@ def main() -> int:
 
     from impactreport.figures.provenance import USERMETA, pdf_with_info, png_with_text, svg_with_metadata
     from impactreport.figures.save import from_svg, metadata_of, render
-    from impactreport.pipeline import Request, figure_key, run, write_figures
+    from impactreport.figures.write import figure_key, write_figures
+    from impactreport.pipeline import Request, run
     from impactreport.settings import Period
 
     start = time.perf_counter()

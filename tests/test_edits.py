@@ -29,6 +29,7 @@ from impactreport.history.edits import NO_AUTHOR, EditHistory, analyse, per_pers
 from impactreport.history.versions import Versions
 from impactreport.history.views import load_views, views_series
 from impactreport.pipeline import Request, run
+from impactreport.report.sentences import rerender_sentence, revisions_limits, revisions_sentence
 from impactreport.settings import Period
 from tests.independent import archive_exports, has_ids
 
@@ -314,14 +315,14 @@ def test_the_sentence_states_the_raw_count(whole: EditHistory, expected: Count) 
     edited = set().union(*expected.edited.values())
     written = sum(p["written"] for p in expected.people.values())
     percent = (written - expected.final) / expected.final * 100
-    assert whole.sentence() == (
+    assert revisions_sentence(whole) == (
         f"Counting the {expected.total('revisions'):,} revisions of {len(edited):,} posts seen across "
         f"{len(moments):,} snapshots from {day(min(moments))} to {day(max(moments))}, contributors wrote "
         f"{written:,} characters, {percent:,.1f} % more than the final texts hold."
     )
     total = sum(expected.days.values())
-    assert f"({total:,} re-renders) on {len(expected.days)} days" in whole.rerender_sentence()
-    assert day(min(moments)) in whole.limits()
+    assert f"({total:,} re-renders) on {len(expected.days)} days" in rerender_sentence(whole)
+    assert day(min(moments)) in revisions_limits(whole)
 
 
 def test_pipeline_counts_people_as_the_rest_does(tree: Path, whole: EditHistory) -> None:
@@ -454,7 +455,9 @@ def test_archive_edits(archive: tuple[Path, Path]) -> None:
     assert (biggest["day"], biggest["rerenders"], biggest["revisions"]) == (date(2017, 1, 14), 250, 0)
     assert history.people["revisions"].sum() == 51
     assert overall["written_characters"] - history.final_characters == 10_333
-    assert history.sentence().startswith("Counting the 51 revisions of 28 posts seen across 1,660 snapshots")
+    assert revisions_sentence(history).startswith(
+        "Counting the 51 revisions of 28 posts seen across 1,660 snapshots"
+    )
 
     period = Period(FIRST_C_DAY, None)
     expected = count(((p, e) for p, e in archive_exports(clone) if has_ids(e)), period)

@@ -41,7 +41,8 @@ from impactreport.figures.provenance import (
     svg_with_metadata,
 )
 from impactreport.figures.save import from_svg, render
-from impactreport.pipeline import Request, Result, figure_key, run, write_figures
+from impactreport.figures.write import figure_key, write_figures
+from impactreport.pipeline import Request, Result, run
 from impactreport.schema import polars_schema
 from impactreport.settings import Period
 

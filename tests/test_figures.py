@@ -86,7 +86,8 @@ def charts(frames: dict[str, pl.DataFrame]) -> dict[str, alt.TopLevelMixin]:
 
 @pytest.fixture(scope="module")
 def written(rephetio: Dataset, frames: dict, charts: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from impactreport.pipeline import Request, Result, write_figures
+    from impactreport.figures.write import write_figures
+    from impactreport.pipeline import Request, Result
     from impactreport.stats import summarise
 
     out = tmp_path_factory.mktemp("figures")

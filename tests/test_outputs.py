@@ -127,7 +127,7 @@ def test_summary_stays_within_300_words(years: int, authors: int) -> None:
 # -- the final exports: tables, summary, provenance -----------------------------------------------------
 @pytest.fixture(scope="module")
 def latest_report(latest_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    from impactreport.pipeline import prepare_report
+    from impactreport.report import prepare_report
 
     root = tmp_path_factory.mktemp("project")  # not a git checkout
     out = tmp_path_factory.mktemp("out")
@@ -275,7 +275,7 @@ PROJECTS = ("rephetio", "meta")
 
 @pytest.fixture(scope="module")
 def period_report(thinklab_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    from impactreport.pipeline import prepare_report
+    from impactreport.report import prepare_report
 
     out = tmp_path_factory.mktemp("out")
     stale = out / "tables" / "comparison.csv"

@@ -167,6 +167,7 @@ def test_revisions_section_in_both_engines(history_renders: dict[str, Path]) -> 
     Quarto's HTML and PDF as in the built-in renderer's."""
     from impactreport.history import load_versions
     from impactreport.history.edits import analyse
+    from impactreport.report.sentences import rerender_sentence, revisions_limits, revisions_sentence
 
     history = analyse(load_versions([history_renders["data"]], lambda line: None))
     assert history.overall["revisions"] > 0 and history.rerender_days.height
@@ -176,13 +177,13 @@ def test_revisions_section_in_both_engines(history_renders: dict[str, Path]) -> 
     }
     for engine, html in htmls.items():
         text = _text(html)
-        for line in (history.sentence(), history.rerender_sentence(), history.limits()):
+        for line in (revisions_sentence(history), rerender_sentence(history), revisions_limits(history)):
             assert line in text, engine
         assert "fig-edits" in _figures(html), engine
         pdf = "\n".join(
             page.extract_text() for page in PdfReader(history_renders[engine] / "index.pdf").pages
         )
-        assert squeeze(history.sentence()) in squeeze(pdf), engine
+        assert squeeze(revisions_sentence(history)) in squeeze(pdf), engine
     assert _figures(htmls["quarto"]) == _figures(htmls["builtin"])
 
     def cells(html: str) -> list[str]:

@@ -485,7 +485,7 @@ def test_period_restriction(latest_dir: Path) -> None:
 
 @pytest.mark.shared
 def test_data_resolution(tmp_path: Path, latest_dir: Path) -> None:
-    from impactreport.pipeline import resolve_data
+    from impactreport.report import resolve_data
     from impactreport.settings import ReportParams
 
     def resolve(data: object) -> tuple[tuple[Path, ...], bool]:

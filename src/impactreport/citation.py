@@ -1,5 +1,5 @@
-"""Making the report citable: authors with ORCIDs, the data fingerprint, the cite block (text and
-BibTeX), the sources' licences and the provenance manifest.
+"""Making the report citable: the data fingerprint, the cite block (text and BibTeX), the sources'
+licences and the provenance manifest (authors with ORCIDs: :mod:`impactreport.authors`, re-exported).
 
 Why one module: the fingerprint printed in the cite block, the one in ``provenance.json`` and the one a
 reader recomputes must be the same number, made one way (:func:`fingerprint`). The same holds for the
@@ -9,10 +9,6 @@ prepared-on date (:func:`prepared_on`), which every output states.
 line ``<path>\\t<sha256>\\n`` per snapshot file read, sorted by path, where ``<path>`` is the file's path
 relative to its data folder (forward slashes) and ``<sha256>`` the hex SHA-256 of its bytes as stored.
 Anyone holding the same files recomputes it with a few lines of any language (see ``docs/report.md``).
-
-Authors are written ``Name`` or ``Name <ORCID>`` (a plain YAML string each, e.g.
-``-P 'authors:["Ada Lovelace <0000-0002-1825-0097>", Grace Hopper]'``); a mapping ``{name, orcid}`` is
-read too. An ORCID must be ``0000-0000-0000-000X`` with a valid check digit (ISO 7064 11,2).
 """
 
 from __future__ import annotations
@@ -21,13 +17,21 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+# Re-exported: the cite block's authors are checked and named there (callers import them from here too).
+from impactreport.authors import ORCID as ORCID
+from impactreport.authors import Author as Author
+from impactreport.authors import authors_of as authors_of
+from impactreport.authors import byline as byline
+from impactreport.authors import check_orcid as check_orcid
+from impactreport.authors import orcid_check_digit as orcid_check_digit
+from impactreport.authors import parse_author as parse_author
+from impactreport.authors import parse_authors as parse_authors
 from impactreport.errors import InputError
 from impactreport.settings import REPORT_LICENSE
 from impactreport.sources import SOURCES
@@ -43,104 +47,6 @@ LICENSE_URLS: Mapping[str, str] = {
 #: What each source's content may be reused under (the report quotes titles and counts their texts).
 
 SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
-ORCID = re.compile(r"^(\d{4})-(\d{4})-(\d{4})-(\d{3}[\dX])$")
-_ORCID_URL = re.compile(r"^https?://(www\.)?orcid\.org/", re.IGNORECASE)
-_WITH_ORCID = re.compile(r"^(?P<name>.*?)\s*<(?P<orcid>[^<>]*)>\s*$")
-
-
-# -- authors -------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Author:
-    """One author: a name as it should be printed, and an ORCID iD (``0000-0002-1825-0097``) or ""."""
-
-    name: str
-    orcid: str = ""
-
-    def __str__(self) -> str:
-        """``Name <ORCID>`` or ``Name``: the parameter's own form (it reads back to the same author)."""
-        return f"{self.name} <{self.orcid}>" if self.orcid else self.name
-
-    @property
-    def orcid_url(self) -> str:
-        return f"https://orcid.org/{self.orcid}" if self.orcid else ""
-
-    def bibtex_name(self) -> str:
-        """``Family, Given``: a name already holding a comma is taken as written; otherwise its last word
-        is the family name (write ``van Gogh, Vincent`` for a family name of several words)."""
-        if "," in self.name:
-            return self.name
-        given, _, family = self.name.rpartition(" ")
-        return f"{family}, {given}" if given else family
-
-
-def orcid_check_digit(digits: str) -> str:
-    """The ISO 7064 11,2 check character of the first 15 digits of an ORCID iD."""
-    total = 0
-    for digit in digits:
-        total = (total + int(digit)) * 2
-    result = (12 - total % 11) % 11
-    return "X" if result == 10 else str(result)
-
-
-def check_orcid(value: str, name: str) -> str:
-    """``value`` as a bare ORCID iD (an ``https://orcid.org/`` prefix is dropped); a one-line error
-    naming ``name`` when it is not ``0000-0000-0000-000X`` or its check digit is wrong."""
-    text = _ORCID_URL.sub("", value.strip()).upper()
-    match = ORCID.match(text)
-    if not match:
-        raise InputError(f"{name}: ORCID {value.strip()!r} is not of the form 0000-0000-0000-000X")
-    digits = text.replace("-", "")
-    if orcid_check_digit(digits[:15]) != digits[15]:
-        raise InputError(f"{name}: ORCID {text!r} has a wrong check digit (a typing error?)")
-    return text
-
-
-def parse_author(value: object, name: str) -> Author:
-    """``"Name"``, ``"Name <ORCID>"`` or ``{name: ..., orcid: ...}`` → :class:`Author` (one-line errors)."""
-    if isinstance(value, Mapping):
-        unknown = sorted(set(map(str, value)) - {"name", "orcid"})
-        if unknown:
-            raise InputError(f"{name}: unknown key {unknown[0]!r} in an author (expected name and orcid)")
-        raw_name, raw_orcid = value.get("name"), value.get("orcid")
-        if not isinstance(raw_name, str) or not raw_name.strip():
-            raise InputError(f"{name}: an author needs a name, got {dict(value)!r}")
-        if raw_orcid is not None and not isinstance(raw_orcid, str):
-            raise InputError(f"{name}: ORCID {raw_orcid!r} is not of the form 0000-0000-0000-000X")
-        text, orcid = raw_name, raw_orcid or ""
-    elif isinstance(value, str):
-        match = _WITH_ORCID.match(value)
-        text, orcid = (match.group("name"), match.group("orcid")) if match else (value, "")
-    else:
-        raise InputError(f'{name}: expected an author as "Name" or "Name <ORCID>", got {value!r}')
-    text = " ".join(text.split())
-    if not text:
-        raise InputError(f'{name}: an author needs a name, e.g. "Ada Lovelace <0000-0002-1825-0097>"')
-    if any(char in text for char in "<>\n"):
-        raise InputError(f'{name}: {value!r}: write an author as "Name" or "Name <ORCID>"')
-    return Author(text, check_orcid(orcid, name) if orcid.strip() else "")
-
-
-def parse_authors(value: object, name: str) -> tuple[str, ...]:
-    """The ``authors`` parameter: a list (or one author) → each in its canonical ``Name <ORCID>`` form."""
-    if value is None or value == "":
-        return ()
-    items = list(value) if isinstance(value, list | tuple) else [value]
-    return tuple(str(parse_author(item, name)) for item in items)
-
-
-def authors_of(authors: Sequence[str], author: str = "") -> tuple[Author, ...]:
-    """The report's authors: ``authors`` (checked already), else the single ``author`` given."""
-    if authors:
-        return tuple(parse_author(item, "authors") for item in authors)
-    return (Author(" ".join(author.split())),) if author.strip() else ()
-
-
-def byline(authors: Sequence[Author]) -> str:
-    """``A, B and C``: the names as a sentence lists them."""
-    names = [author.name for author in authors]
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 # -- when and from what ----------------------------------------------------------------------------------
@@ -291,70 +197,6 @@ def manifest_of(frames: Iterable[Any], data_paths: Sequence[Path]) -> Manifest:
                     path, row["source"], row["project"], row["format"], row["retrieved"], row["sha256"]
                 )
     return Manifest(tuple(seen[path] for path in sorted(seen)))
-
-
-# -- software ----------------------------------------------------------------------------------------------
-def _first_line(arguments: Sequence[str], cwd: Path | None = None, timeout: float = 30) -> str | None:
-    """The first line a command prints, None when it cannot run or fails."""
-    try:
-        done = subprocess.run(
-            list(arguments), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = done.stdout.strip().splitlines()
-    return lines[0].strip() if done.returncode == 0 and lines else None
-
-
-def git_commit(root: Path) -> str | None:
-    """``git rev-parse HEAD`` in the project folder when it is a git checkout, else None."""
-    line = _first_line(["git", "rev-parse", "HEAD"], cwd=root)
-    return line if line and re.fullmatch(r"[0-9a-f]{40,64}", line) else None
-
-
-def quarto_version() -> str | None:
-    """``quarto --version`` of the Quarto found (``$QUARTO_PATH``, else ``PATH``), None without one."""
-    from impactreport.render.quarto import find_quarto
-
-    binary = find_quarto()
-    return _first_line([str(binary), "--version"]) if binary is not None else None
-
-
-def pandoc_version(renderer: str) -> str | None:
-    """The version of the pandoc that renders: Quarto's own (``quarto pandoc --version``) when Quarto
-    renders, else the one of pypandoc-binary (the built-in renderer's)."""
-    if renderer == "Quarto":
-        from impactreport.render.quarto import find_quarto
-
-        binary = find_quarto()
-        line = _first_line([str(binary), "pandoc", "--version"]) if binary is not None else None
-        if line:
-            return line.removeprefix("pandoc").strip()
-    try:
-        import pypandoc
-
-        return str(pypandoc.get_pandoc_version())
-    except (ImportError, OSError, RuntimeError):
-        return None
-
-
-@dataclass(frozen=True)
-class Tools:
-    """What made the report besides the Python packages: the project's commit, Quarto and pandoc."""
-
-    git_commit: str | None
-    quarto: str | None
-    pandoc: str | None
-
-    def versions(self) -> dict[str, str]:
-        """``{"Quarto": …, "pandoc": …}`` for those found (the report's software line)."""
-        found = {"Quarto": self.quarto, "pandoc": self.pandoc}
-        return {name: value for name, value in found.items() if value}
-
-
-def tool_versions(root: Path, renderer: str) -> Tools:
-    """Ask git (in the project folder), Quarto and pandoc: subprocesses, run beside the pipeline."""
-    return Tools(git_commit(root), quarto_version(), pandoc_version(renderer))
 
 
 # -- the cite block --------------------------------------------------------------------------------------

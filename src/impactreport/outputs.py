@@ -3,7 +3,7 @@ the provenance manifest.
 
 Why: a grant report is written in a funder's web form or a word processor, not in our HTML. The numbers
 must be pasted from the files the report was made from, not retyped from a PDF. Everything here is
-written by :func:`write_outputs` (called by :func:`impactreport.pipeline.prepare_report`) into the
+written by :func:`write_outputs` (called by :func:`impactreport.report.prepare_report`) into the
 output folder, each file atomically (:func:`impactreport.files.write_atomic`):
 
 - ``tables/projects.csv``, ``tables/comparison.csv`` (``compare_previous``),
@@ -36,8 +36,8 @@ from impactreport.settings import Period
 if TYPE_CHECKING:
     from datetime import date
 
-    from impactreport.citation import Tools
-    from impactreport.pipeline import Report
+    from impactreport.report import Report
+    from impactreport.report.software import Tools
 
 #: Folder of the CSV tables, under the output folder.
 TABLES_DIR = "tables"
@@ -202,7 +202,7 @@ def _change(value: float | None) -> str:
 def summary_parts(report: Report, *, compact: int = 0) -> list[tuple[str, str]]:
     """(heading, paragraph) of the summary, most important first; ``compact`` 1, 2, 3 … shortens the
     comparison and the award years, then leaves out the less needed parts, until it fits."""
-    from impactreport.pipeline import community_sentences
+    from impactreport.report.sentences import community_sentences
 
     params = report.params
     period = params.period
@@ -273,9 +273,9 @@ def summary_texts(report: Report) -> tuple[str, str]:
 # -- citation and provenance ---------------------------------------------------------------------------------
 def provenance_parameters(report: Report, root: Path) -> dict[str, Any]:
     """The parameters as ``provenance.json`` records them: paths shown from the data folder or the
-    project (:mod:`impactreport.render.notes`, never a local absolute path); the data folders actually
+    project (:mod:`impactreport.report.paths`, never a local absolute path); the data folders actually
     read under ``data_folders`` (the default one included)."""
-    from impactreport.render.notes import bases, relative
+    from impactreport.report.paths import bases, relative
 
     params = report.params
     places = bases(params.data, report.data_paths, root)

@@ -3,56 +3,39 @@
 Why one module: ``summary``, ``figures`` and the report used to each wire these steps themselves, with
 their own defaults, team handling and period filter, and so could disagree on the same data. Every
 caller now builds one :class:`Request` (defaults and checks from :mod:`impactreport.settings`) and calls
-the steps here; the report calls :func:`prepare_report`, which uses the same steps.
+the steps here; the report calls :func:`impactreport.report.prepare_report`, which uses the same steps.
 
-The steps are pure functions of data, except :func:`load` (reads files) and :func:`write_figures`
-(writes files).
+The steps are pure functions of data, except :func:`load` (reads files). Writing the figures is
+:func:`impactreport.figures.write.write_figures`; the report's assembly and sentences are
+:mod:`impactreport.report`.
 """
 
 from __future__ import annotations
 
-import os
-import platform
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from impactreport import layout, settings
-from impactreport.comparison import (
-    AwardColumn,
-    Comparison,
-    comparison_rows,
-    percent_change,
-)
+from impactreport import settings
+from impactreport.comparison import AwardColumn, Comparison, percent_change
 from impactreport.counting import Store, check_period, count_period
-from impactreport.errors import InputError
-from impactreport.identities import Identities, describe_team, resolve_identities, team_with
-from impactreport.labels import duration
+from impactreport.identities import Identities, team_with
 from impactreport.people import Team
 from impactreport.schema import Dataset
-from impactreport.settings import AwardPeriod, Period, ReportParams, award_periods
+from impactreport.settings import AwardPeriod, Period, award_periods
 from impactreport.stats import ImpactStats
 
 if TYPE_CHECKING:  # analyses and figures import altair, which `summary` need not pay for
     from impactreport.analyses import AnalysisParams
-    from impactreport.citation import Citation, Manifest, Terms
     from impactreport.history.edits import EditHistory
     from impactreport.history.versions import Versions
 
 Stage = Callable[[str], None]
-#: Data folder of the project (relative to the project root) and where fetch stores exports in it.
-DATA_DIR = Path("data")
-EXPORTS = DATA_DIR / layout.EXPORTS_DIR
-DEMO = DATA_DIR / layout.DEMO_DIR
-OUTPUT_DIR_ENV = "IMPACTREPORT_OUTPUT_DIR"
-ENGINE_ENV = "IMPACTREPORT_ENGINE"
-REPORT_FORMATS = ("svg", "png", "pdf")
 #: How each option is named in errors: on the command line, and as a report parameter.
 CLI_NAMES: Mapping[str, str] = {
     "projects": "--project",
@@ -129,30 +112,6 @@ class Request:
 
         base = self.analysis or AnalysisParams()
         return replace(base, thresholds=self.thresholds, team=self.team, exclude_bots=not self.include_bots)
-
-
-def community_sentences(stats: ImpactStats, period: Period) -> tuple[str, str]:
-    """The report's two community sentences: first responses, and people new in the period (or data)."""
-    response = stats.overall.first_response
-    none = f"{response.unanswered:,} got none" if response.unanswered != 1 else "1 got none"
-    if response.answered and response.median_hours is not None:
-        within = duration(response.median_hours)
-        first = (
-            f"Half of the {response.answered:,} answered discussions got a first response within "
-            f"{within}; {none}."
-        )
-        if response.answered == 1:
-            first = f"The one answered discussion got a first response within {within}; {none}."
-    elif response.unanswered == 1:
-        first = "The one discussion got no response from anyone but its opener."
-    elif response.unanswered:
-        first = f"None of the {response.unanswered:,} discussions got a response from anyone but its opener."
-    else:
-        first = "No discussion was opened, so there is no first response to measure."
-    new = stats.overall.new_contributors
-    people = "1 person" if new == 1 else f"{new:,} people"
-    scope = "the data" if period.is_open else "the period"
-    return first, f"{people} contributed for the first time in {scope}."
 
 
 @dataclass(frozen=True)
@@ -296,91 +255,6 @@ def charts(
     return build_all(frames, request.analysis_params(), only=only)
 
 
-#: Figures drawn at once: vl-convert renders outside the GIL, so threads overlap the rendering.
-FIGURE_THREADS = max(1, min(4, os.cpu_count() or 1))
-#: The comment closing a written SVG: the key of what was drawn (see :func:`write_figures`).
-FIGURE_KEY = "<!-- impactreport figure {key} -->\n"
-
-
-def has_data(name: str, frame: pl.DataFrame) -> bool:
-    """Whether a figure shows anything beyond a placeholder (the report leaves the others out): a frame
-    with rows; for ``edits``, a week with a revision or a re-render."""
-    if name == "edits":
-        return frame.height > 0 and bool(frame["revisions"].sum() or frame["rerenders"].sum())
-    return frame.height > 0
-
-
-def figure_key(spec: Mapping[str, Any], formats: Sequence[str], scale: float) -> str:
-    """What a figure's files are a function of: its Vega-Lite spec (data included, and its metadata in
-    ``usermeta``: period, version, data fingerprint, parameters, citation), the formats, the PNG scale,
-    the renderer's version and how the metadata is written into the files."""
-    import hashlib
-    import json
-
-    from impactreport.figures.provenance import EMBEDDING
-
-    what = json.dumps(
-        [spec, list(formats), scale, version("vl-convert-python"), EMBEDDING], sort_keys=True, default=str
-    )
-    return hashlib.sha256(what.encode("utf-8")).hexdigest()
-
-
-def _current(out: Path, name: str, formats: Sequence[str], key: str) -> bool:
-    """True when ``out`` holds this figure drawn from the same key in every format (the SVG ends with
-    the key, written after the other formats)."""
-    svg = out / f"{name}.svg"
-    if "svg" not in formats or not all((out / f"{name}.{fmt}").is_file() for fmt in formats):
-        return False
-    with open(svg, "rb") as handle:
-        handle.seek(max(0, svg.stat().st_size - 200))
-        return handle.read().endswith(FIGURE_KEY.format(key=key).encode())
-
-
-def write_figures(
-    result: Result,
-    out: Path,
-    *,
-    formats: Sequence[str] = REPORT_FORMATS,
-    scale: float = 2,
-    skip_empty: bool = False,
-    progress: Stage | None = None,
-) -> dict[str, list[Path]]:
-    """Write each chart as ``out/<name>.<format>`` and its frame as ``out/<name>.csv`` (``skip_empty``:
-    only figures :func:`has_data`), a few charts at a time; ``progress`` gets each name as it is done.
-
-    A figure whose files in ``out`` were drawn from the same spec, formats and scale (:func:`figure_key`,
-    kept as a comment closing the SVG) is not drawn again: the report executes twice (HTML, then PDF)
-    and a new snapshot leaves most figures as they were.
-    """
-    from impactreport.figures import csv_bytes, save_chart
-    from impactreport.files import write_atomic
-
-    def one(name: str) -> list[Path]:
-        chart = result.charts[name]
-        key = figure_key(chart.to_dict(validate=False), formats, scale)  # validated when drawn
-        paths = [out / f"{name}.{fmt}" for fmt in formats]
-        if not _current(out, name, formats, key):
-            paths = save_chart(chart, out, name, formats=formats, scale=scale)
-            if "svg" in formats:
-                svg = out / f"{name}.svg"
-                write_atomic(
-                    svg, svg.read_bytes().rstrip(b"\n") + b"\n" + FIGURE_KEY.format(key=key).encode()
-                )
-        csv_path = out / f"{name}.csv"
-        write_atomic(csv_path, csv_bytes(result.frames[name]))
-        return [*paths, csv_path]
-
-    names = [name for name in result.charts if not skip_empty or has_data(name, result.frames[name])]
-    done: dict[str, list[Path]] = {}
-    with ThreadPoolExecutor(FIGURE_THREADS) as pool:
-        futures = {pool.submit(one, name): name for name in names}
-        for future in as_completed(futures):
-            done[futures[future]] = future.result()
-            if progress is not None:
-                progress(futures[future])
-    return {name: done[name] for name in names}
-
-
 def run(
     request: Request,
     *,
@@ -502,236 +376,3 @@ def history(
     if versions is None:
         versions = Store.open(request).read_versions(notice)
     return summarise(versions, request.period)
-
-
-# -- the report ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Report:
-    """What the report shows; ``figures`` maps a figure name to its saved SVG (only figures with data)."""
-
-    params: ReportParams
-    data_paths: tuple[Path, ...]
-    demo: bool
-    result: Result
-    figures: dict[str, Path]
-    versions: dict[str, str]
-    #: how to cite the report (:mod:`impactreport.citation`)
-    citation: Citation | None = None
-    #: every snapshot file read, and their fingerprint
-    manifest: Manifest | None = None
-    #: ``git rev-parse HEAD`` of the project folder when it is a git checkout
-    git_commit: str | None = None
-    #: ``provenance.json`` as written
-    provenance: bytes | None = None
-    #: the copy-ready files written beside the report (:mod:`impactreport.outputs`), by name
-    outputs: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def stats(self) -> ImpactStats:
-        return self.result.stats
-
-    @property
-    def dataset(self) -> Dataset:
-        return self.result.dataset
-
-    @property
-    def frames(self) -> dict[str, pl.DataFrame]:
-        return self.result.frames
-
-    @property
-    def team(self) -> Team:
-        return self.result.request.team
-
-    @property
-    def snapshot_dates(self) -> int:
-        return self.result.snapshot_dates
-
-    @property
-    def comparison(self) -> Comparison | None:
-        return self.result.comparison
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        """How to read some numbers (views gained or all-time; an empty previous period)."""
-        return self.result.notes
-
-    @property
-    def views_gained(self) -> bool:
-        """True when the views figure shows views gained in the period (not all-time views)."""
-        frame = self.frames.get("views")
-        return frame is not None and "views_from" in frame.columns
-
-    @property
-    def history(self) -> EditHistory | None:
-        """Revisions from the snapshot series (None when no project has two or more snapshots)."""
-        return self.result.history
-
-    def community(self) -> tuple[str, str]:
-        """The Community section's sentences (:func:`community_sentences`)."""
-        return community_sentences(self.stats, self.params.period)
-
-    def comparison_rows(self) -> list[tuple[str, Any, Any, str]]:
-        """The "this period / previous period / change" rows; empty without ``compare_previous``."""
-        return [] if self.comparison is None else comparison_rows(self.stats, self.comparison)
-
-    def team_line(self) -> str:
-        """``team (2 people, 4 accounts): …``: the team as people (:func:`describe_team`)."""
-        posts = (self.result.full or self.result.dataset).posts
-        return describe_team(self.team, self.result.request.identities, posts)
-
-    @property
-    def awards(self) -> tuple[AwardColumn, ...]:
-        """Award-year columns (``award_start``): Year 1 … Year N, then since the award start."""
-        return self.result.awards
-
-    def byline(self) -> str:
-        """The authors as the title block names them (``authors``, else ``author``; "" for none)."""
-        from impactreport.citation import authors_of, byline
-
-        return byline(authors_of(self.params.authors, self.params.author))
-
-    def licenses(self) -> list[Terms]:
-        """The licence or terms of each source in the data (:func:`impactreport.citation.source_licenses`)."""
-        from impactreport.citation import source_licenses
-
-        full = self.result.full or self.result.dataset
-        forums = full.threads.filter(pl.col("source") == "discourse")["url"].drop_nulls().to_list()
-        return source_licenses(full.snapshots["source"].to_list(), forums)
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The folder with ``_quarto.yml`` (Quarto runs the report's code in ``report/``)."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_quarto.yml").is_file():
-            return folder
-    return here
-
-
-def has_exports(folder: Path) -> bool:
-    """True when ``folder`` holds at least one export file (hidden files do not count)."""
-    if not folder.is_dir():
-        return False
-    return any(
-        not any(part.startswith(".") for part in path.relative_to(folder).parts)
-        for suffix in ("*.json", "*.json.gz")
-        for path in folder.rglob(suffix)
-    )
-
-
-def resolve_data(params: ReportParams, root: Path, *, generate: bool = True) -> tuple[tuple[Path, ...], bool]:
-    """The export paths to read and whether they are the demo data.
-
-    Relative paths are taken from the project root (not from ``report/``, where the code runs). With no
-    ``data`` parameter: ``data/exports`` when it holds exports, else the demo data (generated once, only
-    in this case: a real data folder is never touched).
-    """
-    if params.data:
-        paths = tuple(Path(p) if Path(p).is_absolute() else root / p for p in params.data)
-        for path in paths:
-            if not path.exists():
-                raise InputError(f"parameter data: {path}: no such file or folder")
-        return paths, False
-    if has_exports(root / EXPORTS):
-        return (root / EXPORTS,), False
-    demo = root / DEMO
-    if generate and not has_exports(demo):
-        from impactreport.demo import write_demo
-
-        write_demo(demo)
-    return (demo,), True
-
-
-def report_request(params: ReportParams, root: Path) -> tuple[Request, bool]:
-    """The pipeline request a report's parameters describe, and whether it reads the demo data."""
-    from impactreport.analyses import AnalysisParams
-
-    paths, demo = resolve_data(params, root)
-    team_file = Path(params.team_file) if params.team_file else None
-    if team_file is not None and not team_file.is_absolute():
-        team_file = root / team_file
-    team = Team.of(params.team, team_file)
-    identities = resolve_identities(params.identities, root, name=REPORT_NAMES["identities"])
-    if demo and not team and not identities.team_accounts():
-        from impactreport.demo import DEMO_TEAM
-
-        team = Team.of(DEMO_TEAM)
-    analysis = AnalysisParams(
-        bandwidth=params.bandwidth,
-        char_bandwidth=params.char_bandwidth,
-        label_threshold=params.label_threshold,
-    )
-    request = Request(
-        paths=paths,
-        projects=params.projects,
-        team=team,
-        period=params.period,
-        text_basis=params.text_basis,
-        thresholds=params.thresholds,
-        analysis=analysis,
-        compare_previous=params.compare_previous,
-        previous_period=params.previous_period,
-        as_of=params.day("as_of"),
-        award_start=params.day("award_start"),
-        years=params.years if params.award_start else None,
-        identities=identities,
-        names=REPORT_NAMES,
-    )
-    return request, demo
-
-
-def preflight(params: ReportParams, root: Path) -> None:
-    """Every check that needs no slow work: data paths, projects, team file (before a kernel starts)."""
-    request, _ = report_request(params, root)
-    check_projects(request)
-
-
-def versions() -> dict[str, str]:
-    """Software that made the report (for the provenance section)."""
-    found = {"Python": platform.python_version()}
-    for package in (
-        "impactreport",
-        "polars",
-        "altair",
-        "vl-convert-python",
-        "nbclient",
-        "pypandoc-binary",
-        "typst",
-    ):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            continue
-    found["renderer"] = os.environ.get(ENGINE_ENV) or "Quarto"  # unset: quarto render run directly
-    return found
-
-
-def prepare_report(
-    params: Mapping[str, Any] | ReportParams, *, root: Path | None = None, output_dir: Path | None = None
-) -> Report:
-    """Run the pipeline for the report; save every figure with data under ``<output>/figures`` (PNG at
-    300 dpi, :data:`impactreport.outputs.PNG_SCALE`), and beside them the copy-ready tables, summaries
-    and ``provenance.json``, with the report's citation (:func:`impactreport.outputs.complete`)."""
-    from impactreport import citation, outputs
-
-    checked = params if isinstance(params, ReportParams) else ReportParams.from_mapping(params)
-    root = root or project_root()
-    output = output_dir or Path(os.environ.get(OUTPUT_DIR_ENV) or root / "_output")
-    prepared = citation.prepared_on()  # a bad SOURCE_DATE_EPOCH fails before the slow work
-    request, demo = report_request(checked, root)
-    software = versions()
-    with ThreadPoolExecutor(1) as pool:  # git, quarto and pandoc are asked while the pipeline runs
-        asking = pool.submit(citation.tool_versions, root, software["renderer"])
-        result = run(request, figures=True)
-        written = write_figures(result, output / "figures", skip_empty=True, scale=outputs.PNG_SCALE)
-        tools = asking.result()
-    report = Report(
-        params=checked,
-        data_paths=request.paths,
-        demo=demo,
-        result=result,
-        figures={name: paths[0] for name, paths in written.items()},
-        versions=software | tools.versions(),
-        git_commit=tools.git_commit,
-    )
-    return outputs.complete(report, root=root, output=output, prepared=prepared, tools=tools)

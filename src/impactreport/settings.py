@@ -346,7 +346,7 @@ class ReportParams:
         if "license" in out and not out["license"].strip():
             raise InputError(f"{name('license')}: name the report's licence, e.g. {REPORT_LICENSE!r}")
         if "authors" in given:
-            from impactreport.citation import parse_authors
+            from impactreport.authors import parse_authors
 
             out["authors"] = parse_authors(given["authors"], name("authors"))
         if "thresholds" in given:

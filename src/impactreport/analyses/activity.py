@@ -24,9 +24,9 @@ import polars as pl
 from impactreport.schema import Dataset
 from impactreport.settings import Period
 
-from . import AnalysisParams
 from .contributors import authored
 from .imbalance import events
+from .params import AnalysisParams
 from .smoothing import EPOCH, Grid, grid_for, smooth_groups, thinning_step, to_days
 
 

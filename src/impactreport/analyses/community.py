@@ -15,7 +15,7 @@ from impactreport import community
 from impactreport.schema import Dataset
 from impactreport.settings import Period
 
-from . import AnalysisParams
+from .params import AnalysisParams
 
 
 def _history(dataset: Dataset, history: pl.DataFrame | None) -> pl.LazyFrame:

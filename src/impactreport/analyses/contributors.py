@@ -16,7 +16,7 @@ from impactreport.people import person_totals, user_label
 from impactreport.schema import Dataset
 from impactreport.settings import above
 
-from . import AnalysisParams
+from .params import AnalysisParams
 
 __all__ = ["authored", "contributors", "level_expr", "level_labels", "threshold_counts", "user_label"]
 

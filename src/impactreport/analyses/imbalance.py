@@ -10,7 +10,7 @@ import polars as pl
 
 from impactreport.schema import Dataset
 
-from . import AnalysisParams
+from .params import AnalysisParams
 
 KINDS = ("threads", "comments", "notes")
 

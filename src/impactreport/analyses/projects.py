@@ -19,7 +19,7 @@ from impactreport.labels import counted
 from impactreport.schema import Dataset
 from impactreport.settings import Period
 
-from . import AnalysisParams
+from .params import AnalysisParams
 
 #: What a project must have (any of, more than zero) to count as active in a period: texts written in
 #: it. Views alone are readers, not activity.

@@ -13,9 +13,9 @@ import polars as pl
 from impactreport.schema import Dataset
 from impactreport.settings import Period, above
 
-from . import AnalysisParams
 from .activity import period_grid
 from .contributors import authored
+from .params import AnalysisParams
 from .smoothing import smooth_groups, thinning_step, to_days
 
 OTHERS = "Other contributors"

@@ -22,7 +22,7 @@ from impactreport.labels import printable
 from impactreport.schema import Dataset
 from impactreport.settings import Period
 
-from . import AnalysisParams
+from .params import AnalysisParams
 
 TOTAL = "All discussions and documents"
 THINKLAB = "https://thinklab.com"

@@ -20,7 +20,8 @@ from impactreport.analyses import FIGURE_NAMES, AnalysisParams
 from impactreport.errors import InputError
 from impactreport.figures import FORMATS
 from impactreport.figures.save import check_folder, write_reason
-from impactreport.pipeline import Request, run, write_figures
+from impactreport.figures.write import write_figures
+from impactreport.pipeline import Request, run
 from impactreport.settings import parse_thresholds, positive_days
 
 from .console import err_console, inert, notice, out_console, warn

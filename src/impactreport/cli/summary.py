@@ -12,7 +12,8 @@ from rich.table import Table
 from impactreport import settings
 from impactreport.comparison import AwardColumn, Comparison, award_rows, comparison_rows
 from impactreport.identities import describe_team, hint
-from impactreport.pipeline import Request, community_sentences, history, run
+from impactreport.pipeline import Request, history, run
+from impactreport.report.sentences import community_sentences
 from impactreport.settings import Period, parse_day, parse_thresholds
 from impactreport.stats import ImpactStats, LevelStats
 

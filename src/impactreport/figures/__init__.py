@@ -1,7 +1,7 @@
 """Figures: one altair chart per analysis frame, one theme, and writers for SVG/PNG/PDF and CSV.
 
 ``build_all`` turns the frames of :func:`impactreport.analyses.compute_all` into charts keyed by the
-stable figure names; :func:`impactreport.pipeline.write_figures` writes ``<name>.svg|png|pdf`` plus
+stable figure names; :func:`.write.write_figures` writes ``<name>.svg|png|pdf`` plus
 ``<name>.csv`` (the data behind each chart). Charts carry their alt text in ``description`` and their
 metadata (period, data fingerprint, parameters, citation: :mod:`.provenance`) in ``usermeta``, which
 :func:`save_chart` writes into every file.

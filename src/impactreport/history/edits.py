@@ -4,7 +4,8 @@ per-person table show about revisions.
 Why a module of its own: :mod:`.revisions` defines a revision, a re-render, written characters; this
 module arranges those events by week, by re-render day and by person, clipped to a period, so the
 ``edits`` figure, its CSV, the report's "Revisions" section and ``summary --history`` all count the
-same events (:func:`analyse` measures them once: the LCS of every revision is the slow part).
+same events (:func:`analyse` measures them once: the LCS of every revision is the slow part). The
+report's sentences about them are written in :mod:`impactreport.report.sentences`.
 
 Definitions (README, "History"):
 
@@ -33,7 +34,7 @@ import polars as pl
 from impactreport.history.revisions import characters, events, first_seen, post_versions, summarise
 from impactreport.history.versions import Versions
 from impactreport.people import account_id, account_key, full_name, id_label, user_label
-from impactreport.settings import Period, day_text
+from impactreport.settings import Period
 
 #: Re-render days the report and the figure name (the most re-renders first).
 NAMED_RERENDER_DAYS = 3
@@ -353,68 +354,6 @@ class EditHistory:
                 revised.filter(pl.col("person").is_null()),
             ]
         )
-
-    def sentence(self) -> str:
-        """The report's sentence: "Counting the N revisions of M posts seen across K snapshots from DATE
-        to DATE, contributors wrote X characters, P % more than the final texts hold." """
-        overall = self.overall
-        snapshots = overall["snapshots"]
-        if snapshots == 0:
-            return "No snapshot was retrieved in the period, so no revision can be seen in it."
-        revisions, posts = overall["revisions"], overall["edited_posts"]
-        counted = "the 1 revision" if revisions == 1 else f"the {revisions:,} revisions"
-        of = "1 post" if posts == 1 else f"{posts:,} posts"
-        across = "1 snapshot" if snapshots == 1 else f"{snapshots:,} snapshots"
-        first, last = _when(overall["first_snapshot"]), _when(overall["last_snapshot"])
-        chars = overall["written_characters"]
-        written = f"contributors wrote {chars:,} character{'' if chars == 1 else 's'}"
-        percent = self.extra_percent
-        tail = (
-            f"{written}, {percent:,.1f} % more than the final texts hold."
-            if percent is not None
-            else f"{written}, while the final texts hold no more characters than before."
-        )
-        return f"Counting {counted} of {of} seen across {across} from {first} to {last}, {tail}"
-
-    def rerender_sentence(self) -> str:
-        """The re-render days, the biggest named (they are not edits)."""
-        days = self.rerender_days
-        if days.height == 0:
-            return "No re-render was seen: no post's HTML changed while its text stayed the same."
-        total = int(days["rerenders"].sum())
-        named = self.biggest_rerender_days()
-        listed = "; ".join(
-            f"{day_text(day)} ({_times(count)}"
-            + (f" in {len(projects)} projects)" if len(projects) > 1 else ")")
-            for day, count, projects in named.select("day", "rerenders", "projects").iter_rows()
-        )
-        days_text = "1 day" if days.height == 1 else f"{days.height:,} days"
-        which = f": {listed}" if days.height <= named.height else f"; the biggest: {listed}"
-        return (
-            f"The site re-rendered posts without their text changing ({_times(total)}) on "
-            f"{days_text}{which}. These re-renders are marked in the figure and are not counted as revisions."
-        )
-
-    def limits(self) -> str:
-        """What snapshots cannot show."""
-        first = f" ({day_text(self.first_snapshot.date())})" if self.first_snapshot is not None else ""
-        return (
-            "Revisions are seen only by comparing snapshots: several edits between two snapshots count as "
-            "one revision, dated by the snapshot that first shows it, and a text changed and changed back "
-            f"between two snapshots shows none. Edits made before the first snapshot{first} are unknown."
-        )
-
-
-def _times(count: int) -> str:
-    """``1 re-render``, ``250 re-renders``."""
-    return "1 re-render" if count == 1 else f"{count:,} re-renders"
-
-
-def _when(iso: str | None) -> str:
-    """``2016-04-26T00:42:07.269959Z`` → ``26 Apr 2016``."""
-    if not iso:
-        return "an unknown date"
-    return day_text(datetime.fromisoformat(iso.replace("Z", "+00:00")).date())
 
 
 def analyse(

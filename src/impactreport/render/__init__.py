@@ -87,9 +87,9 @@ def check(params: dict[str, Any], project: Path, target: Path, source: Path | No
     check_parameters(document, params, str(REPORT))
     checked = ReportParams.from_mapping(params, prefix="parameter ")
     check_output_dir(target)  # before preflight, which may generate the demo data
-    # The layer below (cli → render → pipeline), imported here rather than at the top: importing the
-    # renderer does not import the pipeline and everything it counts with (a third of a second).
-    from impactreport.pipeline import preflight
+    # The layer below (cli → render → report → pipeline), imported here, not at the top: importing the
+    # renderer does not import the report, the pipeline and all they count with (a third of a second).
+    from impactreport.report import preflight
 
     preflight(checked, project)
     return checked

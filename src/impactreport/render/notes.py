@@ -1,11 +1,7 @@
 """The report's warnings and notes: paths shown relative to the data or the project, and handed to the CLI.
 
-Why relative: the report is shared, and a local absolute path (``/home/ann/impact/data/demo``) tells a
-reader nothing but where the author keeps their files. A path under a data folder given as ``-P data:…``
-is shown from that folder as typed (``data/exports/demo``, or the folder's own name when it was given as
-an absolute path outside the project: ``exports/demo``); any other path under the project root is shown
-from the root (``data/identities.yml``), and one elsewhere in the home folder from ``~``. A path outside
-all of them (a symbolic link's target in ``/srv``) is left as it is.
+Why relative: the report is shared; the rule is :mod:`impactreport.report.paths` (:func:`bases`,
+:func:`relative`, re-exported here).
 
 Why a file: the report's code runs in a kernel (ours or Quarto's), so what it warns about would never
 reach the terminal of ``impactreport render``. :func:`impactreport.render.render` names a file in
@@ -15,18 +11,30 @@ reach the terminal of ``impactreport render``. :func:`impactreport.render.render
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from impactreport.report.paths import bases, relative
+
 #: Environment variable naming the file the report's code appends its messages to.
 MESSAGES_ENV = "IMPACTREPORT_MESSAGES"
 KINDS = ("warning", "note")
+
+__all__ = [
+    "KINDS",
+    "MESSAGES_ENV",
+    "Message",
+    "award_messages",
+    "bases",
+    "read",
+    "record",
+    "relative",
+    "report_messages",
+]
 
 
 @dataclass(frozen=True)
@@ -37,66 +45,8 @@ class Message:
     text: str
 
 
-def _variants(path: Path) -> list[str]:
-    """The absolute spellings of ``path`` a message may hold: as built, normalised, and resolved."""
-    found = [str(path), os.path.normpath(path)]
-    with contextlib.suppress(OSError, RuntimeError):
-        found.append(str(path.resolve()))
-    return [text for text in dict.fromkeys(found) if os.path.isabs(text)]
-
-
-def bases(data: Sequence[str], data_paths: Sequence[Path], root: Path) -> list[tuple[str, str]]:
-    """(absolute path, how to show it) for each data path given and the project root, longest first.
-
-    ``data`` are the paths as typed (``-P data:…``, empty for the default), ``data_paths`` the same
-    made absolute (relative ones are taken from ``root``).
-    """
-    shown: dict[str, str] = {}
-    for typed, path in zip(data, data_paths, strict=False):
-        if Path(typed).is_absolute():
-            try:
-                label = Path(os.path.normpath(path)).relative_to(os.path.normpath(root)).as_posix()
-            except ValueError:
-                label = Path(os.path.normpath(path)).name or typed
-        else:
-            label = Path(typed).as_posix()
-        for variant in _variants(path):
-            shown.setdefault(variant, label)
-    for variant in _variants(root):
-        shown.setdefault(variant, ".")
-    home = Path.home()
-    if len(home.parts) > 1:  # elsewhere in the home folder: ~/… (names no user)
-        for variant in _variants(home):
-            shown.setdefault(variant, "~")
-    return sorted(shown.items(), key=lambda item: len(item[0]), reverse=True)
-
-
-def relative(text: str, places: Sequence[tuple[str, str]]) -> str:
-    """``text`` with every path under one of ``places`` (from :func:`bases`) written from it."""
-    usable = [(base.rstrip("/\\") or base, label) for base, label in places if base]
-    if not usable:
-        return text
-    labels = dict(usable)
-    # a base counts where a path starts (not inside a longer name) and ends at a separator or the end of
-    # the name: /tmp/x/data matches /tmp/x/data/demo, "/tmp/x/data:" and "in /tmp/x/data.", never
-    # /tmp/x/data2 or /tmp/x/data.json
-    pattern = re.compile(
-        r"(?<![\w.~/\\-])("
-        + "|".join(re.escape(base) for base, _ in usable)
-        + r")(?:([/\\])(?=[^\s/\\])|(?!\.?[\w~-]))"
-    )
-
-    def replace(match: re.Match[str]) -> str:
-        label = labels[match.group(1)]
-        if match.group(2) is None:
-            return label
-        return "" if label == "." else f"{label}/"
-
-    return pattern.sub(replace, text)
-
-
 def report_messages(report: Any, root: Path | None = None) -> list[Message]:
-    """The warnings and notes a :class:`impactreport.pipeline.Report` carries, paths made relative;
+    """The warnings and notes a :class:`impactreport.report.Report` carries, paths made relative;
     ``root`` defaults to the project root the report was prepared for."""
     places = _places(report, root)
     messages = [Message("warning", relative(text, places)) for text in report.stats.warnings]
@@ -116,7 +66,7 @@ def award_messages(report: Any, root: Path | None = None) -> list[Message]:
 
 
 def _places(report: Any, root: Path | None) -> list[tuple[str, str]]:
-    from impactreport.pipeline import project_root
+    from impactreport.report import project_root
 
     return bases(report.params.data, report.data_paths, root or project_root())
 

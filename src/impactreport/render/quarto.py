@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 
 from impactreport.errors import InputError
+from impactreport.report.software import find_quarto
 
 from .execute import TIMEOUT, Stopped, stoppable
 
@@ -32,18 +32,6 @@ _USER_ERROR = re.compile(r"^InputError: (.+)$")
 _RAISED = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)(?:: .*)?$")
 #: Quarto's progress line for the cell it runs (``Cell 12/40: 'label'...``).
 _CELL = re.compile(r"^Cell (\d+)/(\d+)\b")
-
-
-def find_quarto() -> Path | None:
-    """The Quarto binary: ``$QUARTO_PATH`` when set, else ``quarto`` on ``PATH``; None when neither."""
-    explicit = os.environ.get("QUARTO_PATH")
-    if explicit:
-        path = Path(explicit)
-        if path.is_dir():
-            path = path / "bin" / "quarto"
-        return path if path.is_file() and os.access(path, os.X_OK) else None
-    found = shutil.which("quarto")
-    return Path(found) if found else None
 
 
 def param_argument(key: str, value: Any) -> str:
