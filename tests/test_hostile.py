@@ -60,6 +60,8 @@ CASES: dict[str, str] = {
     "an empty HOME put the cache in /.cache": "test_cache_location::test_an_empty_or_odd_home_never_puts_the_cache_at_the_root",
     "duplicate JSON keys: polars counted 0 notes where Python's json reads 1": "test_hostile_input::test_duplicate_table_keys_are_refused_with_the_key_named",
     "negative views summed without a word": "test_hostile_input::test_one_odd_view_among_integers",
+    "a hand-edited history cache trusted (views x1,000 reported)": "test_hostile_files::test_a_hand_edited_history_cache_is_rebuilt_not_trusted",
+    "a snapshot edited with its size and mtime kept never re-read": "test_hostile_files::test_a_snapshot_edited_with_its_size_and_time_kept_is_read_again",
 }
 
 

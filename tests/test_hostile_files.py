@@ -95,3 +95,53 @@ def test_a_fifo_as_the_history_cache_manifest_is_rebuilt(store: Path, tmp_path: 
     assert again.returncode == 0, again.stderr
     assert again.stdout == first.stdout
     assert "rebuilding" in again.stderr
+
+
+def _overall(done: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    import json
+
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["overall"]
+
+
+def test_a_hand_edited_history_cache_is_rebuilt_not_trusted(store: Path, tmp_path: Path) -> None:
+    """Views ×1,000 written into the cache were reported as they stood."""
+    import polars as pl
+
+    cache = tmp_path / "cache"
+    first = run("summary", str(store), "--history", "--json", cwd=tmp_path, cache=cache)
+    before = _overall(first)
+    [threads] = list(cache.rglob("threads-*.parquet"))
+    frame = pl.read_parquet(threads)
+    assert "views" in frame.columns and frame["views"].sum() > 0
+    frame.with_columns(pl.col("views") * 1000).write_parquet(threads)
+    again = run("summary", str(store), "--history", "--json", cwd=tmp_path, cache=cache)
+    assert _overall(again) == before
+    assert "sha256" in again.stderr and "rebuilding" in again.stderr
+
+
+def test_a_snapshot_edited_with_its_size_and_time_kept_is_read_again(store: Path, tmp_path: Path) -> None:
+    """An edit that keeps a snapshot's size and restores its modification time was never re-read."""
+    import gzip
+    import re
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(store, data)
+    newest = max((data / "exports").rglob("*.json.gz"), key=lambda path: path.name)
+    text = gzip.decompress(newest.read_bytes())
+    newest.write_bytes(gzip.compress(text, compresslevel=0, mtime=0))  # stored: same length, same size
+    cache = tmp_path / "cache"
+    first = _overall(run("summary", str(data), "--history", "--json", cwd=tmp_path, cache=cache))
+    info = newest.stat()
+    views = re.search(rb'"views": ([1-9][0-9]*)', text)
+    assert views is not None
+    bigger = str(int(views.group(1)) + 1).encode()
+    bigger = bigger if len(bigger) == len(views.group(1)) else b"1" * len(views.group(1))
+    edited = text[: views.start(1)] + bigger + text[views.end(1) :]
+    newest.write_bytes(gzip.compress(edited, compresslevel=0, mtime=0))
+    os.utime(newest, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert newest.stat().st_size == info.st_size and newest.stat().st_mtime_ns == info.st_mtime_ns
+    again = run("summary", str(data), "--history", "--json", cwd=tmp_path, cache=cache)
+    assert "changed: rebuilding" in again.stderr, again.stderr
+    assert _overall(again) != first

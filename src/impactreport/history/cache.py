@@ -2,7 +2,8 @@
 
 Layout (see ``docs/history.md``), ``<cache>`` being ``<home>/history/<folder name>-<hash>``::
 
-    <cache>/manifest.json                {"format": N, "polars": "1.x", "tables": {name: file}}
+    <cache>/manifest.json                {"format": N, "polars": "1.x", "tables": {name: file},
+                                          "sha256": {name: sha256 of that file}}
     <cache>/<table>-<generation>.parquet
     <cache>/.lock                        held (flock) by the run that writes
 
@@ -11,7 +12,9 @@ Layout (see ``docs/history.md``), ``<cache>`` being ``<home>/history/<folder nam
 resolved path. Why never beside the snapshots: a read command (``summary``, ``figures``, ``render``)
 must leave the data folders it reads exactly as it found them (archives, folders committed to git,
 folders shared read-only), whether or not it could write there. What a cache holds is checked per
-project against each file's path, size and modification time, so it never stands for other files.
+project against each file's path, size, modification time, inode change time and inode number (the
+last two no hand edit can restore), so it never stands for other files; each cache file is checked
+against the sha256 the manifest records for it, so an edited cache is rebuilt, never trusted.
 
 Why this shape: the cache is derived (deleting it loses nothing) and must never give wrong numbers.
 A writer writes a new generation of files, then atomically replaces the small manifest naming them,
@@ -27,7 +30,7 @@ and only names of our own pattern (``<table>-<12 hex>.parquet``, the manifest, i
 versions wrote inside data folders are neither read nor removed.
 
 Staleness is decided per project from the snapshots table: when the cached files of a project are the
-first of its current files, unchanged (path, size, modification time), only the later files are read;
+first of its current files, unchanged (path, size, times, inode), only the later files are read;
 any other difference rebuilds that project.
 """
 
@@ -37,6 +40,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 import pwd
@@ -47,7 +51,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import polars as pl
 
@@ -59,12 +62,12 @@ from impactreport.files import (
     refuse_if_link,
     write_all,
 )
-from impactreport.history.versions import Versions, build_projects
+from impactreport.history.versions import Versions, build_projects, file_signature
 from impactreport.load.read import TABLE_NAMES
 from impactreport.load.snapshots import SnapshotFile, by_retrieval, find
 
 #: Bump when the layout or the meaning of a column changes: a cache of another version is rebuilt.
-FORMAT_VERSION = 2  # 2: comments carry editor_id (every comment's hash changed)
+FORMAT_VERSION = 3  # 2: comments carry editor_id; 3: files' ctime and inode, cache files' sha256
 #: Where every cache goes (the history caches in its ``history`` folder); ``--cache-dir`` sets it.
 CACHE_HOME_ENV = "IMPACTREPORT_CACHE_DIR"
 HISTORY_DIR = "history"
@@ -204,12 +207,17 @@ def _open_read(cache: _Cache, name: str) -> int:
     return open_file(cache.fd, name, os.O_RDONLY, cache.where / name)
 
 
-def _read_parquet(cache: _Cache, name: object) -> pl.DataFrame:
-    """A table file the manifest names; a name not of our pattern is damage (never a path to follow)."""
+def _read_parquet(cache: _Cache, name: object, digest: object) -> pl.DataFrame:
+    """A table file the manifest names, checked against the sha256 the manifest holds for it (a cache
+    edited by hand is rebuilt, never trusted); a name not of our pattern is damage (never a path to
+    follow)."""
     if not isinstance(name, str) or not GENERATION_FILE.match(name):
         raise ValueError(f"unexpected file name {name!r}")
     with os.fdopen(_open_read(cache, name), "rb") as handle:
-        return pl.read_parquet(handle)
+        data = handle.read()
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise ValueError(f"{name}: content differs from the sha256 the manifest holds")
+    return pl.read_parquet(io.BytesIO(data))
 
 
 def read_cache(cache: _Cache, notice: Notice) -> Versions | None:
@@ -228,22 +236,30 @@ def read_cache(cache: _Cache, notice: Notice) -> Versions | None:
         if manifest.get("format") != FORMAT_VERSION or manifest.get("polars") != pl.__version__:
             notice(f"{where}: history cache of another format version: rebuilding it")
             return None
-        names = manifest["tables"]
-        snapshots = _read_parquet(cache, names["snapshots"])
-        tables = {name: _read_parquet(cache, names[name]) for name in TABLE_NAMES}
+        names, digests = manifest["tables"], manifest["sha256"]
+        snapshots = _read_parquet(cache, names["snapshots"], digests["snapshots"])
+        tables = {name: _read_parquet(cache, names[name], digests[name]) for name in TABLE_NAMES}
     except Exception as error:  # any damage means: do not trust it, rebuild
-        notice(f"{where}: history cache unreadable ({type(error).__name__}): rebuilding it")
+        why = str(error) if "sha256" in str(error) else type(error).__name__
+        notice(f"{where}: history cache unreadable ({why}): rebuilding it")
         return None
     return Versions(snapshots, tables)
 
 
-def _write_new(cache: _Cache, name: str, write: Callable[[IO[bytes]], object]) -> None:
-    """Create ``name`` (ours, new: ``O_EXCL``, no link followed, mode 0o600), fill it, fsync it."""
+def _write_new(cache: _Cache, name: str, data: bytes) -> str:
+    """Create ``name`` (ours, new: ``O_EXCL``, no link followed, mode 0o600), fill it, fsync it; the
+    sha256 of what was written."""
     fd = open_file(cache.fd, name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, cache.where / name, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        write(handle)
-        handle.flush()
+        write_all(handle.fileno(), data)
         os.fsync(handle.fileno())
+    return hashlib.sha256(data).hexdigest()
+
+
+def _parquet_bytes(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    return buffer.getvalue()
 
 
 def write_cache(cache: _Cache, versions: Versions) -> None:
@@ -252,13 +268,12 @@ def write_cache(cache: _Cache, versions: Versions) -> None:
     generation = uuid.uuid4().hex[:12]
     names = {"snapshots": f"snapshots-{generation}.parquet"}
     names |= {name: f"{name}-{generation}.parquet" for name in TABLE_NAMES}
-    _write_new(cache, names["snapshots"], versions.snapshots.write_parquet)
+    digests = {"snapshots": _write_new(cache, names["snapshots"], _parquet_bytes(versions.snapshots))}
     for name in TABLE_NAMES:
-        _write_new(cache, names[name], versions.tables[name].write_parquet)
-    manifest = {"format": FORMAT_VERSION, "polars": pl.__version__, "tables": names}
+        digests[name] = _write_new(cache, names[name], _parquet_bytes(versions.tables[name]))
+    manifest = {"format": FORMAT_VERSION, "polars": pl.__version__, "tables": names, "sha256": digests}
     temporary = f".{MANIFEST}.{generation}"
-    data = json.dumps(manifest, indent=1).encode("utf-8")
-    _write_new(cache, temporary, lambda handle: write_all(handle.fileno(), data))
+    _write_new(cache, temporary, json.dumps(manifest, indent=1).encode("utf-8"))
     os.replace(temporary, MANIFEST, src_dir_fd=cache.fd, dst_dir_fd=cache.fd)
     os.fsync(cache.fd)
     keep = set(names.values())
@@ -295,14 +310,14 @@ class _Resolver:
         return self.folders[parent] + os.sep + name
 
 
-def _signature(
-    files: Sequence[SnapshotFile], resolved: _Resolver
-) -> dict[tuple[str, str], list[tuple[str, int, int]]]:
-    out: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
+Signature = tuple[str, int, int, int, int]
+
+
+def _signature(files: Sequence[SnapshotFile], resolved: _Resolver) -> dict[tuple[str, str], list[Signature]]:
+    out: dict[tuple[str, str], list[Signature]] = {}
     for file in files:
-        info = file.path.stat()
         out.setdefault((file.source, file.project), []).append(
-            (resolved(file.path), info.st_size, info.st_mtime_ns)
+            (resolved(file.path), *file_signature(file.path))
         )
     return out
 
@@ -313,11 +328,10 @@ def _plan(
     """Files to read, projects extended from the cache, projects taken from it whole."""
     resolved = _Resolver()
     current = _signature(files, resolved)
-    held: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
-    for source, project, path, size, mtime in (
-        cached.snapshots.sort("seq").select("source", "project", "path", "size", "mtime_ns").iter_rows()
-    ):
-        held.setdefault((source, project), []).append((resolved(path), size, mtime))
+    held: dict[tuple[str, str], list[Signature]] = {}
+    columns = ("source", "project", "path", "size", "mtime_ns", "ctime_ns", "inode")
+    for source, project, path, *stat_values in cached.snapshots.sort("seq").select(columns).iter_rows():
+        held.setdefault((source, project), []).append((resolved(path), *stat_values))
     to_read: list[SnapshotFile] = []
     extended: set[tuple[str, str]] = set()
     whole: set[tuple[str, str]] = set()

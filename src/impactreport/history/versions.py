@@ -53,6 +53,10 @@ SNAPSHOT_SCHEMA: dict[str, pl.DataType] = {
     "sha256": pl.String(),
     "size": pl.Int64(),
     "mtime_ns": pl.Int64(),
+    #: the inode's change time and number: no one can set them, so an edit that keeps the size and
+    #: restores the modification time (``touch -r``) still shows
+    "ctime_ns": pl.Int64(),
+    "inode": pl.Int64(),
 }
 #: Reading threads (the machine's cores, at most 4: the work beyond decompression and parsing holds
 #: the GIL).
@@ -141,7 +145,7 @@ def _read_all(files: Sequence[SnapshotFile], threads: int) -> Iterator[ReadFile 
 
 def snapshot_row(file: SnapshotFile, read: ReadFile, seq: int) -> dict[str, object]:
     """One row of the snapshots table (:data:`SNAPSHOT_SCHEMA`): the file read at position ``seq``."""
-    size, mtime = _stat(file.path)
+    size, mtime, ctime, inode = file_signature(file.path)
     return {
         "source": file.source,
         "project": file.project,
@@ -153,6 +157,8 @@ def snapshot_row(file: SnapshotFile, read: ReadFile, seq: int) -> dict[str, obje
         "sha256": read.sha256,
         "size": size,
         "mtime_ns": mtime,
+        "ctime_ns": ctime,
+        "inode": inode,
     }
 
 
@@ -175,9 +181,11 @@ def _read_keyed(
         yield file, read, tables
 
 
-def _stat(path: Path) -> tuple[int, int]:
+def file_signature(path: Path) -> tuple[int, int, int, int]:
+    """What tells a snapshot file changed without reading it: size, modification time, and the inode's
+    change time and number (which a hand edit cannot restore). The cache compares all four."""
     info = path.stat()
-    return info.st_size, info.st_mtime_ns
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
 
 
 class _Project:
