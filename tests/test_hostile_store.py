@@ -420,6 +420,30 @@ def test_a_repository_typed_in_another_case_is_stored_in_its_existing_folder(tmp
     assert store.folder("thinklab", "alpha") == tmp_path / "exports/thinklab/alpha"
 
 
+def test_two_store_folders_in_two_cases_are_read_as_one_project(tmp_path: Path) -> None:
+    """Folders made by older versions in two cases were counted twice (warned, not merged)."""
+    import gzip
+    import shutil
+
+    sync(Repository("PyGithub__PyGithub", 2), tmp_path)
+    parent = tmp_path / "exports/github"
+    [older] = (parent / "PyGithub__PyGithub").glob("*.json.gz")
+    other = parent / "pygithub__pygithub"
+    other.mkdir()
+    newer = other / "2030-01-01T000000Z.json.gz"
+    payload = json.loads(gzip.decompress(older.read_bytes()))
+    payload["retrieved"] = "2030-01-01T00:00:00.000000Z"
+    newer.write_bytes(gzip.compress(json.dumps(payload).encode()))
+    shutil.copystat(older, newer)
+    found = find([tmp_path])
+    assert [(f.source, f.project, f.path) for f in found.files] == [("github", "PyGithub__PyGithub", newer)]
+    assert found.notices == (
+        "github projects 'PyGithub__PyGithub', 'pygithub__pygithub' differ only in case: "
+        "counted once as 'PyGithub__PyGithub'",
+    )
+    assert len(find([tmp_path], all_snapshots=True).files) == 2
+
+
 @pytest.mark.shared
 def test_fetch_github_in_another_case_is_one_project(fixtures_dir: Path, tmp_path: Path) -> None:
     """The issue's report, with the command: ``--repo PyGithub/PyGithub`` then ``pygithub/pygithub``."""

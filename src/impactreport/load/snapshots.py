@@ -50,6 +50,7 @@ from impactreport.layout import (
     STAMP_PATTERN,
     parse_stamp,
 )
+from impactreport.sources import CASELESS_PROJECT_SOURCES
 
 #: Source of an export outside the store whose file does not name one.
 DEFAULT_SOURCE = "thinklab"
@@ -247,9 +248,12 @@ def find(
         # A file both named and found by a scan is the named one: it is never skipped as stray.
         if key not in unique or not file.scanned:
             unique[key] = file
-    ordered = _ordered(list(unique.values()))
-    notices = tuple(demo_notice(folder) for folder in dict.fromkeys(skipped)) + tuple(
-        link_notice(link) for link in dict.fromkeys(links)
+    merged, case_notices = merge_caseless(list(unique.values()))
+    ordered = _ordered(merged)
+    notices = (
+        tuple(demo_notice(folder) for folder in dict.fromkeys(skipped))
+        + tuple(link_notice(link) for link in dict.fromkeys(links))
+        + case_notices
     )
     groups: dict[tuple[str, str], list[SnapshotFile]] = {}
     for file in ordered:
@@ -262,6 +266,38 @@ def find(
     if all_snapshots:
         return Discovery(ordered, notices + given_twice)
     return Discovery([group[-1] for group in groups.values()], notices + given_twice)
+
+
+def merge_caseless(files: list[SnapshotFile]) -> tuple[list[SnapshotFile], tuple[str, ...]]:
+    """Store folders of one project in two cases (``PyGithub`` and ``pygithub``, made by versions before
+    the store ignored case) as one project, where the source's names ignore case, with a notice.
+
+    Why: GitHub, GitLab, Discourse hosts and list addresses ignore case, so both folders hold the same
+    project; counted apart, every discussion would count twice. The name kept is the folder the store
+    writes to (:meth:`~impactreport.fetch.store.SnapshotStore.locate`: the first in name order)."""
+    names: dict[tuple[str, str], set[str]] = {}
+    for file in files:
+        if file.in_store and file.source in CASELESS_PROJECT_SOURCES:
+            names.setdefault((file.source, file.project.casefold()), set()).add(file.project)
+    renamed: dict[tuple[str, str], str] = {}
+    notices: list[str] = []
+    for (source, _), spelled in sorted(names.items()):
+        if len(spelled) > 1:
+            kept, *others = sorted(spelled)
+            renamed.update({(source, other): kept for other in others})
+            notices.append(
+                f"{source} projects {', '.join(repr(name) for name in [kept, *others])} differ only in case: "
+                f"counted once as {kept!r}"
+            )
+    if not renamed:
+        return files, ()
+    merged = [
+        dataclasses.replace(file, project=renamed[(file.source, file.project)])
+        if (file.source, file.project) in renamed and file.in_store
+        else file
+        for file in files
+    ]
+    return merged, tuple(notices)
 
 
 def discover(paths: Sequence[str | Path], *, all_snapshots: bool = False) -> list[SnapshotFile]:
