@@ -63,6 +63,7 @@ CASES: dict[str, str] = {
     "a hand-edited history cache trusted (views x1,000 reported)": "test_hostile_files::test_a_hand_edited_history_cache_is_rebuilt_not_trusted",
     "a snapshot edited with its size and mtime kept never re-read": "test_hostile_files::test_a_snapshot_edited_with_its_size_and_time_kept_is_read_again",
     "two store folders differing only in case counted twice": "test_hostile_store::test_two_store_folders_in_two_cases_are_read_as_one_project",
+    "a bomb just past the 2 GiB cap peaked at 4.1 GB": "test_hostile_input::test_a_bomb_just_past_the_limit_peaks_near_the_limit_not_twice",
 }
 
 

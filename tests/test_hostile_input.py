@@ -508,3 +508,36 @@ def test_a_table_name_as_a_text_value_is_no_duplicate(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["overall"]["notes"] == 1
+
+
+def test_a_bomb_just_past_the_limit_peaks_near_the_limit_not_twice(tmp_path: Path) -> None:
+    """At a 2 GiB cap a bomb just past it peaked at 4.1 GB (the capped buffer copied once more); the
+    same shape at a 512 MiB cap must stay within the cap plus 0.5 GB (the issue's bound)."""
+    import zlib
+
+    limit = 512 * MiB
+    bomb = tmp_path / "bomb.json.gz"  # one gzip member of 576 MiB (zlib returns it in one call)
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with bomb.open("wb") as out:
+        out.write(
+            packer.compress(b'{"documents": [], "threads": [], "comments": [], "notes": [], "profiles": []')
+        )
+        block = b" " * (64 * MiB)
+        for _ in range(9):
+            out.write(packer.compress(block))
+        out.write(packer.compress(b"}") + packer.flush())
+    script = (
+        "import resource, sys\n"
+        "from impactreport.cli.main import main\n"
+        "code = main(['summary', sys.argv[1]])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, MAX_EXPORT_BYTES_ENV: str(limit)}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(bomb)], capture_output=True, text=True, env=env, timeout=300
+    )
+    lines = done.stderr.splitlines()
+    assert done.returncode == 2 and "once decompressed" in lines[0], done.stderr[-2000:]
+    peak = int(lines[-1]) * 1024  # ru_maxrss is in KiB on Linux
+    assert peak < limit + 512 * MiB, f"peak {peak:,} bytes"

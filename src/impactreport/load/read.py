@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import json
 import os
 import re
@@ -59,6 +60,8 @@ MAX_EXPORT_BYTES_ENV = "IMPACTREPORT_MAX_EXPORT_BYTES"
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _CHUNK = 1 << 20
+#: Output of one inflate step: a bomb's peak is the limit plus this.
+_INFLATE_STEP = 64 << 20
 
 #: Counters: fields that must hold whole numbers ≥ 0; any other value (a negative one too) becomes null,
 #: with a warning.
@@ -158,27 +161,33 @@ def read_stored(path: Path, limit: int | None = None) -> bytes:
 def gunzip(path: object, stored: bytes, limit: int | None = None) -> bytes:
     """Every gzip member of ``stored`` decompressed, never producing more than ``limit`` bytes.
 
-    ``zlib`` stops at ``limit + 1`` bytes of output, so a bomb costs at most the limit in memory
-    and the time to inflate that much. Members may follow each other (``cat a.gz b.gz``), with zero
-    padding between them, as :func:`gzip.decompress` allows.
+    Inflated in steps of :data:`_INFLATE_STEP` into one growing buffer, stopping past ``limit``: a
+    bomb costs the limit plus one step in memory (zlib's own output for a single large call is built
+    in blocks and then joined, twice the limit), and the time to inflate that much. Members may follow
+    each other (``cat a.gz b.gz``), with zero padding between them, as :func:`gzip.decompress` allows.
     """
     limit = max_export_bytes() if limit is None else limit
-    parts: list[bytes] = []
+    out = io.BytesIO()  # grows in place; getvalue() hands over its buffer without a copy
     total = 0
     data: bytes = stored
     try:
         while True:
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            part = inflater.decompress(data, limit - total + 1)
-            total += len(part)
-            if total > limit:
-                raise too_large(path, limit, decompressed=True)
+            pending = data
+            while True:
+                part = inflater.decompress(pending, min(_INFLATE_STEP, limit - total + 1))
+                total += len(part)
+                if total > limit:
+                    raise too_large(path, limit, decompressed=True)
+                out.write(part)
+                pending = inflater.unconsumed_tail
+                if inflater.eof or not (pending or part):
+                    break
             if not inflater.eof:
                 raise InputError(
                     f"{path}: truncated or corrupt gzip (compressed file ended before the end-of-stream "
                     "marker was reached)"
                 )
-            parts.append(part)
             data = inflater.unused_data.lstrip(b"\x00")
             if not data:
                 break
@@ -186,7 +195,7 @@ def gunzip(path: object, stored: bytes, limit: int | None = None) -> bytes:
                 raise InputError(f"{path}: truncated or corrupt gzip (data after the last member)")
     except zlib.error as error:
         raise InputError(f"{path}: truncated or corrupt gzip ({error})") from None
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    return out.getvalue()
 
 
 def is_gzip(path: Path, stored: bytes) -> bool:
