@@ -15,9 +15,10 @@ Definitions (docs/sources.md, "Mailing lists"):
 - **ids** come from hashes, below 2**53 and stable across fetches: a comment's is its Message-ID's, a
   thread's is its root message's, a profile's is the address's.
 
-A snapshot's comment rows keep what rebuilding needs (``message_id``, ``parents``, ``subject``,
-``archive``, ``date_source``): an incremental fetch reads the months it did not download back from
-the previous snapshot (:func:`messages_from_rows`) and threads everything again.
+A snapshot's comment rows keep what rebuilding needs (``message_id``, ``parents``,
+``subject``, ``archive``, ``date_source``): an incremental fetch reads the
+months it did not download back from the previous snapshot (:func:`messages_from_rows`) and threads
+everything again.
 """
 
 from __future__ import annotations
@@ -191,6 +192,10 @@ def snapshot(messages: Iterable[MailMessage], url: str = "", **extra: Any) -> di
     return assemble([rows(messages, url)], SOURCE, **extra)
 
 
+def _ids(value: Any) -> list[str]:
+    return value.split() if isinstance(value, str) else [str(item) for item in value or ()]
+
+
 def messages_from_rows(
     payload: Mapping[str, Any], archives: Iterable[str] | None = None
 ) -> list[MailMessage]:
@@ -206,7 +211,7 @@ def messages_from_rows(
         found.append(
             MailMessage(
                 message_id=row["message_id"],
-                parents=tuple(row.get("parents") or ()),
+                parents=tuple(_ids(row.get("parents"))),
                 subject=row.get("subject") or "",
                 address=profile.get("username") or "unknown",
                 name=profile.get("first_name") or "",

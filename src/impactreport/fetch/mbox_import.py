@@ -89,6 +89,5 @@ class MboxImport:
         payload = mail_mapping.snapshot(messages, "", list={"url": "", "kind": "mbox"}, options=self.options)
         self.reporter.advance(len(self.messages))
         details = {"files": self.files, "messages": len(self.messages), "undated": self.undated}
-        yield Snapshot(
-            payload=payload, details={"threads_fetched": len(payload["threads"]), "fetched": details}
-        )
+        counts = {"threads_fetched": len(payload["threads"]), "fetched": details}
+        yield Snapshot(payload=payload, details=counts)
