@@ -360,6 +360,14 @@ def test_pipermail_incremental_and_faults(mailman: tuple[MailmanState, str], tmp
     state.log.clear()
     report, _ = fetch(data, "pipermail", "--url", archive, *FAST)
     assert report["status"] == "unchanged" and state.downloads() == []
+    # --since DATE: the months from DATE's month on are downloaded whatever their ETag says
+    state.log.clear()
+    report, _ = fetch(data, "pipermail", "--url", archive, "--since", "2024-03-15", *FAST)
+    assert report["status"] == "unchanged"
+    assert sorted(state.downloads()) == [
+        "/pipermail/science/2024-April.txt.gz",
+        "/pipermail/science/2024-March.txt.gz",
+    ]
 
 
 def test_hyperkitty_months_and_refetch(mailman: tuple[MailmanState, str], tmp_path: Path) -> None:

@@ -25,7 +25,8 @@ from impactreport.fetch import mail_archive, mail_mapping
 from impactreport.fetch.discourse import project_name
 from impactreport.fetch.mail_archive import MonthlyArchive
 from impactreport.fetch.mbox import MailMessage
-from impactreport.fetch.sync import Since, Snapshot
+from impactreport.fetch.store import parse_retrieved
+from impactreport.fetch.sync import SAFETY_MARGIN, Since, Snapshot
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -54,6 +55,17 @@ def month_start(key: str) -> datetime:
     return datetime(int(year), MONTHS.index(name) + 1, 1, tzinfo=UTC)
 
 
+def forced_from(since: Since) -> datetime | None:
+    """With ``--since DATE``: the start of DATE's month, from which months are downloaded whatever their
+    ETag says. None with ``--since auto`` (its moment is the previous snapshot's ``retrieved`` minus the
+    margin: every month is asked for conditionally) and for a full fetch."""
+    if since.moment is None or since.previous is None:
+        return None
+    if since.moment == parse_retrieved(str(since.previous["retrieved"])) - SAFETY_MARGIN:
+        return None
+    return since.moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
 def list_name(url: str) -> str:
     """The list's name: the last part of the archive's path (``…/pipermail/python-dev`` → ``python-dev``)."""
     parts = [part for part in urlparse(url).path.split("/") if part]
@@ -80,7 +92,7 @@ class PipermailFetch(MonthlyArchive):
         if not links:
             raise FetchError(f"{self.url}/: no monthly archives (YYYY-Month.txt.gz) linked on the index page")
         known = mail_archive.previous_months(since.previous)
-        forced = since.moment if since.previous is not None else None
+        forced = forced_from(since)
         months: dict[str, dict[str, Any]] = {}
         kept: list[str] = []
         messages: list[MailMessage] = []
@@ -88,7 +100,7 @@ class PipermailFetch(MonthlyArchive):
         self.reporter.stage("months", len(links))
         for month, link in links.items():
             start = month_start(month)
-            old = known.get(month) if (forced is None or start < forced.replace(day=1)) else None
+            old = known.get(month) if (forced is None or start < forced) else None
             if old is not None and old.get("url") != link:
                 old = None
             info, fresh = self.month(month, link, start, old)
