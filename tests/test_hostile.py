@@ -64,6 +64,8 @@ CASES: dict[str, str] = {
     "a snapshot edited with its size and mtime kept never re-read": "test_hostile_files::test_a_snapshot_edited_with_its_size_and_time_kept_is_read_again",
     "two store folders differing only in case counted twice": "test_hostile_store::test_two_store_folders_in_two_cases_are_read_as_one_project",
     "a bomb just past the 2 GiB cap peaked at 4.1 GB": "test_hostile_input::test_a_bomb_just_past_the_limit_peaks_near_the_limit_not_twice",
+    "a newline in a project name broke the table into fake rows": "test_hostile_names::test_project_names_are_printed_inert",
+    "identities suggest printed U+202E raw": "test_hostile_names::test_identities_suggest_shows_bidi_and_line_feeds_escaped",
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from impactreport.cli.console import safe_text
+from impactreport.text_safety import one_line
 
 ESC = "\x1b"
 CASES = {
@@ -23,6 +24,7 @@ CASES = {
     "ansi colour": f"x{ESC}[31mred",
     "osc title": f"t{ESC}]0;pwned\x07",
     "rtl override": "evil\u202egnp.exe",
+    "line feed": "a\nfake row",
 }
 
 
@@ -62,8 +64,10 @@ def test_project_names_are_printed_inert(tmp_path: Path, name: str) -> None:
     output = done.stdout + done.stderr
     assert ESC not in output and "\x07" not in output and "\u202e" not in output
     project = path.name.removesuffix(".json")
-    assert safe_text(project) in done.stdout  # the project row shows the name as written, markup and all
-    assert safe_text(name) in done.stderr  # and the team notice and warning name it verbatim
+    assert one_line(project) in done.stdout  # the project row shows the name as written, markup and all
+    assert one_line(name) in done.stderr  # and the team notice and warning name it verbatim
+    shown = ("a^Jfake row", "a\\nfake row")  # as the table and notices show it, or as repr quotes it
+    assert all(any(s in line for s in shown) for line in output.splitlines() if "fake row" in line)
 
 
 def test_safe_text_makes_controls_visible() -> None:
@@ -118,3 +122,24 @@ def test_emoji_labels_are_cut_between_graphemes(tmp_path: Path) -> None:
     assert cut(family * 40).removesuffix("…") == family * (len(cut(family * 40)) // len(family))
     assert cut("e\u0301" * 70).endswith("e\u0301…")
     assert cut("ok") == "ok" and len(cut("x" * 100)) == MAX_LABEL
+
+
+def test_identities_suggest_shows_bidi_and_line_feeds_escaped(tmp_path: Path) -> None:
+    """``identities suggest`` printed U+202E raw; the YAML it writes must escape it and read back the same."""
+    import gzip
+
+    import yaml
+
+    name = "evil\u202egnp.exe"
+    plain = tmp_path / "thinklab.json"
+    plain.write_text(json.dumps(export(name)), encoding="utf-8")
+    folder = tmp_path / "data" / "exports" / "github" / "x"
+    folder.mkdir(parents=True)
+    github = {**export(name), "source": "github"}
+    (folder / "2017-02-01T000000Z.json.gz").write_bytes(gzip.compress(json.dumps(github).encode()))
+    done = run("identities", "suggest", str(plain), str(tmp_path / "data"))
+    assert done.returncode == 0, done.stderr
+    assert "\u202e" not in done.stdout + done.stderr
+    assert "\\u202e" in done.stdout.lower()
+    [person] = yaml.safe_load(done.stdout)
+    assert sorted(person["accounts"]) == [f"github:{name}", f"thinklab:{name}"]

@@ -44,6 +44,7 @@ from impactreport.people import (
     account_people,
 )
 from impactreport.schema import TABLES, Dataset
+from impactreport.text_safety import has_unsafe
 from impactreport.yaml_bounded import compose_bounded
 
 #: Where the report and the commands look for the file when none is given (relative to the project
@@ -553,9 +554,12 @@ def suggestions_yaml(suggestions: Iterable[Suggestion]) -> str:
         parts.extend(f"# why: {reason}\n" for reason in suggestion.reasons)
         doubts = suggestion.doubts or ("nothing found: the usernames and full names agree",)
         parts.extend(f"# against: {doubt}\n" for doubt in doubts)
+        # Unicode as is, unless the entry holds a control or bidi character: then YAML's own escapes
+        # (\u202e), so the file shows what is there and reads back the same
+        plain = not has_unsafe(json.dumps(suggestion.entry, ensure_ascii=False))
         parts.append(
             yaml.safe_dump(
-                [suggestion.entry], allow_unicode=True, sort_keys=False, default_flow_style=None, width=100
+                [suggestion.entry], allow_unicode=plain, sort_keys=False, default_flow_style=None, width=100
             )
         )
     return "".join(parts)

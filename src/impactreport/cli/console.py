@@ -17,7 +17,7 @@ import unicodedata
 from rich.console import Console
 from rich.text import Text
 
-from impactreport.text_safety import safe_text
+from impactreport.text_safety import one_line, safe_text
 
 __all__ = [
     "LOG_WIDTH",
@@ -35,8 +35,8 @@ LOG_WIDTH = 240
 
 
 def inert(value: object, style: str = "") -> Text:
-    """A rich ``Text`` for a table cell or message part: no markup, no control characters."""
-    return Text(safe_text(value), style=style)
+    """A rich ``Text`` for a table cell or message part: no markup, no control characters, one line."""
+    return Text(one_line(value), style=style)
 
 
 def _width(stderr: bool) -> int | None:
@@ -55,13 +55,14 @@ def err_console() -> Console:
 
 
 def warn(console: Console, message: str) -> None:
-    """``warning: <message>`` with the label in yellow and the message printed as plain, inert text."""
-    console.print(Text.assemble(("warning: ", "yellow"), safe_text(message)), soft_wrap=True)
+    """``warning: <message>`` with the label in yellow and the message printed as plain, inert text on
+    one line (a name holding a line feed cannot forge a second message)."""
+    console.print(Text.assemble(("warning: ", "yellow"), one_line(message)), soft_wrap=True)
 
 
 def notice(console: Console, message: str) -> None:
     """A plain one-line notice (``note: …``), inert."""
-    console.print(Text.assemble(("note: ", "cyan"), safe_text(message)), soft_wrap=True)
+    console.print(Text.assemble(("note: ", "cyan"), one_line(message)), soft_wrap=True)
 
 
 def is_printable_name(text: str) -> bool:
