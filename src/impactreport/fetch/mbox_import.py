@@ -13,7 +13,6 @@ the files given.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,24 +23,23 @@ from impactreport.fetch import mail_mapping
 from impactreport.fetch.mbox import MailMessage, NotAnMbox, parse_mbox
 from impactreport.fetch.ratelimits import Reporter
 from impactreport.fetch.sync import Since, Snapshot
+from impactreport.files import special_kind
 from impactreport.load.read import gunzip, is_gzip, max_export_bytes, read_stored
 
 
 def read_mbox_file(path: Path) -> bytes:
-    """A local mbox file's bytes (gunzipped when gzip); one-line :class:`InputError` otherwise."""
+    """A local mbox file's bytes (gunzipped when gzip); one-line :class:`InputError` otherwise.
+
+    The kind is checked first for the wording ("is a named pipe (FIFO), not an mbox file");
+    :func:`~impactreport.load.read.read_stored` checks it again on the opened descriptor (never
+    blocking on a FIFO), so a file swapped in between is refused too.
+    """
     try:
-        info = os.stat(path)
+        kind = special_kind(os.stat(path).st_mode)
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
-    if not stat.S_ISREG(info.st_mode):
-        kind = (
-            "a FIFO"
-            if stat.S_ISFIFO(info.st_mode)
-            else "a folder"
-            if stat.S_ISDIR(info.st_mode)
-            else "not a regular file"
-        )
-        raise InputError(f"{path}: {kind}; expected an mbox file (plain or .gz)")
+    if kind is not None:
+        raise InputError(f"{path}: is {kind}, not an mbox file (plain or .gz)")
     limit = max_export_bytes()
     stored = read_stored(path, limit)
     return gunzip(path, stored, limit) if is_gzip(path, stored) else stored
