@@ -66,6 +66,7 @@ CASES: dict[str, str] = {
     "a bomb just past the 2 GiB cap peaked at 4.1 GB": "test_hostile_input::test_a_bomb_just_past_the_limit_peaks_near_the_limit_not_twice",
     "a newline in a project name broke the table into fake rows": "test_hostile_names::test_project_names_are_printed_inert",
     "identities suggest printed U+202E raw": "test_hostile_names::test_identities_suggest_shows_bidi_and_line_feeds_escaped",
+    "a file or folder name that is not UTF-8 (UnicodeEncodeError)": "test_hostile_names::test_names_that_are_not_utf8_are_one_line_or_skipped_with_a_warning",
 }
 
 

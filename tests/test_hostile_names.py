@@ -143,3 +143,28 @@ def test_identities_suggest_shows_bidi_and_line_feeds_escaped(tmp_path: Path) ->
     assert "\\u202e" in done.stdout.lower()
     [person] = yaml.safe_load(done.stdout)
     assert sorted(person["accounts"]) == [f"github:{name}", f"thinklab:{name}"]
+
+
+def test_names_that_are_not_utf8_are_one_line_or_skipped_with_a_warning(tmp_path: Path) -> None:
+    """A file or folder name of bytes that are not UTF-8 ended in a UnicodeEncodeError traceback."""
+    import os
+
+    root = os.fsencode(tmp_path)
+    os.makedirs(root + b"/data/d\xffir")
+    odd = root + b"/data/d\xffir/p\xfe.json"
+    with open(odd, "w", encoding="utf-8") as handle:
+        json.dump(export("someone"), handle)
+    (tmp_path / "data" / "good.json").write_text(json.dumps(export("other")), encoding="utf-8")
+    shown = f"{tmp_path}/data/d\\xffir/p\\xfe.json"
+
+    named = run("summary", os.fsdecode(odd))
+    assert named.returncode == 2 and "Traceback" not in named.stderr
+    assert (
+        named.stderr.strip()
+        == f"impactreport: error: {shown}: the path is not UTF-8 text; rename it to read it"
+    )
+
+    scanned = run("summary", str(tmp_path / "data"), "--json")
+    assert scanned.returncode == 0, scanned.stderr
+    assert f"{shown}: a name that is not UTF-8 text, skipped" in scanned.stderr
+    assert list(json.loads(scanned.stdout)["projects"]) == ["good"]

@@ -139,6 +139,21 @@ def demo_notice(folder: Path) -> str:
     return f"{folder}: generated demo data, skipped (point at it to read it)"
 
 
+def is_utf8_name(text: str) -> bool:
+    """Whether a path (as Python decoded it from the file system) is UTF-8 text: a name of other bytes
+    holds surrogates that no table, JSON or report can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as a message can print it: bytes that are not UTF-8 shown as ``\\xff``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def link_notice(path: Path) -> str:
     """The notice for a symbolic link a scan did not follow."""
     try:
@@ -218,10 +233,13 @@ def find(
     found: list[tuple[SnapshotFile, str]] = []  # each file with its resolved path
     skipped: list[Path] = []
     links: list[Path] = []
+    odd: list[str] = []  # files whose names are not UTF-8
     for raw in paths:
         path = Path(raw)
         if not path.exists():
-            raise InputError(f"{path}: no such file or folder")
+            raise InputError(f"{shown_path(path)}: no such file or folder")
+        if not is_utf8_name(str(path)):
+            raise InputError(f"{shown_path(path)}: the path is not UTF-8 text; rename it to read it")
         if path.is_file():
             if not path.name.endswith(EXPORT_SUFFIXES):
                 raise InputError(f"{path}: not an export file (expected .json or .json.gz)")
@@ -231,7 +249,13 @@ def find(
             raise InputError(f"{path}: is {special_kind(path.stat().st_mode)}, not an export file or folder")
         skipped_here: list[Path] = []
         links_here: list[Path] = []
-        files = [(describe(file, scanned=True), key) for file, key in _walk(path, skipped_here, links_here)]
+        files, odd_here = [], []
+        for file, key in _walk(path, skipped_here, links_here):
+            if is_utf8_name(key):
+                files.append((describe(file, scanned=True), key))
+            else:
+                odd_here.append(shown_path(file))
+        odd.extend(odd_here)
         skipped.extend(skipped_here)
         links.extend(links_here)
         if not files:
@@ -240,6 +264,8 @@ def find(
                 hints.append(f"skipped generated demo data in {', '.join(map(str, skipped_here))}")
             if links_here:
                 hints.append(f"skipped symbolic links {', '.join(map(str, links_here))}")
+            if odd_here:
+                hints.append(f"skipped names that are not UTF-8 text: {', '.join(odd_here)}; rename them")
             hint = f" ({'; '.join(hints)}; point at it to read it)" if hints else ""
             raise InputError(f"{path}: no export files (.json or .json.gz) in this folder{hint}")
         found.extend(files)
@@ -254,6 +280,7 @@ def find(
         tuple(demo_notice(folder) for folder in dict.fromkeys(skipped))
         + tuple(link_notice(link) for link in dict.fromkeys(links))
         + case_notices
+        + tuple(f"{name}: a name that is not UTF-8 text, skipped (rename it to read it)" for name in odd)
     )
     groups: dict[tuple[str, str], list[SnapshotFile]] = {}
     for file in ordered:
