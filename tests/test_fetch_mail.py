@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from impactreport.fetch.mail_text import own_text
+from impactreport.fetch.mbox import parse_mbox
 from impactreport.fetch.store import read_snapshot
 from tests.servers.github_app import serve
 from tests.servers.mailman_app import MailmanState
@@ -231,6 +232,16 @@ def test_own_text_rules() -> None:
     assert own_text("I wrote: this is not an attribution.") == "I wrote: this is not an attribution."
 
 
+def test_split_keeps_unescaped_from_lines_in_their_message() -> None:
+    data = (
+        b"From a@b.example Mon Jan  1 10:00:00 2024\nMessage-ID: <1@x>\n\nhello\nFrom the minutes, three actions.\n\n"
+        b"From c@d.example  Tue Jan  2 10:00:00 2024\nMessage-ID: <2@x>\n\nbye\n"
+    )
+    [first, second] = parse_mbox(data).messages
+    assert first.text == "hello\nFrom the minutes, three actions." and second.text == "bye"
+    assert second.date_source == "from_line" and second.date.day == 2
+
+
 def test_fetch_mbox_counts_match_the_raw_files(tmp_path: Path) -> None:
     mails = corpus()
     months = by_month(mails)
@@ -286,7 +297,17 @@ def test_fetch_mbox_refuses_bad_input(tmp_path: Path) -> None:
     text.write_text("Just some notes\nFrom here on\n")
     fifo = tmp_path / "pipe.mbox"
     os.mkfifo(fifo)
-    for path, words in ((text, "not an mbox"), (fifo, "FIFO")):
+    empty = tmp_path / "empty.mbox"
+    empty.write_bytes(b"")
+    cut = tmp_path / "cut.mbox.gz"
+    cut.write_bytes(gzip.compress(b"From a@b Mon Jan  1 10:00:00 2024\n\nhello\n")[:-12])
+    cases = (
+        (text, "not an mbox"),
+        (fifo, "FIFO"),
+        (empty, "no messages"),
+        (cut, "truncated or corrupt gzip"),
+    )
+    for path, words in cases:
         result = cli("fetch", "mbox", str(path), "--list", "x", "--data", str(data), check=False)
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()

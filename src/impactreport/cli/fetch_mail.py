@@ -69,6 +69,8 @@ def mbox_command(
     if since.strip().lower() not in ("auto", "full"):
         raise InputError(f"--since {since!r}: fetch mbox takes auto (add to the list) or full (replace it)")
     messages, undated = read_mbox_files(list(paths))
+    if not messages:
+        raise InputError(f"{', '.join(map(str, paths))}: no messages (empty mbox files); nothing stored")
     if undated:
         notice(err_console(), f"{undated} messages without any date (Date header or From line): skipped")
     source = MboxImport(list_name, messages, files=len(paths), undated=undated)
