@@ -145,3 +145,15 @@ def test_a_snapshot_edited_with_its_size_and_time_kept_is_read_again(store: Path
     again = run("summary", str(data), "--history", "--json", cwd=tmp_path, cache=cache)
     assert "changed: rebuilding" in again.stderr, again.stderr
     assert _overall(again) != first
+
+
+def test_figures_on_a_full_disk_is_one_line_and_leaves_no_new_files(store: Path, tmp_path: Path) -> None:
+    """``figures --out`` on a full disk ended in an OSError and left 17 figures, like a finished run."""
+    from tests.test_hostile_store import small_fs
+
+    with small_fs(tmp_path / "fs", "200k") as fs:
+        out = fs / "figures"
+        done = run("figures", str(store), "--out", str(out), cwd=tmp_path, cache=tmp_path / "cache")
+        line = one_line(done)
+        assert f"--out {out}: cannot write" in line and "No space left on device" in line
+        assert not out.exists() or not any(out.iterdir())
