@@ -242,6 +242,23 @@ def test_split_keeps_unescaped_from_lines_in_their_message() -> None:
     assert second.date_source == "from_line" and second.date.day == 2
 
 
+def test_pipermail_addresses_read_back() -> None:
+    data = (
+        b"From bob at x.example  Mon Jan  1 10:00:00 2024\nFrom: bob at x.example (Bob at Work)\n"
+        b"Message-ID: <1 at x.example>\nIn-Reply-To: <0 at x.example>\nSubject: meet at noon\n\nsee you at home\n"
+        b"From carol at y.example  Mon Jan  1 11:00:00 2024\nFrom: Carol at Home <CAROL at y.example>\n\nhi\n"
+    )
+    [bob, carol] = parse_mbox(data, obfuscated=True).messages
+    assert (bob.address, bob.name, bob.message_id, bob.parents) == (
+        "bob@x.example",
+        "Bob at Work",
+        "1@x.example",
+        ("0@x.example",),
+    )
+    assert (bob.subject, bob.text) == ("meet at noon", "see you at home")  # only addresses and ids change
+    assert (carol.address, carol.name) == ("carol@y.example", "Carol at Home")
+
+
 def test_fetch_mbox_counts_match_the_raw_files(tmp_path: Path) -> None:
     mails = corpus()
     months = by_month(mails)

@@ -92,8 +92,20 @@ def deobfuscate(raw: bytes) -> bytes:
     addresses or Message-IDs (the body is left as written)."""
     end = raw.find(b"\n\n")
     head, rest = (raw, b"") if end < 0 else (raw[:end], raw[end:])
-    head = _OBFUSCATED_HEADERS.sub(lambda match: _AT_BYTES.sub(rb"\1@\2", match.group(0)), head)
-    return head + rest
+    return _OBFUSCATED_HEADERS.sub(_deobfuscated, head) + rest
+
+
+def _deobfuscated(match: re.Match[bytes]) -> bytes:
+    """One header: every ``x at y``; in ``From:`` only the address (in ``<…>``, or before a ``(Name)``
+    comment), so a name such as "Bob at Work" is left as written."""
+    header = match.group(0)
+    if header[:5].lower() != b"from:":
+        return _AT_BYTES.sub(rb"\1@\2", header)
+    if b"<" in header:  # Name <alice at example.org>
+        name, angle, address = header.partition(b"<")
+        return name + angle + _AT_BYTES.sub(rb"\1@\2", address, count=1)
+    address, paren, comment = header.partition(b"(")  # alice at example.org (Name)
+    return _AT_BYTES.sub(rb"\1@\2", address, count=1) + paren + comment
 
 
 def message_ids(value: str | None) -> list[str]:
