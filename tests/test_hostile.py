@@ -67,6 +67,8 @@ CASES: dict[str, str] = {
     "a newline in a project name broke the table into fake rows": "test_hostile_names::test_project_names_are_printed_inert",
     "identities suggest printed U+202E raw": "test_hostile_names::test_identities_suggest_shows_bidi_and_line_feeds_escaped",
     "a file or folder name that is not UTF-8 (UnicodeEncodeError)": "test_hostile_names::test_names_that_are_not_utf8_are_one_line_or_skipped_with_a_warning",
+    "figures --out on a full or read-only disk (OSError, 17 figures left)": "test_hostile_files::test_figures_on_a_full_disk_is_one_line_and_leaves_no_new_files",
+    "a full disk under the history cache left partial files for ever": "test_hostile_files::test_a_full_disk_under_the_history_cache_leaves_no_partial_files",
 }
 
 

@@ -157,3 +157,17 @@ def test_figures_on_a_full_disk_is_one_line_and_leaves_no_new_files(store: Path,
         line = one_line(done)
         assert f"--out {out}: cannot write" in line and "No space left on device" in line
         assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_full_disk_under_the_history_cache_leaves_no_partial_files(store: Path, tmp_path: Path) -> None:
+    """A full disk under the cache left partial files for ever, and every later run failed."""
+    from tests.test_hostile_store import small_fs
+
+    with small_fs(tmp_path / "fs", "64k") as fs:
+        cache = fs / "cache"
+        first = run("summary", str(store), "--history", "--json", cwd=tmp_path, cache=cache)
+        assert first.returncode == 0, first.stderr
+        assert "history cache not written" in first.stderr and "No space left" in first.stderr
+        assert not list(cache.rglob("*.parquet")) and not list(cache.rglob(".manifest*"))
+        again = run("summary", str(store), "--history", "--json", cwd=tmp_path, cache=cache)
+        assert again.returncode == 0 and again.stdout == first.stdout, again.stderr

@@ -268,13 +268,19 @@ def write_cache(cache: _Cache, versions: Versions) -> None:
     generation = uuid.uuid4().hex[:12]
     names = {"snapshots": f"snapshots-{generation}.parquet"}
     names |= {name: f"{name}-{generation}.parquet" for name in TABLE_NAMES}
-    digests = {"snapshots": _write_new(cache, names["snapshots"], _parquet_bytes(versions.snapshots))}
-    for name in TABLE_NAMES:
-        digests[name] = _write_new(cache, names[name], _parquet_bytes(versions.tables[name]))
-    manifest = {"format": FORMAT_VERSION, "polars": pl.__version__, "tables": names, "sha256": digests}
     temporary = f".{MANIFEST}.{generation}"
-    _write_new(cache, temporary, json.dumps(manifest, indent=1).encode("utf-8"))
-    os.replace(temporary, MANIFEST, src_dir_fd=cache.fd, dst_dir_fd=cache.fd)
+    try:
+        digests = {"snapshots": _write_new(cache, names["snapshots"], _parquet_bytes(versions.snapshots))}
+        for name in TABLE_NAMES:
+            digests[name] = _write_new(cache, names[name], _parquet_bytes(versions.tables[name]))
+        manifest = {"format": FORMAT_VERSION, "polars": pl.__version__, "tables": names, "sha256": digests}
+        _write_new(cache, temporary, json.dumps(manifest, indent=1).encode("utf-8"))
+        os.replace(temporary, MANIFEST, src_dir_fd=cache.fd, dst_dir_fd=cache.fd)
+    except BaseException:  # a full disk, a kill: this generation's files go, the old one stays whole
+        for name in [*names.values(), temporary]:
+            with contextlib.suppress(OSError):
+                _unlink_own(cache, name)
+        raise
     os.fsync(cache.fd)
     keep = set(names.values())
     for stale in os.listdir(cache.fd):
