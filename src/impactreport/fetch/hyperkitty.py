@@ -110,22 +110,20 @@ class HyperKittyFetch(MonthlyArchive):
         self.counts = {"months": len(months), "downloaded": 0, "kept": 0}
         self.reporter.stage("months", len(months))
         infos: dict[str, dict[str, Any]] = {}
-        kept: list[str] = []
-        messages: list[MailMessage] = []
+        stored = mail_mapping.messages_by_archive(since.previous)
+        messages: list[MailMessage] = []  # month by month: a duplicate keeps the month a full fetch gives
         for index, start in enumerate(months):
             key = start.strftime("%Y-%m")
             end = next_month(start)
             newest = index == len(months) - 1
             if keep_before is not None and key in known and end <= keep_before and not newest:
                 infos[key] = known[key]
-                kept.append(key)
+                messages.extend(stored.get(key, []))
                 self.counts["kept"] += 1
             else:
                 infos[key], fresh = self.month(key, start, end)
                 messages.extend(fresh)
             self.reporter.advance(1)
-        if kept:
-            messages.extend(mail_mapping.messages_from_rows(since.previous or {}, kept))
         payload = mail_archive.payload(messages, self.url, "hyperkitty", infos, self.options)
         yield Snapshot(
             payload=payload,

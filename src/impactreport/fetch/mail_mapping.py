@@ -196,17 +196,20 @@ def _ids(value: Any) -> list[str]:
     return value.split() if isinstance(value, str) else [str(item) for item in value or ()]
 
 
-def messages_from_rows(
-    payload: Mapping[str, Any], archives: Iterable[str] | None = None
-) -> list[MailMessage]:
-    """The messages a stored snapshot holds (those from ``archives`` only, when given), as the mapping
-    wrote them: what an incremental fetch keeps of the months it does not download again."""
-    wanted = None if archives is None else set(archives)
+def messages_by_archive(payload: Mapping[str, Any] | None) -> dict[str, list[MailMessage]]:
+    """A stored snapshot's messages grouped by the file or month they came from (``archive``)."""
+    grouped: dict[str, list[MailMessage]] = {}
+    for message in messages_from_rows(payload or {}):
+        grouped.setdefault(message.archive, []).append(message)
+    return grouped
+
+
+def messages_from_rows(payload: Mapping[str, Any]) -> list[MailMessage]:
+    """The messages a stored snapshot holds, as the mapping wrote them: what an incremental fetch keeps
+    of the months it does not download again, and what a later import adds to."""
     profiles = {row["profile_id"]: row for row in payload.get("profiles", [])}
     found = []
     for row in payload.get("comments", []):
-        if wanted is not None and row.get("archive", "") not in wanted:
-            continue
         profile = profiles.get(row["profile_id"], {})
         found.append(
             MailMessage(

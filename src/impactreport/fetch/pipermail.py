@@ -94,8 +94,8 @@ class PipermailFetch(MonthlyArchive):
         known = mail_archive.previous_months(since.previous)
         forced = forced_from(since)
         months: dict[str, dict[str, Any]] = {}
-        kept: list[str] = []
-        messages: list[MailMessage] = []
+        stored = mail_mapping.messages_by_archive(since.previous)
+        messages: list[MailMessage] = []  # month by month: a duplicate keeps the month a full fetch gives
         self.counts = {"months": len(links), "downloaded": 0, "not_modified": 0, "unchanged": 0}
         self.reporter.stage("months", len(links))
         for month, link in links.items():
@@ -105,13 +105,8 @@ class PipermailFetch(MonthlyArchive):
                 old = None
             info, fresh = self.month(month, link, start, old)
             months[month] = info
-            if fresh is None:
-                kept.append(month)
-            else:
-                messages.extend(fresh)
+            messages.extend(stored.get(month, []) if fresh is None else fresh)
             self.reporter.advance(1)
-        if kept:
-            messages.extend(mail_mapping.messages_from_rows(since.previous or {}, kept))
         payload = mail_archive.payload(messages, self.url, "pipermail", months, self.options)
         yield Snapshot(
             payload=payload,
