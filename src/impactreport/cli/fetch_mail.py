@@ -23,7 +23,6 @@ from .fetch_options import (
     data_option,
     output_options,
     run_incremental,
-    since_option,
     stack,
     sync_options,
 )
@@ -50,7 +49,13 @@ def _policy() -> (
     "--list", "list_name", required=True, metavar="NAME", help="The list (project) to store them as."
 )
 @stack(
-    since_option,
+    click.option(
+        "--since",
+        type=click.Choice(["auto", "full"], case_sensitive=False),
+        default="auto",
+        show_default=True,
+        help="auto: add the files to the list's newest snapshot; full: the snapshot holds only these files.",
+    ),
     data_option("Data folder (snapshots under DATA/exports/mail/<list>/)."),
     output_options(json_help="Print the outcome as JSON on stdout."),
 )
@@ -66,8 +71,6 @@ def mbox_command(
 
     if not LIST_NAME.match(list_name):
         raise InputError(f"--list {list_name!r}: expected a name of letters, digits, '.', '_' or '-'")
-    if since.strip().lower() not in ("auto", "full"):
-        raise InputError(f"--since {since!r}: fetch mbox takes auto (add to the list) or full (replace it)")
     messages, undated = read_mbox_files(list(paths))
     if not messages:
         raise InputError(f"{', '.join(map(str, paths))}: no messages (empty mbox files); nothing stored")

@@ -156,7 +156,7 @@ def sync_options(defaults: RetryPolicy) -> Decorator:
             defaults,
             max_time_help=(
                 "Seconds of retrying per request "
-                "[default: GitHub 3900, to sit out an hourly reset; Discourse, GitLab 600]."
+                "[default: GitHub 3900, to sit out an hourly reset; Discourse, GitLab, mailing lists 600]."
             ),
             max_time_default_in_help=True,
         ),
