@@ -106,6 +106,26 @@ def test_deeply_nested_post_is_bounded_and_named(tmp_path: Path) -> None:
     assert "project deep, comment 2: HTML nested more than 128 elements deep" in done.stderr
 
 
+def test_a_tag_of_many_attributes_costs_linear_time_and_is_named(tmp_path: Path) -> None:
+    """One ``<p>`` of N distinct attributes grew with N² (100k: 17 s, 200k: 87 s); the tag limit did not
+    see it. Attributes past the 256th are dropped before the parse, and the post is named."""
+    import time
+
+    data = export("someone")
+    attributes = " ".join(f'a{i}="{i}"' for i in range(200_000))
+    data["comments"][0]["body_html"] = f"<p {attributes}>four words of text</p>"
+    path = tmp_path / "attrs.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    began = time.monotonic()
+    done = run("summary", str(path), "--json")
+    assert time.monotonic() - began < 20
+    assert done.returncode == 0, done.stderr
+    overall = json.loads(done.stdout)["overall"]
+    assert overall["comment_characters"] == len("four words of text") and overall["comment_words"] == 4
+    assert "project attrs, comment 2: HTML nested more than" in done.stderr
+    assert "more than 256 attributes" in done.stderr
+
+
 def test_emoji_labels_are_cut_between_graphemes(tmp_path: Path) -> None:
     """Vega cut a long emoji label inside a surrogate pair and the figure failed; labels are now cut by us,
     at a grapheme boundary, and drawn whole."""

@@ -34,6 +34,8 @@ WHOLE_PARSE_TAGS = 2048
 MAX_PIECE_TAGS = 4 * PIECE_TAGS
 #: Open elements re-opened at the head of a piece; a deeper body loses the outer ones (and is flagged).
 MAX_CONTEXT = 128
+#: Attributes kept per start tag (real bodies have at most a handful); see :func:`bounded_attributes`.
+MAX_TAG_ATTRIBUTES = 256
 #: How far down the open elements an end tag looks for its element (real bodies nest under 20 deep).
 MAX_SCOPE_WALK = 64
 
@@ -62,9 +64,13 @@ def html_text(html: str) -> tuple[str, list[str]]:
 
 
 def visible_text(html: str) -> HtmlText:
-    """:func:`html_text` with bounded cost: a body of many tags is parsed in pieces (module docstring)."""
+    """:func:`html_text` with bounded cost: a body of many tags is parsed in pieces (module docstring),
+    a tag of very many attributes loses those past :data:`MAX_TAG_ATTRIBUTES` first."""
+    trimmed = False
+    if html.count("=") > MAX_TAG_ATTRIBUTES:  # (every attribute with a value has one)
+        html, trimmed = bounded_attributes(html)
     if len(html) <= WHOLE_PARSE_TAGS or html.count("<") <= WHOLE_PARSE_TAGS:  # (no more tags than characters)
-        return HtmlText(*_parse(html), False)
+        return HtmlText(*_parse(html), trimmed)
     cut = html_pieces(html)
     texts: list[str] = []
     dois: list[str] = []
@@ -75,7 +81,7 @@ def visible_text(html: str) -> HtmlText:
                 texts.append(NODE_SEPARATOR)
             texts.append(text)
         dois.extend(found)
-    return HtmlText("".join(texts), dois, cut.limited)
+    return HtmlText("".join(texts), dois, cut.limited or trimmed)
 
 
 def _parse(html: str) -> tuple[str, list[str]]:
@@ -301,6 +307,42 @@ def html_pieces(html: str) -> Pieces:
     return Pieces(pieces, glued, limited)
 
 
+_START_TAG = re.compile(r"<[A-Za-z][^\s/>]*")
+_ATTRIBUTE = re.compile(r"""[^\s/>=]++(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s>]*+))?""")
+
+
+def bounded_attributes(html: str) -> tuple[str, bool]:
+    """``html`` with every start tag cut to its first :data:`MAX_TAG_ATTRIBUTES` attributes, and whether
+    any was cut.
+
+    Why: the tree builder checks each new attribute against the tag's others, so one tag of n
+    attributes costs O(n²) (100,000: 17 s; 200,000: 87 s), and the tag limit does not see it. Attributes
+    never hold visible text (the DOI of a citation is in the first few), so the cut changes no count of
+    a real body; one linear scan of possessive patterns, paid only by a body with many ``=``.
+    """
+    out: list[str] = []
+    position = 0
+    trimmed = False
+    for match in _START_TAG.finditer(html):
+        if match.start() < position:
+            continue
+        rest = _TAG_REST.match(html, match.end())
+        if rest is None:
+            continue
+        attributes = _ATTRIBUTE.findall(html, match.end(), rest.end() - 1)
+        if len(attributes) > MAX_TAG_ATTRIBUTES:
+            out.append(html[position : match.end()])
+            out.append(" " + " ".join(attributes[:MAX_TAG_ATTRIBUTES]) + ">")
+            trimmed = True
+        else:
+            out.append(html[position : rest.end()])
+        position = rest.end()
+    if not trimmed:
+        return html, False
+    out.append(html[position:])
+    return "".join(out), True
+
+
 def citation_doi(href: str | None, data_key: str | None) -> str | None:
     """The DOI a citation link points to (lowercased), or None for a non-DOI citation."""
     if href:
@@ -316,5 +358,6 @@ def limited_warning(post: str) -> str:
     """The warning for a post whose HTML was measured in pieces with context dropped (``html_limited``)."""
     return (
         f"{post}: HTML nested more than {MAX_CONTEXT} elements deep (or {MAX_PIECE_TAGS} tags without a "
-        "safe cut): measured in pieces at bounded cost; its characters and words may be approximate"
+        f"safe cut, or a tag of more than {MAX_TAG_ATTRIBUTES} attributes): measured at bounded cost; its "
+        "characters and words may be approximate"
     )
