@@ -83,7 +83,7 @@ class MonthlyArchive:
                 raise FetchError(f"{url}: not found (is this the list's archive address?)") from None
             if error.status in (401, 403):
                 raise FetchError(f"{url}: access refused (a private archive?)") from None
-            raise
+            raise _named(url, error) from None
 
     def get_mbox(
         self, url: str, *, headers: dict[str, str] | None = None, params: Any = None
@@ -94,7 +94,7 @@ class MonthlyArchive:
         except HttpFailure as error:
             if error.status == 404:
                 raise FetchError(f"{url}: not found") from None
-            raise
+            raise _named(url, error) from None
         body: bytes = result.value
         if body[:2] == b"\x1f\x8b":
             try:
@@ -102,6 +102,13 @@ class MonthlyArchive:
             except InputError as error:
                 raise FetchError(str(error)) from None
         return result.response, body
+
+
+def _named(url: str, error: HttpFailure) -> FetchError:
+    """The client's one line with the URL in front (which month failed), keeping its attempt count."""
+    named = FetchError(f"{url}: {error}")
+    named.attempts = error.attempts  # type: ignore[attr-defined]  # the sync loop reports it
+    return named
 
 
 def parse_month(url: str, data: bytes, month: str, start: datetime, *, obfuscated: bool) -> list[MailMessage]:
