@@ -357,3 +357,27 @@ def test_revisions_table_and_stale_tables(period_report, thinklab_dir: Path) -> 
     for entry in document["data"]["files"][:3]:
         data = (thinklab_dir / "snapshots" / entry["path"]).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_the_commit_says_dirty_when_tracked_files_changed(tmp_path: Path) -> None:
+    """provenance.json named a commit the report was not made from when the worktree had changes."""
+    import subprocess
+
+    from impactreport.report.software import git_commit
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-C", str(tmp_path), "-c", "user.email=a@b.c", "-c", "user.name=A", *args], check=True
+        )
+
+    git("init", "-q")
+    (tmp_path / "report.qmd").write_text("one", encoding="utf-8")
+    git("add", "report.qmd")
+    git("commit", "-qm", "first")
+    clean = git_commit(tmp_path)
+    assert clean is not None and len(clean) == 40
+    (tmp_path / "report.qmd").write_text("two", encoding="utf-8")
+    assert git_commit(tmp_path) == f"{clean}-dirty"
+    (tmp_path / "untracked.txt").write_text("x", encoding="utf-8")
+    git("checkout", "-q", "report.qmd")
+    assert git_commit(tmp_path) == clean  # untracked files are not the report's source

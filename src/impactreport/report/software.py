@@ -68,9 +68,20 @@ def _first_line(arguments: Sequence[str], cwd: Path | None = None, timeout: floa
 
 
 def git_commit(root: Path) -> str | None:
-    """``git rev-parse HEAD`` in the project folder when it is a git checkout, else None."""
+    """``git rev-parse HEAD`` in the project folder when it is a git checkout, else None; with
+    ``-dirty`` appended (as ``git describe --dirty`` says it) when tracked files differ from that
+    commit, so a report made from uncommitted changes does not claim a commit it was not made from."""
     line = _first_line(["git", "rev-parse", "HEAD"], cwd=root)
-    return line if line and re.fullmatch(r"[0-9a-f]{40,64}", line) else None
+    if not line or not re.fullmatch(r"[0-9a-f]{40,64}", line):
+        return None
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return line
+    return f"{line}-dirty" if status.returncode == 0 and status.stdout.strip() else line
 
 
 def quarto_version() -> str | None:
