@@ -126,6 +126,22 @@ def test_a_tag_of_many_attributes_costs_linear_time_and_is_named(tmp_path: Path)
     assert "more than 256 attributes" in done.stderr
 
 
+def test_a_name_of_200000_combining_marks_is_bounded_before_layout(tmp_path: Path) -> None:
+    """One letter and 200,000 combining marks took ``figures`` 299 s and 871 MB (a 61 MB CSV)."""
+    import time
+
+    data = export("x")
+    data["profiles"][0]["first_name"] = "Z" + "\u0301" * 200_000
+    path = tmp_path / "marks.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "out"
+    began = time.monotonic()
+    done = run("figures", str(path), "--out", str(out), "--formats", "svg", "--thresholds", "0")
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - began < 60
+    assert max(file.stat().st_size for file in out.iterdir()) < 1_000_000
+
+
 def test_emoji_labels_are_cut_between_graphemes(tmp_path: Path) -> None:
     """Vega cut a long emoji label inside a surrogate pair and the figure failed; labels are now cut by us,
     at a grapheme boundary, and drawn whole."""

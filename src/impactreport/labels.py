@@ -22,6 +22,9 @@ UNPRINTABLE = (
     "[\\x00-\\x1f\\x7f-\\x9f\\u200b\\u200c\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u2069\\ufeff\\ufffe\\uffff]"
 )
 ZWJ = "\u200d"
+#: Continuing code points kept per grapheme (the longest emoji ZWJ sequences use 6; stacked diacritics
+#: rarely more than 3).
+MAX_CONTINUING = 16
 
 
 def _width(char: str) -> int:
@@ -45,8 +48,29 @@ def _continues(char: str) -> bool:
     )
 
 
+def _bounded_marks(text: str) -> str:
+    """``text`` with each grapheme kept to :data:`MAX_CONTINUING` continuing code points (marks, joiners,
+    selectors): one letter with 200,000 combining marks is one column wide but took ``figures`` 299 s
+    to lay out; no script or emoji sequence needs more."""
+    out: list[str] = []
+    run = 0
+    for char in text:
+        if _continues(char):
+            run += 1
+            if run > MAX_CONTINUING:
+                continue
+        else:
+            run = 0
+        out.append(char)
+    return "".join(out)
+
+
 def cut(text: str, limit: int = MAX_LABEL) -> str:
-    """``text`` if it fits ``limit`` columns, else its longest whole-grapheme prefix that fits, plus ``…``."""
+    """``text`` if it fits ``limit`` columns, else its longest whole-grapheme prefix that fits, plus ``…``;
+    a text of more than ``4 × limit`` code points first loses the continuing code points past
+    :data:`MAX_CONTINUING` in any grapheme, so a label is bounded in code points as in columns."""
+    if len(text) > 4 * limit:
+        text = _bounded_marks(text)
     if sum(_width(char) for char in text) <= limit:
         return text
     used = 0
