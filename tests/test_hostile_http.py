@@ -134,3 +134,17 @@ def test_a_redirect_loop_is_a_network_error_not_a_data_folder_problem(
         client.request("GET", server + "/loop")
     message = str(caught.value)
     assert "redirect loop" in message and "write" not in message and "\n" not in message
+
+
+def test_the_whole_fetch_has_a_deadline_too(server: str, tmp_path) -> None:
+    """--fetch-time bounds the whole fetch, even when each request's own --max-time is long."""
+    command = [
+        sys.executable, "-m", "impactreport.cli.main", "fetch", "discourse", "--base-url", server,
+        "--data", str(tmp_path / "data"), "--timeout", "1", "--max-time", "600", "--fetch-time", "3",
+        "--rate", "0", "--quiet",
+    ]  # fmt: skip
+    began = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - began < 15
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert "--fetch-time 3 s for the whole fetch" in done.stderr

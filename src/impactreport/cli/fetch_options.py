@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,10 @@ since_option: Decorator = click.option(
 )
 
 
+#: ``--fetch-time`` default: 23 hours, so a daily fetch never overlaps the next day's.
+FETCH_TIME = 23 * 3600.0
+
+
 @dataclass(frozen=True)
 class SyncSettings:
     """The options of :func:`sync_options` as one value: a command receives them as ``settings``."""
@@ -136,14 +141,19 @@ class SyncSettings:
     max_time: float | None
     backoff: float
     timeout: float
+    fetch_time: float
     since: str
     data_dir: Path
     quiet: bool
     as_json: bool
 
     def policy(self, base: RetryPolicy) -> RetryPolicy:
-        """``base`` (the source's policy) with the retry options applied."""
-        return policy_from(base, self.max_attempts, self.max_time, self.backoff, self.timeout)
+        """``base`` (the source's policy) with the retry options applied, and the whole fetch's
+        deadline counted from now (a command asks for its policy once, as it starts)."""
+        policy = policy_from(base, self.max_attempts, self.max_time, self.backoff, self.timeout)
+        return dataclasses.replace(
+            policy, fetch_time=self.fetch_time, ends_at=time.monotonic() + self.fetch_time
+        )
 
 
 def sync_options(defaults: RetryPolicy) -> Decorator:
@@ -159,6 +169,13 @@ def sync_options(defaults: RetryPolicy) -> Decorator:
                 "[default: GitHub 3900, to sit out an hourly reset; Discourse, GitLab, mailing lists 600]."
             ),
             max_time_default_in_help=True,
+        ),
+        click.option(
+            "--fetch-time",
+            type=click.FloatRange(min=1),
+            default=FETCH_TIME,
+            show_default=True,
+            help="Seconds the whole fetch may take (a daily cron job must end before the next one).",
         ),
         since_option,
         data_option("Data folder (snapshots under DATA/exports/<source>/<project>/)."),

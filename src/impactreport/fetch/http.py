@@ -48,8 +48,8 @@ import requests
 import tenacity
 from tenacity import RetryCallState, Retrying
 
+from impactreport.capped import max_export_bytes
 from impactreport.errors import FetchError
-from impactreport.load.read import max_export_bytes
 
 __all__ = [
     "FatalResponse",
@@ -84,6 +84,17 @@ class RetryPolicy:
     max_backoff: float = 120.0
     timeout: tuple[float, float] = (10.0, 120.0)
     max_wait: float = 900.0
+    #: The whole fetch's wall-clock budget (``--fetch-time``) and when it ends (``time.monotonic()``):
+    #: no request, retry or wait goes past it, so a cron job never runs into the next day's.
+    fetch_time: float | None = None
+    ends_at: float | None = None
+
+    def budget(self, start: float) -> tuple[float, str]:
+        """Seconds a request started at ``start`` may take, retries included, and the option that
+        sets that bound (for the message when it is reached)."""
+        if self.ends_at is not None and self.ends_at - start < self.max_time:
+            return max(0.0, self.ends_at - start), f"--fetch-time {self.fetch_time:g} s for the whole fetch"
+        return self.max_time, f"--max-time {self.max_time:g} s"
 
 
 @dataclass(frozen=True)
@@ -282,7 +293,7 @@ class DeadlinePassed(FatalResponse):
 
 def _within(
     seconds: float,
-    budget: float,
+    bound: str,
     where: str,
     exchange: Callable[[], requests.Response],
     abort: Callable[[], None] = lambda: None,
@@ -295,7 +306,7 @@ def _within(
     line. A daemon thread can never keep the process (or the store's lock) alive.
     """
     if seconds <= 0:
-        raise DeadlinePassed(f"{where}: no complete answer within --max-time {budget:g} s")
+        raise DeadlinePassed(f"{where}: no complete answer within {bound}")
     outcome: dict[str, Any] = {}
     done = threading.Event()
 
@@ -311,7 +322,7 @@ def _within(
     worker.start()
     if not done.wait(seconds):
         abort()
-        stalled = f"no complete answer within --max-time {budget:g} s (the server stalled)"
+        stalled = f"no complete answer within {bound} (the server stalled)"
         raise DeadlinePassed(f"{where}: {stalled}")
     if "error" in outcome:
         raise outcome["error"]
@@ -472,6 +483,7 @@ class HttpClient:
         classify = classify if classify is not None else self.classify
         kwargs.setdefault("timeout", policy.timeout)
         start = time.monotonic()
+        budget, bound = policy.budget(start)
         last: dict[str, Any] = {"response": None, "attempts": 0}
 
         def attempt() -> Result:
@@ -483,10 +495,9 @@ class HttpClient:
             if build is not None:
                 arguments.update(build())
             last["response"] = None
-            remaining = policy.max_time - (time.monotonic() - start)
             response = _within(
-                remaining,
-                policy.max_time,
+                budget - (time.monotonic() - start),
+                bound,
                 url,
                 lambda: self._send(method, url, arguments, last),
                 abort=lambda: _abort(last["response"]),
@@ -503,8 +514,7 @@ class HttpClient:
             self.on_wait(WaitEvent(state.attempt_number, state.next_action.sleep, reason, url))
 
         retrying = Retrying(
-            stop=tenacity.stop_after_attempt(policy.max_attempts)
-            | tenacity.stop_before_delay(policy.max_time),
+            stop=tenacity.stop_after_attempt(policy.max_attempts) | tenacity.stop_before_delay(budget),
             wait=self._waiter(policy),
             retry=tenacity.retry_if_exception_type((RetryableResponse, *TRANSIENT_ERRORS)),
             before_sleep=before_sleep,
