@@ -20,7 +20,7 @@ from impactreport import load_dataset
 from impactreport.cli.main import main
 from impactreport.errors import InputError
 from impactreport.layout import DEMO_MARKER
-from impactreport.load.snapshots import find
+from impactreport.snapshots import find
 
 THREAD = {
     "thread_id": 1,

@@ -27,7 +27,7 @@ from impactreport.fetch.store import (
     store_lock,
     text_hash,
 )
-from impactreport.load.snapshots import discover
+from impactreport.snapshots import discover
 
 T1 = datetime(2017, 9, 9, 23, 29, 39, 378903, tzinfo=UTC)
 T2 = datetime(2017, 9, 10, 8, 0, 0, 1, tzinfo=UTC)

@@ -45,7 +45,7 @@ from impactreport.fetch.store import (
     store_lock,
 )
 from impactreport.fetch.sync import Since, Snapshot, sync
-from impactreport.load.snapshots import find
+from impactreport.snapshots import find
 
 TABLES = ("documents", "threads", "comments", "notes", "profiles")
 T0 = datetime(2017, 3, 1, 12, 0, 0, tzinfo=UTC)

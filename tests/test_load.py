@@ -386,12 +386,12 @@ def test_small_exports_read_together_equal_one_at_a_time(
     one read file by file, on the small real snapshots of every format and on variants that change a
     file's shape (explicit nulls, ids as text, an extra nested key, empty tables, a table of nulls,
     a retrieval time that is not text, a counter that is not a whole number)."""
-    from impactreport.load import read
+    from impactreport.load import small
 
     tree = tmp_path / "tree"
     tree.mkdir()
     for path in sorted(thinklab_dir.glob("snapshots/*/*.json.gz")):
-        if len(gzip.decompress(path.read_bytes())) <= read.SMALL_EXPORT_BYTES:
+        if len(gzip.decompress(path.read_bytes())) <= small.SMALL_EXPORT_BYTES:
             shutil.copy(path, tree / f"{path.parent.name}-{path.name}")
     base = json.loads((thinklab_dir / "latest" / "issnindiadatabase.json").read_text(encoding="utf-8"))
 
@@ -411,7 +411,7 @@ def test_small_exports_read_together_equal_one_at_a_time(
     assert len(list(tree.iterdir())) > 60
 
     stacked_calls: list[int] = []
-    original = read.parse_stacked
+    original = small.parse_stacked
 
     def counting(exports):
         stacked_calls.append(len(exports))
@@ -420,7 +420,7 @@ def test_small_exports_read_together_equal_one_at_a_time(
     monkeypatch.setattr("impactreport.load.dataset.parse_stacked", counting)
     together = load_dataset(tree)
     assert max(stacked_calls) > 10  # files of one shape were parsed in one call
-    monkeypatch.setattr(read, "SMALL_EXPORT_BYTES", 0)
+    monkeypatch.setattr(small, "SMALL_EXPORT_BYTES", 0)
     alone = load_dataset(tree)
     for table in TABLES:
         assert_frame_equal(getattr(together, table), getattr(alone, table))
@@ -433,7 +433,7 @@ def test_read_files_without_measuring_gives_each_files_rows(thinklab_dir: Path) 
     """The batched reader without a metrics pool (what another reader of many files can use): each
     file's rows equal those of that file read and normalised alone."""
     from impactreport.load.dataset import read_files
-    from impactreport.load.snapshots import find
+    from impactreport.snapshots import find
 
     files = find(
         [thinklab_dir / "snapshots" / "2016-05-04", thinklab_dir / "latest"], all_snapshots=True

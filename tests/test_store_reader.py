@@ -24,7 +24,7 @@ import pytest
 
 from impactreport.cli.main import main
 from impactreport.history import load_versions
-from impactreport.load.snapshots import find
+from impactreport.snapshots import find
 
 pytestmark = pytest.mark.shared
 

@@ -29,9 +29,9 @@ from impactreport import labels
 from impactreport.errors import InputError
 from impactreport.identities import apply_identities
 from impactreport.load.as_of import Counted, bracket_files, counted_snapshots, selected_files
-from impactreport.load.snapshots import Discovery
 from impactreport.schema import TABLES, Dataset
 from impactreport.settings import Period, day_text
+from impactreport.snapshots import Discovery
 from impactreport.stats import ImpactStats, LevelStats, summarise
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The snapshot store's tree, defined once: what ``fetch`` writes and ``load`` reads.
 
 Why one module: the writer (:mod:`impactreport.fetch.store`) and the reader
-(:mod:`impactreport.load.snapshots`) must agree on every name, so neither defines its own.
+(:mod:`impactreport.snapshots`) must agree on every name, so neither defines its own.
 
 Layout::
 
@@ -34,6 +34,8 @@ STAMP_FORMAT = "%Y-%m-%dT%H%M%SZ"
 STAMP_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{6}Z)\.json\.gz$")
 STAMP_PATTERN = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{6}Z)\.json(?:\.gz)?$")
 EXPORT_SUFFIXES = (".json", ".json.gz")
+#: The five tables of an export, in their order: what the store holds, the loader reads and the cache keeps.
+TABLE_NAMES = ("documents", "threads", "comments", "notes", "profiles")
 
 
 def stamp(moment: datetime) -> str:

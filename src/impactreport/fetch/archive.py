@@ -13,7 +13,7 @@ previous version are skipped before parsing (by :func:`impactreport.fetch.sync.s
 PATH may be a folder of exports (``<project>.json[.gz]``), a git checkout or bare repository, a git bundle
 (cloned bare into a temporary folder), or a repository URL.
 
-A folder is scanned as the loader scans one (:func:`impactreport.load.snapshots.find`): hidden files and
+A folder is scanned as the loader scans one (:func:`impactreport.snapshots.find`): hidden files and
 folders (``.git``, ``.history``, a fetcher's temporary files) and symbolic links below it are never
 imported, and a JSON file that is not a project export (no ``documents``, ``threads``, ``comments``,
 ``notes`` or ``profiles`` table: a ``package.json``, a cache's ``manifest.json``) is skipped with a note,
@@ -23,7 +23,7 @@ one (a ``.git`` folder with a ``HEAD``, or a ``.git`` file pointing at one).
 File names are taken as they are: the history is listed with ``-z`` (NUL-separated, never quoted), so a
 name with a space, a quote, a tab or non-ASCII letters is one project name; paths are passed to git after
 ``--`` and never through a shell. Every export is read within the loader's size limit
-(:func:`impactreport.load.read.max_export_bytes`).
+(:func:`impactreport.capped.max_export_bytes`).
 """
 
 from __future__ import annotations
@@ -39,11 +39,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from impactreport.capped import export_bytes, max_export_bytes, too_large
 from impactreport.errors import InputError
 from impactreport.fetch.ratelimits import Reporter
 from impactreport.fetch.sync import Since, Snapshot
-from impactreport.load.read import TABLE_NAMES, export_bytes, max_export_bytes, too_large
-from impactreport.load.snapshots import find
+from impactreport.layout import TABLE_NAMES
+from impactreport.snapshots import find
 
 __all__ = [
     "EXPORT_PATH",

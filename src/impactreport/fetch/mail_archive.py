@@ -22,12 +22,12 @@ from typing import Any
 import requests
 
 from impactreport import __version__
+from impactreport.capped import gunzip, max_export_bytes
 from impactreport.errors import FetchError, InputError
 from impactreport.fetch import mail_mapping
 from impactreport.fetch.http import HttpClient, HttpFailure, RetryableResponse, RetryPolicy
 from impactreport.fetch.mbox import MailMessage, NotAnMbox, parse_mbox
 from impactreport.fetch.ratelimits import Reporter
-from impactreport.load.read import gunzip, max_export_bytes
 
 #: 8 attempts within 10 minutes per request (as for Discourse); a 429's Retry-After is honoured.
 MAIL_POLICY = RetryPolicy(max_attempts=8, max_time=600.0, backoff=2.0, max_backoff=120.0, max_wait=600.0)

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from impactreport.capped import gunzip, is_gzip, max_export_bytes, read_stored
 from impactreport.errors import InputError
 from impactreport.fetch import mail_mapping
 from impactreport.fetch.mbox import MailMessage, NotAnMbox, parse_mbox
 from impactreport.fetch.ratelimits import Reporter
 from impactreport.fetch.sync import Since, Snapshot
 from impactreport.files import special_kind
-from impactreport.load.read import gunzip, is_gzip, max_export_bytes, read_stored
 
 
 def read_mbox_file(path: Path) -> bytes:

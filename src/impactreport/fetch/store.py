@@ -3,7 +3,7 @@
 Why: exports are retrieved daily and views over time need every distinct version, while a killed or
 concurrent run must never leave a partial file or touch an earlier one.
 
-Layout (names from :mod:`impactreport.layout`, shared with :mod:`impactreport.load.snapshots`)::
+Layout (names from :mod:`impactreport.layout`, shared with :mod:`impactreport.snapshots`)::
 
     DIR/exports/<source>/<project>/<retrieved UTC as YYYY-MM-DDTHHMMSSZ>.json.gz
     DIR/exports/manifest.jsonl      one JSON line per stored file (append-only)
@@ -61,6 +61,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from impactreport.capped import export_bytes  # the one capped reader (a gzip bomb is one line)
 from impactreport.errors import FetchError, InputError
 from impactreport.files import (
     LinkRefused,
@@ -262,8 +263,6 @@ def compress(data: bytes) -> bytes:
 
 def read_snapshot(path: Path) -> dict[str, Any]:
     """A stored snapshot as a dict (raises InputError naming the file if it is not gzip JSON)."""
-    from impactreport.load.read import export_bytes  # the one capped reader (a gzip bomb is one line)
-
     try:
         data = json.loads(export_bytes(path))
     except (OSError, EOFError, ValueError) as error:

@@ -63,8 +63,8 @@ from impactreport.files import (
     write_all,
 )
 from impactreport.history.versions import Versions, build_projects, file_signature
-from impactreport.load.read import TABLE_NAMES
-from impactreport.load.snapshots import SnapshotFile, by_retrieval, find
+from impactreport.layout import TABLE_NAMES
+from impactreport.snapshots import SnapshotFile, by_retrieval, find
 
 #: Bump when the layout or the meaning of a column changes: a cache of another version is rebuilt.
 FORMAT_VERSION = 3  # 2: comments carry editor_id; 3: files' ctime and inode, cache files' sha256
@@ -445,7 +445,7 @@ def load_versions(
 
     A project with files under more than one of ``paths`` (the same project in two folders, or in a
     folder and a file) is read from all of them in one series, oldest first by each file's own
-    retrieval time (:func:`~impactreport.load.snapshots.by_retrieval`), and without a cache: a folder's
+    retrieval time (:func:`~impactreport.snapshots.by_retrieval`), and without a cache: a folder's
     cache holds only what that folder alone says, and two series of one project would count it twice.
     """
     found: list[tuple[Path, list[SnapshotFile]]] = []

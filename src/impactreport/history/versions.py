@@ -33,11 +33,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from impactreport.layout import TABLE_NAMES
 from impactreport.load.dataset import ROW_KEYS, Loaded, References
 from impactreport.load.formats import detect_format, normalise
-from impactreport.load.read import TABLE_NAMES, NotAnExport, read_export
+from impactreport.load.read import NotAnExport, read_export
 from impactreport.load.resolve import has_missing_keys, resolve_keys
-from impactreport.load.snapshots import SnapshotFile, retrieved_time
+from impactreport.snapshots import SnapshotFile, retrieved_time
 
 #: Columns every versioned table starts with.
 VERSION_COLUMNS = ("source", "project", "key", "hash", "first_seq", "last_seq")

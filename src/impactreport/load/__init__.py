@@ -6,6 +6,6 @@ format B lacks, :mod:`.dataset` assembles the :class:`~impactreport.schema.Datas
 """
 
 from impactreport.load.dataset import load_dataset
-from impactreport.load.snapshots import Discovery, SnapshotFile, discover, find
+from impactreport.snapshots import Discovery, SnapshotFile, discover, find
 
 __all__ = ["Discovery", "SnapshotFile", "discover", "find", "load_dataset"]

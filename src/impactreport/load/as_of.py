@@ -11,7 +11,7 @@ the period, views gained since). So a period is counted as the data stood at its
   the store as it stood then (a project with no snapshot by then is left out);
 - with every snapshot asked for (``--all-snapshots``), the snapshots up to the counted one.
 
-Pure functions over a listing (:class:`~impactreport.load.snapshots.SnapshotFile`, oldest first per
+Pure functions over a listing (:class:`~impactreport.snapshots.SnapshotFile`, oldest first per
 project): nothing here reads a file.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from impactreport.load.snapshots import SnapshotFile
+from impactreport.snapshots import SnapshotFile
 
 
 def retrieved_at(file: SnapshotFile) -> datetime | None:

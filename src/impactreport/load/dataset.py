@@ -2,8 +2,8 @@
 
 ``load_dataset`` runs six named steps, each a function below:
 
-1. :func:`discover_files` — which files (:mod:`.snapshots`): the newest snapshot per project, or every
-   one; generated demo data below a scanned folder is left out with a notice.
+1. :func:`discover_files` — which files (:mod:`impactreport.snapshots`): the newest snapshot per
+   project, or every one; generated demo data below a scanned folder is left out with a notice.
 2. :func:`read_files` — read each file (:mod:`.read`), detect its format and map it onto common
    columns (:mod:`.formats`); its HTML goes to the text-metrics workers as soon as it is read.
 3. :func:`resolve_files` — recover the keys a format-B file lacks from another snapshot (:mod:`.resolve`).
@@ -39,22 +39,13 @@ import polars as pl
 from impactreport import layout
 from impactreport.errors import InputError
 from impactreport.load.formats import FILE_INDEX, detect_format, format_of_keys, normalise, normalise_files
-from impactreport.load.read import (
-    TABLE_NAMES,
-    NotAnExport,
-    ParsedExport,
-    SmallExport,
-    parse_alone,
-    parse_stacked,
-    read_export,
-    read_export_or_small,
-    split_tables,
-)
+from impactreport.load.read import TABLE_NAMES, NotAnExport, ParsedExport, read_export, split_tables
 from impactreport.load.resolve import has_missing_keys, resolve_keys
-from impactreport.load.snapshots import Discovery, SnapshotFile, discover, find
+from impactreport.load.small import SmallExport, parse_alone, parse_stacked, read_export_or_small
 from impactreport.metrics import TEXT_BASES, HtmlMetricsPool, limited_warning, text_metrics
 from impactreport.people import account_key, full_name
 from impactreport.schema import Dataset, polars_schema
+from impactreport.snapshots import Discovery, SnapshotFile, discover, find
 from impactreport.sources import PER_PROJECT_ID_SOURCES
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
@@ -353,7 +344,7 @@ def read_files(
 
     Files of a batch are read by threads (reading, gzip, hashing and polars' parser release the
     GIL). A small export is parsed with the others of its shape in one call (see
-    :class:`~impactreport.load.read.SmallExport`), any other alone; files whose rows have the same type
+    :class:`~impactreport.load.small.SmallExport`), any other alone; files whose rows have the same type
     are then normalised in one query (:func:`_normalise_group`) and their texts queued for measuring.
     Only the normalised rows outlive a batch, so memory follows the largest batch, not the number of
     files. Largest first: the peak memory of parsing the biggest export is not stacked on top of

@@ -15,7 +15,8 @@ out. ``normalise`` returns the per-file tables in the columns of :mod:`impactrep
 ``project`` and with ``published`` still a string.
 
 Integer columns are of two kinds. **Counters** (``views``) arrive already cleaned by the reader: a
-value that is not a whole number became null with a warning (:func:`~impactreport.load.read.clean_counters`).
+value that is not a whole number became null with a warning
+(:func:`~impactreport.load.counters.clean_counters`).
 **Ids** must be whole numbers: one that is not (``"abc"``, ``1.5``, ``true``, an array) would silently
 become null, orphaning the rows that point to it, so it is an error naming the file and the field.
 """
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from impactreport.errors import InputError
-from impactreport.load.read import COUNTERS, shown
+from impactreport.load.counters import COUNTERS, shown
 
 THREAD_ID_IN_URL = r"/discussion/[^/#?]+/(\d+)"
 NOTE_ID_IN_URL = r"#note-(\d+)"

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from impactreport.capped import export_bytes
 from impactreport.errors import InputError
 from impactreport.files import special_kind
 from impactreport.layout import (
@@ -400,8 +401,6 @@ def _export_retrieved(path: str, size: int, mtime_ns: int) -> datetime | None:
     from the end, anything else is parsed. A file that cannot be read is None here: it sorts oldest, and
     it is refused with its own error if it is ever read.
     """
-    from impactreport.load.read import export_bytes  # polars: only when duplicates are met
-
     try:
         raw = export_bytes(Path(path))
     except (InputError, OSError, EOFError):
