@@ -20,10 +20,15 @@ from .console import err_console, notice
 from .fetch_options import (
     SyncSettings,
     check_url,
+    closing_table,
     data_option,
+    only_result,
     output_options,
+    run,
     run_incremental,
+    show_result,
     stack,
+    summary,
     sync_options,
 )
 
@@ -77,11 +82,11 @@ def mbox_command(
     if undated:
         notice(err_console(), f"{undated} messages without any date (Date header or From line): skipped")
     source = MboxImport(list_name, messages, files=len(paths), undated=undated)
-    settings = SyncSettings(
-        max_attempts=1, max_time=None, backoff=0.0, timeout=1.0, since=since, data_dir=data_dir,
-        quiet=quiet, as_json=as_json,
-    )  # fmt: skip
-    run_incremental(source, settings, title=f"mbox ({len(paths)} files) → {data_dir}")
+    # as run_incremental, without the retry settings a local import has no use for
+    outcome = run(source, data_dir, quiet=quiet, as_json=as_json, since=since)
+    report = summary(source.source, only_result(outcome), outcome.seconds)
+    title = f"mbox ({len(paths)} files) → {data_dir}"
+    show_result(report, lambda: closing_table(report, title), quiet=quiet, as_json=as_json)
 
 
 @click.command(name="pipermail")
