@@ -165,7 +165,32 @@ def check_docx(out: Path, html: str, sentence: str) -> Docx:
         expected.append(re.sub(r"\s+", " ", f"{kind} {numbers[prefix]}: {captions[label]}"))
     assert [line.replace("’", "'") for line in shown] == [line.replace("’", "'") for line in expected]
     assert docx.xml.count("<w:tbl>") >= numbers["tbl"]
+    assert '<w:pgSz w:w="11906" w:h="16838" />' in docx.xml  # an A4 page, as the PDF (not Word's Letter)
     return docx
+
+
+def test_a4_docx_sets_the_page_in_schema_order_once() -> None:
+    """The page size goes after the section's footnote properties (OOXML's order), and only once."""
+    import io
+    import zipfile
+
+    from impactreport.render.docx_page import a4_docx
+
+    document = (
+        '<w:document><w:body><w:p/><w:sectPr><w:footnotePr><w:numRestart w:val="eachSect" />'
+        "</w:footnotePr></w:sectPr></w:body></w:document>"
+    )
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("word/document.xml", document)
+        archive.writestr("word/styles.xml", "<w:styles/>")
+    once = a4_docx(packed.getvalue())
+    xml = zipfile.ZipFile(io.BytesIO(once)).read("word/document.xml").decode()
+    assert (
+        xml.index("</w:footnotePr>") < xml.index("<w:pgSz") < xml.index("<w:pgMar") < xml.index("</w:sectPr>")
+    )
+    assert a4_docx(once) == once
+    assert zipfile.ZipFile(io.BytesIO(once)).read("word/styles.xml") == b"<w:styles/>"
 
 
 def summary_sentence(data: Path) -> str:

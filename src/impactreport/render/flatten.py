@@ -1,4 +1,5 @@
-"""Quarto post-render step: move the report from ``<output-dir>/report/`` up to ``<output-dir>/``.
+"""Quarto post-render step: move the report from ``<output-dir>/report/`` up to ``<output-dir>/``; the
+Word file on an A4 page.
 
 Quarto keeps an input's folder inside the output folder, so ``report/index.qmd`` would become
 ``_output/report/index.html``; the report is published from ``_output/index.html`` (the site's root page),
@@ -9,7 +10,14 @@ library because Quarto runs it as a plain script (with ``QUARTO_PYTHON``).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+
+if __package__:
+    from .docx_page import a4_docx
+else:  # run by Quarto as a plain script: its folder is on sys.path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from docx_page import a4_docx
 
 
 def flatten(project: Path, output_dir: Path, files: list[str]) -> list[Path]:
@@ -40,6 +48,18 @@ def main() -> None:
     )
     for path in flatten(project, output_dir, [line for line in text.splitlines() if line.strip()]):
         print(f"moved to {path}")
+    for path in output_dir.glob("*.docx"):
+        set_a4(path)
+
+
+def set_a4(path: Path) -> None:
+    """The Word report on an A4 page (:mod:`docx_page`), replaced atomically."""
+    data = path.read_bytes()
+    patched = a4_docx(data)
+    if patched != data:
+        temporary = path.with_name(f".{path.name}.a4")
+        temporary.write_bytes(patched)
+        os.replace(temporary, path)
 
 
 if __name__ == "__main__":

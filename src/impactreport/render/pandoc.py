@@ -18,6 +18,7 @@ import typst
 import yaml
 
 from impactreport.files import write_atomic
+from impactreport.render.docx_page import a4_docx
 
 from .style import CSS
 
@@ -134,5 +135,5 @@ def to_docx(markdown: str, front_matter: dict[str, Any], *, media_dir: Path, out
         extra_args=[f"--resource-path={media_dir}"],
         cworkdir=str(media_dir),
     )
-    write_atomic(output, target.read_bytes())
+    write_atomic(output, a4_docx(target.read_bytes()))
     return output
