@@ -303,6 +303,25 @@ def test_fetch_mbox_counts_match_the_raw_files(tmp_path: Path) -> None:
     assert bodies["m6@else.example"]["thread_id"] == bodies["m1@uni.example"]["thread_id"]
     teamed = summary(data, "--team", "mail:ALICE@uni.example")["overall"]
     assert teamed["non_team_contributors"] == want["contributors"] - 1
+    # a period counts the messages dated in it (m8 has no Date: its From line's, 2 March)
+    dated = {m.mid: (m.when or datetime(2024, 3, 2, 12, tzinfo=UTC)) for m in mails}
+    inside = [
+        mid
+        for mid, when in dated.items()
+        if datetime(2024, 1, 7, tzinfo=UTC) <= when < datetime(2024, 3, 1, tzinfo=UTC)
+    ]
+    period = summary(data, "--since", "2024-01-07", "--until", "2024-02-29")["overall"]
+    assert period["comments"] == len(inside) == 4
+    # identities suggest joins a mail account to a Thinklab one of the same full name
+    demo = tmp_path / "demo"
+    cli("demo", str(demo))
+    amara = Mail("a1@uni.example", "Amara Okafor <Amara@Uni.Example>", datetime(2024, 1, 8, tzinfo=UTC), "Hello",
+                 "Hello from Amara.", "2024-January")  # fmt: skip
+    write_mbox(tmp_path / "amara.mbox", [amara])
+    fetch(data, "mbox", str(tmp_path / "amara.mbox"), "--list", "science")
+    ids = tmp_path / "ids.yml"
+    cli("identities", "suggest", str(data), str(demo), "--out", str(ids))
+    assert "mail:amara@uni.example" in ids.read_text() and "thinklab:amara_okafor" in ids.read_text()
     # a second import of the same files changes nothing (same ids, duplicates once)
     again, _ = fetch(data, "mbox", *map(str, files), "--list", "science")
     assert again["status"] == "unchanged"
