@@ -417,7 +417,7 @@ def test_small_exports_read_together_equal_one_at_a_time(
         stacked_calls.append(len(exports))
         return original(exports)
 
-    monkeypatch.setattr("impactreport.load.dataset.parse_stacked", counting)
+    monkeypatch.setattr("impactreport.load.batch.parse_stacked", counting)
     together = load_dataset(tree)
     assert max(stacked_calls) > 10  # files of one shape were parsed in one call
     monkeypatch.setattr(small, "SMALL_EXPORT_BYTES", 0)
@@ -432,7 +432,7 @@ def test_small_exports_read_together_equal_one_at_a_time(
 def test_read_files_without_measuring_gives_each_files_rows(thinklab_dir: Path) -> None:
     """The batched reader without a metrics pool (what another reader of many files can use): each
     file's rows equal those of that file read and normalised alone."""
-    from impactreport.load.dataset import read_files
+    from impactreport.load.batch import read_files
     from impactreport.snapshots import find
 
     files = find(

@@ -34,10 +34,8 @@ import numpy as np
 import polars as pl
 
 from impactreport.layout import TABLE_NAMES
-from impactreport.load.dataset import ROW_KEYS, Loaded, References
-from impactreport.load.formats import detect_format, normalise
-from impactreport.load.read import NotAnExport, read_export
-from impactreport.load.resolve import has_missing_keys, resolve_keys
+from impactreport.load.read import NotAnExport
+from impactreport.load.rows import ROW_KEYS, NormalisedFile, References, read_normalised
 from impactreport.snapshots import SnapshotFile, retrieved_time
 
 #: Columns every versioned table starts with.
@@ -101,26 +99,16 @@ def content_hash(columns: Sequence[str]) -> pl.Expr:
     return pl.struct([pl.col(c) for c in columns]).hash(seed=0)
 
 
-@dataclass
-class ReadFile:
-    """One file's normalised tables and what identifies it (what a worker sends back)."""
-
-    export_format: str
-    retrieved: str | None
-    sha256: str
-    tables: dict[str, pl.DataFrame]
-    warnings: tuple[str, ...]
+#: One file's normalised tables and what identifies it (what a reading thread sends back).
+ReadFile = NormalisedFile
 
 
 def read_one(path: str) -> ReadFile | str:
     """Parse and normalise one file; a file that is not an export gives its warning instead."""
     try:
-        raw = read_export(Path(path))
+        return read_normalised(Path(path))
     except NotAnExport as error:
         return f"{error}: skipped (not a project export)"
-    export_format = detect_format(raw.tables, path=path)
-    tables = normalise(raw.tables, export_format, path=path)
-    return ReadFile(export_format, raw.retrieved, raw.sha256, tables, raw.warnings)
 
 
 def _read_all(files: Sequence[SnapshotFile], threads: int) -> Iterator[ReadFile | str]:
@@ -169,16 +157,14 @@ def _read_keyed(
     """Each file with its read and its tables, format-B keys recovered as the loader recovers them
     (:func:`impactreport.load.resolve.resolve_keys`); a file that is not an export comes with None and
     its warning in ``warnings`` (with every reader's warnings): the one reading step of both readers."""
-    references = References(paths, Loaded())
+    references = References(paths)
     for file, read in zip(files, _read_all(files, threads), strict=True):
         if isinstance(read, str):
             warnings.append(read)
             yield file, None, None
             continue
         warnings.extend(read.warnings)
-        tables = read.tables
-        if read.export_format == "B" and has_missing_keys(tables):
-            tables = resolve_keys(tables, references.for_file(file))
+        tables = references.keys_recovered(file, read.export_format, read.tables)
         yield file, read, tables
 
 
