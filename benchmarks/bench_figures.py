@@ -42,8 +42,8 @@ def prepare(root: Path = ROOT, posts: int = POSTS) -> None:
 
 
 def run(root: Path = ROOT) -> float:
-    from impactreport.analyses import AnalysisParams, compute_all
-    from impactreport.figures import build_all
+    from impactreport.analyses import AnalysisParams
+    from impactreport.figures import build_all, compute_all
     from impactreport.schema import Dataset
 
     tables = root / "tables"

@@ -21,10 +21,8 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from impactreport.analyses import (
-    FIGURE_NAMES,
     AnalysisParams,
     activity,
-    compute_all,
     contributors,
     cumulative,
     imbalance,
@@ -32,6 +30,7 @@ from impactreport.analyses import (
     views,
 )
 from impactreport.analyses.smoothing import Grid, bin_linear, gaussian_kernel, smooth
+from impactreport.figures.registry import FIGURE_NAMES, compute_all
 from impactreport.history.views import load_views
 from impactreport.load import load_dataset
 from impactreport.schema import TABLES, Dataset, empty, polars_schema

@@ -24,9 +24,9 @@ import polars as pl
 import pytest
 from pypdf import PdfReader
 
-from impactreport.analyses import FIGURE_NAMES, AnalysisParams
+from impactreport.analyses import AnalysisParams
 from impactreport.cli.main import main
-from impactreport.figures import build_all, save_chart
+from impactreport.figures import FIGURE_NAMES, build_all, save_chart
 from impactreport.figures.provenance import (
     NAMESPACE,
     USERMETA,

@@ -17,9 +17,9 @@ import polars as pl
 import pytest
 from pypdf import PdfReader
 
-from impactreport.analyses import FIGURE_NAMES, AnalysisParams, compute_all
+from impactreport.analyses import AnalysisParams
 from impactreport.cli.main import main
-from impactreport.figures import build_all, save_chart
+from impactreport.figures import FIGURE_NAMES, build_all, compute_all, save_chart
 from impactreport.figures.cumulative import LINE_PX, label_frame, spread
 from impactreport.figures.save import render
 from impactreport.history.edits import analyse

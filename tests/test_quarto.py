@@ -18,7 +18,7 @@ import pytest
 from pypdf import PdfReader
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from impactreport.analyses import FIGURE_NAMES
+from impactreport.figures.registry import FIGURE_NAMES
 from impactreport.render import render
 
 REPO = Path(__file__).resolve().parents[1]

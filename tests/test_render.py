@@ -21,10 +21,10 @@ import pytest
 from pypdf import PdfReader
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from impactreport.analyses import FIGURE_NAMES
 from impactreport.cli.main import main
 from impactreport.cli.render import parse_param
 from impactreport.errors import InputError
+from impactreport.figures.registry import FIGURE_NAMES
 from impactreport.render import document, markdown, qmd, quarto, render
 from impactreport.render.builtin import render_builtin
 from impactreport.render.execute import ExecutedBlock

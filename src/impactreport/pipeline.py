@@ -227,19 +227,14 @@ def analyses(
     ``full`` is the dataset before the period restriction (first contributions are of all time; titles
     of discussions not active in the period). With a period, the frames over time are clipped to it.
     """
-    from impactreport.analyses import compute_all
+    from impactreport.analyses.scope import AnalysisScope
     from impactreport.figures.provenance import Scope
+    from impactreport.figures.registry import frames_of
 
     full = full or dataset
     several = views is not None and views.height > 0 and views["retrieved"].dt.date().n_unique() > 1
-    frames = compute_all(
-        dataset,
-        request.analysis_params(),
-        views_series=views if several else None,
-        history=full.posts,
-        period=request.period,
-        full=full,
-    )
+    inputs = AnalysisScope(dataset, full, full.posts, request.period, views if several else None)
+    frames = frames_of(inputs, request.analysis_params())
     # the files read: as the report's manifest lists them (impactreport.citation.manifest_of)
     read = [full.snapshots, *([versions.snapshots] if versions is not None else [])]
     scope = Scope.of(dataset.snapshots, request.period, request.paths, request.text_basis, read)
@@ -322,7 +317,7 @@ def run(
     )
     if not figures:
         return result
-    from impactreport.analyses import FIGURE_NAMES
+    from impactreport.figures.registry import FIGURE_NAMES
 
     say("Computing the data behind each figure")
     dataset, full = counted.dataset, counted.full

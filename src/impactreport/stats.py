@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from impactreport import community, settings
+from impactreport.community import AbsenceFactor, FirstResponse, first_response_of
 from impactreport.errors import InputError
 from impactreport.labels import counted
 from impactreport.metrics import doi_registrant
@@ -54,26 +55,6 @@ SENTENCE_NOUNS: dict[str, tuple[str, str]] = {
     "characters": ("character", "characters"),
 }
 SENTENCE_FIELDS = tuple(SENTENCE_NOUNS)
-
-
-@dataclass(frozen=True)
-class FirstResponse:
-    """Time to first response of the discussions opened (:func:`impactreport.community.first_responses`)."""
-
-    answered: int = 0
-    unanswered: int = 0
-    #: median hours to the first response of the answered discussions; None when none was answered
-    median_hours: float | None = None
-    within_24h: int = 0
-    within_7d: int = 0
-
-
-@dataclass(frozen=True)
-class AbsenceFactor:
-    """Fewest contributors holding at least half of the characters / posts; None without contributions."""
-
-    characters: int | None = None
-    posts: int | None = None
 
 
 @dataclass(frozen=True)
@@ -320,7 +301,7 @@ def _level(
         publications_equivalent=round(words / words_per_publication, 2),
         first_activity=_iso(row.get("first_activity")),
         last_activity=_iso(row.get("last_activity")),
-        first_response=community_first_response(row),
+        first_response=first_response_of(row),
         new_contributors=count("_new"),
         returning_contributors=count("_returning"),
         absence_factor=AbsenceFactor(
@@ -332,18 +313,6 @@ def _level(
 
 def _optional_int(value: object) -> int | None:
     return int(value) if isinstance(value, int | float) else None
-
-
-def community_first_response(row: dict[str, Any]) -> FirstResponse:
-    """The first-response object of one level's row (hours rounded to 2 decimals, as JSON shows them)."""
-    median = row.get("_fr_median_hours")
-    return FirstResponse(
-        answered=int(row.get("_fr_answered") or 0),
-        unanswered=int(row.get("_fr_unanswered") or 0),
-        median_hours=None if median is None else round(float(median), 2),
-        within_24h=int(row.get("_fr_within_24h") or 0),
-        within_7d=int(row.get("_fr_within_7d") or 0),
-    )
 
 
 def summarise(

@@ -1,8 +1,8 @@
-"""The analyses' parameters and the figure names: what every analysis module reads, defined once.
+"""The analyses' parameters: what every analysis module reads, defined once.
 
-Why a module of its own: each analysis imports :class:`AnalysisParams`, and the package's
-:func:`~impactreport.analyses.compute_all` imports each analysis; kept here, neither imports the other
-in a circle.
+Why a module of its own: each analysis imports :class:`AnalysisParams`, and the package re-exports it;
+kept here, no analysis imports the package's ``__init__`` (the figure names are the figure registry's:
+:mod:`impactreport.figures.registry`).
 """
 
 from __future__ import annotations
@@ -12,23 +12,6 @@ from dataclasses import dataclass, field
 
 from impactreport import settings
 from impactreport.people import Team
-
-#: Stable figure names, in the order the report shows them (``edits`` only with two or more snapshots
-#: of a project: its frame comes from :mod:`impactreport.history.edits`, not from :func:`compute_all`).
-FIGURE_NAMES: tuple[str, ...] = (
-    "imbalance",
-    "activity-histogram",
-    "activity-density",
-    "characters-density",
-    "edits",
-    "contributors",
-    "user-stream",
-    "cumulative-contribution",
-    "first-response",
-    "contributors-over-time",
-    "views",
-    "views-over-time",
-)
 
 DEFAULT_WEIGHTS: Mapping[str, float] = settings.WEIGHTS
 

@@ -18,9 +18,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from impactreport import settings
-from impactreport.analyses import FIGURE_NAMES, AnalysisParams
+from impactreport.analyses import AnalysisParams
 from impactreport.errors import InputError
-from impactreport.figures import FORMATS
+from impactreport.figures import FIGURE_NAMES, FORMATS
 from impactreport.figures.save import check_folder, write_reason
 from impactreport.figures.write import write_figures
 from impactreport.pipeline import Request, run

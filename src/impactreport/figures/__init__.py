@@ -1,23 +1,25 @@
 """Figures: one altair chart per analysis frame, one theme, and writers for SVG/PNG/PDF and CSV.
 
-``build_all`` turns the frames of :func:`impactreport.analyses.compute_all` into charts keyed by the
-stable figure names; :func:`.write.write_figures` writes ``<name>.svg|png|pdf`` plus
-``<name>.csv`` (the data behind each chart). Charts carry their alt text in ``description`` and their
+:mod:`.registry` lists the figures (name, frame, chart, has-data, caption); ``compute_all`` computes
+their frames and ``build_all`` turns the frames into charts keyed by the stable figure names;
+:func:`.write.write_figures` writes ``<name>.svg|png|pdf`` plus ``<name>.csv`` (the data behind each
+chart). Charts carry their alt text in ``description`` and their
 metadata (period, data fingerprint, parameters, citation: :mod:`.provenance`) in ``usermeta``, which
 :func:`save_chart` writes into every file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 
 import altair as alt
 import polars as pl
 
-from impactreport.analyses import FIGURE_NAMES, AnalysisParams
+from impactreport.analyses import AnalysisParams
 
-from . import activity, community, contributors, cumulative, edits, imbalance, streams, theme, views
+from . import theme
 from .provenance import USERMETA, Scope, data_fingerprint, figure_metadata
+from .registry import FIGURE_NAMES, FIGURES, compute_all, frames_of
 from .save import FORMATS, save_chart
 
 
@@ -28,8 +30,9 @@ def build_all(
     only: Collection[str] | None = None,
     scope: Scope | None = None,
 ) -> dict[str, alt.TopLevelMixin]:
-    """One chart per figure name present in ``frames`` (``edits`` also draws ``rerender-days``);
-    ``only``: just those figures (colours still come from every project of ``frames``).
+    """One chart per registered figure (:data:`.registry.FIGURES`) present in ``frames`` (``edits`` also
+    draws ``rerender-days``), in the report's order; ``only``: just those figures (colours still come
+    from every project of ``frames``).
 
     ``scope`` (default: ``frames["scope"]``, which :func:`impactreport.pipeline.analyses` adds) is the
     period and data the figures show: its line opens every subtitle and ends every alt text, and each
@@ -38,26 +41,11 @@ def build_all(
     params = params or AnalysisParams()
     scope = scope if scope is not None else Scope.from_frame(frames.get("scope"))
     colors = theme.project_colors(catalogue(frames))
-    builders: dict[str, Callable[[], alt.TopLevelMixin]] = {
-        "imbalance": lambda: imbalance.chart(frames["imbalance"], params),
-        "activity-histogram": lambda: activity.histogram(frames["activity-histogram"], params, colors),
-        "activity-density": lambda: activity.activity_density(frames["activity-density"], params, colors),
-        "characters-density": lambda: activity.characters_density(
-            frames["characters-density"], params, colors
-        ),
-        "edits": lambda: edits.chart(frames["edits"], frames.get("rerender-days"), params, colors),
-        "contributors": lambda: contributors.chart(frames["contributors"], params),
-        "user-stream": lambda: streams.chart(frames["user-stream"], params),
-        "cumulative-contribution": lambda: cumulative.chart(frames["cumulative-contribution"], params),
-        "views": lambda: views.chart(frames["views"], params, colors),
-        "views-over-time": lambda: views.over_time(frames["views-over-time"], params),
-        "first-response": lambda: community.first_response(frames["first-response"], params, colors),
-        "contributors-over-time": lambda: community.contributors_over_time(
-            frames["contributors-over-time"], params
-        ),
+    wanted = [figure for figure in FIGURES if figure.name in frames and (only is None or figure.name in only)]
+    return {
+        figure.name: described(figure.name, figure.chart(frames, params, colors), scope, params)
+        for figure in wanted
     }
-    wanted = FIGURE_NAMES if only is None else [name for name in FIGURE_NAMES if name in only]
-    return {name: described(name, builders[name](), scope, params) for name in wanted if name in frames}
 
 
 def catalogue(frames: Mapping[str, pl.DataFrame]) -> list[tuple[str, str]] | list[str]:
@@ -118,4 +106,16 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
     return flat.write_csv().encode("utf-8")
 
 
-__all__ = ["FORMATS", "Scope", "build_all", "csv_bytes", "data_fingerprint", "neutralise", "save_chart"]
+__all__ = [
+    "FIGURES",
+    "FIGURE_NAMES",
+    "FORMATS",
+    "Scope",
+    "build_all",
+    "compute_all",
+    "csv_bytes",
+    "data_fingerprint",
+    "frames_of",
+    "neutralise",
+    "save_chart",
+]

@@ -36,6 +36,8 @@ import polars as pl
 
 from impactreport.settings import Period, day_text
 
+from .registry import BY_NAME
+
 if TYPE_CHECKING:
     from impactreport.analyses import AnalysisParams
 
@@ -193,24 +195,6 @@ def parameters(params: AnalysisParams, text_basis: str = "") -> dict[str, str]:
     }
 
 
-#: The parameters that shape each figure (its metadata lists these, so changing another one leaves the
-#: figure's files, and its cache key, as they were).
-FIGURE_PARAMETERS: Mapping[str, tuple[str, ...]] = {
-    "imbalance": ("weights", "bots"),
-    "activity-histogram": ("weights", "histogram_bin", "bots"),
-    "activity-density": ("weights", "bandwidth", "bots"),
-    "characters-density": ("char_bandwidth", "text_basis", "bots"),
-    "edits": (),
-    "contributors": ("thresholds", "team_size", "text_basis", "bots"),
-    "user-stream": ("stream_bandwidth", "stream_threshold", "exclude_users", "text_basis", "bots"),
-    "cumulative-contribution": ("cumulative_bandwidth", "label_threshold", "sqrt", "text_basis", "bots"),
-    "first-response": ("bots",),
-    "contributors-over-time": ("bots",),
-    "views": (),
-    "views-over-time": ("top_threads",),
-}
-
-
 def citation(title: str, scope: Scope, version: str | None = None) -> str:
     """``<title>, impactreport <version>, <period>, data <fingerprint[:12]>``: one line to cite a figure."""
     parts = [title, f"impactreport {version or package_version()}"]
@@ -224,7 +208,8 @@ def figure_metadata(
 ) -> dict[str, str]:
     """The entries written into each file of figure ``name`` (in this order)."""
     known = parameters(params, scope.text_basis)
-    shaping = "; ".join(f"{key}={known[key]}" for key in FIGURE_PARAMETERS.get(name, ())) or "none"
+    figure = BY_NAME.get(name)
+    shaping = "; ".join(f"{key}={known[key]}" for key in (figure.parameters if figure else ())) or "none"
     version = package_version()
     entries = {
         "Title": title,

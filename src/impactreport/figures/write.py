@@ -21,6 +21,7 @@ import polars as pl
 
 from impactreport.figures import csv_bytes
 from impactreport.figures.provenance import EMBEDDING
+from impactreport.figures.registry import has_data
 from impactreport.figures.save import save_chart
 from impactreport.files import write_atomic
 
@@ -43,14 +44,6 @@ class Drawn(Protocol):
 FIGURE_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: The comment closing a written SVG: the key of what was drawn (see :func:`write_figures`).
 FIGURE_KEY = "<!-- impactreport figure {key} -->\n"
-
-
-def has_data(name: str, frame: pl.DataFrame) -> bool:
-    """Whether a figure shows anything beyond a placeholder (the report leaves the others out): a frame
-    with rows; for ``edits``, a week with a revision or a re-render."""
-    if name == "edits":
-        return frame.height > 0 and bool(frame["revisions"].sum() or frame["rerenders"].sum())
-    return frame.height > 0
 
 
 def figure_key(spec: Mapping[str, Any], formats: Sequence[str], scale: float) -> str:
@@ -84,7 +77,8 @@ def write_figures(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, list[Path]]:
     """Write each chart as ``out/<name>.<format>`` and its frame as ``out/<name>.csv`` (``skip_empty``:
-    only figures :func:`has_data`), a few charts at a time; ``progress`` gets each name as it is done.
+    only figures that have data: :func:`.registry.has_data`), a few charts at a time; ``progress`` gets
+    each name as it is done.
 
     A figure whose files in ``out`` were drawn from the same spec, formats and scale (:func:`figure_key`,
     kept as a comment closing the SVG) is not drawn again: the report executes twice (HTML, then PDF)
