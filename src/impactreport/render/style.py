@@ -36,6 +36,18 @@ pre { background: #f6f8fa; padding: 0.75rem; overflow-x: auto; border-radius: 6p
 @media print { nav#TOC { display: none; } body { max-width: none; } }
 """
 
+#: HTML rules both engines' pages need (the report prints them as a raw ``{=html}`` block, which only
+#: the HTML reads): on a narrow screen a wide table scrolls inside its own box instead of running off
+#: the page (seen at 400 px in Chromium: the Notes column was cut), and a figure never overflows.
+NARROW_HTML = """\
+<style>
+@media (max-width: 700px) {
+  table { display: block; overflow-x: auto; max-width: 100%; }
+}
+figure svg, figure img { max-width: 100%; height: auto; }
+</style>
+"""
+
 #: Typst rules for the PDF. The report prints them as a raw ``{=typst}`` block near its top, which only
 #: the PDF reads: both engines and a plain ``quarto render`` apply them to everything after it.
 #:
