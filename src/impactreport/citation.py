@@ -13,6 +13,7 @@ Anyone holding the same files recomputes it with a few lines of any language (se
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -33,7 +34,7 @@ from impactreport.authors import orcid_check_digit as orcid_check_digit
 from impactreport.authors import parse_author as parse_author
 from impactreport.authors import parse_authors as parse_authors
 from impactreport.errors import InputError
-from impactreport.settings import REPORT_LICENSE
+from impactreport.settings import REPORT_LICENSE, iso_z
 from impactreport.sources import SOURCES
 
 #: Licences named by their usual short name, and the page that states them.
@@ -89,7 +90,7 @@ def iso(moment: datetime | None) -> str | None:
     """``2017-09-09T23:29:47.925703Z`` (UTC), None for no time."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return iso_z(moment)
 
 
 def data_labels(data_paths: Sequence[Path]) -> list[str]:
@@ -112,18 +113,28 @@ def relative_path(path: str | Path, data_paths: Sequence[Path]) -> str:
 
     A data path that is a file gives its name; with several data folders the path starts with the
     folder's label (:func:`data_labels`). A path under none of them keeps its name only (never a local
-    absolute path in a published file)."""
-    target = Path(os.path.normpath(os.path.abspath(path)))
-    for folder, label in zip(data_paths, data_labels(data_paths), strict=True):
-        base = Path(os.path.normpath(os.path.abspath(folder)))
+    absolute path in a published file). String operations on bases normalised once: a report names
+    thousands of snapshots (5,030 calls took 2 s with ``Path`` objects)."""
+    target = os.path.normpath(os.path.abspath(path))
+    for base, label in _bases(tuple(Path(folder) for folder in data_paths)):
         if target == base:
-            inside = target.name
-        elif target.is_relative_to(base):
-            inside = target.relative_to(base).as_posix()
+            inside = os.path.basename(target)
+        elif target.startswith(base if base.endswith(os.sep) else base + os.sep):
+            inside = target[len(base) :].lstrip(os.sep).replace(os.sep, "/")
         else:
             continue
         return f"{label}/{inside}" if label else inside
-    return target.name
+    return os.path.basename(target)
+
+
+@functools.lru_cache(maxsize=32)
+def _bases(data_paths: tuple[Path, ...]) -> tuple[tuple[str, str], ...]:
+    """Each data folder normalised (absolute, no ``..``) with its label."""
+    labels = data_labels(data_paths)
+    return tuple(
+        (os.path.normpath(os.path.abspath(folder)), label)
+        for folder, label in zip(data_paths, labels, strict=True)
+    )
 
 
 def fingerprint(files: Iterable[tuple[str, str]]) -> str:

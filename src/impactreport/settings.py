@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -80,8 +80,26 @@ def parse_day(value: object, name: str) -> date | None:
 
 
 def day_text(day: date | datetime) -> str:
-    """``1 Sep 2016``: how every sentence, note and title names a day."""
+    """``1 Sep 2016``: how every sentence, note, title and alt text names a day (the one definition;
+    charts' tooltips spell it with :data:`DAY_FORMAT_D3`)."""
     return f"{day.day} {day:%b %Y}"
+
+
+#: :func:`day_text` as a d3 time format, for Vega-Lite tooltips (``%-d``: the day without a leading 0).
+DAY_FORMAT_D3 = "%-d %b %Y"
+
+
+def iso_z(moment: datetime, timespec: str = "auto") -> str:
+    """``2017-09-09T23:29:47.925703Z``: a moment in UTC as ISO 8601 with ``Z``, how every file, JSON
+    object and query the project writes spells a time (the one definition).
+
+    ``timespec`` (as :meth:`datetime.isoformat`): ``"auto"``, microseconds only when not zero
+    (``summary --json``, provenance, revisions); ``"microseconds"``, always (the format-C exports, as
+    Thinklab's retrieving script wrote them); ``"seconds"`` (the GitHub and GitLab APIs' ``since``).
+    A naive moment is taken as UTC.
+    """
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def add_months(day: date, months: int) -> date:
@@ -221,6 +239,12 @@ def _number(value: object, name: str, *, whole: bool = False, positive: bool = F
     return number
 
 
+def normal_thresholds(thresholds: Iterable[int]) -> tuple[int, ...]:
+    """Thresholds as every count reads them (the one definition): each once, ascending
+    (``(4000, 500, 500)`` → ``(500, 4000)``)."""
+    return tuple(sorted(set(thresholds)))
+
+
 def parse_thresholds(value: object, name: str = "--thresholds") -> tuple[int, ...]:
     """``"500,4000"`` or ``[500, 4000]`` → ``(500, 4000)``; a one-line error for anything else."""
     if isinstance(value, str):
@@ -232,10 +256,10 @@ def parse_thresholds(value: object, name: str = "--thresholds") -> tuple[int, ..
     if not parts:
         raise InputError(f"{name} {value!r}: expected comma-separated whole numbers, e.g. 500,4000")
     try:
-        values = sorted({int(_number(part, name, whole=True)) for part in parts})
+        values = normal_thresholds(int(_number(part, name, whole=True)) for part in parts)
     except InputError:
         raise InputError(f"{name} {value!r}: expected non-negative whole numbers, e.g. 500,4000") from None
-    return tuple(values)
+    return values
 
 
 def positive_days(value: object, name: str) -> float:

@@ -266,7 +266,7 @@ def _community(
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+    return settings.iso_z(moment) if moment else None
 
 
 def _level(
@@ -336,7 +336,7 @@ def summarise(
     if words_per_publication <= 0:
         raise InputError("--words-per-publication must be positive")
     team = team if isinstance(team, Team) else Team.of(team)
-    thresholds = tuple(sorted(set(thresholds)))
+    thresholds = settings.normal_thresholds(thresholds)
     dataset = dataset.select_projects(list(projects) if projects else None)
     include_bots = not exclude_bots
     all_posts = dataset.posts.lazy()

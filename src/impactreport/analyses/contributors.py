@@ -14,7 +14,7 @@ import polars as pl
 from impactreport.people import authored as authored_posts
 from impactreport.people import person_totals, user_label
 from impactreport.schema import Dataset
-from impactreport.settings import above
+from impactreport.settings import above, normal_thresholds
 
 from .params import AnalysisParams
 
@@ -51,13 +51,13 @@ def authored(dataset: Dataset, params: AnalysisParams) -> pl.DataFrame:
 
 def level_labels(thresholds: tuple[int, ...]) -> list[str]:
     """Level names from the highest threshold down: ``> 4,000 characters`` … ``≤ 500 characters``."""
-    ordered = sorted(set(thresholds), reverse=True)
+    ordered = normal_thresholds(thresholds)[::-1]
     return [f"> {t:,} characters" for t in ordered] + [f"≤ {ordered[-1]:,} characters"]
 
 
 def level_expr(column: str, thresholds: tuple[int, ...]) -> pl.Expr:
     """The highest threshold a value is above (the one rule), as a level label."""
-    ordered = sorted(set(thresholds), reverse=True)
+    ordered = normal_thresholds(thresholds)[::-1]
     labels = level_labels(thresholds)
     expr: pl.Expr = pl.lit(labels[-1])
     # from the lowest threshold up: each higher threshold the value is above overrides the level
@@ -72,7 +72,7 @@ def contributors(dataset: Dataset, params: AnalysisParams) -> pl.DataFrame:
     Sorted by characters (most first). ``level`` names the highest threshold the person is above;
     ``above_<t>`` is True for each threshold the person's comment and note characters are more than.
     """
-    thresholds = sorted(set(params.thresholds))
+    thresholds = normal_thresholds(params.thresholds)
     frame = authored(dataset, params)
     names = (
         frame.lazy()
@@ -107,4 +107,4 @@ def contributors(dataset: Dataset, params: AnalysisParams) -> pl.DataFrame:
 
 def threshold_counts(frame: pl.DataFrame, thresholds: tuple[int, ...]) -> dict[int, int]:
     """How many users are above each threshold (from a contributors frame)."""
-    return {t: int(frame.select(above("characters", t).sum()).item()) for t in sorted(set(thresholds))}
+    return {t: int(frame.select(above("characters", t).sum()).item()) for t in normal_thresholds(thresholds)}

@@ -53,7 +53,7 @@ class AnalysisParams:
     def __post_init__(self) -> None:
         if not isinstance(self.team, Team):  # a plain list of names is accepted for convenience
             object.__setattr__(self, "team", Team.of(self.team))
-        object.__setattr__(self, "thresholds", tuple(sorted(set(self.thresholds))))
+        object.__setattr__(self, "thresholds", settings.normal_thresholds(self.thresholds))
         if not self.thresholds or any(t < 0 for t in self.thresholds):
             raise ValueError("thresholds must be one or more non-negative numbers")
         for name in ("bandwidth", "char_bandwidth", "cumulative_bandwidth"):

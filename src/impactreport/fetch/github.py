@@ -40,6 +40,7 @@ from impactreport.fetch import mapping
 from impactreport.fetch.http import HttpClient, HttpFailure, RetryableResponse, RetryPolicy
 from impactreport.fetch.ratelimits import GITHUB_POLICY, GitHubLimits, Reporter
 from impactreport.fetch.sync import Since, Snapshot
+from impactreport.settings import iso_z as utc_iso
 
 PUBLIC_API = "https://api.github.com"
 PUBLIC_GRAPHQL = "https://api.github.com/graphql"
@@ -86,7 +87,7 @@ def project_name(owner: str, name: str) -> str:
 
 def iso_z(moment: datetime) -> str:
     """GitHub's ``since`` spelling: ``YYYY-MM-DDTHH:MM:SSZ``."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(moment, "seconds")
 
 
 def parse_time(value: str) -> datetime:

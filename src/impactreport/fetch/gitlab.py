@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -40,6 +40,7 @@ from impactreport.fetch.http import HttpClient, HttpFailure, RetryableResponse, 
 from impactreport.fetch.mapping import Row
 from impactreport.fetch.ratelimits import GITLAB_POLICY, GitLabLimits, Reporter
 from impactreport.fetch.sync import Since, Snapshot
+from impactreport.settings import iso_z as utc_iso
 
 PUBLIC_URL = "https://gitlab.com"
 PER_PAGE = 100
@@ -63,7 +64,7 @@ def project_name(path: str, base_url: str = PUBLIC_URL) -> str:
 
 def iso_z(moment: datetime) -> str:
     """GitLab's ``updated_after`` spelling: ISO 8601 UTC, ``YYYY-MM-DDTHH:MM:SSZ``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(moment, "seconds")
 
 
 def next_url(response: requests.Response) -> str | None:

@@ -42,6 +42,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from impactreport.settings import iso_z
+
 Row = dict[str, Any]
 
 BAND = 10**12
@@ -70,7 +72,7 @@ def iso_utc(value: str | None) -> str | None:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_z(moment, "microseconds")
 
 
 def is_bot_login(login: str, kind: str | None = None) -> bool:

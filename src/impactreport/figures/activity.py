@@ -9,6 +9,7 @@ import polars as pl
 
 from impactreport.analyses import AnalysisParams
 from impactreport.labels import counted
+from impactreport.settings import day_text
 
 from . import theme
 
@@ -121,7 +122,7 @@ def _density(
         f"{bandwidth:g} days, "
         f"for {counted(len(names), 'project')} from {start:%b %Y} to {end:%b %Y}. "
         f"The peak is {daily['per_day']:,.1f} "
-        f"per day around {daily['date']:%d %b %Y}."
+        f"per day around {day_text(daily['date'])}."
     )
     subtitle = f"Gaussian kernel smoothing, bandwidth {bandwidth:g} days; stacked by project"
     return theme.apply(chart, title=title, subtitle=subtitle, description=description)

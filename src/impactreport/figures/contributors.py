@@ -61,16 +61,12 @@ def chart(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         ),
     )
     rules = (
-        alt.Chart(
-            alt.Data(values=[{"threshold": t, "label": f"{t:,}"} for t in sorted(set(params.thresholds))])
-        )
+        alt.Chart(alt.Data(values=[{"threshold": t, "label": f"{t:,}"} for t in params.thresholds]))
         .mark_rule(strokeDash=[4, 3], color="#999999")
         .encode(x="threshold:Q")
     )
     rule_labels = (
-        alt.Chart(
-            alt.Data(values=[{"threshold": t, "label": f"{t:,}"} for t in sorted(set(params.thresholds))])
-        )
+        alt.Chart(alt.Data(values=[{"threshold": t, "label": f"{t:,}"} for t in params.thresholds]))
         .mark_text(dy=-8, fontSize=11, color=theme.MUTED, baseline="bottom")
         .encode(x="threshold:Q", y=alt.value(0), text="label:N")
     )

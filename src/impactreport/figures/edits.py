@@ -17,7 +17,7 @@ import polars as pl
 
 from impactreport.analyses import AnalysisParams
 from impactreport.history.edits import NAMED_RERENDER_DAYS, RERENDER_SCHEMA
-from impactreport.settings import day_text
+from impactreport.settings import DAY_FORMAT_D3, day_text
 
 from . import theme
 
@@ -100,7 +100,7 @@ def chart(
     color = alt.Color("project:N", scale=theme.project_scale(names, colors), title="Project")
     tooltip = [
         "project:N",
-        alt.Tooltip("week:T", format="%d %b %Y", timeUnit="utcyearmonthdate", title="Week of"),
+        alt.Tooltip("week:T", format=DAY_FORMAT_D3, timeUnit="utcyearmonthdate", title="Week of"),
         alt.Tooltip("revisions:Q", format=theme.COUNT_FORMAT),
         alt.Tooltip("inserted:Q", format=theme.COUNT_FORMAT),
         alt.Tooltip("deleted:Q", format=theme.COUNT_FORMAT),
@@ -144,7 +144,8 @@ def chart(
             alt.Chart(theme.values(rules, ["moment", "day", "rerenders", "revisions"]))
             .mark_rule(color=RERENDER_COLOR, strokeDash=[4, 3], strokeWidth=1.2)
             .encode(x=alt.X("moment:T"), tooltip=[
-                alt.Tooltip("day:T", format="%d %b %Y", timeUnit="utcyearmonthdate", title="Re-render day"),
+                alt.Tooltip("day:T", format=DAY_FORMAT_D3, timeUnit="utcyearmonthdate",
+                            title="Re-render day"),
                 alt.Tooltip("rerenders:Q", format=theme.COUNT_FORMAT, title="re-renders")])
         )  # fmt: skip
     labelled = rules.drop_nulls("label")

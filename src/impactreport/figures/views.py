@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 import altair as alt
 import polars as pl
 
 from impactreport.analyses import AnalysisParams
+from impactreport.settings import DAY_FORMAT_D3, day_text
 
 from . import theme
 
@@ -80,7 +82,7 @@ def _between(frame: pl.DataFrame) -> str:
     """``from the snapshot of 1 Sep 2016 to that of 2 Aug 2017``: the snapshots the views are measured by."""
 
     def day(value: object) -> str:
-        return f"{value:%d %b %Y}".lstrip("0")
+        return day_text(value) if isinstance(value, date) else str(value)
 
     starts = frame["views_from"].drop_nulls()
     ends = frame["views_to"].drop_nulls()
@@ -109,7 +111,7 @@ def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
         .encode(
             x=theme.time_x("date", start, end, title=None),
             y=alt.Y("views:Q", title="Total page views", axis=alt.Axis(format=theme.COUNT_FORMAT)),
-            tooltip=[alt.Tooltip("date:T", format="%d %b %Y", timeUnit="utcyearmonthdate"),
+            tooltip=[alt.Tooltip("date:T", format=DAY_FORMAT_D3, timeUnit="utcyearmonthdate"),
                      alt.Tooltip("views:Q", format=theme.COUNT_FORMAT)],
         )
         .properties(width=theme.WIDTH, height=180, title=total["legend"][0])
@@ -125,7 +127,7 @@ def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
                             scale=alt.Scale(domain=legends,
                                             range=theme.cycle(theme.SERIES_COLORS, len(legends))),
                             legend=alt.Legend(orient="bottom", columns=1, labelLimit=0)),
-            tooltip=["legend:N", alt.Tooltip("date:T", format="%d %b %Y", timeUnit="utcyearmonthdate"),
+            tooltip=["legend:N", alt.Tooltip("date:T", format=DAY_FORMAT_D3, timeUnit="utcyearmonthdate"),
                      alt.Tooltip("views:Q", format=theme.COUNT_FORMAT)],
         )
         .properties(width=theme.WIDTH, height=220, title=f"The {len(legends)} most viewed discussions")
@@ -135,7 +137,8 @@ def over_time(frame: pl.DataFrame, params: AnalysisParams) -> alt.TopLevelMixin:
     rate = total["growth_per_month"][0]
     per_month = f" (about {rate:,.0f} per month)" if rate is not None else ""
     description = (
-        f"Line charts of page views in {days} snapshots from {start:%d %b %Y} to {end:%d %b %Y}: total views "
+        f"Line charts of page views in {days} snapshots from {day_text(start)} to {day_text(end)}: "
+        "total views "
         f"grew from {first:,} to {last:,}{per_month}; below, the {len(legends)} "
         f"most viewed "
         f"discussions: " + "; ".join(legends) + "."

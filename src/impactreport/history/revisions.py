@@ -30,7 +30,7 @@ from typing import Any
 import polars as pl
 
 from impactreport.history.versions import Versions, with_times
-from impactreport.settings import Period
+from impactreport.settings import Period, iso_z
 
 #: Keys of each ``"history"`` object, in order.
 HISTORY_KEYS = (
@@ -204,7 +204,7 @@ def deletions(versions: Versions, posts: pl.DataFrame | None = None) -> pl.DataF
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+    return iso_z(value) if value is not None else None
 
 
 def _level(
