@@ -1,20 +1,26 @@
-"""Writing output files so a reader never sees half of one.
+"""Reading and writing files safely: never half a file, never through a link, never a FIFO, one lock.
 
-Every output (figures, CSVs, the rendered report) goes through :func:`write_atomic`: a hidden temporary file
-in the same folder (ignored by the loader and by anyone listing outputs), then a rename over the target. A
-failed write leaves the previous file in place. Snapshots, which must never be replaced, have their own
-stricter writer in :mod:`impactreport.fetch.store`, built on the no-follow primitives at the end of this
-module (:func:`open_folder`, :func:`open_file`).
+Every output (figures, CSVs, the rendered report, the demo tree, the history cache's manifest) goes
+through :func:`atomic_file` (:func:`write_atomic` for bytes at hand): a hidden temporary file in the same
+folder (``.<name>.tmp-<random>``, ignored by the loader and by anyone listing outputs), then a rename over
+the target. A failed write leaves the previous file in place. Snapshots, which must never be replaced,
+are created with :func:`write_new` (a link, not a rename), and every writer below a data folder opens its
+folders and files without following a link (:func:`open_folder`, :func:`open_file`). The one lock of a
+store or cache is :func:`take_lock`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
+import re
+import secrets
 import stat
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from impactreport.errors import InputError
 
@@ -72,20 +78,6 @@ def read_user_text(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> 
         raise InputError(f"{path}: {what} is not UTF-8 text") from None
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` through a hidden temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 # --- writing below a data folder without following symbolic links ---------------------------------
 #
 # Why: a data folder is committed to git (which checks symbolic links out as links) and shared between
@@ -107,7 +99,7 @@ def link_refusal(shown: Path, target: str) -> LinkRefused:
     return LinkRefused(f"{shown} is a symbolic link (to {target}): refusing to write through it")
 
 
-def _is_link_at(folder: int, name: str) -> str | None:
+def _is_link_at(folder: int | None, name: str) -> str | None:
     """The target of ``name`` in ``folder`` when it is a symbolic link, else None."""
     try:
         if stat.S_ISLNK(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
@@ -117,7 +109,7 @@ def _is_link_at(folder: int, name: str) -> str | None:
     return None
 
 
-def refuse_if_link(folder: int, name: str, shown: Path) -> None:
+def refuse_if_link(folder: int | None, name: str, shown: Path) -> None:
     """Raise :class:`LinkRefused` when ``name`` in the open ``folder`` is a symbolic link."""
     target = _is_link_at(folder, name)
     if target is not None:
@@ -203,9 +195,10 @@ def regular_only(fd: int, shown: Path | str) -> int:
     raise SpecialFileRefused(f"{shown}: is {kind}, not a regular file; refusing it")
 
 
-def open_file(folder: int, name: str, flags: int, shown: Path, mode: int = 0o644) -> int:
-    """``os.open`` of ``name`` in the open ``folder`` with ``O_NOFOLLOW``: a link is :class:`LinkRefused`,
-    a FIFO or device :class:`SpecialFileRefused` (opened without blocking, so a FIFO cannot hang it)."""
+def open_file(folder: int | None, name: str, flags: int, shown: Path, mode: int = 0o644) -> int:
+    """``os.open`` of ``name`` in the open ``folder`` (a path when None) with ``O_NOFOLLOW``: a link is
+    :class:`LinkRefused`, a FIFO or device :class:`SpecialFileRefused` (opened without blocking, so a
+    FIFO cannot hang it)."""
     try:
         fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode, dir_fd=folder)
     except OSError as error:
@@ -225,3 +218,151 @@ def write_all(fd: int, data: bytes) -> None:
         if written <= 0:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         view = view[written:]
+
+
+def no_follow_opener(path: str, flags: int) -> int:
+    """``open`` opener: the final component must not be a link, nor a FIFO or device (a manifest read
+    back by the store)."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise link_refusal(Path(path), os.readlink(path)) from None
+        raise
+    fd = regular_only(fd, path)
+    os.set_blocking(fd, True)
+    return fd
+
+
+def exists_at(folder: int, name: str) -> bool:
+    """Whether ``name`` exists in the open ``folder`` (a link counts; it is not followed)."""
+    try:
+        os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+# --- the one lock -----------------------------------------------------------------------------------
+
+
+def take_lock(fd: int, *, wait: bool) -> bool:
+    """An exclusive ``flock`` on the open lock file ``fd``: the snapshot store's and the history cache's.
+
+    Why ``flock``: the kernel drops it when the holder dies, even by SIGKILL, so no stale lock is ever
+    left to clean up. Closing ``fd`` releases it. With ``wait`` False, False when another process holds
+    it (the store tells a second run so at once); with ``wait`` True, blocks until it is free.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+# --- atomic writes ----------------------------------------------------------------------------------
+
+#: A temporary file of :func:`atomic_file_at` or :func:`write_new` (hidden: the loader skips it).
+TEMP_NAME = re.compile(r"^\..+\.tmp-[0-9a-f]+$")
+
+
+def temporary_name(name: str) -> str:
+    """A fresh hidden temporary name beside ``name`` (``.<name>.tmp-<12 hex digits>``)."""
+    return f".{name}.tmp-{secrets.token_hex(6)}"
+
+
+@contextlib.contextmanager
+def atomic_file_at(
+    folder: int | None, name: str, shown: Path, *, mode: int = 0o644, durable: bool = False
+) -> Iterator[BinaryIO]:
+    """A file to write ``name`` (in the open ``folder``; a path when ``folder`` is None) through: a new
+    hidden temporary file beside it (``O_EXCL``, no link followed, ``mode`` exactly), renamed over
+    ``name`` when the block ends; removed instead when the block fails, so the previous ``name`` stays
+    whole. ``durable``: fsynced before the rename."""
+    head, tail = os.path.split(name)
+    temporary = os.path.join(head, temporary_name(tail))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    fd = open_file(folder, temporary, flags, shown.with_name(os.path.basename(temporary)), mode)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
+            yield file
+            if durable:
+                file.flush()
+                os.fsync(file.fileno())
+        os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=folder)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, *, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """:func:`atomic_file_at` for a path (its folder made when missing): every output file is written so."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file_at(None, str(path), path, mode=mode) as file:
+        yield file
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` through a hidden temporary file in the same folder, then rename."""
+    with atomic_file(path, mode=mode) as file:
+        file.write(data)
+
+
+#: ``link`` errors meaning "this file system has no hard links" (then: rename after a check, under the lock).
+NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
+
+
+def write_new(folder: int, name: str, data: bytes, shown: Path) -> None:
+    """Write a new file ``name`` in the open ``folder`` in one step: hidden temporary file (``O_EXCL``,
+    ``O_NOFOLLOW``), fsync, link into place, fsync the folder. The temporary file is removed whatever
+    happens.
+
+    ``link`` (not ``rename``) so an existing file, or a link planted under the name, is never replaced:
+    a name collision raises FileExistsError instead of silently overwriting a snapshot.
+    """
+    temp = temporary_name(name)
+    fd = open_file(folder, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, shown.with_name(temp))
+    try:
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temp, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+        except FileExistsError:
+            raise
+        except OSError as error:
+            if error.errno not in NO_HARD_LINKS:
+                raise
+            if exists_at(folder, name):  # no hard links here: rename, after checking (we hold the lock)
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(shown)) from None
+            os.rename(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=folder)
+    os.fsync(folder)
+
+
+def append_line(folder: int, name: str, line: bytes, shown: Path) -> None:
+    """Append ``line`` to ``name`` in the open ``folder`` (``O_APPEND``, ``O_NOFOLLOW``), then fsync.
+
+    A write cut short (a full disk) is cut off again: the file keeps exactly its earlier lines. The
+    caller serialises appends (one writer holds the lock; its threads share one guard).
+    """
+    fd = open_file(folder, name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, shown)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            write_all(fd, line)
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            raise
+    finally:
+        os.close(fd)

@@ -250,12 +250,13 @@ def find(
             raise InputError(f"{path}: is {special_kind(path.stat().st_mode)}, not an export file or folder")
         skipped_here: list[Path] = []
         links_here: list[Path] = []
-        files, odd_here = [], []
-        for file, key in _walk(path, skipped_here, links_here):
+        files: list[tuple[SnapshotFile, str]] = []
+        odd_here: list[str] = []
+        for walked, key in _walk(path, skipped_here, links_here):
             if is_utf8_name(key):
-                files.append((describe(file, scanned=True), key))
+                files.append((describe(walked, scanned=True), key))
             else:
-                odd_here.append(shown_path(file))
+                odd_here.append(shown_path(walked))
         odd.extend(odd_here)
         skipped.extend(skipped_here)
         links.extend(links_here)

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from impactreport.files import atomic_file
+
 #: gzip level: the fastest, since a million posts must be written in about a minute (files ~4x smaller).
 COMPRESSLEVEL = 1
 #: Rows serialised (and handed to the compressors) at a time.
@@ -70,11 +72,6 @@ def _nested(value: object, depth: int) -> str:
     return _ENCODER.encode(value).replace("\n", "\n" + "  " * depth)
 
 
-def _temporary(path: Path) -> Path:
-    """Where ``path`` is written until it is complete (hidden: the loader skips dot files)."""
-    return path.with_name(f".{path.name}.tmp")
-
-
 def _row(row: dict[str, object]) -> str:
     """A table row as it sits in an export: a line break, then the row indented by 4."""
     if row and not any(isinstance(value, dict | list | tuple) for value in row.values()):
@@ -106,7 +103,8 @@ class _Snapshot:
 
     def __init__(self, path: Path, stack: ExitStack) -> None:
         self.path = path
-        self.handle: IO[bytes] = stack.enter_context(open(_temporary(path), "wb"))  # noqa: SIM115
+        # hidden until complete (the loader skips dot files), renamed into place when the stack closes
+        self.handle: IO[bytes] = stack.enter_context(atomic_file(path))
         self.handle.write(_HEADER)
         self.crc = 0
         self.size = 0
@@ -210,9 +208,5 @@ def write_snapshots(paths: Sequence[Path], members: Mapping[str, Member]) -> Non
                 for file in files:
                     file.finish()
         except BaseException:
-            out.abandon()
-            for path in paths:
-                _temporary(path).unlink(missing_ok=True)
+            out.abandon()  # each temporary file was removed as the stack closed
             raise
-    for path in paths:
-        os.replace(_temporary(path), path)

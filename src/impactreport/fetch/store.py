@@ -38,20 +38,17 @@ Use::
         result.status, result.path, result.sha256, result.bytes, result.rows
 
 For many saves in one run (the archive import) keep one :class:`SnapshotStore` (it caches the index).
+The canonical bytes are made in :mod:`.canonical`, the lock is held by :mod:`.lock`, and the no-follow
+file primitives live in :mod:`impactreport.files`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
-import gzip
 import hashlib
-import io
 import json
 import os
 import re
-import secrets
 import threading
 from bisect import bisect_right
 from collections.abc import Iterator
@@ -62,20 +59,31 @@ from pathlib import Path
 from typing import Any, Literal
 
 from impactreport.capped import export_bytes  # the one capped reader (a gzip bomb is one line)
-from impactreport.errors import FetchError, InputError
+from impactreport.errors import InputError
+from impactreport.fetch.canonical import (
+    compress,
+    content_hash,
+    format_retrieved,
+    is_canonical,
+    parse_retrieved,
+    replace_retrieved,
+    retrieved_in_text,
+    row_counts,
+    serialise,
+    text_hash,
+)
+from impactreport.fetch.lock import StoreLocked, StoreWriteError, store_lock, writing
 from impactreport.files import (
     LinkRefused,
+    append_line,
     check_no_links,
     link_refusal,
-    open_file,
+    no_follow_opener,
     open_folder,
-    refuse_if_link,
-    regular_only,
-    write_all,
+    write_new,
 )
 from impactreport.layout import (
     EXPORTS_DIR,
-    LOCK_NAME,
     MANIFEST_NAME,
     STAMP_FORMAT,
     STAMP_NAME,
@@ -84,6 +92,8 @@ from impactreport.layout import (
 )
 from impactreport.sources import CASELESS_PROJECT_SOURCES
 
+#: The store's public names; the canonical bytes (:mod:`.canonical`) and the lock (:mod:`.lock`) are
+#: re-exported, so a fetcher imports everything about the store from here.
 __all__ = [
     "LinkRefused",
     "Located",
@@ -91,50 +101,27 @@ __all__ = [
     "SnapshotStore",
     "StoreLocked",
     "StoreWriteError",
+    "compress",
     "format_retrieved",
+    "is_canonical",
     "newest_snapshot",
     "parse_retrieved",
     "read_snapshot",
+    "replace_retrieved",
+    "retrieved_in_text",
     "save_snapshot",
+    "serialise",
     "store_lock",
+    "text_hash",
 ]
 
-#: Start of the top-level ``retrieved`` line of a pretty-printed export (deeper keys are indented more,
-#: and a newline inside a string is escaped, so this occurs once at most).
-RETRIEVED_KEY = b'\n  "retrieved": "'
-#: gzip level: 1 compresses the largest export 3x faster than 6 for ~20% more bytes, which keeps the
-#: import of the 421-day archive (1.4 GB of distinct JSON) within a minute.
-COMPRESSLEVEL = 1
-TEMP_NAME = re.compile(r"^\..+\.tmp-[0-9a-f]+$")
 #: Characters allowed in a source or project folder name ("owner/repo" becomes "owner__repo").
 #: Any one path part that is not hidden and holds no control character ("my meta", "é", "-x" are fine).
 SAFE_NAME = re.compile(r"^[^./\x00-\x1f\x7f][^/\x00-\x1f\x7f]*$")
 
 
-#: ``link`` errors meaning "this file system has no hard links" (then: rename after a check, under the lock).
-NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
-
-
-class StoreLocked(FetchError):
-    """Another run holds the store's lock."""
-
-
-class StoreWriteError(FetchError):
-    """The store could not be written (read-only, full, not permitted): the whole run stops here."""
-
-
 class _Abandoned(Exception):
     """A background write not started because an earlier one failed."""
-
-
-@contextlib.contextmanager
-def writing(shown: Path, what: str) -> Iterator[None]:
-    """Turn an OSError into a one-line :class:`StoreWriteError` naming ``shown`` and the reason."""
-    try:
-        yield
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise StoreWriteError(f"{shown}: cannot write {what} ({reason})") from None
 
 
 @dataclass(frozen=True)
@@ -147,118 +134,6 @@ class SaveResult:
     bytes: int
     rows: dict[str, int]
     retrieved: datetime
-
-
-def format_retrieved(moment: datetime) -> str:
-    """``2017-09-09T23:29:39.378903Z``: the form Thinklab's retrieving script wrote."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_retrieved(text: str) -> datetime:
-    """An ISO 8601 time (``Z`` or offset; naive means UTC) as an aware UTC datetime."""
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def row_counts(payload: dict[str, Any]) -> dict[str, int]:
-    """Rows per table: every top-level list."""
-    return {key: len(value) for key, value in sorted(payload.items()) if isinstance(value, list)}
-
-
-def serialise(payload: dict[str, Any], retrieved: str) -> tuple[bytes, str]:
-    """The snapshot's JSON bytes and its content hash (the same bytes without the ``retrieved`` line).
-
-    Keys are sorted, so the ``retrieved`` line sits at the same place whatever its value: removing it
-    gives equal text exactly when the rest of the content is equal.
-    """
-    document = dict(payload)
-    document["retrieved"] = retrieved
-    data = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False).encode("utf-8")
-    return data, text_hash(data)
-
-
-def retrieved_span(data: bytes) -> tuple[int, int, str] | None:
-    """Where the top-level ``retrieved`` line is in a pretty-printed export: (start, end, value).
-
-    ``end`` includes the comma after the value, if any. Found with ``rfind`` (fast: the key sorts
-    near the end), not by parsing.
-    """
-    start = data.rfind(RETRIEVED_KEY)
-    if start < 0:
-        return None
-    value_start = start + len(RETRIEVED_KEY)
-    value_end = data.find(b'"', value_start)
-    newline = data.find(b"\n", value_start)
-    if value_end < 0 or (0 <= newline < value_end):
-        return None
-    end = value_end + 1
-    if data[end : end + 1] == b",":
-        end += 1
-    return start, end, data[value_start:value_end].decode("utf-8", "replace")
-
-
-def text_hash(data: bytes) -> str:
-    """sha256 of a pretty-printed export without its top-level ``retrieved`` line."""
-    span = retrieved_span(data)
-    if span is None:
-        return hashlib.sha256(data).hexdigest()
-    view = memoryview(data)
-    digest = hashlib.sha256(view[: span[0]])
-    digest.update(view[span[1] :])
-    return digest.hexdigest()
-
-
-def content_hash(payload: dict[str, Any]) -> str:
-    """The content hash of an export, ``retrieved`` ignored (equal to :func:`serialise`'s)."""
-    return serialise(payload, "")[1]
-
-
-def retrieved_in_text(data: bytes) -> str | None:
-    """The top-level ``retrieved`` value of a pretty-printed export, read without parsing it."""
-    span = retrieved_span(data)
-    return span[2] if span else None
-
-
-def replace_retrieved(data: bytes, value: str) -> bytes:
-    """``data`` with its top-level ``retrieved`` value replaced (the text must have one)."""
-    span = retrieved_span(data)
-    if span is None:
-        raise ValueError("no top-level retrieved line")
-    comma = b"," if data[span[1] - 1 : span[1]] == b"," else b""
-    line = b'\n  "retrieved": ' + json.dumps(value).encode() + comma
-    return data[: span[0]] + line + data[span[1] :]
-
-
-_LINE_BREAK = re.compile(rb"\n *")
-_INDENT = re.compile(rb"\n( *)")
-
-
-def is_canonical(data: bytes, payload: dict[str, Any]) -> bool:
-    """Whether ``data`` (which parses to ``payload``) is already what :func:`serialise` would write.
-
-    Why: re-serialising with ``indent`` runs Python's pure-Python encoder (slow for the largest
-    Thinklab export), while the archive's files were written by ``json.dump(indent=2, sort_keys=True,
-    ensure_ascii=False)`` already. A newline cannot occur inside a JSON string, so the text without its
-    line breaks and indentation must equal the C encoder's output with separators ``,`` and ``: ``;
-    the indentation steps must be two spaces. Anything the check cannot vouch for takes the slow path.
-    """
-    if not data.startswith(b'{\n  "') or data.endswith(b"\n") or b"\t" in data:
-        return False
-    compact = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ": "))
-    if _LINE_BREAK.sub(b"", data) != compact.encode("utf-8"):
-        return False
-    widths = sorted({len(m) for m in _INDENT.findall(data)})
-    return widths == list(range(0, 2 * len(widths), 2))
-
-
-def compress(data: bytes) -> bytes:
-    """gzip with mtime 0 and no file name: the same content always gives the same bytes."""
-    buffer = io.BytesIO()
-    with gzip.GzipFile(
-        filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=COMPRESSLEVEL
-    ) as stream:
-        stream.write(data)
-    return buffer.getvalue()
 
 
 def read_snapshot(path: Path) -> dict[str, Any]:
@@ -278,152 +153,6 @@ def safe_component(name: str) -> str:
     if not SAFE_NAME.match(folder) or folder in {".", ".."}:
         raise InputError(f"{name!r}: not usable as a folder name in the snapshot store")
     return folder
-
-
-def write_new(folder: int, name: str, data: bytes, shown: Path) -> None:
-    """Write a new file ``name`` in the open ``folder`` in one step: hidden temporary file (``O_EXCL``,
-    ``O_NOFOLLOW``), fsync, link into place, fsync the folder. The temporary file is removed whatever
-    happens.
-
-    ``link`` (not ``rename``) so an existing file, or a link planted under the name, is never replaced:
-    a name collision raises FileExistsError instead of silently overwriting a snapshot.
-    """
-    temp = f".{name}.tmp-{secrets.token_hex(6)}"
-    fd = open_file(folder, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, shown.with_name(temp))
-    try:
-        try:
-            write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(temp, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
-        except FileExistsError:
-            raise
-        except OSError as error:
-            if error.errno not in NO_HARD_LINKS:
-                raise
-            if _exists_at(folder, name):  # no hard links here: rename, after checking (we hold the lock)
-                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(shown)) from None
-            os.rename(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(temp, dir_fd=folder)
-    os.fsync(folder)
-
-
-def _exists_at(folder: int, name: str) -> bool:
-    try:
-        os.stat(name, dir_fd=folder, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def append_line(folder: int, name: str, row: dict[str, Any], shown: Path) -> None:
-    """Append one JSON line to ``name`` in the open ``folder`` (``O_APPEND``, ``O_NOFOLLOW``), then fsync.
-
-    A write cut short (a full disk) is cut off again: the file keeps exactly its earlier lines. The
-    caller serialises appends (one writer holds the store lock; its threads share one guard).
-    """
-    line = (json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
-    fd = open_file(folder, name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, shown)
-    try:
-        size = os.fstat(fd).st_size
-        try:
-            write_all(fd, line)
-            os.fsync(fd)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, size)
-                os.fsync(fd)
-            raise
-    finally:
-        os.close(fd)
-
-
-# --- the lock ---------------------------------------------------------------------------------------
-
-_held: dict[Path, int] = {}
-_held_guard = threading.Lock()
-
-
-def clean_temp_files(exports: Path) -> list[Path]:
-    """Remove temporary files left by a killed run (only call while holding the lock).
-
-    Links are neither followed nor removed; a file that cannot be removed stays (the loader ignores it).
-    """
-    removed: list[Path] = []
-    for folder, dirs, names in os.walk(exports):  # os.walk does not enter linked folders
-        dirs[:] = [name for name in dirs if not os.path.islink(os.path.join(folder, name))]
-        for name in names:
-            path = Path(folder) / name
-            if TEMP_NAME.match(name) and not path.is_symlink():
-                with contextlib.suppress(OSError):
-                    path.unlink()
-                    removed.append(path)
-    return removed
-
-
-def _open_lock(data_dir: Path) -> int:
-    """Open (create) ``DIR/exports/.lock`` without following a link; refuse a linked manifest too, so a
-    run stops before it fetches anything it could not store."""
-    exports = data_dir / EXPORTS_DIR
-    with writing(exports, "the store folder"):
-        folder = open_folder(data_dir, (EXPORTS_DIR,), create=True)
-    try:
-        refuse_if_link(folder, MANIFEST_NAME, exports / MANIFEST_NAME)
-        with writing(exports / LOCK_NAME, "the store's lock"):
-            return open_file(folder, LOCK_NAME, os.O_RDWR | os.O_CREAT, exports / LOCK_NAME)
-    finally:
-        os.close(folder)
-
-
-@contextlib.contextmanager
-def store_lock(data_dir: str | Path) -> Iterator[Path]:
-    """Hold ``DIR/exports/.lock`` for the duration (re-entrant within a process); yields DIR/exports.
-
-    A second run at the same time gets :class:`StoreLocked` with one line naming the holder. The kernel
-    drops the lock when the holder dies, even by SIGKILL; temporary files it left are removed here.
-    A link at ``exports``, the lock or the manifest is :class:`LinkRefused`; a store that cannot be
-    written (read-only) is :class:`StoreWriteError`.
-    """
-    exports = Path(data_dir).resolve() / EXPORTS_DIR
-    with _held_guard:
-        if exports in _held:
-            _held[exports] += 1
-            reentered = True
-        else:
-            reentered = False
-    if reentered:
-        try:
-            yield exports
-        finally:
-            with _held_guard:
-                _held[exports] -= 1
-        return
-    fd = _open_lock(Path(data_dir))
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-        os.close(fd)
-        raise StoreLocked(
-            f"{exports} is being written by another fetch ({holder}); try again when it has finished"
-        ) from None
-    try:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        with contextlib.suppress(OSError):  # who holds it is only said to a second run: best effort
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()}, since {stamp}\n".encode(), 0)
-        clean_temp_files(exports)
-        with _held_guard:
-            _held[exports] = 1
-        yield exports
-    finally:
-        with _held_guard:
-            _held.pop(exports, None)
-        os.close(fd)  # closing releases the flock
 
 
 # --- the store --------------------------------------------------------------------------------------
@@ -523,7 +252,7 @@ class SnapshotStore:
             self._manifest = {}
             check_no_links(self.data_dir, (EXPORTS_DIR, MANIFEST_NAME))
             try:
-                stream = open(self.manifest_path, "rb", opener=_no_follow_reader)  # noqa: SIM115
+                stream = open(self.manifest_path, "rb", opener=no_follow_opener)  # noqa: SIM115
             except FileNotFoundError:
                 return self._manifest
             with stream:
@@ -540,7 +269,8 @@ class SnapshotStore:
         with self._manifest_guard, writing(self.manifest_path, "the manifest"):
             folder = open_folder(self.data_dir, (EXPORTS_DIR,), create=True)
             try:
-                append_line(folder, MANIFEST_NAME, row, self.manifest_path)
+                line = (json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+                append_line(folder, MANIFEST_NAME, line, self.manifest_path)
             finally:
                 os.close(folder)
 
@@ -775,19 +505,6 @@ class SnapshotStore:
                 raise
         packed = path.read_bytes()
         return SaveResult("unchanged", path, hashlib.sha256(packed).hexdigest(), len(packed), rows, moment)
-
-
-def _no_follow_reader(path: str, flags: int) -> int:
-    """``open`` opener: the final component must not be a link (the manifest read by the store)."""
-    try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise link_refusal(Path(path), os.readlink(path)) from None
-        raise
-    fd = regular_only(fd, path)
-    os.set_blocking(fd, True)
-    return fd
 
 
 def save_snapshot(

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import io
 import json
@@ -58,8 +57,10 @@ from impactreport.files import (
     FOLDER_FLAGS,
     LinkRefused,
     SpecialFileRefused,
+    atomic_file_at,
     open_file,
     refuse_if_link,
+    take_lock,
     write_all,
 )
 from impactreport.history.versions import Versions, build_projects, file_signature
@@ -75,7 +76,8 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"
 #: Files of one generation, and the manifest's temporary file: the only names a writer removes.
 GENERATION_FILE = re.compile(r"^(?:snapshots|" + "|".join(TABLE_NAMES) + r")-[0-9a-f]{12}\.parquet\Z")
-MANIFEST_TEMPORARY = re.compile(r"^\.manifest\.json\.[0-9a-f]{12}\Z")
+#: (the name without ``tmp-``: left by versions before the one atomic writer)
+MANIFEST_TEMPORARY = re.compile(r"^\.manifest\.json\.(?:tmp-)?[0-9a-f]{12}\Z")
 #: Characters of the snapshot folder's name kept in its cache folder's name (the hash tells them apart).
 NAME_PART = 40
 
@@ -195,7 +197,7 @@ def _opened(folder: Path, notice: Notice) -> Iterator[_Cache | None]:
             yield _Cache(where, fd, locked=False)
             return
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            take_lock(lock, wait=True)
             yield _Cache(where, fd, locked=True)
         finally:
             os.close(lock)  # closing releases the lock
@@ -268,16 +270,15 @@ def write_cache(cache: _Cache, versions: Versions) -> None:
     generation = uuid.uuid4().hex[:12]
     names = {"snapshots": f"snapshots-{generation}.parquet"}
     names |= {name: f"{name}-{generation}.parquet" for name in TABLE_NAMES}
-    temporary = f".{MANIFEST}.{generation}"
     try:
         digests = {"snapshots": _write_new(cache, names["snapshots"], _parquet_bytes(versions.snapshots))}
         for name in TABLE_NAMES:
             digests[name] = _write_new(cache, names[name], _parquet_bytes(versions.tables[name]))
         manifest = {"format": FORMAT_VERSION, "polars": pl.__version__, "tables": names, "sha256": digests}
-        _write_new(cache, temporary, json.dumps(manifest, indent=1).encode("utf-8"))
-        os.replace(temporary, MANIFEST, src_dir_fd=cache.fd, dst_dir_fd=cache.fd)
+        with atomic_file_at(cache.fd, MANIFEST, cache.where / MANIFEST, mode=0o600, durable=True) as file:
+            file.write(json.dumps(manifest, indent=1).encode("utf-8"))
     except BaseException:  # a full disk, a kill: this generation's files go, the old one stays whole
-        for name in [*names.values(), temporary]:
+        for name in names.values():
             with contextlib.suppress(OSError):
                 _unlink_own(cache, name)
         raise
