@@ -69,6 +69,8 @@ class LevelStats:
     #: None when usernames are unavailable and a team was given (format B without a resolving snapshot)
     non_team_contributors: int | None = 0
     words: int = 0
+    #: the sentence's characters: of the visible text of the HTML (or ``body_md`` as stored on the
+    #: markdown basis), :mod:`impactreport.metrics.count`; never the history's source-text characters
     characters: int = 0
     comment_words: int = 0
     comment_characters: int = 0

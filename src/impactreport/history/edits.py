@@ -18,7 +18,8 @@ Definitions (README, "History"):
 - Per person: **revisions** they made (the revision's author: :mod:`.revisions`), **edited posts**
   (distinct posts they revised), **written** characters (their posts' characters when first seen + the
   characters they inserted) and **final** characters (what their posts hold at the end, less what they
-  held at the start of the period: with no period, the characters of each post's last version). The
+  held at the start of the period: with no period, the characters of each post's last version), all
+  source-text characters (:func:`.revisions.source_characters`), not the sentence's. The
   **extra** is written − final, as a percent of final. Posts of a source that names no author
   (Thinklab documents) are one row with no person.
 """
@@ -31,7 +32,7 @@ from typing import Any
 
 import polars as pl
 
-from impactreport.history.revisions import characters, events, first_seen, post_versions, summarise
+from impactreport.history.revisions import events, first_seen, post_versions, source_characters, summarise
 from impactreport.history.versions import Versions
 from impactreport.people import account_id, account_key, full_name, id_label, user_label
 from impactreport.settings import Period
@@ -170,7 +171,7 @@ def held(versions: Versions, before: datetime | None, posts: pl.DataFrame | None
     return (
         posts.sort("first_seq")
         .group_by(POST)
-        .agg(characters().last().cast(pl.Int64).alias("characters"), pl.col("profile_id").last())
+        .agg(source_characters().last().cast(pl.Int64).alias("characters"), pl.col("profile_id").last())
     )
 
 

@@ -14,6 +14,11 @@ Definitions (README, "History"):
   after CRLF → LF; rapidfuzz's ``LCSseq``), **inserted** = len(new) − L and **deleted** = len(old) − L.
 - **Written** characters = each post's characters when first seen (its source text's code points) +
   every inserted character.
+- Every character here is a **source-text character**: a code point of the source text (markdown as
+  typed, else the HTML with its markup), what an edit changes. The impact sentence's characters
+  (``summary``'s ``characters``, :mod:`impactreport.metrics.count`) are another count: the visible text
+  of the HTML a reader saw (or ``body_md`` as stored on the markdown basis). The two differ for the same
+  post, so neither stands in for the other.
 - A **deleted post** is present in a snapshot and absent from every later snapshot of its project;
   it counts at the first snapshot that lacks it.
 - The **author** of a revision is the post's author (Thinklab lets only authors edit), or the version's
@@ -168,8 +173,9 @@ def events(versions: Versions, posts: pl.DataFrame | None = None) -> pl.DataFram
     return pl.concat([revised.select(columns), rerendered.select(columns)])
 
 
-def characters() -> pl.Expr:
-    """A post version's characters: the code points of its source text (markdown, else HTML)."""
+def source_characters() -> pl.Expr:
+    """A post version's source-text characters: the code points of its source text (markdown, else
+    HTML), not the sentence's visible-text characters (see the module)."""
     return pl.coalesce("md", "html").fill_null("").str.len_chars()
 
 
@@ -182,7 +188,7 @@ def first_seen(versions: Versions, posts: pl.DataFrame | None = None) -> pl.Data
         .group_by("source", "project", "kind", "key")
         .agg(
             pl.col("valid_from").first().alias("at"),
-            characters().first().alias("characters"),
+            source_characters().first().alias("characters"),
             pl.col("profile_id").first(),
         )
     )
