@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "files",
         "capped",
         "snapshots",
+        "project",
         "labels",
         "sources",
         "errors",

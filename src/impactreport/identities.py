@@ -43,13 +43,14 @@ from impactreport.people import (
     account_names,
     account_people,
 )
+from impactreport.project import DATA_DIR
 from impactreport.schema import TABLES, Dataset
 from impactreport.text_safety import has_unsafe
 from impactreport.yaml_bounded import compose_bounded
 
 #: Where the report and the commands look for the file when none is given (relative to the project
 #: root for the report, to the current folder for ``summary`` and ``figures``).
-DEFAULT_PATH = Path("data") / "identities.yml"
+DEFAULT_PATH = DATA_DIR / "identities.yml"
 KEYS = ("name", "team", "accounts")
 #: Prefix of the ``person`` key of a person named in the file (accounts are ``<source>:<id>``).
 PERSON_PREFIX = "person:"

@@ -14,11 +14,12 @@ from impactreport.cli.console import err_console, inert, out_console
 from impactreport.demo import DEMO_TEAM, MAX_SNAPSHOTS, MIN_POSTS, build_demo
 from impactreport.errors import InputError
 from impactreport.layout import DEMO_DIR, DEMO_MARKER, EXPORTS_DIR
+from impactreport.project import DATA_DIR
 
 
 @click.command(name="demo")
 @click.argument(
-    "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("data") / DEMO_DIR
+    "directory", type=click.Path(file_okay=False, path_type=Path), default=DATA_DIR / DEMO_DIR
 )
 @click.option(
     "--posts", type=click.IntRange(min=MIN_POSTS), default=2000, show_default=True, help="Comments + notes."

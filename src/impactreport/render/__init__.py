@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from impactreport.errors import InputError
+from impactreport.project import OUTPUT_DIR, OUTPUT_DIR_ENV, REPORT, find_project_root
 from impactreport.settings import ReportParams
 
 from . import notes
@@ -24,10 +25,7 @@ from .notes import Message
 from .qmd import check_parameters, parse
 from .quarto import find_quarto, render_quarto
 
-REPORT = Path("report") / "index.qmd"
 ENGINES = ("auto", "quarto", "builtin")
-#: Environment variable that tells the report's code where ``figures/`` goes (set by both engines).
-OUTPUT_DIR_ENV = "IMPACTREPORT_OUTPUT_DIR"
 #: ... and which renderer runs it (for the report's provenance section).
 ENGINE_ENV = "IMPACTREPORT_ENGINE"
 
@@ -49,17 +47,6 @@ def _builtin_name() -> str:
     import pypandoc
 
     return f"impactreport built-in renderer (Pandoc {pypandoc.get_pandoc_version()}, Typst)"
-
-
-def find_project_root(start: Path | None = None) -> Path:
-    """The nearest folder (from ``start``, default the current one, upwards) with ``_quarto.yml``."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_quarto.yml").is_file() and (folder / REPORT).is_file():
-            return folder
-    raise InputError(
-        f"{here}: no _quarto.yml with {REPORT} here or in a parent folder (run from the project)"
-    )
 
 
 def check_output_dir(target: Path, label: str = "--output-dir") -> None:
@@ -128,7 +115,7 @@ def render(
     if unknown:
         raise InputError(f"unknown output format {unknown[0]!r} (expected html, pdf or docx)")
     project = find_project_root(Path(root) if root else None)
-    target = Path(output_dir).resolve() if output_dir else project / "_output"
+    target = Path(output_dir).resolve() if output_dir else project / OUTPUT_DIR
     formats = tuple(dict.fromkeys(to))
     binary = find_quarto() if engine in ("auto", "quarto") else None
     if engine == "quarto" and binary is None:

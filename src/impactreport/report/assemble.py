@@ -23,6 +23,7 @@ from impactreport.errors import InputError
 from impactreport.identities import describe_team, resolve_identities
 from impactreport.people import Team
 from impactreport.pipeline import REPORT_NAMES, Request, Result, check_projects, run
+from impactreport.project import DATA_DIR, OUTPUT_DIR, OUTPUT_DIR_ENV, project_root
 from impactreport.report.sentences import community_sentences
 from impactreport.report.software import tool_versions, versions
 from impactreport.schema import Dataset
@@ -34,10 +35,8 @@ if TYPE_CHECKING:
     from impactreport.history.edits import EditHistory
 
 #: Data folder of the project (relative to the project root) and where fetch stores exports in it.
-DATA_DIR = Path("data")
 EXPORTS = DATA_DIR / layout.EXPORTS_DIR
 DEMO = DATA_DIR / layout.DEMO_DIR
-OUTPUT_DIR_ENV = "IMPACTREPORT_OUTPUT_DIR"
 
 
 @dataclass(frozen=True)
@@ -134,15 +133,6 @@ class Report:
         return source_licenses(full.snapshots["source"].to_list(), forums)
 
 
-def project_root(start: Path | None = None) -> Path:
-    """The folder with ``_quarto.yml`` (Quarto runs the report's code in ``report/``)."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_quarto.yml").is_file():
-            return folder
-    return here
-
-
 def has_exports(folder: Path) -> bool:
     """True when ``folder`` holds at least one export file (hidden files do not count)."""
     if not folder.is_dir():
@@ -232,7 +222,7 @@ def prepare_report(
 
     checked = params if isinstance(params, ReportParams) else ReportParams.from_mapping(params)
     root = root or project_root()
-    output = output_dir or Path(os.environ.get(OUTPUT_DIR_ENV) or root / "_output")
+    output = output_dir or Path(os.environ.get(OUTPUT_DIR_ENV) or root / OUTPUT_DIR)
     prepared = citation.prepared_on()  # a bad SOURCE_DATE_EPOCH fails before the slow work
     request, demo = report_request(checked, root)
     software = versions()
