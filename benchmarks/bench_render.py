@@ -19,9 +19,11 @@ loading, statistics, analyses, all figures in SVG/PNG/PDF, Pandoc and Typst.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -39,9 +41,23 @@ def main() -> int:
     parser.add_argument("--engine", choices=("builtin", "quarto", "both"), default="both")
     parser.add_argument("--to", choices=("html", "pdf", "docx", "all"), default="all")
     parser.add_argument("--data", type=Path, help="a snapshot folder: render it cold, then warm")
+    parser.add_argument(
+        "--award-year",
+        action="store_true",
+        help="with --data: the award year 2016-09-01..2017-08-31, team dhimmel (issue 20: warm Quarto "
+        "HTML + PDF + DOCX under 30 s), rendered cold once, then warm --runs times",
+    )
+    parser.add_argument("--runs", type=int, default=1, help="warm runs (the median is printed)")
+    parser.add_argument(
+        "--same-output",
+        action="store_true",
+        help="warm runs render into the cold run's output folder (as a user re-renders _output/: its "
+        "figures are reused by key) instead of a new one each",
+    )
     args = parser.parse_args()
     if args.data is not None:
-        return cold_and_warm(args.data, args.engine, args.to)
+        extra = AWARD_YEAR if args.award_year else {}
+        return cold_and_warm(args.data, args.engine, args.to, extra, args.runs, args.same_output)
     from impactreport.render import find_quarto, render
 
     thinklab = SHARED / "thinklab"
@@ -70,7 +86,18 @@ def _text(html: Path) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", text).split())
 
 
-def cold_and_warm(data: Path, engine_choice: str, to: str) -> int:
+#: The award-year report of the imported archive (issue 20's check).
+AWARD_YEAR = {"since": "2016-09-01", "until": "2017-08-31", "team": ["dhimmel"]}
+
+
+def cold_and_warm(
+    data: Path,
+    engine_choice: str,
+    to: str,
+    extra: dict | None = None,
+    runs: int = 1,
+    same_output: bool = False,
+) -> int:
     from impactreport.render import find_quarto, render
 
     formats = DEFAULT_FORMATS if to == "all" else (to,)
@@ -81,15 +108,27 @@ def cold_and_warm(data: Path, engine_choice: str, to: str) -> int:
             continue
         shutil.rmtree(cache_dir(data), ignore_errors=True)
         texts = []
-        for state in ("cold", "warm"):
-            with tempfile.TemporaryDirectory(prefix="bench-render-") as out:
+        warm: list[float] = []
+        kept = tempfile.TemporaryDirectory(prefix="bench-render-kept-")
+        for state in ("cold", *["warm"] * max(1, runs)):
+            folder = (
+                contextlib.nullcontext(kept.name)
+                if same_output
+                else tempfile.TemporaryDirectory(prefix="bench-render-")
+            )
+            with folder as out:
                 started = time.perf_counter()
-                render(formats, {"data": str(data)}, out, engine, root=REPO)
+                render(formats, {"data": str(data), **(extra or {})}, out, engine, root=REPO)
                 seconds = time.perf_counter() - started
                 html = Path(out) / "index.html"
                 texts.append(_text(html) if html.exists() else "")
+            if state == "warm":
+                warm.append(seconds)
             print(f"{engine} {state}: {seconds:.1f} s for {' + '.join(formats)} on {data}")
-        if texts[0] != texts[1]:
+        kept.cleanup()
+        where = "the same output folder" if same_output else "a new output folder each"
+        print(f"{engine} warm median: {statistics.median(warm):.1f} s over {len(warm)} run(s) ({where})")
+        if any(text != texts[0] for text in texts[1:]):
             print(f"{engine}: the warm report's text differs from the cold one's", file=sys.stderr)
             return 1
         print(f"{engine}: warm and cold reports have the same text")
