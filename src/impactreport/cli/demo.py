@@ -18,9 +18,7 @@ from impactreport.project import DATA_DIR
 
 
 @click.command(name="demo")
-@click.argument(
-    "directory", type=click.Path(file_okay=False, path_type=Path), default=DATA_DIR / DEMO_DIR
-)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=DATA_DIR / DEMO_DIR)
 @click.option(
     "--posts", type=click.IntRange(min=MIN_POSTS), default=2000, show_default=True, help="Comments + notes."
 )
