@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "people",
         "settings",
+        "timefmt",
         "schema",
         "layout",
         "files",

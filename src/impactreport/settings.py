@@ -21,6 +21,9 @@ from typing import Any
 import polars as pl
 
 from impactreport.errors import InputError
+from impactreport.timefmt import DAY_FORMAT_D3 as DAY_FORMAT_D3
+from impactreport.timefmt import day_text as day_text
+from impactreport.timefmt import iso_z as iso_z
 
 # -- defaults ---------------------------------------------------------------------------------------
 #: Characters of comments and notes per contributor (``contributors_over``, the contributors figure).
@@ -77,29 +80,6 @@ def parse_day(value: object, name: str) -> date | None:
         return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError as error:
         raise InputError(f"{name} {text!r}: no such day ({error})") from None
-
-
-def day_text(day: date | datetime) -> str:
-    """``1 Sep 2016``: how every sentence, note, title and alt text names a day (the one definition;
-    charts' tooltips spell it with :data:`DAY_FORMAT_D3`)."""
-    return f"{day.day} {day:%b %Y}"
-
-
-#: :func:`day_text` as a d3 time format, for Vega-Lite tooltips (``%-d``: the day without a leading 0).
-DAY_FORMAT_D3 = "%-d %b %Y"
-
-
-def iso_z(moment: datetime, timespec: str = "auto") -> str:
-    """``2017-09-09T23:29:47.925703Z``: a moment in UTC as ISO 8601 with ``Z``, how every file, JSON
-    object and query the project writes spells a time (the one definition).
-
-    ``timespec`` (as :meth:`datetime.isoformat`): ``"auto"``, microseconds only when not zero
-    (``summary --json``, provenance, revisions); ``"microseconds"``, always (the format-C exports, as
-    Thinklab's retrieving script wrote them); ``"seconds"`` (the GitHub and GitLab APIs' ``since``).
-    A naive moment is taken as UTC.
-    """
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def add_months(day: date, months: int) -> date:

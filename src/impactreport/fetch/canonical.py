@@ -16,6 +16,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from impactreport.timefmt import iso_z as utc_iso
+
 #: Start of the top-level ``retrieved`` line of a pretty-printed export (deeper keys are indented more,
 #: and a newline inside a string is escaped, so this occurs once at most).
 RETRIEVED_KEY = b'\n  "retrieved": "'
@@ -26,7 +28,7 @@ COMPRESSLEVEL = 1
 
 def format_retrieved(moment: datetime) -> str:
     """``2017-09-09T23:29:39.378903Z``: the form Thinklab's retrieving script wrote."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_iso(moment, "microseconds")
 
 
 def parse_retrieved(text: str) -> datetime:

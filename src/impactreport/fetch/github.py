@@ -40,7 +40,7 @@ from impactreport.fetch import mapping
 from impactreport.fetch.http import HttpClient, HttpFailure, RetryableResponse, RetryPolicy
 from impactreport.fetch.ratelimits import GITHUB_POLICY, GitHubLimits, Reporter
 from impactreport.fetch.sync import Since, Snapshot
-from impactreport.settings import iso_z as utc_iso
+from impactreport.timefmt import iso_z as utc_iso
 
 PUBLIC_API = "https://api.github.com"
 PUBLIC_GRAPHQL = "https://api.github.com/graphql"

@@ -40,7 +40,7 @@ from impactreport.fetch.http import HttpClient, HttpFailure, RetryableResponse, 
 from impactreport.fetch.mapping import Row
 from impactreport.fetch.ratelimits import GITLAB_POLICY, GitLabLimits, Reporter
 from impactreport.fetch.sync import Since, Snapshot
-from impactreport.settings import iso_z as utc_iso
+from impactreport.timefmt import iso_z as utc_iso
 
 PUBLIC_URL = "https://gitlab.com"
 PER_PAGE = 100

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from impactreport.settings import iso_z
+from impactreport.timefmt import iso_z
 
 Row = dict[str, Any]
 
