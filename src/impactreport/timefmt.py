@@ -30,3 +30,8 @@ def iso_z(moment: datetime, timespec: str = "auto") -> str:
     """
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+#: :func:`iso_z` to the second as a strftime pattern, for a whole column at once (polars'
+#: ``dt.strftime``: the times a chart's data carries).
+ISO_Z_SECONDS = "%Y-%m-%dT%H:%M:%SZ"

@@ -18,6 +18,8 @@ from typing import Any
 import altair as alt
 import polars as pl
 
+from impactreport.timefmt import ISO_Z_SECONDS
+
 #: DejaVu Sans first: it has the glyphs of international names (Vietnamese ọ, Greek, Cyrillic) that
 #: Liberation Sans lacks, so a name is never drawn half in a fallback serif font. CJK needs Noto Sans CJK
 #: (Debian fonts-noto-cjk) installed; without it CJK characters render as boxes.
@@ -228,7 +230,7 @@ def values(frame, columns: list[str] | None = None, *, digits: int = 6) -> alt.D
     frame = frame.with_columns(
         [pl.col(name).dt.strftime("%Y-%m-%d") for name, dtype in frame.schema.items() if dtype == pl.Date]
         + [
-            pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            pl.col(name).dt.strftime(ISO_Z_SECONDS)
             for name, dtype in frame.schema.items()
             if isinstance(dtype, pl.Datetime)
         ]
