@@ -7,9 +7,12 @@ Set ``IMPACTREPORT_SHARED`` to use another location.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,21 +90,51 @@ def thinklab_dir() -> Path:
     return THINKLAB
 
 
+def _importer_key(bundle: Path) -> str:
+    """What an imported archive depends on: the bundle (size, time) and the code that imports it."""
+    digest = hashlib.sha256(f"{bundle.stat().st_size}:{bundle.stat().st_mtime_ns}".encode())
+    source = Path(__file__).resolve().parents[1] / "src" / "impactreport"
+    for path in sorted([*source.glob("fetch/*.py"), *source.glob("*.py")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
-def archive(thinklab_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The archive imported with ``fetch archive`` (data folder), and a plain git clone of the bundle:
-    made once a session (about a minute), for every test that counts history over the archive."""
+def archive(thinklab_dir: Path) -> tuple[Path, Path]:
+    """The archive imported with ``fetch archive`` (data folder), and a plain git clone of the bundle.
+
+    Imported once per test run, not once per pytest session: CI runs the fast and the slow lane as two
+    sessions, and the import takes about a minute. The result is kept in the temporary folder under a
+    key of the bundle and the importer's code (``impactreport-tests/archive-<key>``), made under a
+    temporary name and renamed when complete; tests only read it."""
     bundle = thinklab_dir / "archive.bundle"
     if not bundle.exists():
         pytest.skip(f"needs {bundle}")
-    base = tmp_path_factory.mktemp("archive")
-    command = Path(sys.executable).parent / "impactreport"
-    subprocess.run(
-        [str(command), "fetch", "archive", "--from", str(bundle), "--data", str(base / "data"), "--quiet"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(["git", "clone", "-q", str(bundle), str(base / "clone")], check=True)
+    base = Path(tempfile.gettempdir()) / "impactreport-tests" / f"archive-{_importer_key(bundle)}"
+    if not (base / "complete").exists():
+        base.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=".archive-", dir=base.parent))
+        command = Path(sys.executable).parent / "impactreport"
+        subprocess.run(
+            [
+                str(command),
+                "fetch",
+                "archive",
+                "--from",
+                str(bundle),
+                "--data",
+                str(building / "data"),
+                "--quiet",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(["git", "clone", "-q", str(bundle), str(building / "clone")], check=True)
+        (building / "complete").write_text("", encoding="utf-8")
+        try:
+            os.rename(building, base)
+        except OSError:  # another run finished first: use its copy
+            shutil.rmtree(building, ignore_errors=True)
     return base / "data", base / "clone"
 
 
