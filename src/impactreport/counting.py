@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from impactreport import labels
+from impactreport.analyses.scope import AnalysisScope
 from impactreport.errors import InputError
 from impactreport.identities import apply_identities
 from impactreport.load.as_of import Counted, bracket_files, counted_snapshots, selected_files
@@ -183,22 +184,24 @@ def known_by_end(posts: pl.DataFrame, period: Period) -> pl.DataFrame:
     return posts if period.end is None else posts.filter(pl.col("published") < period.end)
 
 
-def statistics(
-    dataset: Dataset, request: Request, history: pl.DataFrame | None = None, period: Period | None = None
-) -> ImpactStats:
+def statistics(scope: AnalysisScope | Dataset, request: Request) -> ImpactStats:
     """The impact sentence's numbers, per project and overall.
 
-    ``history`` is every post before the period restriction: first contributions are of all time.
-    ``period`` is the restriction ``dataset`` had (default: the request's).
+    ``scope`` is the period's dataset with what it was restricted from (:class:`AnalysisScope`):
+    ``history``, every post before the period restriction (first contributions are of all time), and
+    the ``period`` the dataset was restricted to. A bare dataset is its own history, in the request's
+    period.
     """
+    if not isinstance(scope, AnalysisScope):
+        scope = AnalysisScope(scope, period=request.period)
     return summarise(
-        dataset,
+        scope.dataset,
         team=request.team,
         thresholds=request.thresholds,
         words_per_publication=request.words_per_publication,
         exclude_bots=not request.include_bots,
-        history=history,
-        period=request.period if period is None else period,
+        history=scope.history,
+        period=scope.period,
     )
 
 
@@ -349,15 +352,24 @@ def _moments(times: list[datetime]) -> str:
 # -- one period ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PeriodCount:
-    """Everything counted for one period: the data as it stood at the period's end (``full``), the
-    period's part of it (``dataset``), the statistics and the notes on how to read them."""
+    """Everything counted for one period: its ``scope`` (the data as it stood at the period's end, the
+    period's part of it, the posts known by its end), the statistics and the notes on how to read them."""
 
     period: Period
     counted: tuple[Counted, ...]
-    full: Dataset
-    dataset: Dataset
+    scope: AnalysisScope
     stats: ImpactStats
     notes: tuple[str, ...]
+
+    @property
+    def full(self) -> Dataset:
+        """The data as it stood at the period's end, before the restriction."""
+        return self.scope.unrestricted
+
+    @property
+    def dataset(self) -> Dataset:
+        """The period's part of the data."""
+        return self.scope.dataset
 
     @property
     def empty(self) -> bool:
@@ -381,8 +393,8 @@ def count_period(
     full = store.dataset(counted, on_file)
     times = dict(zip(full.snapshots["path"].to_list(), full.snapshots["retrieved"].to_list(), strict=True))
     counted = [entry.read_at(times.get(str(entry.file.path)), period.end) for entry in counted]
-    dataset = restrict(full, period)
-    stats = statistics(dataset, request, history=known_by_end(full.posts, period), period=period)
+    scope = AnalysisScope(restrict(full, period), full, known_by_end(full.posts, period), period)
+    stats = statistics(scope, request)
     if views is None and not period.is_open:
         views = pl.DataFrame()  # one snapshot per project: nothing brackets a closed period
     stats, views_note = with_views_gained(stats, views, period)
@@ -395,4 +407,4 @@ def count_period(
         )
         if note
     ]
-    return PeriodCount(period, tuple(counted), full, dataset, stats, tuple(notes))
+    return PeriodCount(period, tuple(counted), scope, stats, tuple(notes))

@@ -31,7 +31,7 @@ from impactreport.settings import AwardPeriod, Period, award_periods
 from impactreport.stats import ImpactStats
 
 if TYPE_CHECKING:  # analyses and figures import altair, which `summary` need not pay for
-    from impactreport.analyses import AnalysisParams
+    from impactreport.analyses import AnalysisParams, AnalysisScope
     from impactreport.history.edits import EditHistory
     from impactreport.history.versions import Versions
 
@@ -213,10 +213,9 @@ def edit_frames(history: EditHistory) -> dict[str, pl.DataFrame]:
 
 
 def analyses(
-    dataset: Dataset,
+    counted: AnalysisScope,
     request: Request,
     views: pl.DataFrame | None,
-    full: Dataset | None = None,
     versions: Versions | None = None,
 ) -> dict[str, pl.DataFrame]:
     """The frame behind every figure (views over time only from two snapshot dates on), and ``scope``:
@@ -224,20 +223,24 @@ def analyses(
     given, every snapshot of ``versions``), which every figure states
     (:mod:`impactreport.figures.provenance`).
 
-    ``full`` is the dataset before the period restriction (first contributions are of all time; titles
-    of discussions not active in the period). With a period, the frames over time are clipped to it.
+    ``counted`` is the period's scope as :func:`impactreport.counting.count_period` counted it (the
+    dataset before the period restriction gives first contributions of all time and the titles of
+    discussions not active in the period). With a period, the frames over time are clipped to it. The
+    figures' history is every post of the unrestricted data, as it has been (the statistics read the
+    posts known by the period's end).
     """
-    from impactreport.analyses.scope import AnalysisScope
     from impactreport.figures.provenance import Scope
     from impactreport.figures.registry import frames_of
 
-    full = full or dataset
+    full = counted.unrestricted
     several = views is not None and views.height > 0 and views["retrieved"].dt.date().n_unique() > 1
-    inputs = AnalysisScope(dataset, full, full.posts, request.period, views if several else None)
+    inputs = replace(
+        counted, history=full.posts, period=request.period, views_series=views if several else None
+    )
     frames = frames_of(inputs, request.analysis_params())
     # the files read: as the report's manifest lists them (impactreport.citation.manifest_of)
     read = [full.snapshots, *([versions.snapshots] if versions is not None else [])]
-    scope = Scope.of(dataset.snapshots, request.period, request.paths, request.text_basis, read)
+    scope = Scope.of(counted.dataset.snapshots, request.period, request.paths, request.text_basis, read)
     return frames | {"scope": scope.to_frame()}
 
 
@@ -320,13 +323,13 @@ def run(
     from impactreport.figures.registry import FIGURE_NAMES
 
     say("Computing the data behind each figure")
-    dataset, full = counted.dataset, counted.full
+    full = counted.full
     # revisions are measured (an LCS per revision, in C, outside the GIL) while the other figures are drawn
     with ThreadPoolExecutor(1) as pool:
         measuring = None
         if versions is not None and has_history(versions):
             measuring = pool.submit(edit_history, versions, request, full)
-        frames = analyses(dataset, request, views, full, versions)
+        frames = analyses(counted.scope, request, views, versions)
         say("Drawing figures")
         drawn = charts(frames, request)
         history = None
