@@ -1,7 +1,7 @@
 """People resolved once: an identities file changes who is one person, and nothing else.
 
 Each number is checked against the real final Thinklab exports, computed here a second way from the raw
-JSON (plain ``json`` and ``datetime``, by the definition in :mod:`impactreport.community`'s docstring):
+JSON (plain ``json`` and ``datetime``, by the definition in :mod:`impactreport.community.first_response`):
 a discussion opens at its thread's publication; its opener is the thread's author (or, for a
 document-review thread, the author of its earliest comment); its first response is the earliest comment
 or note at or after the opening by someone other than the opener (Thinklab has no bots).
