@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -66,6 +66,8 @@ READ_AHEAD = 2 * READ_THREADS
 BATCH_FILES = 16
 #: ... or fewer, once the batch holds this many rows.
 BATCH_ROWS = 100_000
+#: Projects of one snapshot each keyed and hashed together (:func:`single_snapshot_versions`).
+SINGLES_BATCH = 5_000
 
 
 @dataclass
@@ -268,6 +270,44 @@ class _Project:
         return out
 
 
+def single_snapshot_versions(
+    singles: Sequence[tuple[str, str, dict[str, pl.DataFrame]]],
+) -> dict[str, list[pl.DataFrame]]:
+    """Versioned tables of projects read from one snapshot each and with no earlier versions: each row
+    is one version (``first_seq`` = ``last_seq`` = 0), the first row of each key kept, as
+    :class:`_Project` gives them.
+
+    Why apart: :class:`_Project` runs about 80 small queries per project, which on 10,000 tiny exports
+    (one each) took ``summary --history`` 152 s where plain ``summary`` took 8.5 s. Here projects whose
+    tables have the same columns and types are keyed and hashed in one query per table (the hash covers
+    the same columns as :class:`_Project`'s, so a later snapshot continues these versions).
+    """
+    out: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLE_NAMES}
+    for name in TABLE_NAMES:
+        groups: dict[tuple[tuple[str, pl.DataType], ...], list[tuple[str, str, pl.DataFrame]]] = {}
+        for source, project, tables in singles:
+            frame = tables.get(name)
+            if frame is not None and frame.height:
+                groups.setdefault(tuple(frame.schema.items()), []).append((source, project, frame))
+        for group in groups.values():
+            columns = group[0][2].columns
+            heights = [frame.height for _, _, frame in group]
+            keyed = (
+                pl.concat([frame for _, _, frame in group], how="vertical")
+                .with_columns(
+                    pl.Series("source", np.repeat([source for source, _, _ in group], heights), pl.String),
+                    pl.Series("project", np.repeat([project for _, project, _ in group], heights), pl.String),
+                    row_key(name).alias("key"),
+                    content_hash(columns).alias("hash"),
+                    pl.lit(0, pl.Int32).alias("first_seq"),
+                    pl.lit(0, pl.Int32).alias("last_seq"),
+                )
+                .unique(["source", "project", "key"], keep="first", maintain_order=True)
+            )
+            out[name].append(keyed.select(*VERSION_COLUMNS, *columns).sort("source", "project", "key"))
+    return out
+
+
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:
     """A copy of ``frame`` that owns only its own bytes.
 
@@ -330,8 +370,19 @@ def build_projects(
             if frame.height:
                 tables[name].append(frame)
 
+    per_origin = Counter((file.source, file.project) for file in files)
+    singles: list[tuple[str, str, dict[str, pl.DataFrame]]] = []
     for file, read, file_tables in _read_keyed(files, paths, threads, warnings):
         origin = (file.source, file.project)
+        if per_origin[origin] == 1 and origin not in last_seq:  # one snapshot, no history yet
+            if read is not None and file_tables is not None:
+                singles.append((*origin, file_tables))
+                snapshot_rows.append(snapshot_row(file, read, 0))
+            if len(singles) >= SINGLES_BATCH:
+                for name, frames in single_snapshot_versions(singles).items():
+                    tables[name].extend(frames)
+                singles = []
+            continue
         if state is None or (state.source, state.project) != origin:
             close(state)
             start = last_seq.get(origin, -1) + 1
@@ -348,6 +399,8 @@ def build_projects(
         snapshot_rows.append(snapshot_row(file, read, seq))
         seq += 1
     close(state)
+    for name, frames in single_snapshot_versions(singles).items():
+        tables[name].extend(frames)
     origins = pl.DataFrame(
         {"source": [f.source for f in files], "project": [f.project for f in files]},
         schema={"source": pl.String, "project": pl.String},
