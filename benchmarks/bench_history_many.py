@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_many_files import build  # noqa: E402
+from bench_many_files import build
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:
