@@ -17,21 +17,29 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from impactreport.sources import SOURCES
+
+#: The sources, as the schema's documentation names them.
+SOURCE_NAMES = ", ".join(f"`{name}`" for name in SOURCES)
+
 UTC_TIME = pl.Datetime("us", "UTC")
 
 #: column -> (dtype, meaning). The README's schema section is generated from these tables.
 PROFILES: dict[str, tuple[pl.DataType, str]] = {
-    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
+    "source": (pl.String(), f"where the export came from: {SOURCE_NAMES}"),
     "project": (pl.String(), "project the profile appears in (a person appears once per project)"),
     "profile_id": (pl.Int64(), "global person id; null only for an unresolved format-B profile"),
     "username": (pl.String(), "login name; the team list matches on it"),
     "name": (pl.String(), "full name (first and last name joined, trimmed), username when empty"),
     "url": (pl.String(), "profile page path or URL"),
-    "is_bot": (pl.Boolean(), "an automated account (GitHub `type: Bot` or a `[bot]` login)"),
+    "is_bot": (
+        pl.Boolean(),
+        "an automated account (GitHub `type: Bot` or a `[bot]` login; GitLab `bot: true` or a bot user name)",
+    ),
 }
 
 DOCUMENTS: dict[str, tuple[pl.DataType, str]] = {
-    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
+    "source": (pl.String(), f"where the export came from: {SOURCE_NAMES}"),
     "project": (pl.String(), "project name"),
     "document_id": (pl.Int64(), "global document id"),
     "title": (pl.String(), "document title (often empty on Thinklab)"),
@@ -46,7 +54,7 @@ DOCUMENTS: dict[str, tuple[pl.DataType, str]] = {
 }
 
 THREADS: dict[str, tuple[pl.DataType, str]] = {
-    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
+    "source": (pl.String(), f"where the export came from: {SOURCE_NAMES}"),
     "project": (pl.String(), "project name"),
     "thread_id": (pl.Int64(), "global thread (discussion) id"),
     "profile_id": (pl.Int64(), "who opened it; null for document-review threads"),
@@ -59,7 +67,7 @@ THREADS: dict[str, tuple[pl.DataType, str]] = {
 }
 
 COMMENTS: dict[str, tuple[pl.DataType, str]] = {
-    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
+    "source": (pl.String(), f"where the export came from: {SOURCE_NAMES}"),
     "project": (pl.String(), "project name"),
     "comment_id": (pl.Int64(), "global comment id; null when a format-B comment cannot be resolved"),
     "thread_id": (pl.Int64(), "thread the comment belongs to"),
@@ -71,7 +79,7 @@ COMMENTS: dict[str, tuple[pl.DataType, str]] = {
 }
 
 NOTES: dict[str, tuple[pl.DataType, str]] = {
-    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
+    "source": (pl.String(), f"where the export came from: {SOURCE_NAMES}"),
     "project": (pl.String(), "project name"),
     "note_id": (pl.Int64(), "global note id"),
     "comment_id": (pl.Int64(), "comment the note is attached to"),
@@ -84,7 +92,7 @@ NOTES: dict[str, tuple[pl.DataType, str]] = {
 }
 
 POSTS: dict[str, tuple[pl.DataType, str]] = {
-    "source": (pl.String(), "where the export came from: `thinklab`, `github`, `discourse`, ..."),
+    "source": (pl.String(), f"where the export came from: {SOURCE_NAMES}"),
     "project": (pl.String(), "project name"),
     "kind": (pl.String(), "`comment`, `note` or `document`"),
     "post_id": (pl.Int64(), "comment_id, note_id or document_id"),
@@ -102,7 +110,7 @@ POSTS: dict[str, tuple[pl.DataType, str]] = {
 }
 
 SNAPSHOTS: dict[str, tuple[pl.DataType, str]] = {
-    "source": (pl.String(), "`thinklab`, `github`, `discourse`, ..."),
+    "source": (pl.String(), SOURCE_NAMES),
     "project": (pl.String(), "project name"),
     "path": (pl.String(), "file the rows were read from"),
     "format": (pl.String(), "export format: A, B, B′ or C (Thinklab), or the source name"),
