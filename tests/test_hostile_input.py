@@ -541,3 +541,31 @@ def test_a_bomb_just_past_the_limit_peaks_near_the_limit_not_twice(tmp_path: Pat
     assert done.returncode == 2 and "once decompressed" in lines[0], done.stderr[-2000:]
     peak = int(lines[-1]) * 1024  # ru_maxrss is in KiB on Linux
     assert peak < limit + 512 * MiB, f"peak {peak:,} bytes"
+
+
+@pytest.mark.parametrize("literal", ["NaN", "1e400", "-Infinity"])
+def test_a_nan_or_infinite_id_names_the_value_and_where(tmp_path: Path, literal: str) -> None:
+    """A NaN or 1e400 id said "JSON with an unexpected shape"."""
+    path = tmp_path / "p.json"
+    text = json.dumps(
+        {
+            "documents": [],
+            "threads": [{"thread_id": 7, "subject": "s"}],
+            "comments": [],
+            "notes": [],
+            "profiles": [],
+        }
+    )
+    path.write_text(text.replace('"thread_id": 7', f'"thread_id": {literal}'), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "impactreport.cli.main", "summary", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    column = text.index("7") + 1
+    assert (
+        done.stderr.strip()
+        == f"impactreport: error: {path}: {literal} at line 1 column {column} is not a number JSON allows"
+    )

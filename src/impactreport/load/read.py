@@ -172,10 +172,43 @@ def _explain_json_error(path: Path, raw: bytes) -> InputError:
     except UnicodeDecodeError as error:
         return InputError(f"{path}: not UTF-8 (invalid byte at offset {error.start})")
     try:
-        json.loads(text)
+        json.loads(text, parse_constant=_refuse_constant, parse_float=_refuse_infinite)
     except json.JSONDecodeError as error:
         return InputError(f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}")
+    except _NotAJsonNumber as error:
+        where = _line_column(text, error.literal)
+        return InputError(f"{path}: {error.literal} at {where} is not a number JSON allows")
     return InputError(f"{path}: JSON with an unexpected shape (tables must be arrays of objects)")
+
+
+class _NotAJsonNumber(ValueError):
+    """``NaN``, ``Infinity`` or a number too large for a float: Python's ``json`` reads them, JSON (and
+    polars) does not."""
+
+    def __init__(self, literal: str):
+        super().__init__(literal)
+        self.literal = literal
+
+
+def _refuse_constant(literal: str) -> float:
+    raise _NotAJsonNumber(literal)
+
+
+def _refuse_infinite(literal: str) -> float:
+    value = float(literal)
+    if value in (float("inf"), float("-inf")):
+        raise _NotAJsonNumber(literal)
+    return value
+
+
+def _line_column(text: str, literal: str) -> str:
+    """``line L column C`` of the first ``literal`` outside a string (a value after ``:``, ``[`` or ``,``)."""
+    found = re.search(r"[:\[,]\s*(" + re.escape(literal) + r")(?![\w.])", text)
+    if found is None:
+        return "some value"
+    offset = found.start(1)
+    line = text.count("\n", 0, offset) + 1
+    return f"line {line} column {offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
 
 
 @dataclass(frozen=True)
