@@ -32,6 +32,7 @@ from rich.text import Text
 
 from impactreport.errors import FetchError, InputError
 from impactreport.layout import EXPORTS_DIR
+from impactreport.project import DATA_DIR
 
 from .console import err_console, inert, notice, out_console, safe_text
 
@@ -69,7 +70,7 @@ def data_option(help: str) -> Decorator:
         "--data",
         "data_dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=Path("data"),
+        default=DATA_DIR,
         show_default=True,
         help=help,
     )
