@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from impactreport.errors import InputError
+from impactreport.report.reuse import RENDER_ID_ENV, discard
 from impactreport.report.software import find_quarto
 
 from .execute import TIMEOUT, Stopped, stoppable
@@ -150,6 +152,27 @@ def render_quarto(
         raise InputError("quarto not found: install Quarto or set QUARTO_PATH (or use --engine builtin)")
     environment = {**os.environ, **(env or {})}
     environment.setdefault("QUARTO_PYTHON", sys.executable)
+    # the formats of this render share one prepared report (impactreport.report.reuse)
+    render_id = uuid.uuid4().hex
+    environment[RENDER_ID_ENV] = render_id
+    try:
+        return _render_formats(source, to, params, output_dir, root, environment, binary, timeout, progress)
+    finally:
+        discard(render_id)
+
+
+def _render_formats(
+    source: Path,
+    to: tuple[str, ...],
+    params: dict[str, Any] | None,
+    output_dir: Path,
+    root: Path,
+    environment: dict[str, str],
+    binary: Path,
+    timeout: float,
+    progress: Callable[[str], None],
+) -> list[Path]:
+    """:func:`render_quarto`'s runs, one per format."""
     written: list[Path] = []
     deadline = time.monotonic() + timeout
     relative = source.relative_to(root)

@@ -24,6 +24,7 @@ from impactreport.identities import describe_team, resolve_identities
 from impactreport.people import Team
 from impactreport.pipeline import REPORT_NAMES, Request, Result, check_projects, run
 from impactreport.project import DATA_DIR, OUTPUT_DIR, OUTPUT_DIR_ENV, project_root
+from impactreport.report import reuse
 from impactreport.report.sentences import community_sentences
 from impactreport.report.software import tool_versions, versions
 from impactreport.schema import Dataset
@@ -224,6 +225,10 @@ def prepare_report(
     root = root or project_root()
     output = output_dir or Path(os.environ.get(OUTPUT_DIR_ENV) or root / OUTPUT_DIR)
     prepared = citation.prepared_on()  # a bad SOURCE_DATE_EPOCH fails before the slow work
+    key = reuse.key_of(checked, root, output, prepared)
+    again = reuse.load(key)  # the formats of one render share one prepared report
+    if again is not None:
+        return again
     request, demo = report_request(checked, root)
     software = versions()
     with ThreadPoolExecutor(1) as pool:  # git, quarto and pandoc are asked while the pipeline runs
@@ -240,4 +245,6 @@ def prepare_report(
         versions=software | tools.versions(),
         git_commit=tools.git_commit,
     )
-    return outputs.complete(report, root=root, output=output, prepared=prepared, tools=tools)
+    report = outputs.complete(report, root=root, output=output, prepared=prepared, tools=tools)
+    reuse.save(key, report)
+    return report
