@@ -259,10 +259,60 @@ def summarise(
     seen = first_seen(versions, posts).filter(within)
     deleted = deletions(versions, posts).filter(within)
     snapshots = versions.snapshots.filter(period.contains("retrieved"))
-    projects: dict[str, dict[str, Any]] = {}
-    for name in sorted(versions.snapshots["project"].unique().to_list(), key=lambda n: (n.lower(), n)):
-        mine = pl.col("project") == name
-        projects[name] = _level(
-            snapshots.filter(mine), changes.filter(mine), seen.filter(mine), deleted.filter(mine)
-        )
+    names = sorted(versions.snapshots["project"].unique().to_list(), key=lambda n: (n.lower(), n))
+    projects = _levels_by_project(names, snapshots, changes, seen, deleted)
     return {"overall": _level(snapshots, changes, seen, deleted), "projects": projects}
+
+
+def _levels_by_project(
+    names: list[str],
+    snapshots: pl.DataFrame,
+    changes: pl.DataFrame,
+    seen: pl.DataFrame,
+    deleted: pl.DataFrame,
+) -> dict[str, dict[str, Any]]:
+    """:func:`_level` of every project, from one aggregation per table instead of five filters per project
+    (10,000 projects of one snapshot each spent 12 s in those filters)."""
+    revisions = changes.filter("revision")
+    kind = pl.col("kind")
+    columns: dict[str, dict[str, Any]] = {}
+    for frame, aggregations in (
+        (snapshots, [pl.len().alias("snapshots"), pl.col("retrieved").min().alias("first"),
+                     pl.col("retrieved").max().alias("last")]),
+        (revisions, [pl.len().alias("revisions"), (kind == "comment").sum().alias("comment_revisions"),
+                     (kind == "note").sum().alias("note_revisions"),
+                     (kind == "document").sum().alias("document_revisions"),
+                     pl.struct("source", "kind", "key").n_unique().alias("edited_posts"),
+                     pl.col("inserted").sum().alias("inserted_characters"),
+                     pl.col("deleted").sum().alias("deleted_characters")]),
+        (changes, [pl.col("rerender").sum().alias("rerenders")]),
+        (seen, [pl.col("characters").sum().alias("seen_characters")]),
+        (deleted, [pl.len().alias("deleted_posts")]),
+    ):  # fmt: skip
+        if frame.height:
+            for row in frame.group_by("project").agg(aggregations).iter_rows(named=True):
+                columns.setdefault(row.pop("project"), {}).update(row)
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        got = columns.get(name, {})
+
+        def count(key: str, got: dict[str, Any] = got) -> int:
+            return int(got.get(key) or 0)
+
+        inserted = count("inserted_characters")
+        out[name] = {
+            "snapshots": count("snapshots"),
+            "first_snapshot": _iso(got.get("first")),
+            "last_snapshot": _iso(got.get("last")),
+            "revisions": count("revisions"),
+            "comment_revisions": count("comment_revisions"),
+            "note_revisions": count("note_revisions"),
+            "document_revisions": count("document_revisions"),
+            "edited_posts": count("edited_posts"),
+            "inserted_characters": inserted,
+            "deleted_characters": count("deleted_characters"),
+            "written_characters": count("seen_characters") + inserted,
+            "rerenders": count("rerenders"),
+            "deleted_posts": count("deleted_posts"),
+        }
+    return out
