@@ -226,17 +226,15 @@ def analyses(
     ``counted`` is the period's scope as :func:`impactreport.counting.count_period` counted it (the
     dataset before the period restriction gives first contributions of all time and the titles of
     discussions not active in the period). With a period, the frames over time are clipped to it. The
-    figures' history is every post of the unrestricted data, as it has been (the statistics read the
-    posts known by the period's end).
+    figures read the same history as the statistics, the posts known by the period's end, so a first
+    response posted after a closed period counts in neither (like compared with like).
     """
     from impactreport.figures.provenance import Scope
     from impactreport.figures.registry import frames_of
 
     full = counted.unrestricted
     several = views is not None and views.height > 0 and views["retrieved"].dt.date().n_unique() > 1
-    inputs = replace(
-        counted, history=full.posts, period=request.period, views_series=views if several else None
-    )
+    inputs = replace(counted, period=request.period, views_series=views if several else None)
     frames = frames_of(inputs, request.analysis_params())
     # the files read: as the report's manifest lists them (impactreport.citation.manifest_of)
     read = [full.snapshots, *([versions.snapshots] if versions is not None else [])]
