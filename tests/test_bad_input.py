@@ -8,64 +8,30 @@ from pathlib import Path
 
 import pytest
 
-from impactreport.cli.main import main
+from tests.builders import comment, export, note, profile, thread, write_export
+from tests.runner import run_main
 
-
-def export(**tables) -> dict:
-    base = {
-        "documents": [],
-        "threads": [],
-        "comments": [],
-        "notes": [],
-        "profiles": [],
-        "retrieved": "2017-01-01T00:00:00.000000Z",
-    }
-    base.update(tables)
-    return base
-
-
-THREAD = {
-    "thread_id": 1,
-    "profile_id": 1,
-    "document_id": None,
-    "subject": "s",
-    "published": "2016-01-01T00:00:00.000001Z",
-    "doi": "",
-    "doi_field": None,
-    "topic_field": "",
-    "url": "/discussion/s/1",
-    "views": 3,
-}
-COMMENT = {
-    "comment_id": 10,
-    "thread_id": 1,
-    "profile_id": 1,
-    "body_md": "hi",
-    "body_html": "<p>hi</p>",
-    "published": "2016-01-01T00:00:00.000002Z",
-    "url": "/discussion/s/1",
-}
-NOTE = {
-    "note_id": 20,
-    "comment_id": 10,
-    "profile_id": 1,
-    "body_md": "ok",
-    "body_html": "<p>ok</p>",
-    "added": "2016-01-02T00:00:00.000002Z",
-    "url": "/discussion/s/1#note-20",
-}
-PROFILE = {"profile_id": 1, "username": "ann", "first_name": "Ann", "last_name": "Lee", "url": "/u/ann"}
+RETRIEVED = "2017-01-01T00:00:00.000000Z"
+THREAD = thread(
+    1,
+    published="2016-01-01T00:00:00.000001Z",
+    url="/discussion/s/1",
+    views=3,
+    doi="",
+    doi_field=None,
+    topic_field="",
+)
+COMMENT = comment(10, published="2016-01-01T00:00:00.000002Z", url="/discussion/s/1")
+NOTE = note(20, added="2016-01-02T00:00:00.000002Z", url="/discussion/s/1#note-20")
+PROFILE = profile(1, "ann", "Ann", "Lee")
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["summary", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(capsys, "summary", *args)
 
 
 def write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
+    return write_export(path, data, gz=False)
 
 
 @pytest.mark.parametrize(
@@ -80,8 +46,16 @@ def write(path: Path, data: bytes) -> Path:
         ("p.json", b'{"documents": [}', "invalid JSON at line 1"),
         ("p.json", b"", "empty file"),
         ("p.json", b'{"threads": [], "comments": []}', "missing tables documents, notes, profiles"),
-        ("p.json", json.dumps(export(threads=[{"weird": 1}])).encode(), "unknown export format"),
-        ("p.json", json.dumps(export(threads=5)).encode(), "table 'threads' is not an array"),
+        (
+            "p.json",
+            json.dumps(export(threads=[{"weird": 1}], retrieved=RETRIEVED)).encode(),
+            "unknown export format",
+        ),
+        (
+            "p.json",
+            json.dumps(export(retrieved=RETRIEVED) | {"threads": 5}).encode(),
+            "table 'threads' is not an array",
+        ),
         (
             "p.json",
             b'{"documents": [], "threads": [], "comments": [], "notes": [], "profiles": [{"username": "\xff\xfe"}]}',
@@ -89,7 +63,7 @@ def write(path: Path, data: bytes) -> Path:
         ),
         (
             "p.json",
-            json.dumps(export(threads=[dict(THREAD, published="yesterday")])).encode(),
+            json.dumps(export(threads=[dict(THREAD, published="yesterday")], retrieved=RETRIEVED)).encode(),
             "field threads.published",
         ),
     ],
@@ -104,7 +78,7 @@ def test_user_errors_are_one_line(tmp_path: Path, capsys, name: str, content: by
 
 
 def test_truncated_gzip(tmp_path: Path, capsys) -> None:
-    whole = gzip.compress(json.dumps(export(threads=[THREAD])).encode())
+    whole = gzip.compress(json.dumps(export(threads=[THREAD], retrieved=RETRIEVED)).encode())
     path = write(tmp_path / "p.json.gz", whole[: len(whole) // 2])
     code, _, err = run(capsys, str(path))
     assert code == 2 and "truncated or corrupt gzip" in err and str(path) in err
@@ -123,6 +97,7 @@ def test_recoverable_problems_warn_with_counts(tmp_path: Path, capsys) -> None:
         comments=[COMMENT, COMMENT, dict(COMMENT, comment_id=11, thread_id=99)],
         notes=[NOTE, dict(NOTE, note_id=21, comment_id=404, url="/discussion/s/1#note-21")],
         profiles=[PROFILE],
+        retrieved=RETRIEVED,
     )
     path = write(tmp_path / "p.json", json.dumps(data).encode())
     code, out, err = run(capsys, str(path), "--json")
@@ -135,10 +110,12 @@ def test_recoverable_problems_warn_with_counts(tmp_path: Path, capsys) -> None:
 
 
 def test_empty_project_counts_zero(tmp_path: Path, capsys) -> None:
-    write(tmp_path / "empty.json", json.dumps(export()).encode())
+    write(tmp_path / "empty.json", json.dumps(export(retrieved=RETRIEVED)).encode())
     write(
         tmp_path / "full.json",
-        json.dumps(export(threads=[THREAD], comments=[COMMENT], profiles=[PROFILE])).encode(),
+        json.dumps(
+            export(threads=[THREAD], comments=[COMMENT], profiles=[PROFILE], retrieved=RETRIEVED)
+        ).encode(),
     )
     code, out, err = run(capsys, str(tmp_path), "--json")
     assert code == 0 and "empty export" in err
@@ -148,7 +125,7 @@ def test_empty_project_counts_zero(tmp_path: Path, capsys) -> None:
 
 
 def test_unknown_project_and_bad_option(tmp_path: Path, capsys) -> None:
-    path = write(tmp_path / "p.json", json.dumps(export(threads=[THREAD])).encode())
+    path = write(tmp_path / "p.json", json.dumps(export(threads=[THREAD], retrieved=RETRIEVED)).encode())
     code, _, err = run(capsys, str(path), "--project", "other")
     assert code == 2 and "--project other" in err
     code, _, err = run(capsys, str(path), "--thresholds", "x")
