@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from pathlib import Path
@@ -21,56 +20,36 @@ from impactreport.cli.main import main
 from impactreport.errors import InputError
 from impactreport.layout import DEMO_MARKER
 from impactreport.snapshots import find
+from tests import builders
+from tests.builders import comment, profile, snapshot_path, thread, write_export
+from tests.runner import run_main
 
-THREAD = {
-    "thread_id": 1,
-    "profile_id": 1,
-    "document_id": None,
-    "subject": "s",
-    "published": "2016-01-01T00:00:00.000001Z",
-    "url": "/discussion/s/1",
-    "views": 3,
-}
-COMMENT = {
-    "comment_id": 10,
-    "thread_id": 1,
-    "profile_id": 1,
-    "body_md": "hi",
-    "body_html": "<p>hi</p>",
-    "published": "2016-01-01T00:00:00.000002Z",
-    "url": "/discussion/s/1",
-}
-PROFILE = {"profile_id": 1, "username": "ann", "first_name": "Ann", "last_name": "Lee", "url": "/u/ann"}
+PROFILE = profile(1, "ann", "Ann", "Lee")
 
 
 def export(thread_id: int = 1, comment_id: int = 10, **extra: object) -> dict:
     """A one-thread, one-comment format-C export whose ids can be chosen."""
-    return {
-        "documents": [],
-        "threads": [dict(THREAD, thread_id=thread_id)],
-        "comments": [dict(COMMENT, comment_id=comment_id, thread_id=thread_id)],
-        "notes": [],
-        "profiles": [PROFILE],
-        "retrieved": "2017-01-01T00:00:00.000000Z",
+    return builders.export(
+        threads=[thread(thread_id, published="2016-01-01T00:00:00.000001Z", url="/discussion/s/1", views=3)],
+        comments=[
+            comment(comment_id, thread_id, published="2016-01-01T00:00:00.000002Z", url="/discussion/s/1")
+        ],
+        profiles=[PROFILE],
+        retrieved="2017-01-01T00:00:00.000000Z",
         **extra,
-    }
+    )
 
 
 def write(path: Path, data: dict | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
-    path.write_bytes(gzip.compress(raw) if path.name.endswith(".gz") else raw)
-    return path
+    return write_export(path, data)
 
 
 def summary(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["summary", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(capsys, "summary", *args)
 
 
 def store_file(data: Path, project: str, stamp: str = "2017-01-01T000000Z", source: str = "thinklab") -> Path:
-    return data / "exports" / source / project / f"{stamp}.json.gz"
+    return snapshot_path(data, source, project, stamp)
 
 
 # --- generated demo data -----------------------------------------------------------------------------
