@@ -7,8 +7,6 @@ commit (plain ``git`` + ``json``, not the package's loader).
 
 from __future__ import annotations
 
-import gzip
-import json
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,42 +17,24 @@ from rapidfuzz.distance import LCSseq
 from impactreport.history import HISTORY_KEYS, load_versions, summarise
 from impactreport.history.cache import cache_dir
 from impactreport.settings import Period
+from tests import builders
+from tests.builders import comment, profile, thread, write_snapshot
 from tests.independent import archive_exports, has_ids
 
 STAMPS = ("2020-01-01T000000Z", "2020-01-02T000000Z", "2020-01-03T000000Z")
 
 
 def _comment(cid: int, md: str, html: str) -> dict[str, object]:
-    return {
-        "comment_id": cid,
-        "thread_id": 1,
-        "profile_id": 1,
-        "published": "2019-12-31T00:00:00.000000Z",
-        "url": f"/discussion/t/1#{cid}",
-        "body_md": md,
-        "body_html": html,
-    }
+    return comment(cid, published="2019-12-31T00:00:00.000000Z", body=md, body_html=html)
 
 
 def _export(retrieved: str, comments: list[dict[str, object]]) -> dict[str, object]:
-    return {
-        "retrieved": retrieved,
-        "documents": [],
-        "threads": [
-            {
-                "thread_id": 1,
-                "profile_id": 1,
-                "document_id": None,
-                "subject": "s",
-                "published": "2019-12-31T00:00:00.000000Z",
-                "url": "/discussion/t/1",
-                "views": 3,
-            }
-        ],
-        "comments": comments,
-        "notes": [],
-        "profiles": [{"profile_id": 1, "username": "ann", "first_name": "A", "last_name": "N"}],
-    }
+    return builders.export(
+        threads=[thread(1, published="2019-12-31T00:00:00.000000Z", url="/discussion/t/1", views=3)],
+        comments=comments,
+        profiles=[profile(1, "ann", "A", "N")],
+        retrieved=retrieved,
+    )
 
 
 def _write(root: Path, index: int) -> None:
@@ -69,10 +49,7 @@ def _write(root: Path, index: int) -> None:
     comments = (first, second, third)[index]
     stamp = STAMPS[index]
     retrieved = datetime.strptime(stamp, "%Y-%m-%dT%H%M%SZ").replace(tzinfo=UTC).isoformat()
-    folder = root / "exports" / "thinklab" / "p"
-    folder.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(_export(retrieved.replace("+00:00", "Z"), comments)).encode()
-    (folder / f"{stamp}.json.gz").write_bytes(gzip.compress(data))
+    write_snapshot(root, "thinklab", "p", stamp, _export(retrieved.replace("+00:00", "Z"), comments))
 
 
 def _history(root: Path, notices: list[str] | None = None, period: Period | None = None) -> dict:
