@@ -34,6 +34,15 @@ def test_every_command_is_documented_in_the_readme() -> None:
         assert f"`{name}" in README, f"{name} is not in the README"
 
 
+def test_readme_lists_every_module_with_its_one_job() -> None:
+    """Every package and module of src/impactreport in the README, each with its docstring's first line."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from readme_modules import modules, modules_markdown
+
+    assert all(line for _, line in modules()), [name for name, line in modules() if not line]
+    assert modules_markdown() in README, "run scripts/readme_modules.py"
+
+
 def test_readme_schema_is_current() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     from readme_schema import schema_markdown
