@@ -17,13 +17,15 @@ import polars as pl
 import pytest
 
 from impactreport.cli.main import main
+from tests import builders
+from tests.builders import comment, profile, thread
+from tests.runner import main_json
 
 DEMO_TEAM = ("amara_okafor", "ben_kowalski", "chen_li")
 
 
 def summary_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
-    assert main(["summary", *args, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    return main_json(capsys, "summary", *args)[0]
 
 
 def figures(capsys: pytest.CaptureFixture[str], out: Path, *args: str) -> dict[str, pl.DataFrame]:
@@ -86,40 +88,16 @@ def test_summary_and_figure_csvs_agree_on_real_exports(latest_dir: Path, tmp_pat
 # -- boundary cases, as export files -----------------------------------------------------------------
 def export(source: str, authors: dict[int, tuple[str, int]]) -> dict:
     """A format-C export: one thread; author id → (username, characters of their one comment)."""
-    profiles = [
-        {"profile_id": pid, "username": name, "first_name": "", "last_name": "", "url": f"/u/{name}"}
-        for pid, (name, _) in authors.items()
-    ]
-    comments = [
-        {
-            "comment_id": 100 + pid,
-            "thread_id": 1,
-            "profile_id": pid,
-            "published": f"2017-01-0{1 + i % 9}T12:00:00.000000Z",
-            "url": f"/discussion/t/1#{100 + pid}",
-            "body_md": "x" * size,
-            "body_html": "<p>" + "x" * size + "</p>",
-        }
-        for i, (pid, (_, size)) in enumerate(authors.items())
-    ]
-    thread = {
-        "thread_id": 1,
-        "profile_id": next(iter(authors)),
-        "document_id": None,
-        "subject": "t",
-        "published": "2017-01-01T00:00:00.000000Z",
-        "url": "/discussion/t/1",
-        "views": 3,
-    }
-    return {
-        "source": source,
-        "retrieved": "2017-02-01T00:00:00.000000Z",
-        "documents": [],
-        "threads": [thread],
-        "comments": comments,
-        "notes": [],
-        "profiles": profiles,
-    }
+    return builders.export(
+        threads=[thread(1, next(iter(authors)), subject="t", views=3)],
+        comments=[
+            comment(100 + pid, 1, pid, f"2017-01-0{1 + i % 9}T12:00:00.000000Z", body="x" * size)
+            for i, (pid, (_, size)) in enumerate(authors.items())
+        ],
+        profiles=[profile(pid, name) for pid, (name, _) in authors.items()],
+        retrieved="2017-02-01T00:00:00.000000Z",
+        source=source,
+    )
 
 
 def test_exact_threshold_and_team_case_agree_everywhere(tmp_path: Path, capsys) -> None:
