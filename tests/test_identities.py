@@ -21,6 +21,9 @@ from impactreport.cli.main import main
 from impactreport.errors import InputError
 from impactreport.identities import Identities, parse_identities, read_identities
 from impactreport.stats import KEYS
+from tests import builders
+from tests.builders import comment, note, profile, thread
+from tests.runner import main_json
 
 # source -> [(profile id, username, first name, last name, comments)]
 PLANTED = {
@@ -56,49 +59,27 @@ def export(source: str, users: list[tuple[int, str, str, str, int]]) -> dict:
     comments: list[dict[str, object]] = []
     for pid, _, _, _, count in users:
         for i in range(count):
+            day = f"2018-02-{1 + len(comments):02d}T12:00:00.000000Z"
             comments.append(
-                {
-                    "comment_id": pid * 10 + i,
-                    "thread_id": 1,
-                    "profile_id": pid,
-                    "published": f"2018-02-{1 + len(comments):02d}T12:00:00.000000Z",
-                    "url": f"/t/1#{pid * 10 + i}",
-                    "body_md": f"comment {i} by {pid}",
-                    "body_html": f"<p>comment {i} by {pid}</p>",
-                }
+                comment(pid * 10 + i, 1, pid, day, f"comment {i} by {pid}", url=f"/t/1#{pid * 10 + i}")
             )
-    return {
-        "source": source,
-        "retrieved": "2018-03-01T00:00:00.000000Z",
-        "documents": [],
-        "threads": [
-            {
-                "thread_id": 1,
-                "profile_id": users[0][0],
-                "document_id": None,
-                "subject": "hello",
-                "published": "2018-01-31T00:00:00.000000Z",
-                "url": "/t/1",
-                "views": 5,
-            }
+    return builders.export(
+        threads=[thread(1, users[0][0], "2018-01-31T00:00:00.000000Z", subject="hello", url="/t/1", views=5)],
+        comments=comments,
+        notes=[
+            note(
+                1,
+                comments[0]["comment_id"],
+                users[1][0],
+                "2018-02-20T00:00:00.000000Z",
+                "a note",
+                url="/t/1#note-1",
+            )
         ],
-        "comments": comments,
-        "notes": [
-            {
-                "note_id": 1,
-                "comment_id": comments[0]["comment_id"],
-                "profile_id": users[1][0],
-                "added": "2018-02-20T00:00:00.000000Z",
-                "url": "/t/1#note-1",
-                "body_md": "a note",
-                "body_html": "<p>a note</p>",
-            }
-        ],
-        "profiles": [
-            {"profile_id": pid, "username": name, "first_name": first, "last_name": last, "url": f"/u/{name}"}
-            for pid, name, first, last, _ in users
-        ],
-    }
+        profiles=[profile(pid, name, first, last) for pid, name, first, last, _ in users],
+        retrieved="2018-03-01T00:00:00.000000Z",
+        source=source,
+    )
 
 
 @pytest.fixture
@@ -149,9 +130,7 @@ MAPPING = {
 
 
 def summary(capsys, *args: str) -> tuple[dict, str]:
-    assert main(["summary", *args, "--json"]) == 0
-    captured = capsys.readouterr()
-    return json.loads(captured.out), captured.err
+    return main_json(capsys, "summary", *args)
 
 
 @pytest.mark.shared
