@@ -19,6 +19,8 @@ from impactreport.load.read import read_export
 from impactreport.load.resolve import resolve_keys
 from impactreport.metrics import text_metrics
 from impactreport.schema import TABLES, polars_schema
+from tests import builders
+from tests.builders import write_export
 
 shared = pytest.mark.shared  # needs ../shared (the fixtures skip with the reason when it is absent)
 
@@ -190,10 +192,7 @@ def test_times_are_utc_and_retrieved_is_kept(latest_dir: Path) -> None:
 
 
 def _write(path: Path, data: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = json.dumps(data).encode()
-    path.write_bytes(gzip.compress(raw) if path.name.endswith(".gz") else raw)
-    return path
+    return write_export(path, data)
 
 
 def _export(
@@ -205,56 +204,30 @@ def _export(
         ids.get("comment_id", 10),
         ids.get("note_id", 20),
     )
-    data: dict = {
-        "documents": [],
-        "threads": [
-            {
-                "thread_id": thread_id,
-                "profile_id": profile_id,
-                "subject": "s",
-                "url": f"/t/{thread_id}",
-                "published": "2016-01-01T00:00:00.000001Z",
-                "views": 1,
-            }
+    notes = [
+        builders.note(
+            note_id,
+            comment_id,
+            profile_id,
+            "2016-01-02T00:00:00.000000Z",
+            "n",
+            url=f"/t/{thread_id}#note-{note_id}",
+        )
+    ]
+    return builders.export(
+        threads=[
+            builders.thread(thread_id, profile_id, "2016-01-01T00:00:00.000001Z", url=f"/t/{thread_id}")
         ],
-        "comments": [
-            {
-                "comment_id": comment_id,
-                "thread_id": thread_id,
-                "profile_id": profile_id,
-                "body_md": username,
-                "body_html": f"<p>{username}</p>",
-                "published": "2016-01-01T00:00:00.000002Z",
-                "url": "/c",
-            }
+        comments=[
+            builders.comment(
+                comment_id, thread_id, profile_id, "2016-01-01T00:00:00.000002Z", body=username, url="/c"
+            )
         ],
-        "notes": [],
-        "profiles": [
-            {
-                "profile_id": profile_id,
-                "username": username,
-                "first_name": "",
-                "last_name": "",
-                "url": f"/u/{username}",
-            }
-        ],
-        "retrieved": "2017-01-01T00:00:00.000000Z",
-    }
-    if note:
-        data["notes"] = [
-            {
-                "note_id": note_id,
-                "comment_id": comment_id,
-                "profile_id": profile_id,
-                "body_md": "n",
-                "body_html": "<p>n</p>",
-                "added": "2016-01-02T00:00:00.000000Z",
-                "url": f"/t/{thread_id}#note-{note_id}",
-            }
-        ]
-    if source:
-        data["source"] = source
-    return data
+        notes=notes if note else [],
+        profiles=[builders.profile(profile_id, username)],
+        retrieved="2017-01-01T00:00:00.000000Z",
+        source=source,
+    )
 
 
 def test_sources_are_namespaced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
