@@ -19,11 +19,12 @@ from typing import Any
 import polars as pl
 import pytest
 
-from impactreport.cli.main import main
 from impactreport.identities import account_persons, comparable, parse_identities
 from impactreport.load import load_dataset
 from impactreport.pipeline import people_of
 from impactreport.schema import Dataset
+from tests import builders
+from tests.runner import main_json
 
 #: Two accounts of different people, merged on purpose: the one who opened most discussions, and one
 #: who answered some of them.
@@ -89,8 +90,7 @@ def authors(raws: list[dict[str, Any]]) -> dict[int, dict[str, str]]:
 
 # -- through the command -----------------------------------------------------------------------------
 def summary(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
-    assert main(["summary", *args, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    return main_json(capsys, "summary", *args)[0]
 
 
 def identities_file(path: Path, people: list[tuple[str, list[str], bool]]) -> Path:
@@ -179,23 +179,12 @@ def test_one_account_rule_for_files_and_data() -> None:
 
 def small_export(tmp_path: Path) -> Path:
     """A format-C Thinklab export: profile 1 opens a thread and writes; profile 2 never posts."""
-    export = {
-        "retrieved": "2018-03-01T00:00:00.000000Z",
-        "documents": [],
-        "threads": [
-            {"thread_id": 7, "profile_id": 1, "document_id": None, "subject": "s",
-             "published": "2018-01-01T00:00:00.000000Z", "url": "/t/7", "views": 1},
-        ],
-        "comments": [
-            {"comment_id": 70, "thread_id": 7, "profile_id": 1, "published": "2018-01-01T00:00:00.000000Z",
-             "url": "/t/7#70", "body_md": "hi", "body_html": "<p>hi</p>"},
-        ],
-        "notes": [],
-        "profiles": [
-            {"profile_id": 1, "username": "ann", "first_name": "Ann", "last_name": "A", "url": "/u/ann"},
-            {"profile_id": 2, "username": "ann_editor", "first_name": "", "last_name": "", "url": "/u/ae"},
-        ],
-    }  # fmt: skip
+    export = builders.export(
+        threads=[builders.thread(7, 1, "2018-01-01T00:00:00.000000Z", url="/t/7")],
+        comments=[builders.comment(70, 7, 1, "2018-01-01T00:00:00.000000Z", url="/t/7#70")],
+        profiles=[builders.profile(1, "ann", "Ann", "A"), builders.profile(2, "ann_editor", url="/u/ae")],
+        retrieved="2018-03-01T00:00:00.000000Z",
+    )
     path = tmp_path / "small.json"
     path.write_text(json.dumps(export), encoding="utf-8")
     return path
