@@ -8,7 +8,6 @@ process where the report is rendered) on export files written here, and asserts 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import subprocess
@@ -21,62 +20,37 @@ from selectolax.lexbor import LexborHTMLParser
 from impactreport.labels import counted
 from impactreport.layout import DEMO_MARKER
 from impactreport.stats import ImpactStats, LevelStats
+from tests import builders
 from tests.test_render_errors import make_project
 
 REPO = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).parent / "impactreport"
 TRACEBACK = "Traceback"
 
-THREAD = {
-    "thread_id": 1,
-    "profile_id": 1,
-    "document_id": None,
-    "subject": "Hello",
-    "published": "2017-01-01T00:00:00.000000Z",
-    "topic_field": None,
-    "doi_field": None,
-    "doi": None,
-    "url": "/discussion/hello/1",
-    "views": 1,
-}
-COMMENT = {
-    "comment_id": 10,
-    "thread_id": 1,
-    "profile_id": 1,
-    "body_md": "x",
-    "body_html": "<p>x</p>",
-    "published": "2017-01-01T01:00:00.000000Z",
-    "url": "/discussion/hello/1",
-}
-NOTE = {
-    "note_id": 20,
-    "comment_id": 10,
-    "profile_id": 1,
-    "body_md": "",
-    "body_html": "",
-    "added": "2017-01-01T02:00:00.000000Z",
-    "url": "/discussion/hello/1#note-20",
-}
-PROFILE = {"profile_id": 1, "username": "ann", "first_name": "Ann", "last_name": "Lee", "url": "/u/ann"}
+THREAD = builders.thread(
+    1, subject="Hello", topic_field=None, doi_field=None, doi=None, url="/discussion/hello/1"
+)
+COMMENT = builders.comment(10, published="2017-01-01T01:00:00.000000Z", body="x", url="/discussion/hello/1")
+NOTE = builders.note(
+    20, added="2017-01-01T02:00:00.000000Z", body="", body_html="", url="/discussion/hello/1#note-20"
+)
+PROFILE = builders.profile(1, "ann", "Ann", "Lee")
 
 
 def one_of_each() -> dict:
     """A format-C export with one of everything the sentence counts: 1 discussion, 1 comment ("x": 1 word,
     1 character), 1 note (empty, as 2 real notes are) and 1 contributor."""
-    return {
-        "documents": [],
-        "threads": [THREAD],
-        "comments": [COMMENT],
-        "notes": [NOTE],
-        "profiles": [PROFILE],
-        "retrieved": "2017-01-02T00:00:00.000000Z",
-    }
+    return builders.export(
+        threads=[THREAD],
+        comments=[COMMENT],
+        notes=[NOTE],
+        profiles=[PROFILE],
+        retrieved="2017-01-02T00:00:00.000000Z",
+    )
 
 
 def write_export(path: Path, data: dict | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data or one_of_each()), encoding="utf-8")
-    return path
+    return builders.write_export(path, data or one_of_each())
 
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
