@@ -39,6 +39,12 @@ def environment(changes: Mapping[str, str | None] | None = None) -> dict[str, st
     return env
 
 
+def unset(*prefixes: str) -> dict[str, None]:
+    """Changes that remove every inherited variable starting with one of ``prefixes`` (a developer's
+    ``GITHUB_TOKEN`` must not reach a test's fetch): ``cli(..., env=unset("GITHUB_") | {"COLUMNS": "200"})``."""
+    return {name: None for name in os.environ if name.startswith(prefixes)}
+
+
 def cli(
     *args: str | Path,
     env: Mapping[str, str | None] | None = None,

@@ -12,23 +12,19 @@ import hashlib
 import json
 import re
 import subprocess
-import sys
 import threading
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+from tests import runner
+
 RETRIEVED = re.compile(rb'\n  "retrieved": "([^"]*)",?')
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "impactreport.cli.main", "fetch", "archive", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return runner.cli("fetch", "archive", *args, timeout=600)
 
 
 def git(repo: Path, *args: str, stdin: str | None = None) -> str:

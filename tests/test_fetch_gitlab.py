@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +22,7 @@ import requests
 from impactreport.fetch import gitlab_mapping
 from impactreport.fetch.gitlab import next_url, project_name
 from impactreport.fetch.ratelimits import GitLabLimits
+from tests.runner import cli, cli_json, unset
 from tests.servers.github_app import serve
 from tests.servers.gitlab_app import PROJECT_PATH, GitLabState
 from tests.servers.origin_app import Pointer, Recorder
@@ -36,12 +35,10 @@ WORD = re.compile(r"\w+")
 
 
 def run(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITLAB_")}
-    env["COLUMNS"] = "200"
+    env: dict[str, str | None] = {**unset("GITLAB_"), "COLUMNS": "200"}
     if token is not None:
         env["GITLAB_TOKEN"] = token
-    command = [sys.executable, "-m", "impactreport.cli.main", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    return cli(*args, env=env, timeout=120)
 
 
 def fetch(url: str, data: Path, token: str | None, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -59,9 +56,7 @@ def stored(data: Path) -> tuple[Path, dict[str, Any]]:
 
 
 def summary(data: Path, *extra: str) -> dict[str, Any]:
-    result = run("summary", str(data), "--json", *extra)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)["overall"]
+    return cli_json("summary", data, "--json", *extra, env={**unset("GITLAB_"), "COLUMNS": "200"})["overall"]
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import mailbox
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import pytest
 from impactreport.fetch.mail_text import own_text
 from impactreport.fetch.mbox import parse_mbox
 from impactreport.fetch.store import read_snapshot
+from tests import runner
 from tests.servers.github_app import serve
 from tests.servers.mailman_app import MailmanState
 
@@ -197,9 +197,7 @@ def expected_from_files(files: list[Path], mails: list[Mail]) -> dict[str, int]:
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    command = [sys.executable, "-m", "impactreport.cli.main", *args]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    result = runner.cli(*args, env={"COLUMNS": "200"}, timeout=120)
     if check:
         assert result.returncode == 0, result.stderr
     return result

@@ -8,9 +8,7 @@ the scheme case is checked without a second server (nothing is connected to).
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,8 @@ import pytest
 import requests
 
 from impactreport.fetch.http import HttpClient, OriginRefused, RetryPolicy, origin
+from tests import runner
+from tests.runner import unset
 from tests.servers.github_app import serve
 from tests.servers.origin_app import Pointer, Recorder
 
@@ -32,12 +32,8 @@ def servers() -> Iterator[tuple[Pointer, str, Recorder, str]]:
 
 
 def cli(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "DISCOURSE_", "IMPACTREPORT_"))
-    }
-    env.update(variables)
-    command = [sys.executable, "-m", "impactreport.cli.main", "fetch", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    env = unset("GITHUB_", "DISCOURSE_", "IMPACTREPORT_") | variables
+    return runner.cli("fetch", *args, env=env, timeout=120)
 
 
 def one_error(done: subprocess.CompletedProcess[str]) -> str:
