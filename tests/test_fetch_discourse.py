@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import secrets
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 
 from impactreport.fetch.ratelimits import Throttle
 from impactreport.fetch.store import SnapshotStore, read_snapshot
+from tests.runner import cli, unset
 from tests.servers.discourse_app import DiscourseState
 from tests.servers.github_app import serve
 
@@ -62,14 +61,12 @@ def assert_markdown_intact(snapshot: dict[str, Any], fixtures: Path, state: Disc
 
 
 def run(args: list[str], key: str | None = None, user: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISCOURSE_")}
-    env["COLUMNS"] = "200"
+    env: dict[str, str | None] = {**unset("DISCOURSE_"), "COLUMNS": "200"}
     if key is not None:
         env["DISCOURSE_API_KEY"] = key
     if user is not None:
         env["DISCOURSE_API_USERNAME"] = user
-    command = [sys.executable, "-m", "impactreport.cli.main", "fetch", "discourse", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    return cli("fetch", "discourse", *args, env=env, timeout=300)
 
 
 def fetch(url: str, data: Path, *extra: str, **auth: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import re
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -29,6 +27,7 @@ from impactreport.cli.progress import Display
 from impactreport.fetch.http import WaitEvent
 from impactreport.fetch.ratelimits import GitHubLimits
 from impactreport.fetch.store import SnapshotStore, read_snapshot
+from tests.runner import cli, unset
 from tests.servers.github_app import PYGITHUB, GitHubState, serve
 
 pytestmark = pytest.mark.shared
@@ -123,13 +122,10 @@ def expected(
 
 
 def run(args: list[str], token: str | None = None, **variables: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    env["COLUMNS"] = "200"
-    env.update(variables)
+    env: dict[str, str | None] = {**unset("GITHUB_"), "COLUMNS": "200", **variables}
     if token is not None:
         env["GITHUB_TOKEN"] = token
-    command = [sys.executable, "-m", "impactreport.cli.main", "fetch", "github", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    return cli("fetch", "github", *args, env=env, timeout=300)
 
 
 def fetch(
