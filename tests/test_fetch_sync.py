@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,15 +22,12 @@ from impactreport.errors import FetchError, InputError
 from impactreport.fetch.ratelimits import Reporter
 from impactreport.fetch.store import read_snapshot
 from impactreport.fetch.sync import SAFETY_MARGIN, Since, Snapshot, resolve_since, sync
-
-TABLES = ("documents", "threads", "comments", "notes", "profiles")
+from tests import builders, runner
 
 
 def export(threads: int) -> dict[str, Any]:
-    """A small export in the five-table layout, with ``threads`` thread rows."""
-    payload: dict[str, Any] = {table: [] for table in TABLES}
-    payload["threads"] = [{"thread_id": i, "subject": f"t{i}"} for i in range(threads)]
-    return payload
+    """A small export in the five-table layout, with ``threads`` thread rows (ids and subjects only)."""
+    return builders.export(threads=[{"thread_id": i, "subject": f"t{i}"} for i in range(threads)])
 
 
 class Projects:
@@ -187,9 +182,7 @@ def test_an_incremental_source_gets_the_previous_snapshot(tmp_path: Path) -> Non
 
 def cli(*args: str, columns: str = "40") -> subprocess.CompletedProcess[str]:
     """Run ``impactreport fetch …`` with stdout and stderr pipes (not terminals), as cron does."""
-    env = {**os.environ, "COLUMNS": columns}
-    command = [sys.executable, "-m", "impactreport.cli.main", "fetch", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    return runner.cli("fetch", *args, env={"COLUMNS": columns}, timeout=120)
 
 
 def test_a_log_gets_the_whole_table_not_cut_headers(tmp_path: Path) -> None:
