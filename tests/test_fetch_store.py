@@ -28,6 +28,7 @@ from impactreport.fetch.store import (
     text_hash,
 )
 from impactreport.snapshots import discover
+from tests import builders
 
 T1 = datetime(2017, 9, 9, 23, 29, 39, 378903, tzinfo=UTC)
 T2 = datetime(2017, 9, 10, 8, 0, 0, 1, tzinfo=UTC)
@@ -36,15 +37,11 @@ T3 = datetime(2017, 9, 11, 8, 0, 0, 0, tzinfo=UTC)
 
 def export(comments: int = 2) -> dict:
     """A small export with non-ASCII text (kept raw) and nested keys in unsorted order."""
-    return {
-        "threads": [{"thread_id": 1, "subject": "Café ✓ 🧬", "profile_id": None}],
-        "comments": [
-            {"comment_id": i, "body_md": f"line {i}\r\nnext", "thread_id": 1} for i in range(comments)
-        ],
-        "documents": [],
-        "notes": [],
-        "profiles": [{"username": "ana", "profile_id": 7}],
-    }
+    return builders.export(
+        threads=[{"thread_id": 1, "subject": "Café ✓ 🧬", "profile_id": None}],
+        comments=[{"comment_id": i, "body_md": f"line {i}\r\nnext", "thread_id": 1} for i in range(comments)],
+        profiles=[{"username": "ana", "profile_id": 7}],
+    )
 
 
 def files(data: Path) -> list[Path]:
