@@ -22,6 +22,7 @@ from impactreport.cli.main import main
 from impactreport.history import load_versions
 from impactreport.history.cache import CACHE_HOME_ENV, cache_dir
 from tests.conftest import listing_changes, tree_listing
+from tests.runner import main_json
 
 pytestmark = pytest.mark.shared
 
@@ -56,9 +57,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def summary(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[dict, str]:
     """``impactreport summary ... --json`` in this process: (the JSON printed, stderr)."""
-    assert main(["summary", *args, "--json"]) == 0
-    captured = capsys.readouterr()
-    return json.loads(captured.out), captured.err
+    return main_json(capsys, "summary", *args)
 
 
 def manifests(home: Path) -> list[Path]:

@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from impactreport.cli.main import main
 from impactreport.layout import EXPORTS_DIR, STAMP_PATTERN, stamp
+from tests.runner import main_json
 from tests.servers.discourse_app import DiscourseState
 from tests.servers.github_app import GitHubState
 from tests.test_fetch_discourse import fetch as fetch_discourse
@@ -106,9 +106,7 @@ def counts(authors: dict[str, dict[int, str]], mapping: dict[tuple[str, str], st
 
 
 def summary(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[dict[str, Any], str]:
-    assert main(["summary", *args, "--json"]) == 0
-    captured = capsys.readouterr()
-    return json.loads(captured.out), captured.err
+    return main_json(capsys, "summary", *args)
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from impactreport.cli.main import main
 from impactreport.history import load_versions
 from impactreport.snapshots import find
+from tests.runner import main_json, run_main
 
 pytestmark = pytest.mark.shared
 
@@ -42,9 +42,7 @@ def older(thinklab_dir: Path) -> Path:
 
 
 def summary(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[dict, str]:
-    assert main(["summary", *args, "--json"]) == 0
-    captured = capsys.readouterr()
-    return json.loads(captured.out), captured.err
+    return main_json(capsys, "summary", *args)
 
 
 def given_twice(newer: Path, older: Path) -> str:
@@ -150,9 +148,7 @@ def test_hidden_files_and_folders_are_never_exports(latest_dir: Path, tmp_path: 
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_main(capsys, *args)
 
 
 def test_archive_import_from_a_folder_takes_only_the_real_projects(
