@@ -9,15 +9,14 @@ real command in a subprocess.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from tests.runner import cli, unset
 from tests.servers.github_app import serve
 
 FAST = ["--backoff", "0.05", "--max-attempts", "1"]
@@ -39,20 +38,8 @@ class Fixed:
 
 
 def fetch(kind: str, data: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCOURSE_", "GITHUB_"))}
-    env["COLUMNS"] = "200"
-    command = [
-        sys.executable,
-        "-m",
-        "impactreport.cli.main",
-        "fetch",
-        kind,
-        "--data",
-        str(data),
-        *FAST,
-        *extra,
-    ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    env = {**unset("DISCOURSE_", "GITHUB_"), "COLUMNS": "200"}
+    return cli("fetch", kind, "--data", data, *FAST, *extra, env=env, timeout=120)
 
 
 TOPIC = {

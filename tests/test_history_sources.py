@@ -13,9 +13,7 @@ generate; the bodies edited here are real captured ones.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import pytest
 from impactreport.fetch.store import SnapshotStore, read_snapshot
 from impactreport.history import load_versions
 from impactreport.history.revisions import events
+from tests.runner import cli, unset
 from tests.servers.discourse_app import DiscourseState
 from tests.servers.github_app import PYGITHUB, GitHubState, serve
 
@@ -63,17 +62,10 @@ def test_lcs_length_is_the_textbook_one() -> None:
 
 
 def command(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "DISCOURSE_"))}
-    env["COLUMNS"] = "200"
+    env: dict[str, str | None] = {**unset("GITHUB_", "DISCOURSE_"), "COLUMNS": "200"}
     if token is not None:
         env["GITHUB_TOKEN"] = token  # GraphQL (Discussions) needs one; the test server takes any
-    return subprocess.run(
-        [sys.executable, "-m", "impactreport.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return cli(*args, env=env, timeout=300)
 
 
 def history(data: Path, project: str) -> dict[str, Any]:
