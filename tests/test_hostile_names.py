@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from impactreport.cli.console import safe_text
 from impactreport.text_safety import one_line
+from tests import builders
+from tests.builders import comment, profile, thread
+from tests.runner import cli
 
 ESC = "\x1b"
 CASES = {
@@ -29,29 +31,16 @@ CASES = {
 
 
 def export(username: str) -> dict:
-    return {
-        "retrieved": "2017-02-01T00:00:00.000000Z",
-        "documents": [],
-        "threads": [
-            {"thread_id": 1, "profile_id": 1, "document_id": None, "subject": username,
-             "published": "2017-01-01T00:00:00.000000Z", "url": "/discussion/t/1", "views": 1}
-        ],
-        "comments": [
-            {"comment_id": 2, "thread_id": 1, "profile_id": 1, "published": "2017-01-02T00:00:00.000000Z",
-             "url": "/discussion/t/1#2", "body_md": "hi", "body_html": "<p>hi</p>"}
-        ],
-        "notes": [],
-        "profiles": [{"profile_id": 1, "username": username, "first_name": "", "last_name": ""}],
-    }  # fmt: skip
+    return builders.export(
+        threads=[thread(1, subject=username)],
+        comments=[comment(2, published="2017-01-02T00:00:00.000000Z")],
+        profiles=[profile(1, username, url=None)],
+        retrieved="2017-02-01T00:00:00.000000Z",
+    )
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "impactreport.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cli(*args, timeout=120)
 
 
 @pytest.mark.parametrize("name", list(CASES.values()), ids=list(CASES))
