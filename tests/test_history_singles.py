@@ -12,27 +12,19 @@ import pytest
 
 from impactreport.history import versions as V
 from impactreport.snapshots import discover
+from tests import builders
+from tests.builders import comment, profile, thread
 
 
 def _export(number: int, extra_column: bool = False) -> dict:
-    comment = {
-        "comment_id": number,
-        "thread_id": number,
-        "profile_id": 1,
-        "body_md": f"text {number}",
-        "body_html": f"<p>text {number}</p>",
-        "published": "2017-01-01T00:00:00.000000Z",
-    }
+    row = comment(number, number, body=f"text {number}")
     if extra_column:
-        comment["likes"] = 3
-    return {
-        "documents": [],
-        "threads": [{"thread_id": number, "profile_id": 1, "document_id": None, "subject": f"s{number}",
-                     "published": "2017-01-01T00:00:00.000000Z"}],
-        "comments": [comment, {**comment}],  # a duplicate row: the first of its key is kept
-        "notes": [],
-        "profiles": [{"profile_id": 1, "username": "alice", "first_name": "", "last_name": ""}],
-    }  # fmt: skip
+        row["likes"] = 3
+    return builders.export(
+        threads=[thread(number, subject=f"s{number}")],
+        comments=[row, {**row}],  # a duplicate row: the first of its key is kept
+        profiles=[profile(1, "alice")],
+    )
 
 
 def _build(paths: list[Path], per_project: bool, monkeypatch: pytest.MonkeyPatch) -> V.Versions:
