@@ -8,32 +8,20 @@ import json
 from pathlib import Path
 
 from impactreport.cli.main import main
+from tests import builders
+from tests.builders import comment, profile, thread
 
 
 def _post(comment_id: int, profile_id: int, day: str) -> dict:
-    return {"comment_id": comment_id, "thread_id": 1, "profile_id": profile_id, "body_md": "words here",
-            "body_html": "<p>words here</p>", "published": f"{day}T12:00:00.000000Z"}  # fmt: skip
+    return comment(comment_id, 1, profile_id, f"{day}T12:00:00.000000Z", "words here")
 
 
 def test_a_response_after_the_period_counts_in_neither(tmp_path: Path, capsys) -> None:
-    export = {
-        "documents": [],
-        "threads": [
-            {
-                "thread_id": 1,
-                "profile_id": 1,
-                "document_id": None,
-                "subject": "asked late",
-                "published": "2017-08-30T12:00:00.000000Z",
-            }
-        ],
-        "comments": [_post(1, 1, "2017-08-30"), _post(2, 2, "2017-09-03")],  # the answer: after the end
-        "notes": [],
-        "profiles": [
-            {"profile_id": 1, "username": "asker", "first_name": "", "last_name": ""},
-            {"profile_id": 2, "username": "helper", "first_name": "", "last_name": ""},
-        ],
-    }
+    export = builders.export(
+        threads=[thread(1, subject="asked late", published="2017-08-30T12:00:00.000000Z")],
+        comments=[_post(1, 1, "2017-08-30"), _post(2, 2, "2017-09-03")],  # the answer: after the end
+        profiles=[profile(1, "asker"), profile(2, "helper")],
+    )
     path = tmp_path / "project.json"
     path.write_text(json.dumps(export), encoding="utf-8")
     period = ["--since", "2016-09-01", "--until", "2017-08-31"]
