@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.runner import cli
 
 ZERO = Path("/dev/zero")
 
 
 def run(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "IMPACTREPORT_CACHE_DIR": str(cache), "COLUMNS": "200"}
-    command = [sys.executable, "-m", "impactreport.cli.main", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=cwd, env=env)
+    return cli(*args, env={"IMPACTREPORT_CACHE_DIR": str(cache), "COLUMNS": "200"}, cwd=cwd, timeout=60)
 
 
 @pytest.fixture(scope="module")

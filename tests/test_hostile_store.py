@@ -24,7 +24,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -46,8 +45,9 @@ from impactreport.fetch.store import (
 )
 from impactreport.fetch.sync import Since, Snapshot, sync
 from impactreport.snapshots import find
+from tests import builders, runner
+from tests.runner import unset
 
-TABLES = ("documents", "threads", "comments", "notes", "profiles")
 T0 = datetime(2017, 3, 1, 12, 0, 0, tzinfo=UTC)
 PRECIOUS = "precious, outside the data folder\n"
 
@@ -57,20 +57,20 @@ PRECIOUS = "precious, outside the data folder\n"
 
 def export(project: str, comments: int, *, day: int = 0, words: int = 3) -> dict[str, Any]:
     """A five-table export with ``comments`` comments, dated ``day`` days after T0 (its ``retrieved``)."""
-    payload: dict[str, Any] = {table: [] for table in TABLES}
-    payload["threads"] = [{"thread_id": 1, "subject": f"{project} thread"}]
-    payload["comments"] = [
-        {
-            "comment_id": i,
-            "thread_id": 1,
-            "body_md": " ".join(
-                hashlib.sha256(f"{project}{i}{w}".encode()).hexdigest() for w in range(words)
-            ),
-        }
-        for i in range(comments)
-    ]
-    payload["retrieved"] = format_retrieved(T0 + timedelta(days=day))
-    return payload
+    return builders.export(
+        threads=[{"thread_id": 1, "subject": f"{project} thread"}],
+        comments=[
+            {
+                "comment_id": i,
+                "thread_id": 1,
+                "body_md": " ".join(
+                    hashlib.sha256(f"{project}{i}{w}".encode()).hexdigest() for w in range(words)
+                ),
+            }
+            for i in range(comments)
+        ],
+        retrieved=format_retrieved(T0 + timedelta(days=day)),
+    )
 
 
 def export_folder(folder: Path, exports: dict[str, dict[str, Any]]) -> Path:
@@ -83,9 +83,7 @@ def export_folder(folder: Path, exports: dict[str, dict[str, Any]]) -> Path:
 
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """The real command, stdout and stderr pipes (as cron runs it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "DISCOURSE_"))}
-    command = [sys.executable, "-m", "impactreport.cli.main", *map(str, args)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    return runner.cli(*args, env=unset("GITHUB_", "DISCOURSE_"), timeout=300)
 
 
 def tree(root: Path) -> dict[str, str]:
