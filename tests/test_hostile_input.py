@@ -32,6 +32,8 @@ from impactreport.errors import InputError
 from impactreport.fetch.archive import list_versions, open_repository
 from impactreport.history.views import load_views
 from impactreport.load.read import MAX_EXPORT_BYTES, MAX_EXPORT_BYTES_ENV, export_bytes
+from tests import builders
+from tests.runner import cli, run_main
 
 MiB = 1024**2
 RETRIEVED = "2017-09-09T23:29:37.000000Z"
@@ -54,9 +56,7 @@ def gzip_bomb(path: Path, block: int, copies: int) -> Path:
 
 
 def summary(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["summary", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(capsys, "summary", *args)
 
 
 # --- the size limit ----------------------------------------------------------------------------------
@@ -547,22 +547,9 @@ def test_a_bomb_just_past_the_limit_peaks_near_the_limit_not_twice(tmp_path: Pat
 def test_a_nan_or_infinite_id_names_the_value_and_where(tmp_path: Path, literal: str) -> None:
     """A NaN or 1e400 id said "JSON with an unexpected shape"."""
     path = tmp_path / "p.json"
-    text = json.dumps(
-        {
-            "documents": [],
-            "threads": [{"thread_id": 7, "subject": "s"}],
-            "comments": [],
-            "notes": [],
-            "profiles": [],
-        }
-    )
+    text = json.dumps(builders.export(threads=[{"thread_id": 7, "subject": "s"}]))
     path.write_text(text.replace('"thread_id": 7', f'"thread_id": {literal}'), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "impactreport.cli.main", "summary", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = cli("summary", path, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     column = text.index("7") + 1
     assert (
