@@ -16,6 +16,7 @@ from typing import Any
 from impactreport import load_dataset
 from impactreport.schema import Dataset
 from impactreport.settings import Period
+from tests import builders
 
 HOUR = timedelta(hours=1)
 #: The period of the period tests (a year of the Thinklab exports).
@@ -127,47 +128,37 @@ def export(threads: list[tuple[int, int | None, list[tuple[int, float]]]], notes
     for thread_id, opener, posts in threads:
         opened[thread_id] = T0 + timedelta(days=thread_id)
         rows.append(
-            {
-                "thread_id": thread_id,
-                "profile_id": opener,
-                "document_id": None,
-                "subject": f"t{thread_id}",
-                "published": stamp(opened[thread_id]),
-                "url": f"/t/{thread_id}",
-                "views": 1,
-            }
+            builders.thread(
+                thread_id, opener, stamp(opened[thread_id]), subject=f"t{thread_id}", url=f"/t/{thread_id}"
+            )
         )
         for index, (author, days) in enumerate(posts):
+            at = stamp(opened[thread_id] + timedelta(days=days))
             comments.append(
-                {
-                    "comment_id": thread_id * 100 + index,
-                    "thread_id": thread_id,
-                    "profile_id": author,
-                    "published": stamp(opened[thread_id] + timedelta(days=days)),
-                    "url": f"/t/{thread_id}#{index}",
-                    "body_md": "x",
-                    "body_html": "<p>x</p>",
-                }
+                builders.comment(
+                    thread_id * 100 + index, thread_id, author, at, "x", url=f"/t/{thread_id}#{index}"
+                )
             )
     thread_of = {c["comment_id"]: c["thread_id"] for c in comments}
     note_rows = [
-        {
-            "note_id": note_id,
-            "comment_id": comment_id,
-            "profile_id": author,
-            "added": stamp(opened[thread_of[comment_id]] + timedelta(days=days)),
-            "url": f"/n/{note_id}",
-            "body_md": "y",
-            "body_html": "<p>y</p>",
-        }
+        builders.note(
+            note_id,
+            comment_id,
+            author,
+            stamp(opened[thread_of[comment_id]] + timedelta(days=days)),
+            "y",
+            url=f"/n/{note_id}",
+        )
         for note_id, comment_id, author, days in notes
     ]
-    profiles = [
-        {"profile_id": pid, "username": name, "first_name": "", "last_name": "", "url": f"/u/{pid}"}
-        for pid, name in PEOPLE.items()
-    ]
-    return {"source": "github", "retrieved": "2021-01-01T00:00:00.000000Z", "documents": [], "threads": rows,
-            "comments": comments, "notes": note_rows, "profiles": profiles}  # fmt: skip
+    return builders.export(
+        threads=rows,
+        comments=comments,
+        notes=note_rows,
+        profiles=[builders.profile(pid, name, url=f"/u/{pid}") for pid, name in PEOPLE.items()],
+        retrieved="2021-01-01T00:00:00.000000Z",
+        source="github",
+    )
 
 
 def rules_dataset(tmp_path: Path) -> Dataset:
