@@ -14,7 +14,7 @@ import pytest
 
 from impactreport import load_dataset, summarise
 from impactreport.schema import Dataset
-from tests import independent
+from tests import builders, independent
 from tests.community_data import T0, export, raw_absence, raw_exports, raw_texts, rules_dataset, stamp
 
 
@@ -68,16 +68,13 @@ def test_chaoss_absence_factor_example(tmp_path: Path) -> None:
     """CHAOSS's worked example: contributions [1000, 202, 90, 33, 332, 343, 42, 433] give 2."""
     people = {pid: f"user{pid}" for pid in range(1, len(CHAOSS) + 1)} | {99: "renovate[bot]"}
     document = export([])
-    document["profiles"] = [{"profile_id": pid, "username": name, "first_name": "", "last_name": "",
-                             "url": f"/u/{pid}"} for pid, name in people.items()]  # fmt: skip
-    document["threads"] = [{"thread_id": 1, "profile_id": 1, "document_id": None, "subject": "t",
-                            "published": stamp(T0), "url": "/t/1", "views": 1}]  # fmt: skip
+    document["profiles"] = [builders.profile(pid, name, url=f"/u/{pid}") for pid, name in people.items()]
+    document["threads"] = [builders.thread(1, 1, stamp(T0), subject="t", url="/t/1")]
     sizes = [*CHAOSS, 100_000]  # the bot's huge comment must not count
     document["comments"] = [
-        {"comment_id": 10 + i, "thread_id": 1, "profile_id": pid, "published": stamp(T0 + timedelta(hours=i)),
-         "url": f"/t/1#{i}", "body_md": "x" * size, "body_html": "<p>" + "x" * size + "</p>"}
+        builders.comment(10 + i, 1, pid, stamp(T0 + timedelta(hours=i)), "x" * size, url=f"/t/1#{i}")
         for i, (pid, size) in enumerate(zip(people, sizes, strict=True))
-    ]  # fmt: skip
+    ]
     path = tmp_path / "chaoss.json"
     path.write_text(json.dumps(document), encoding="utf-8")
     stats = summarise(load_dataset(path)).overall
