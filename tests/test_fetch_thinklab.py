@@ -13,7 +13,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ import requests
 from impactreport.fetch.http import HttpClient, HttpFailure, RetryPolicy, Wait, parse_retry_after
 from impactreport.fetch.store import store_lock
 from impactreport.fetch.thinklab import TABLES, project_links
+from tests.runner import COMMAND, cli
 from tests.servers.thinklab_app import FAULTS, ThinklabApp, ThinklabServer
 
 PROJECTS = [
@@ -58,19 +58,13 @@ def serve(latest_dir: Path) -> Iterator:
         server.__exit__(None, None, None)
 
 
+def fetch_args(url: str, data: Path, *args: str) -> list[str]:
+    return ["fetch", "thinklab", "--base-url", url, "--data", str(data), *args]
+
+
 def fetch_command(url: str, data: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "impactreport.cli.main",
-        "fetch",
-        "thinklab",
-        "--base-url",
-        url,
-        "--data",
-        str(data),
-        *args,
-    ]
+    """The whole command line, for the runs a test watches or kills (``Popen``)."""
+    return [*COMMAND, *fetch_args(url, data, *args)]
 
 
 def credentials(app: ThinklabApp) -> dict[str, str]:
@@ -83,13 +77,7 @@ def credentials(app: ThinklabApp) -> dict[str, str]:
 
 
 def run_fetch(url: str, app: ThinklabApp, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        fetch_command(url, data, *args),
-        env=credentials(app),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return cli(*fetch_args(url, data, *args), env=credentials(app), timeout=300)
 
 
 def snapshot(path: Path) -> dict:
