@@ -19,6 +19,7 @@ import pytest
 
 from impactreport.cli.main import main
 from impactreport.layout import parse_stamp
+from tests.runner import main_json
 
 pytestmark = pytest.mark.slow
 
@@ -74,8 +75,7 @@ def later_store(cut_store: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
 
 
 def _summary(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
-    assert main(["summary", *args, "--team", "dhimmel", "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    return main_json(capsys, "summary", *args, "--team", "dhimmel")[0]
 
 
 def test_a_closed_period_never_moves(cut_store: Path, later_store: tuple[Path, dict], capsys) -> None:

@@ -19,11 +19,11 @@ import pytest
 
 from impactreport import outputs
 from impactreport.citation import Author, Citation
-from impactreport.cli.main import main
 from impactreport.comparison import COMPARISON_ROWS, AwardColumn, Comparison
 from impactreport.figures import neutralise
 from impactreport.settings import Period, ReportParams, award_periods
 from impactreport.stats import ImpactStats, LevelStats
+from tests.runner import main_json
 
 TEAM = "dhimmel"
 SINCE, UNTIL = "2016-09-01", "2017-08-31"
@@ -40,9 +40,8 @@ def cell(value: object) -> str:
 
 
 def summary_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
-    capsys.readouterr()
-    assert main(["summary", *args, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    capsys.readouterr()  # only this run's output
+    return main_json(capsys, "summary", *args)[0]
 
 
 # -- fast: the writer and the word limit ----------------------------------------------------------------
