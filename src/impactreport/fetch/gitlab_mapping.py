@@ -43,7 +43,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from impactreport.fetch.mapping import Row, banded, iso_utc, text_html, thread_row
+from impactreport.fetch.mapping import Row, banded, comment_row, iso_utc, text_html, thread_row
 
 THREAD_ISSUE, THREAD_MERGE_REQUEST = 1, 2
 COMMENT_NOTE = 3
@@ -100,18 +100,18 @@ def gitlab_item(
         state=item.get("state"),
         updated=iso_utc(item.get("updated_at")),
     )
-    opening = {
-        "comment_id": banded(band, item["id"]),
-        "thread_id": thread_id,
-        "profile_id": author["profile_id"],
-        "body_md": description,
-        "body_html": text_html(description),
-        "published": iso_utc(item["created_at"]),
-        "url": web_url,
-        "kind": f"{kind}_description",
-        "gitlab_id": item["id"],
-        "updated": iso_utc(item.get("updated_at")),
-    }
+    opening = comment_row(
+        banded(band, item["id"]),
+        thread_id,
+        author["profile_id"],
+        description,
+        text_html(description),
+        iso_utc(item["created_at"]),
+        web_url,
+        kind=f"{kind}_description",
+        gitlab_id=item["id"],
+        updated=iso_utc(item.get("updated_at")),
+    )
     rows: dict[str, list[Row]] = {
         "threads": [thread],
         "comments": [opening],
@@ -125,18 +125,18 @@ def gitlab_item(
         body = note.get("body") or ""
         rows["profiles"].append(profile)
         rows["comments"].append(
-            {
-                "comment_id": banded(COMMENT_NOTE, note["id"]),
-                "thread_id": thread_id,
-                "profile_id": profile["profile_id"],
-                "body_md": body,
-                "body_html": text_html(body),
-                "published": iso_utc(note["created_at"]),
-                "url": note_url(web_url, int(note["id"])),
-                "kind": "note",
-                "gitlab_id": note["id"],
-                "noteable_type": note.get("noteable_type"),
-                "updated": iso_utc(note.get("updated_at")),
-            }
+            comment_row(
+                banded(COMMENT_NOTE, note["id"]),
+                thread_id,
+                profile["profile_id"],
+                body,
+                text_html(body),
+                iso_utc(note["created_at"]),
+                note_url(web_url, int(note["id"])),
+                kind="note",
+                gitlab_id=note["id"],
+                noteable_type=note.get("noteable_type"),
+                updated=iso_utc(note.get("updated_at")),
+            )
         )
     return rows

@@ -104,6 +104,29 @@ def thread_row(
     }
 
 
+def comment_row(
+    comment_id: int,
+    thread_id: int,
+    profile_id: int | None,
+    markdown: str,
+    html_body: str,
+    published: str | None,
+    url: str,
+    **source: Any,
+) -> Row:
+    """A comment in the Thinklab (format C) layout; ``source`` adds the source's own fields (kind, ids)."""
+    return {
+        "comment_id": comment_id,
+        "thread_id": thread_id,
+        "profile_id": profile_id,
+        "body_md": markdown,
+        "body_html": html_body,
+        "published": published,
+        "url": url,
+        **source,
+    }
+
+
 # --------------------------------------------------------------------------------------- GitHub
 
 
@@ -161,18 +184,18 @@ def github_issue(
         state=issue.get("state"),
         updated=iso_utc(issue.get("updated_at")),
     )
-    opening = {
-        "comment_id": banded(COMMENT_ISSUE_BODY, issue["id"]),
-        "thread_id": thread_id,
-        "profile_id": author["profile_id"],
-        "body_md": issue.get("body") or "",
-        "body_html": _body_html(issue, "body_html"),
-        "published": iso_utc(issue["created_at"]),
-        "url": issue["html_url"],
-        "kind": f"{kind}_body",
-        "github_id": issue["id"],
-        "updated": iso_utc(issue.get("updated_at")),
-    }
+    opening = comment_row(
+        banded(COMMENT_ISSUE_BODY, issue["id"]),
+        thread_id,
+        author["profile_id"],
+        issue.get("body") or "",
+        _body_html(issue, "body_html"),
+        iso_utc(issue["created_at"]),
+        issue["html_url"],
+        kind=f"{kind}_body",
+        github_id=issue["id"],
+        updated=iso_utc(issue.get("updated_at")),
+    )
     rows: dict[str, list[Row]] = {
         "threads": [thread],
         "comments": [opening],
@@ -185,18 +208,18 @@ def github_issue(
         profile = github_profile(item.get("user"))
         rows["profiles"].append(profile)
         rows["comments"].append(
-            {
-                "comment_id": banded(band, item["id"]),
-                "thread_id": thread_id,
-                "profile_id": profile["profile_id"],
-                "body_md": item.get("body") or "",
-                "body_html": _body_html(item, "body_html"),
-                "published": iso_utc(published),
-                "url": item.get("html_url") or issue["html_url"],
-                "kind": kind,
-                "github_id": item["id"],
+            comment_row(
+                banded(band, item["id"]),
+                thread_id,
+                profile["profile_id"],
+                item.get("body") or "",
+                _body_html(item, "body_html"),
+                iso_utc(published),
+                item.get("html_url") or issue["html_url"],
+                kind=kind,
+                github_id=item["id"],
                 **extra,
-            }
+            )
         )
 
     for comment in comments:
