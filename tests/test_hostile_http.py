@@ -7,8 +7,6 @@ the export size limit with one line naming the URL, not read on.
 from __future__ import annotations
 
 import gzip
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from impactreport.fetch.http import HttpClient, HttpFailure, RetryPolicy
+from tests.runner import cli
 
 LIMIT = 4 << 20  # 4 MiB: IMPACTREPORT_MAX_EXPORT_BYTES in these tests
 SENT: dict[str, int] = {}
@@ -107,9 +106,6 @@ def test_a_stalled_fetch_ends_with_one_line_and_releases_the_lock(server: str, t
     """fetch discourse against a server that trickles: one line within --max-time, lock released."""
     data = tmp_path / "data"
     command = [
-        sys.executable,
-        "-m",
-        "impactreport.cli.main",
         "fetch",
         "discourse",
         "--base-url",
@@ -119,11 +115,11 @@ def test_a_stalled_fetch_ends_with_one_line_and_releases_the_lock(server: str, t
     ]
     options = ["--timeout", "1", "--max-time", "2", "--max-attempts", "2", "--rate", "0", "--quiet"]
     began = time.monotonic()
-    first = subprocess.run(command + options, capture_output=True, text=True, timeout=60)
+    first = cli(*command, *options, timeout=60)
     assert time.monotonic() - began < 20
     assert first.returncode != 0 and "Traceback" not in first.stderr, first.stderr
     assert "stalled" in first.stderr and "data" not in first.stderr.split("stalled")[0].split(":")[0]
-    second = subprocess.run(command + options, capture_output=True, text=True, timeout=60)
+    second = cli(*command, *options, timeout=60)
     assert "lock" not in second.stderr.lower(), second.stderr  # the first run let go of the store
 
 
@@ -139,12 +135,12 @@ def test_a_redirect_loop_is_a_network_error_not_a_data_folder_problem(
 def test_the_whole_fetch_has_a_deadline_too(server: str, tmp_path) -> None:
     """--fetch-time bounds the whole fetch, even when each request's own --max-time is long."""
     command = [
-        sys.executable, "-m", "impactreport.cli.main", "fetch", "discourse", "--base-url", server,
+        "fetch", "discourse", "--base-url", server,
         "--data", str(tmp_path / "data"), "--timeout", "1", "--max-time", "600", "--fetch-time", "3",
         "--rate", "0", "--quiet",
     ]  # fmt: skip
     began = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    done = cli(*command, timeout=60)
     assert time.monotonic() - began < 15
     assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
     assert "--fetch-time 3 s for the whole fetch" in done.stderr

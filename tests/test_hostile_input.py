@@ -485,12 +485,7 @@ def _export_with_duplicate_notes(folder: Path, order: str) -> Path:
 def test_duplicate_table_keys_are_refused_with_the_key_named(tmp_path: Path, order: str) -> None:
     """``"notes": [], …, "notes": [note]`` counted 0 notes where Python's json reads 1."""
     path = _export_with_duplicate_notes(tmp_path, order)
-    done = subprocess.run(
-        [sys.executable, "-m", "impactreport.cli.main", "summary", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = cli("summary", str(path), timeout=120)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert f"{path}: key 'notes' appears twice" in done.stderr
@@ -500,12 +495,7 @@ def test_a_table_name_as_a_text_value_is_no_duplicate(tmp_path: Path) -> None:
     path = _export_with_duplicate_notes(tmp_path, "empty-first")
     text = path.read_text(encoding="utf-8").replace('"notes": [], ', "", 1).replace('"s"', '"notes"')
     path.write_text(text, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "impactreport.cli.main", "summary", str(path), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = cli("summary", str(path), "--json", timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["overall"]["notes"] == 1
 
