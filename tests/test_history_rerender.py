@@ -13,8 +13,6 @@ say 0 revisions and exactly that many re-renders, overall and per project. (The 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.independent import archive_exports, has_ids
+from tests.runner import cli
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]  # the archive import (shared) and its history
 
@@ -84,10 +83,7 @@ def test_a_rerender_day_has_no_revisions(archive: tuple[Path, Path]) -> None:
     assert quiet[day] >= 100, f"no mass re-render day in the archive: {sorted(per_day.items())}"
 
     period = ["--since", day, "--until", day]
-    command = [sys.executable, "-m", "impactreport.cli.main", "summary", str(data / "exports")]
-    result = subprocess.run(
-        [*command, "--history", *period, "--json"], capture_output=True, text=True, timeout=600
-    )
+    result = cli("summary", data / "exports", "--history", *period, "--json", timeout=600)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     overall = summary["overall"]["history"]
