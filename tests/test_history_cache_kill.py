@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 import pytest
 
 from impactreport.history.cache import cache_dir
+from tests.runner import COMMAND, environment
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]  # every test runs the command 3-20 times
 
@@ -37,19 +37,11 @@ LAST_DAY = "2017-09-09"  # the snapshot set added to a folder whose cache holds 
 def summary(folder: Path) -> subprocess.Popen[str]:
     """``summary <folder>/exports --history --json`` started in its own process group."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "impactreport.cli.main",
-            "summary",
-            str(folder / "exports"),
-            "--history",
-            "--json",
-        ],
+        [*COMMAND, "summary", str(folder / "exports"), "--history", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env=environment({"COLUMNS": "200"}),
         start_new_session=True,
     )
 
