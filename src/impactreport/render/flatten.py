@@ -17,7 +17,10 @@ if __package__:
     from .docx_page import a4_docx
 else:  # run by Quarto as a plain script: its folder is on sys.path
     sys.path.insert(0, str(Path(__file__).parent))
-    from docx_page import a4_docx  # type: ignore[import-not-found,no-redef]
+    try:
+        from docx_page import a4_docx  # type: ignore[import-not-found,no-redef]
+    except ModuleNotFoundError:  # this script copied alone: the installed package's
+        from impactreport.render.docx_page import a4_docx
 
 
 def flatten(project: Path, output_dir: Path, files: list[str]) -> list[Path]:
