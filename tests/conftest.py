@@ -187,3 +187,19 @@ def unwritable_folder() -> Path:
         return target
     target.rmdir()
     pytest.skip("/sys accepts new folders here")
+
+
+@pytest.fixture(scope="module")
+def raws(latest_dir: Path) -> dict[str, dict]:
+    """The final export of every project as raw JSON: the independent route's input (community tests)."""
+    from tests.community_data import raw_exports
+
+    return raw_exports(latest_dir)
+
+
+@pytest.fixture(scope="module")
+def dataset(latest_dir: Path):
+    """The final exports loaded by the package: the route under test (community tests)."""
+    from impactreport import load_dataset
+
+    return load_dataset(latest_dir)

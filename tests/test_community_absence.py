@@ -8,24 +8,19 @@ import json
 from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from impactreport import load_dataset, summarise
-from impactreport.schema import Dataset
 from tests import builders, independent
-from tests.community_data import T0, export, raw_absence, raw_exports, raw_texts, rules_dataset, stamp
-
-
-@pytest.fixture(scope="module")
-def raws(latest_dir: Path) -> dict[str, dict[str, Any]]:
-    return raw_exports(latest_dir)
-
-
-@pytest.fixture(scope="module")
-def dataset(latest_dir: Path) -> Dataset:
-    return load_dataset(latest_dir)
+from tests.community_data import (
+    T0,
+    export,
+    raw_absence,
+    raw_texts,
+    rules_dataset,
+    stamp,
+)
 
 
 @pytest.mark.shared

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,27 +17,15 @@ from impactreport import load_dataset, summarise
 from impactreport.analyses import AnalysisParams
 from impactreport.counting import restrict
 from impactreport.figures.registry import compute_all
-from impactreport.schema import Dataset
 from impactreport.settings import Period
 from tests.community_data import (
     PERIOD,
     export,
     first_response_numbers,
     moment,
-    raw_exports,
     raw_response_hours,
     rules_dataset,
 )
-
-
-@pytest.fixture(scope="module")
-def raws(latest_dir: Path) -> dict[str, dict[str, Any]]:
-    return raw_exports(latest_dir)
-
-
-@pytest.fixture(scope="module")
-def dataset(latest_dir: Path) -> Dataset:
-    return load_dataset(latest_dir)
 
 
 @pytest.mark.shared

@@ -8,27 +8,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from impactreport import load_dataset, summarise
+from impactreport import summarise
 from impactreport.analyses import AnalysisParams
 from impactreport.counting import restrict
 from impactreport.figures.registry import compute_all
-from impactreport.schema import Dataset
 from impactreport.settings import Period
-from tests.community_data import PERIOD, raw_exports, raw_first_contributions, raw_texts, rules_dataset
-
-
-@pytest.fixture(scope="module")
-def raws(latest_dir: Path) -> dict[str, dict[str, Any]]:
-    return raw_exports(latest_dir)
-
-
-@pytest.fixture(scope="module")
-def dataset(latest_dir: Path) -> Dataset:
-    return load_dataset(latest_dir)
+from tests.community_data import (
+    PERIOD,
+    raw_first_contributions,
+    raw_texts,
+    rules_dataset,
+)
 
 
 @pytest.mark.shared
