@@ -8,9 +8,12 @@ snapshot that changed few figures redraw only what changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from importlib.metadata import version
@@ -67,6 +70,66 @@ def _current(out: Path, name: str, formats: Sequence[str], key: str) -> bool:
         return handle.read().endswith(FIGURE_KEY.format(key=key).encode())
 
 
+#: Figures kept in the user's cache folder (``<cache>/figures/<key>/``), oldest removed past this.
+CACHED_FIGURES = 400
+_KEY_NAME = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _figure_cache() -> Path:
+    from impactreport.history.cache import cache_home
+
+    return cache_home() / "figures"
+
+
+def _from_cache(key: str, out: Path, name: str, formats: Sequence[str]) -> bool:
+    """Copy this figure's files from the user's cache folder when it holds them under ``key``.
+
+    Why: the key cache in ``out`` only helps a render into the same folder; a report rendered into a
+    new folder (a CI job, a second award year) drew every figure again (about 12 s of the award-year
+    report). The cache folder is private (0o700); its files are named by the key that covers the spec,
+    data, metadata, formats, scale and renderer version, and an SVG is used only when it ends with it.
+    """
+    folder = _figure_cache() / key
+    files = [folder / f"figure.{fmt}" for fmt in formats]
+    try:
+        if not all(path.is_file() and not path.is_symlink() for path in files):
+            return False
+        contents = [path.read_bytes() for path in files]
+    except OSError:
+        return False
+    if "svg" in formats and not contents[list(formats).index("svg")].endswith(
+        FIGURE_KEY.format(key=key).encode()
+    ):
+        return False
+    out.mkdir(parents=True, exist_ok=True)
+    for fmt, data in zip(formats, contents, strict=True):
+        write_atomic(out / f"{name}.{fmt}", data)
+    return True
+
+
+def _to_cache(key: str, out: Path, name: str, formats: Sequence[str]) -> None:
+    """Keep this figure's files under ``key`` in the user's cache folder (a failure only costs reuse)."""
+    home = _figure_cache()
+    with contextlib.suppress(OSError):
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if home.is_symlink():
+            return
+        folder = home / key
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for fmt in formats:
+            write_atomic(folder / f"figure.{fmt}", (out / f"{name}.{fmt}").read_bytes(), mode=0o600)
+        kept = sorted(
+            (
+                entry
+                for entry in os.scandir(home)
+                if _KEY_NAME.match(entry.name) and entry.is_dir(follow_symlinks=False)
+            ),
+            key=lambda entry: entry.stat(follow_symlinks=False).st_mtime_ns,
+        )
+        for entry in kept[: max(0, len(kept) - CACHED_FIGURES)]:
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
 def write_figures(
     result: Drawn,
     out: Path,
@@ -89,13 +152,14 @@ def write_figures(
         chart = result.charts[name]
         key = figure_key(chart.to_dict(validate=False), formats, scale)  # validated when drawn
         paths = [out / f"{name}.{fmt}" for fmt in formats]
-        if not _current(out, name, formats, key):
+        if not _current(out, name, formats, key) and not _from_cache(key, out, name, formats):
             paths = save_chart(chart, out, name, formats=formats, scale=scale)
             if "svg" in formats:
                 svg = out / f"{name}.svg"
                 write_atomic(
                     svg, svg.read_bytes().rstrip(b"\n") + b"\n" + FIGURE_KEY.format(key=key).encode()
                 )
+            _to_cache(key, out, name, formats)
         csv_path = out / f"{name}.csv"
         write_atomic(csv_path, csv_bytes(result.frames[name]))
         return [*paths, csv_path]
