@@ -23,12 +23,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_one_render_prepares_once(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMPACTREPORT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("IMPACTREPORT_CACHE_DIR", str(tmp_path / "home" / "cache"))  # neither exists yet
     monkeypatch.setenv(reuse.RENDER_ID_ENV, RENDER_ID)
     params = {"data": [str(demo)]}
     first = prepare_report(params, root=REPO, output_dir=tmp_path / "out")
-    saved = tmp_path / "cache" / "reports" / f"{RENDER_ID}.pickle"
+    saved = tmp_path / "home" / "cache" / "reports" / f"{RENDER_ID}.pickle"
     assert saved.is_file() and saved.stat().st_mode & 0o777 == 0o600
+    for folder in (saved.parent, saved.parent.parent, saved.parent.parent.parent):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder  # every folder it made is private
     again = prepare_report(params, root=REPO, output_dir=tmp_path / "out")
     assert again is not first and again.stats.overall == first.stats.overall
     assert again.figures == first.figures

@@ -70,7 +70,9 @@ def _current(out: Path, name: str, formats: Sequence[str], key: str) -> bool:
         return handle.read().endswith(FIGURE_KEY.format(key=key).encode())
 
 
-#: Figures kept in the user's cache folder (``<cache>/figures/<key>/``), oldest removed past this.
+#: The cache folder's sub-folder of figures (``<cache>/figures/<key>/``).
+FIGURE_CACHE = "figures"
+#: Figures kept in the user's cache folder, oldest removed past this.
 CACHED_FIGURES = 400
 _KEY_NAME = re.compile(r"^[0-9a-f]{64}$")
 
@@ -78,7 +80,7 @@ _KEY_NAME = re.compile(r"^[0-9a-f]{64}$")
 def _figure_cache() -> Path:
     from impactreport.history.cache import cache_home
 
-    return cache_home() / "figures"
+    return cache_home() / FIGURE_CACHE
 
 
 def _from_cache(key: str, out: Path, name: str, formats: Sequence[str]) -> bool:
@@ -109,11 +111,12 @@ def _from_cache(key: str, out: Path, name: str, formats: Sequence[str]) -> bool:
 
 def _to_cache(key: str, out: Path, name: str, formats: Sequence[str]) -> None:
     """Keep this figure's files under ``key`` in the user's cache folder (a failure only costs reuse)."""
-    home = _figure_cache()
+    from impactreport.history.cache import private_folder
+
+    home = private_folder(FIGURE_CACHE)
+    if home is None:
+        return
     with contextlib.suppress(OSError):
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if home.is_symlink():
-            return
         folder = home / key
         folder.mkdir(mode=0o700, exist_ok=True)
         for fmt in formats:

@@ -147,6 +147,21 @@ def _private_folders(path: Path) -> None:
             os.mkdir(part, 0o700)
 
 
+def private_folder(*parts: str) -> Path | None:
+    """``<cache home>/<parts>``, created with every missing folder 0o700, or None when it is not ours to
+    use (a symbolic link, not a folder, another user's) or cannot be made. The one way the caches
+    beside the history's (the prepared report, the figures) get their folder."""
+    where = cache_home().joinpath(*parts)
+    try:
+        _private_folders(where)
+        info = os.lstat(where)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        return None
+    return where
+
+
 def _open_cache(where: Path) -> int:
     """A descriptor of the cache folder ``where``, created (0o700) when missing.
 

@@ -34,18 +34,21 @@ if TYPE_CHECKING:
 #: Set by ``impactreport render`` for the Quarto runs of one render (32 hex digits).
 RENDER_ID_ENV = "IMPACTREPORT_RENDER_ID"
 _RENDER_ID = re.compile(r"^[0-9a-f]{32}$")
+#: The cache folder's sub-folder of prepared reports.
+FOLDER = "reports"
 #: A prepared report is far smaller; a larger file is not ours.
 MAX_BYTES = 1 << 30
 
 
-def _where() -> Path | None:
-    """The file of this render's prepared report, or None outside a render that asked for reuse."""
-    render_id = os.environ.get(RENDER_ID_ENV, "")
+def _where(render_id: str | None = None) -> Path | None:
+    """The file of a render's prepared report (this process's render by default), or None outside a
+    render that asked for reuse."""
+    render_id = os.environ.get(RENDER_ID_ENV, "") if render_id is None else render_id
     if not _RENDER_ID.match(render_id):
         return None
     from impactreport.history.cache import cache_home
 
-    return cache_home() / "reports" / f"{render_id}.pickle"
+    return cache_home() / FOLDER / f"{render_id}.pickle"
 
 
 def _sources_signature() -> str:
@@ -96,19 +99,17 @@ def save(key: str, report: Report) -> None:
     where = _where()
     if where is None:
         return
+    from impactreport.history.cache import private_folder
+
+    if private_folder(FOLDER) is None:
+        return
     with contextlib.suppress(OSError, pickle.PicklingError, TypeError, AttributeError):
-        for folder in (where.parent.parent, where.parent):
-            folder.mkdir(mode=0o700, exist_ok=True)
-        if where.parent.is_symlink():
-            return
         write_atomic(where, pickle.dumps((key, report), protocol=pickle.HIGHEST_PROTOCOL), mode=0o600)
 
 
 def discard(render_id: str) -> None:
     """Remove a render's prepared report (the render calls this when its last format is written)."""
-    if not _RENDER_ID.match(render_id):
-        return
-    from impactreport.history.cache import cache_home
-
-    with contextlib.suppress(OSError):
-        (cache_home() / "reports" / f"{render_id}.pickle").unlink()
+    where = _where(render_id)
+    if where is not None:
+        with contextlib.suppress(OSError):
+            where.unlink()
