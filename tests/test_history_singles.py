@@ -3,12 +3,10 @@ per-project state machine (issue 22: ``summary --history`` on 10,000 tiny export
 
 from __future__ import annotations
 
-import collections
 import json
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from impactreport.history import versions as V
 from impactreport.snapshots import discover
@@ -27,24 +25,18 @@ def _export(number: int, extra_column: bool = False) -> dict:
     )
 
 
-def _build(paths: list[Path], per_project: bool, monkeypatch: pytest.MonkeyPatch) -> V.Versions:
-    if per_project:  # every project as if it had several snapshots: the state machine's path
-        monkeypatch.setattr(V, "Counter", lambda _: collections.defaultdict(lambda: 2))
-    try:
-        return V.build_projects(discover(paths, all_snapshots=True), paths)
-    finally:
-        monkeypatch.undo()
+def _build(paths: list[Path], per_project: bool) -> V.Versions:
+    """``per_project``: every project through the per-project state machine, the path compared with."""
+    return V.build_projects(discover(paths, all_snapshots=True), paths, batch_singles=not per_project)
 
 
-def test_single_snapshot_projects_equal_the_per_project_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_single_snapshot_projects_equal_the_per_project_path(tmp_path: Path) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
     for number in range(1, 6):
         (folder / f"p{number}.json").write_text(json.dumps(_export(number, extra_column=number == 3)))
-    fast = _build([folder], per_project=False, monkeypatch=monkeypatch)
-    slow = _build([folder], per_project=True, monkeypatch=monkeypatch)
+    fast = _build([folder], per_project=False)
+    slow = _build([folder], per_project=True)
     order = ["source", "project", "key", "first_seq"]
     assert fast.snapshots.sort("project").equals(slow.snapshots.sort("project"))
     for name in ("threads", "comments", "profiles"):

@@ -348,11 +348,14 @@ def build_projects(
     previous: Versions | None = None,
     *,
     threads: int | None = None,
+    batch_singles: bool = True,
 ) -> Versions:
     """Versioned tables of ``files`` (every snapshot of some projects, oldest first per project).
 
     With ``previous`` (the cached tables of the same projects over a prefix of their files), only
-    the files after that prefix are read and the versions are extended.
+    the files after that prefix are read and the versions are extended. Projects of one snapshot and
+    no earlier versions are versioned together (:func:`single_snapshot_versions`) unless
+    ``batch_singles`` is False (every project through :class:`_Project`: what the tests compare with).
     """
     threads = threads if threads is not None else READ_THREADS
     previous = previous or Versions.empty()
@@ -374,7 +377,7 @@ def build_projects(
     singles: list[tuple[str, str, dict[str, pl.DataFrame]]] = []
     for file, read, file_tables in _read_keyed(files, paths, threads, warnings):
         origin = (file.source, file.project)
-        if per_origin[origin] == 1 and origin not in last_seq:  # one snapshot, no history yet
+        if batch_singles and per_origin[origin] == 1 and origin not in last_seq:  # one snapshot, no history
             if read is not None and file_tables is not None:
                 singles.append((*origin, file_tables))
                 snapshot_rows.append(snapshot_row(file, read, 0))
