@@ -62,7 +62,7 @@ def _remove_new(out: Path, before: set[str]) -> int:
     """Remove the figure files a failed run added to ``out`` (regular files of our names only; a file
     that was there before keeps its newest complete version: every write is atomic). Why: a full disk
     once left 17 of 42 figures behind, which looked like a finished run."""
-    ours = {f"{name}.{suffix}" for name in FIGURE_NAMES for suffix in ("svg", "png", "pdf", "csv")}
+    ours = {f"{name}.{suffix}" for name in FIGURE_NAMES for suffix in (*FORMATS, "csv")}
     removed = 0
     for name in _names(out) - before:
         path = out / name
