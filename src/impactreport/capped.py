@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path
 
 from impactreport.errors import InputError
-from impactreport.files import special_kind
+from impactreport.files import NotRegular, OverLimit, read_capped
 
 #: The most bytes one export may hold once decompressed, unless the environment variable says otherwise.
 #: 2 GiB: three times the largest demo file of a million posts (667 MB), 700 times the largest real
@@ -65,22 +65,13 @@ def read_stored(path: Path, limit: int | None = None) -> bytes:
     """A file's bytes as stored, refusing one larger than the limit before reading it."""
     limit = max_export_bytes() if limit is None else limit
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        return read_capped(path, limit)
     except OSError as error:
         raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
-    with os.fdopen(fd, "rb") as stream:
-        kind = special_kind(os.fstat(fd).st_mode)
-        if kind is not None:  # a FIFO would block, /dev/zero never end: only regular files are exports
-            raise InputError(f"{path}: is {kind}, not an export file")
-        if os.fstat(fd).st_size > limit:
-            raise too_large(path, limit, decompressed=False)
-        try:
-            stored = stream.read(limit + 1)
-        except OSError as error:
-            raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
-    if len(stored) > limit:
-        raise too_large(path, limit, decompressed=False)
-    return stored
+    except NotRegular as refused:  # a FIFO would block, /dev/zero never end: only regular files are exports
+        raise InputError(f"{path}: is {refused.kind}, not an export file") from None
+    except OverLimit:
+        raise too_large(path, limit, decompressed=False) from None
 
 
 def gunzip(path: object, stored: bytes, limit: int | None = None) -> bytes:

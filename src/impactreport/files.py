@@ -43,31 +43,51 @@ def special_kind(mode: int) -> str | None:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
-def read_regular(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes; one-line :class:`InputError` otherwise.
+class NotRegular(Exception):
+    """What :func:`read_capped` met instead of a regular file (``kind``: "a named pipe (FIFO)"…)."""
 
-    Why: a FIFO given as a team file blocks for ever, ``/dev/zero`` grows until memory runs out. The
-    file is opened without blocking (a FIFO opens at once), checked with ``fstat`` on that very
-    descriptor (no race with a swap after a check), and read no further than the limit.
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class OverLimit(Exception):
+    """The file holds more than the limit :func:`read_capped` was given."""
+
+
+def read_capped(path: str | Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes: the one bounded reader of user files and
+    exports (callers turn its exceptions into their own one-line messages).
+
+    Why: a FIFO blocks for ever, ``/dev/zero`` grows until memory runs out. The file is opened without
+    blocking (a FIFO opens at once), checked with ``fstat`` on that very descriptor (no race with a swap
+    after a check), refused before reading when its size is over the limit, and read no further than it.
+    Raises ``OSError`` (open or read), :class:`NotRegular` or :class:`OverLimit`.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as error:
-        raise InputError(f"{path}: cannot read {what} ({error.strerror or error})") from None
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as stream:
         info = os.fstat(fd)
         kind = special_kind(info.st_mode)
         if kind is not None:
-            raise InputError(f"{path}: {what} is {kind}, not a regular file")
+            raise NotRegular(kind)
         if info.st_size > limit:
-            raise InputError(f"{path}: {what} is larger than {limit:,} bytes")
-        try:
-            data = stream.read(limit + 1)
-        except OSError as error:
-            raise InputError(f"{path}: cannot read {what} ({error.strerror or error})") from None
+            raise OverLimit
+        data = stream.read(limit + 1)
     if len(data) > limit:
-        raise InputError(f"{path}: {what} is larger than {limit:,} bytes")
+        raise OverLimit
     return data
+
+
+def read_regular(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """:func:`read_capped` with one-line :class:`InputError` s naming the file and ``what`` it is for."""
+    try:
+        return read_capped(path, limit)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read {what} ({error.strerror or error})") from None
+    except NotRegular as refused:
+        raise InputError(f"{path}: {what} is {refused.kind}, not a regular file") from None
+    except OverLimit:
+        raise InputError(f"{path}: {what} is larger than {limit:,} bytes") from None
 
 
 def read_user_text(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
