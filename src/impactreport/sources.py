@@ -15,8 +15,6 @@ class Source:
     """One source's facts (see the module docstring for who reads each)."""
 
     name: str
-    #: Shown in tables and prose ("GitHub").
-    label: str
     #: Usernames ignore case (``Alice`` and ``alice`` are one account; mail addresses too).
     caseless_accounts: bool
     #: Project folder names ignore case (a GitHub owner/name, a host): one folder per project.
@@ -33,7 +31,6 @@ SOURCES: dict[str, Source] = {
     for source in (
         Source(
             "thinklab",
-            "Thinklab",
             caseless_accounts=False,
             caseless_projects=False,
             per_project_ids=False,
@@ -45,19 +42,15 @@ SOURCES: dict[str, Source] = {
         ),
         Source(
             "github",
-            "GitHub",
             caseless_accounts=True,
             caseless_projects=True,
             per_project_ids=False,
             terms="GitHub content is under GitHub's Terms of Service and each repository's own licence",
             terms_url="https://docs.github.com/en/site-policy/github-terms/github-terms-of-service",
         ),
-        Source(
-            "discourse", "Discourse", caseless_accounts=True, caseless_projects=True, per_project_ids=True
-        ),
+        Source("discourse", caseless_accounts=True, caseless_projects=True, per_project_ids=True),
         Source(
             "gitlab",
-            "GitLab",
             caseless_accounts=True,
             caseless_projects=True,
             per_project_ids=False,
@@ -65,7 +58,6 @@ SOURCES: dict[str, Source] = {
         ),
         Source(
             "mail",
-            "mailing list",
             caseless_accounts=True,
             caseless_projects=True,
             per_project_ids=True,
