@@ -71,6 +71,20 @@ def test_demo_written_by_the_demo_command_is_not_added_to_real_data(tmp_path: Pa
     assert len(json.loads(out)["projects"]) == 6
 
 
+def test_a_parent_folder_holding_only_the_demo_says_it_skipped_the_demo(tmp_path: Path, capsys) -> None:
+    """`summary ..` from a fresh clone: the only JSON found is the report's provenance.json, the demo is
+    skipped; the error said the first and never the second."""
+    assert main(["demo", str(tmp_path / "clone" / "data" / "demo"), "--posts", "60", "--snapshots", "1"]) == 0
+    (tmp_path / "clone" / "_output").mkdir()
+    (tmp_path / "clone" / "_output" / "provenance.json").write_text('{"package": {}}', encoding="utf-8")
+    capsys.readouterr()
+    code, out, err = summary(capsys, str(tmp_path))
+    assert code == 2 and out == ""
+    assert "no project export among the files found" in err
+    assert f"{tmp_path / 'clone' / 'data' / 'demo'}: generated demo data, skipped" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("marker", [True, False], ids=["marker", "pre-marker layout"])
 def test_demo_folder_is_skipped_below_a_scanned_folder(tmp_path: Path, marker: bool) -> None:
     data = tmp_path / "data"

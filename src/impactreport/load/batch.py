@@ -211,9 +211,11 @@ def read_files(
     pool: HtmlMetricsPool | None,
     sizes: Sequence[int],
     on_file: Progress | None = None,
+    notices: Sequence[str] = (),
 ) -> Loaded:
     """Read every file, largest first, in batches; a scanned stray file that is not an export is skipped
-    with a warning.
+    with a warning. When none is an export, the error also gives the scan's ``notices`` (demo data or
+    links it skipped), which would otherwise never be shown.
 
     Files of a batch are read by threads (reading, gzip, hashing and polars' parser release the
     GIL). A small export is parsed with the others of its shape in one call (see
@@ -258,7 +260,9 @@ def read_files(
     if files and not loaded.files:
         raise InputError(
             f"{', '.join(str(f.path) for f in files[:3])}{' …' if len(files) > 3 else ''}: "
-            "no project export among the files found (each was skipped as not an export)"
+            "no project export among the files found (each was skipped as not an export"
+            + "".join(f"; {notice}" for notice in notices)
+            + ")"
         )
     for read in sorted(loaded.files.values(), key=lambda r: r.index):
         loaded.warnings.extend(read.warnings)

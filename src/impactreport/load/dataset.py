@@ -271,7 +271,7 @@ def load_dataset(
     sizes = [file_size(file.path) for file in files]
     # Worker processes start now and parse each file's HTML while the next file is read.
     with HtmlMetricsPool(parallel=stored_bytes(files, sizes) >= PARALLEL_MIN_BYTES) as pool:
-        loaded = read_files(files, pool, sizes, on_file)
+        loaded = read_files(files, pool, sizes, on_file, found.notices)
         loaded.warnings[:0] = found.notices
         before = len(loaded.warnings)
         resolve_files(loaded, paths)
