@@ -192,3 +192,28 @@ def test_discourse_projects_of_two_forums_are_warned_about(
     _, said = summary(capsys, str(data / EXPORTS_DIR))
     line = next(line for line in said.splitlines() if "forums" in line)
     assert f"2 forums ({host} and forum.example.org)" in line and "one person" in line
+
+
+def test_a_source_without_views_has_none_gained_in_a_period(tmp_path: Path, capsys) -> None:
+    """A mailing list has no views: over a period its views gained were summed as 0 beside a Thinklab
+    project's; they are null, and the totals are the Thinklab project's alone."""
+    from impactreport.cli.main import main
+    from tests.builders import comment, export, profile, thread, write_snapshot
+
+    def snapshot(views: int | None, day: str) -> dict:
+        return export(
+            threads=[thread(1, published="2016-03-01T00:00:00.000000Z", views=views)],
+            comments=[comment(10, published="2016-03-01T00:00:00.000000Z")],
+            profiles=[profile(1, "ann")],
+            retrieved=f"{day}T00:00:00.000000Z",
+        )
+
+    data = tmp_path / "data"
+    for day, views in (("2016-01-01", 5), ("2016-12-31", 12)):
+        write_snapshot(data, "thinklab", "lab", f"{day}T000000Z", snapshot(views, day))
+        write_snapshot(data, "mail", "list", f"{day}T000000Z", snapshot(None, day) | {"source": "mail"})
+    assert main(["summary", str(data), "--since", "2016-01-01", "--until", "2016-12-31", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["projects"]["list"]["views"] is None
+    assert result["projects"]["lab"]["views"] == 7
+    assert result["overall"]["views"] == 7

@@ -227,17 +227,24 @@ def with_views_gained(
             f"views are not counted for {period.describe()}: no snapshots bracket it (one retrieved on or "
             "before its first day and one on or before its last, for every project)"
         )
+    # a project whose items carry no views (mailing lists, format A) has none gained either: null, not 0
+    counted = pl.when(pl.col("views").is_not_null().any()).then(pl.col("views").sum())
     per_project = {
-        name: int(views) for name, views in gained.group_by("project").agg(pl.col("views").sum()).iter_rows()
+        name: None if views is None else int(views)
+        for name, views in gained.group_by("project").agg(counted).iter_rows()
     }
     return _with_views(stats, per_project), _baseline_note(gained, period)
 
 
-def _with_views(stats: ImpactStats, per_project: dict[str, int] | None) -> ImpactStats:
-    """The statistics with ``views`` replaced at every level by sums of ``per_project`` (None: null)."""
+def _with_views(stats: ImpactStats, per_project: dict[str, int | None] | None) -> ImpactStats:
+    """The statistics with ``views`` replaced at every level by sums of ``per_project`` (None: null);
+    a level none of whose projects has views gained is null, as the data's own views are."""
 
     def views_of(names: list[str]) -> int | None:
-        return None if per_project is None else sum(per_project.get(name, 0) for name in names)
+        if per_project is None:
+            return None
+        known = [views for name in names if (views := per_project.get(name)) is not None]
+        return sum(known) if known else None
 
     def level(value: LevelStats, names: list[str]) -> LevelStats:
         return replace(value, views=views_of(names))
