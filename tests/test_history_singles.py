@@ -52,7 +52,9 @@ def test_projects_whose_columns_differ_are_hashed_apart() -> None:
     """The hash covers a project's own columns: two layouts are two queries, each as its project has it."""
     one = pl.DataFrame({"profile_id": [1], "username": ["a"]})
     two = pl.DataFrame({"profile_id": [1], "username": ["a"], "url": ["u"]})
-    out = V.single_snapshot_versions([("s", "p1", {"profiles": one}), ("s", "p2", {"profiles": two})])
+    origin = {"source": pl.lit("s"), "project": pl.lit("p1")}
+    parts = [one.with_columns(**origin), two.with_columns(**origin | {"project": pl.lit("p2")})]
+    out = V.single_snapshot_versions({"profiles": parts})
     first, second = out["profiles"]
     assert first["hash"].to_list() == one.select(V.content_hash(one.columns))["profile_id"].to_list()
     assert second["hash"].to_list() == two.select(V.content_hash(two.columns))["profile_id"].to_list()

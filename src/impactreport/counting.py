@@ -18,6 +18,7 @@ versioned tables (views over time, history) at most once.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -37,6 +38,7 @@ from impactreport.stats import ImpactStats, LevelStats, summarise
 
 if TYPE_CHECKING:
     from impactreport.history.versions import Versions
+    from impactreport.load.rows import Loaded
     from impactreport.pipeline import Request
 
 Notice = Callable[[str], None]
@@ -53,10 +55,16 @@ class Store:
     datasets: dict[tuple[str, ...], Dataset] = field(default_factory=dict)
     versions: Versions | None = None
     version_notices: list[str] = field(default_factory=list)
+    #: keep the rows of projects of one snapshot read for a dataset, for the versioned tables read later
+    #: in the run (which then need not read them again); False when the run reads no history
+    keep_reads: bool = False
+    reads: list[Loaded] = field(default_factory=list)
 
     @classmethod
-    def open(cls, request: Request) -> Store:
-        """List the store (an unknown ``--project`` is a one-line error naming the option as typed)."""
+    def open(cls, request: Request, *, keep_reads: bool = False) -> Store:
+        """List the store (an unknown ``--project`` is a one-line error naming the option as typed).
+
+        ``keep_reads``: the run will read the versioned tables (:meth:`read_versions`)."""
         from impactreport.load.dataset import discover_files
 
         listing = discover_files(
@@ -65,7 +73,7 @@ class Store:
             projects=list(request.projects) or None,
             option=request.name("projects"),
         )
-        return cls(request, listing)
+        return cls(request, listing, keep_reads=keep_reads)
 
     def counted(self, period: Period) -> list[Counted]:
         """The snapshot each project is counted from for ``period`` (:mod:`impactreport.load.as_of`)."""
@@ -81,14 +89,25 @@ class Store:
             raise InputError(f"{self.request.name('as_of')}: no snapshot was retrieved by {when}")
         key = tuple(str(file.path) for file in files)
         if key not in self.datasets:
+            reads: list[Loaded] | None = [] if self.keep_reads and self.versions is None else None
             loaded = load_dataset(
                 list(self.request.paths),
                 text_basis=self.request.text_basis,
                 on_file=on_file,
                 found=Discovery(files, self.listing.notices),
+                reads=reads,
             )
             self.datasets[key] = apply_identities(loaded, self.request.identities)
+            self.reads.extend(self._singles(read) for read in reads or [])
         return self.datasets[key]
+
+    def _singles(self, loaded: Loaded) -> Loaded:
+        """The files of ``loaded`` (and their rows) whose project has one snapshot in the listing: those
+        the versioned tables take from a dataset's reading (a project of several is read in series)."""
+        per_project = Counter((file.source, file.project) for file in self.listing.files)
+        return loaded.restricted(
+            {i for i, read in loaded.files.items() if per_project[(read.file.source, read.file.project)] == 1}
+        )
 
     def several(self) -> bool:
         """True when some project has more than one snapshot (visible at ``--as-of``)."""
@@ -118,8 +137,10 @@ class Store:
                 self.version_notices.append,
                 projects=list(self.request.projects) or None,
                 listing=self.listing.files,
+                reads=self.reads,
             )
             self.versions = versions_as_of(versions, self.request.as_of_instant)
+            self.reads = []  # read once: no longer needed
         for line in self.version_notices:
             notice(line)
         return self.versions

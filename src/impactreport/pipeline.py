@@ -141,6 +141,8 @@ class Result:
     awards: tuple[AwardColumn, ...] = ()
     #: the data as it stood at the period's end, before the period restriction
     full: Dataset | None = None
+    #: this run's reading of the store (what :func:`history` reads the versioned tables through)
+    store: Store | None = field(default=None, repr=False, compare=False)
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -257,9 +259,12 @@ def run(
     figures: bool = False,
     on_file: Callable[[Any], None] | None = None,
     stage: Stage | None = None,
+    read_history: bool = False,
 ) -> Result:
     """List the store once → count the period (:func:`impactreport.counting.count_period`), the previous
-    period and the award years the same way → (``figures``) analyses → charts."""
+    period and the award years the same way → (``figures``) analyses → charts. ``read_history``: the caller
+    reads the history of this run (:func:`history` with :attr:`Result.store`), so the rows read here
+    are kept for it."""
 
     def say(text: str) -> None:
         if stage is not None:
@@ -269,7 +274,7 @@ def run(
         request.previous()
     awards = request.awards()
     say("Reading exports")
-    store = Store.open(request)
+    store = Store.open(request, keep_reads=figures or read_history)
     full = store.dataset(store.counted(request.period), on_file)
     request = with_identity_team(request, full)
     check_period(full, request.period, request.name)
@@ -315,6 +320,7 @@ def run(
         versions=versions,
         awards=columns,
         full=counted.full,
+        store=store,
     )
     if not figures:
         return result
@@ -360,15 +366,13 @@ def views_series(versions: Versions, warnings: list[str] | None = None) -> pl.Da
     return series_of(versions)  # the versions hold only the request's projects
 
 
-def history(
-    request: Request, notice: Callable[[str], None], versions: Versions | None = None
-) -> dict[str, Any]:
+def history(request: Request, notice: Callable[[str], None], store: Store | None = None) -> dict[str, Any]:
     """``summary --history``: revisions, re-renders and deletions from every snapshot under the
     request's paths (``{"overall": {...}, "projects": {...}}``, :data:`~impactreport.history.HISTORY_KEYS`
     in each), read through the versioned tables' cache; ``notice`` gets what the cache says.
-    ``versions``: the tables a :func:`run` of the same request already read (:attr:`Result.versions`)."""
+    ``store``: the reading of a :func:`run` of the same request (:attr:`Result.store`; its files are not
+    read again: pass ``read_history=True`` to that run)."""
     from impactreport.history import summarise
 
-    if versions is None:
-        versions = Store.open(request).read_versions(notice)
+    versions = (store or Store.open(request)).read_versions(notice)
     return summarise(versions, request.period)

@@ -221,7 +221,7 @@ def command(
     )
     if years is not None and request.award_start is None:
         raise click.UsageError("--years needs --award-start")
-    result = run(request)
+    result = run(request, read_history=with_history)
     stats = result.stats
     errors = err_console()
     for warning in stats.warnings:
@@ -232,7 +232,7 @@ def command(
         notice(errors, request.identities.describe())
     elif line := hint(result.dataset.posts, request.identities):
         notice(errors, line)
-    past = history(request, lambda line: notice(errors, line), result.versions) if with_history else None
+    past = history(request, lambda line: notice(errors, line), result.store) if with_history else None
     if as_json:
         payload = stats.to_json()
         if result.comparison is not None:

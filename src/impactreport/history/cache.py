@@ -65,6 +65,7 @@ from impactreport.files import (
 )
 from impactreport.history.versions import Versions, build_projects, file_signature
 from impactreport.layout import TABLE_NAMES
+from impactreport.load.rows import Loaded
 from impactreport.snapshots import SnapshotFile, by_retrieval, find
 
 #: Bump when the layout or the meaning of a column changes: a cache of another version is rebuilt.
@@ -416,17 +417,22 @@ def folder_versions(
 
 
 def _through_cache(
-    folder: Path, files: Sequence[SnapshotFile], notice: Notice, threads: int | None
+    folder: Path,
+    files: Sequence[SnapshotFile],
+    notice: Notice,
+    threads: int | None,
+    reads: Sequence[Loaded] = (),
 ) -> Versions:
     """Versioned tables of ``files`` (found under ``folder``, each project's oldest first), reading only
-    what the folder's cache does not hold, and updating the cache."""
+    what the folder's cache does not hold (and not what the run read before: ``reads``), and updating
+    the cache."""
     with _opened(folder, notice) as cache:
         cached = (read_cache(cache, notice) if cache else None) or Versions.empty()
         where = cache.where if cache else cache_dir(folder)
         to_read, extended, whole = _plan(cached, files, notice, where)
         if not to_read:
             return _select(cached, whole)
-        built = build_projects(to_read, [folder], _select(cached, extended), threads=threads)
+        built = build_projects(to_read, [folder], _select(cached, extended), threads=threads, reads=reads)
         result = _merge([_select(cached, whole), built])
         if cache and cache.locked:
             others = cached.projects() - result.projects()
@@ -453,11 +459,13 @@ def load_versions(
     projects: Sequence[str] | None = None,
     threads: int | None = None,
     listing: Sequence[SnapshotFile] | None = None,
+    reads: Sequence[Loaded] = (),
 ) -> Versions:
     """Versioned tables of every snapshot under ``paths``: folders through their cache, files read.
 
     ``listing``: every snapshot file under ``paths``, as the run already listed them (one listing per
-    run); without it each path is listed here.
+    run); without it each path is listed here. ``reads``: files the run already read, with their rows
+    (:func:`~impactreport.load.dataset.load_dataset`), not read again.
 
     A project with files under more than one of ``paths`` (the same project in two folders, or in a
     folder and a file) is read from all of them in one series, oldest first by each file's own
@@ -479,10 +487,12 @@ def load_versions(
     for path, files in found:
         alone = [f for f in files if (f.source, f.project) not in shared]
         if path.is_dir() and alone:
-            parts.append(_through_cache(path, alone, notice, threads))
+            parts.append(_through_cache(path, alone, notice, threads, reads))
         for file in files:
             if not path.is_dir() or (file.source, file.project) in shared:
                 loose.setdefault(file.path.resolve(), file)
     if loose:
-        parts.append(build_projects(by_retrieval(list(loose.values())), list(paths), threads=threads))
+        parts.append(
+            build_projects(by_retrieval(list(loose.values())), list(paths), threads=threads, reads=reads)
+        )
     return _merge(parts) if parts else Versions.empty()

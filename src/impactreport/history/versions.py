@@ -34,8 +34,19 @@ import numpy as np
 import polars as pl
 
 from impactreport.layout import TABLE_NAMES
+from impactreport.load.batch import file_size, read_files
+from impactreport.load.formats import FILE_INDEX
 from impactreport.load.read import NotAnExport
-from impactreport.load.rows import ROW_KEYS, NormalisedFile, References, read_normalised
+from impactreport.load.rows import (
+    FILE,
+    ORIGIN,
+    ROW_KEYS,
+    FileTables,
+    Loaded,
+    NormalisedFile,
+    References,
+    read_normalised,
+)
 from impactreport.snapshots import SnapshotFile, retrieved_time
 
 #: Columns every versioned table starts with.
@@ -66,8 +77,6 @@ READ_AHEAD = 2 * READ_THREADS
 BATCH_FILES = 16
 #: ... or fewer, once the batch holds this many rows.
 BATCH_ROWS = 100_000
-#: Projects of one snapshot each keyed and hashed together (:func:`single_snapshot_versions`).
-SINGLES_BATCH = 5_000
 
 
 @dataclass
@@ -134,7 +143,7 @@ def _read_all(files: Sequence[SnapshotFile], threads: int) -> Iterator[ReadFile 
             yield result
 
 
-def snapshot_row(file: SnapshotFile, read: ReadFile, seq: int) -> dict[str, object]:
+def snapshot_row(file: SnapshotFile, read: ReadFile | FileTables, seq: int) -> dict[str, object]:
     """One row of the snapshots table (:data:`SNAPSHOT_SCHEMA`): the file read at position ``seq``."""
     size, mtime, ctime, inode = file_signature(file.path)
     return {
@@ -270,33 +279,28 @@ class _Project:
         return out
 
 
-def single_snapshot_versions(
-    singles: Sequence[tuple[str, str, dict[str, pl.DataFrame]]],
-) -> dict[str, list[pl.DataFrame]]:
+def single_snapshot_versions(parts: dict[str, list[pl.DataFrame]]) -> dict[str, list[pl.DataFrame]]:
     """Versioned tables of projects read from one snapshot each and with no earlier versions: each row
     is one version (``first_seq`` = ``last_seq`` = 0), the first row of each key kept, as
-    :class:`_Project` gives them.
+    :class:`_Project` gives them. ``parts``: per table, frames of rows of such projects, each row with
+    its ``source`` and ``project`` (a project's rows in its file's order, all in one frame).
 
     Why apart: :class:`_Project` runs about 80 small queries per project, which on 10,000 tiny exports
-    (one each) took ``summary --history`` 152 s where plain ``summary`` took 8.5 s. Here projects whose
-    tables have the same columns and types are keyed and hashed in one query per table (the hash covers
-    the same columns as :class:`_Project`'s, so a later snapshot continues these versions).
+    (one each) took ``summary --history`` 152 s where plain ``summary`` took 8.5 s. Here frames whose
+    columns and types are the same are keyed and hashed in one query per table (the hash covers a
+    row's own columns, as :class:`_Project`'s does, so a later snapshot continues these versions).
     """
     out: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLE_NAMES}
     for name in TABLE_NAMES:
-        groups: dict[tuple[tuple[str, pl.DataType], ...], list[tuple[str, str, pl.DataFrame]]] = {}
-        for source, project, tables in singles:
-            frame = tables.get(name)
-            if frame is not None and frame.height:
-                groups.setdefault(tuple(frame.schema.items()), []).append((source, project, frame))
+        groups: dict[tuple[tuple[str, pl.DataType], ...], list[pl.DataFrame]] = {}
+        for frame in parts.get(name, []):
+            if frame.height:
+                groups.setdefault(tuple(frame.schema.items()), []).append(frame)
         for group in groups.values():
-            columns = group[0][2].columns
-            heights = [frame.height for _, _, frame in group]
+            columns = [c for c in group[0].columns if c not in ORIGIN]
             keyed = (
-                pl.concat([frame for _, _, frame in group], how="vertical")
+                pl.concat(group, how="vertical")
                 .with_columns(
-                    pl.Series("source", np.repeat([source for source, _, _ in group], heights), pl.String),
-                    pl.Series("project", np.repeat([project for _, project, _ in group], heights), pl.String),
                     row_key(name).alias("key"),
                     content_hash(columns).alias("hash"),
                     pl.lit(0, pl.Int32).alias("first_seq"),
@@ -306,6 +310,80 @@ def single_snapshot_versions(
             )
             out[name].append(keyed.select(*VERSION_COLUMNS, *columns).sort("source", "project", "key"))
     return out
+
+
+def _unchanged_since(path: Path, moment_ns: int) -> bool:
+    """True when ``path``'s inode has not changed since ``moment_ns`` (its rows read then still hold)."""
+    try:
+        return path.stat().st_ctime_ns < moment_ns
+    except OSError:
+        return False
+
+
+def _read_singles(
+    files: Sequence[SnapshotFile],
+    paths: Sequence[str | Path],
+    warnings: list[str],
+    reads: Sequence[Loaded] = (),
+) -> tuple[dict[str, list[pl.DataFrame]], list[dict[str, object]]]:
+    """The rows (with ``source`` and ``project``) and snapshot rows of projects of one file each.
+
+    A file the run already read (``reads``: the loader's files and rows, see
+    :func:`~impactreport.load.dataset.load_dataset`) is taken from there unless it changed since (the
+    cache records each file's signature as it is now); the others are read as the
+    loader reads many files: small files of one shape parsed stacked, each group of one row type
+    normalised in one query (:func:`~impactreport.load.batch.read_files`). Why: read one at a time (4–8
+    ms each), 10,000 tiny exports made ``--history`` nine times as slow as plain ``summary``.
+    """
+    done: dict[Path, tuple[int, int]] = {}
+    for number, loaded in enumerate(reads):
+        for index, one in loaded.files.items():
+            done.setdefault(one.file.path, (number, index))
+    wanted: list[dict[int, SnapshotFile]] = [{} for _ in reads]
+    fresh: list[SnapshotFile] = []
+    for file in files:
+        if file.path in done and _unchanged_since(file.path, reads[done[file.path][0]].started_ns):
+            number, index = done[file.path]
+            wanted[number][index] = file
+        else:
+            fresh.append(file)
+    # (rows, the files wanted from them by index, whether the run read them before)
+    sources = [(loaded, chosen, True) for loaded, chosen in zip(reads, wanted, strict=True) if chosen]
+    if fresh:
+        new = read_files(fresh, None, [file_size(file.path) for file in fresh], skip_non_exports=True)
+        warnings.extend(new.warnings)
+        sources.append((new, dict(enumerate(fresh)), False))
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLE_NAMES}
+    snapshot_rows: list[dict[str, object]] = []
+    for loaded, chosen, reused in sources:
+        origins = pl.DataFrame(
+            {
+                FILE: list(chosen),
+                "source": [file.source for file in chosen.values()],
+                "project": [file.project for file in chosen.values()],
+            },
+            schema={FILE: FILE_INDEX, "source": pl.String, "project": pl.String},
+        )
+        for name, frames in loaded.frames.items():
+            for frame in frames:
+                rows = frame.join(origins, on=FILE, how="inner", maintain_order="left").drop(FILE)
+                if rows.height:
+                    parts[name].append(rows)
+        references = References(paths, loaded)
+        for index, file in sorted(chosen.items()):
+            kept = loaded.files.get(index)
+            if kept is None:  # not an export (skipped with a warning)
+                continue
+            if reused:
+                warnings.extend(kept.warnings)  # what reading the file warns about, as a new reading would
+            if kept.tables is not None:  # format B: keys recovered file by file, as the loader does
+                recovered = references.keys_recovered(file, kept.export_format, kept.tables)
+                origin = {"source": pl.lit(file.source), "project": pl.lit(file.project)}
+                for table, frame in recovered.items():
+                    if frame.height:
+                        parts[table].append(frame.with_columns(**origin))
+            snapshot_rows.append(snapshot_row(file, kept, 0))
+    return parts, snapshot_rows
 
 
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:
@@ -349,13 +427,15 @@ def build_projects(
     *,
     threads: int | None = None,
     batch_singles: bool = True,
+    reads: Sequence[Loaded] = (),
 ) -> Versions:
     """Versioned tables of ``files`` (every snapshot of some projects, oldest first per project).
 
     With ``previous`` (the cached tables of the same projects over a prefix of their files), only
     the files after that prefix are read and the versions are extended. Projects of one snapshot and
     no earlier versions are versioned together (:func:`single_snapshot_versions`) unless
-    ``batch_singles`` is False (every project through :class:`_Project`: what the tests compare with).
+    ``batch_singles`` is False (every project through :class:`_Project`: what the tests compare with);
+    those the run already read (``reads``, the loader's) are not read again.
     """
     threads = threads if threads is not None else READ_THREADS
     previous = previous or Versions.empty()
@@ -374,18 +454,20 @@ def build_projects(
                 tables[name].append(frame)
 
     per_origin = Counter((file.source, file.project) for file in files)
-    singles: list[tuple[str, str, dict[str, pl.DataFrame]]] = []
-    for file, read, file_tables in _read_keyed(files, paths, threads, warnings):
+    single = [  # one snapshot, no history: read and versioned together
+        batch_singles and per_origin[(f.source, f.project)] == 1 and (f.source, f.project) not in last_seq
+        for f in files
+    ]
+    if any(single):
+        parts, rows = _read_singles(
+            [f for f, one in zip(files, single, strict=True) if one], paths, warnings, reads
+        )
+        for name, frames in single_snapshot_versions(parts).items():
+            tables[name].extend(frames)
+        snapshot_rows.extend(rows)
+    rest = [f for f, one in zip(files, single, strict=True) if not one]
+    for file, read, file_tables in _read_keyed(rest, paths, threads, warnings):
         origin = (file.source, file.project)
-        if batch_singles and per_origin[origin] == 1 and origin not in last_seq:  # one snapshot, no history
-            if read is not None and file_tables is not None:
-                singles.append((*origin, file_tables))
-                snapshot_rows.append(snapshot_row(file, read, 0))
-            if len(singles) >= SINGLES_BATCH:
-                for name, frames in single_snapshot_versions(singles).items():
-                    tables[name].extend(frames)
-                singles = []
-            continue
         if state is None or (state.source, state.project) != origin:
             close(state)
             start = last_seq.get(origin, -1) + 1
@@ -402,8 +484,6 @@ def build_projects(
         snapshot_rows.append(snapshot_row(file, read, seq))
         seq += 1
     close(state)
-    for name, frames in single_snapshot_versions(singles).items():
-        tables[name].extend(frames)
     origins = pl.DataFrame(
         {"source": [f.source for f in files], "project": [f.project for f in files]},
         schema={"source": pl.String, "project": pl.String},

@@ -177,9 +177,12 @@ def _normalise_group(
                 loaded.frames[name].append(frame)
 
 
-def skip_or_raise(file: SnapshotFile, error: InputError, loaded: Loaded) -> None:
-    """Raise a file's error, unless the file is a stray found by a scan that is not an export: then
-    it is skipped with a warning."""
+def skip_or_raise(file: SnapshotFile, error: InputError, loaded: Loaded, skip_any: bool = False) -> None:
+    """Raise a file's error, unless the file is not an export and is a stray found by a scan (or
+    ``skip_any``): then it is skipped with a warning."""
+    if isinstance(error, NotAnExport) and skip_any:
+        loaded.warnings.append(f"{error}: skipped (not a project export)")
+        return
     if isinstance(error, NotAnExport) and file.scanned and not file.in_store:
         loaded.warnings.append(f"{error}: skipped (found in a scanned folder; not a project export)")
         return
@@ -187,7 +190,7 @@ def skip_or_raise(file: SnapshotFile, error: InputError, loaded: Loaded) -> None
 
 
 def _parse_small(
-    group: list[tuple[int, SmallExport]], files: Sequence[SnapshotFile], loaded: Loaded
+    group: list[tuple[int, SmallExport]], files: Sequence[SnapshotFile], loaded: Loaded, skip_any: bool
 ) -> tuple[_Group | None, list[tuple[int, ParsedExport]]]:
     """Small exports of one shape parsed in one call; if polars cannot, each alone (for its message)."""
     stacked = parse_stacked([small for _, small in group])
@@ -202,7 +205,7 @@ def _parse_small(
         try:
             alone.append((index, parse_alone(small)))
         except InputError as error:
-            skip_or_raise(files[index], error, loaded)
+            skip_or_raise(files[index], error, loaded, skip_any)
     return None, alone
 
 
@@ -211,11 +214,12 @@ def read_files(
     pool: HtmlMetricsPool | None,
     sizes: Sequence[int],
     on_file: Progress | None = None,
-    notices: Sequence[str] = (),
+    *,
+    skip_non_exports: bool = False,
 ) -> Loaded:
     """Read every file, largest first, in batches; a scanned stray file that is not an export is skipped
-    with a warning. When none is an export, the error also gives the scan's ``notices`` (demo data or
-    links it skipped), which would otherwise never be shown.
+    with a warning (with ``skip_non_exports``, any file that is not an export: the history reads every
+    file of a listing and skips those).
 
     Files of a batch are read by threads (reading, gzip, hashing and polars' parser release the
     GIL). A small export is parsed with the others of its shape in one call (see
@@ -241,14 +245,14 @@ def read_files(
                 if on_file is not None:
                     on_file(files[index])
                 if isinstance(result, InputError):
-                    skip_or_raise(files[index], result, loaded)
+                    skip_or_raise(files[index], result, loaded, skip_non_exports)
                 elif isinstance(result, SmallExport):
                     small.setdefault(result.shape, []).append((index, result))
                 else:
                     parsed.setdefault(tuple(result.rows.values()), []).append((index, result))
             groups: list[_Group] = []
             for same_shape in small.values():
-                group, alone = _parse_small(same_shape, files, loaded)
+                group, alone = _parse_small(same_shape, files, loaded, skip_non_exports)
                 if group is not None:
                     groups.append(group)
                 for index, one in alone:
@@ -257,15 +261,6 @@ def read_files(
             del parsed, small
             for group in groups:
                 _normalise_group(group, files, paths, loaded, pool)
-    if files and not loaded.files:
-        raise InputError(
-            f"{', '.join(str(f.path) for f in files[:3])}{' …' if len(files) > 3 else ''}: "
-            "no project export among the files found (each was skipped as not an export"
-            + "".join(f"; {notice}" for notice in notices)
-            + ")"
-        )
     for read in sorted(loaded.files.values(), key=lambda r: r.index):
         loaded.warnings.extend(read.warnings)
-        if read.rows == 0:
-            loaded.warnings.append(f"{read.file.path}: empty export (no rows in any table)")
     return loaded

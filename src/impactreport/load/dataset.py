@@ -44,7 +44,7 @@ from impactreport.load.rows import ORIGIN, Loaded, resolve_files
 from impactreport.metrics import TEXT_BASES, HtmlMetricsPool, limited_warning, text_metrics
 from impactreport.people import account_key
 from impactreport.schema import Dataset, polars_schema
-from impactreport.snapshots import Discovery, find
+from impactreport.snapshots import Discovery, SnapshotFile, find
 
 #: Exports (JSON bytes, gzip counted 4x) from which parsing HTML in worker processes pays off.
 PARALLEL_MIN_BYTES = 24_000_000
@@ -242,6 +242,22 @@ def warn_several_forums(posts: pl.DataFrame, warnings: list[str]) -> None:
         )
 
 
+def _check_read(loaded: Loaded, files: Sequence[SnapshotFile], notices: Sequence[str]) -> None:
+    """Files were found but none is an export: an error that also gives the scan's ``notices`` (demo
+    data or links it skipped), which would otherwise never be shown. An export without rows is a
+    warning."""
+    if files and not loaded.files:
+        raise InputError(
+            f"{', '.join(str(f.path) for f in files[:3])}{' …' if len(files) > 3 else ''}: "
+            "no project export among the files found (each was skipped as not an export"
+            + "".join(f"; {notice}" for notice in notices)
+            + ")"
+        )
+    for read in sorted(loaded.files.values(), key=lambda r: r.index):
+        if read.rows == 0:
+            loaded.warnings.append(f"{read.file.path}: empty export (no rows in any table)")
+
+
 def load_dataset(
     paths: Sequence[str | Path] | str | Path,
     *,
@@ -251,6 +267,7 @@ def load_dataset(
     on_file: Progress | None = None,
     project_option: str = "--project",
     found: Discovery | None = None,
+    reads: list[Loaded] | None = None,
 ) -> Dataset:
     """Load export files, folders of them or a ``data/exports`` tree into one :class:`Dataset`.
 
@@ -259,7 +276,8 @@ def load_dataset(
     ``on_file`` is called before each file is read (for progress displays). ``project_option`` is how
     the user named ``projects`` (for the error about a project not in the data). ``found``: the files
     to read, already chosen from one listing of the store (:mod:`impactreport.load.as_of`); ``paths``
-    then only says where format-B files find the ids they lack.
+    then only says where format-B files find the ids they lack. ``reads``: when given, the files read
+    and their normalised rows are appended to it (the history of versions then need not read them again).
     """
     if text_basis not in TEXT_BASES:
         raise InputError(f"--text-basis must be one of {', '.join(TEXT_BASES)}, not {text_basis!r}")
@@ -271,11 +289,14 @@ def load_dataset(
     sizes = [file_size(file.path) for file in files]
     # Worker processes start now and parse each file's HTML while the next file is read.
     with HtmlMetricsPool(parallel=stored_bytes(files, sizes) >= PARALLEL_MIN_BYTES) as pool:
-        loaded = read_files(files, pool, sizes, on_file, found.notices)
+        loaded = read_files(files, pool, sizes, on_file)
+        _check_read(loaded, files, found.notices)
         loaded.warnings[:0] = found.notices
         before = len(loaded.warnings)
         resolve_files(loaded, paths)
         unresolved_warned = len(loaded.warnings) > before
+        if reads is not None:
+            reads.append(loaded)
         several = len(loaded.files) > len({(r.source, r.file.project) for r in loaded.files.values()})
         tables = assemble_tables(loaded, [file.path for file in files], several_per_project=several)
         tables = check_references(tables, loaded.warnings)

@@ -8,6 +8,7 @@ its project the same way (:class:`References`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import polars as pl
 
 from impactreport.errors import InputError
 from impactreport.layout import TABLE_NAMES
-from impactreport.load.formats import detect_format, normalise
+from impactreport.load.formats import FILE_INDEX, detect_format, normalise
 from impactreport.load.read import read_export
 from impactreport.load.resolve import has_missing_keys, resolve_keys
 from impactreport.snapshots import SnapshotFile, discover
@@ -66,6 +67,21 @@ class Loaded:
     files: dict[int, FileTables] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     frames: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {name: [] for name in TABLE_NAMES})
+    #: when reading began (``time.time_ns()``): a file whose inode changed since then may differ from
+    #: its rows here, so a later reader of the same run reads it again
+    started_ns: int = field(default_factory=time.time_ns)
+
+    def restricted(self, indexes: set[int]) -> Loaded:
+        """Only the files of ``indexes`` and their rows (what a later reader of them needs)."""
+        keep = pl.Series(sorted(indexes), dtype=FILE_INDEX).implode()
+        return Loaded(
+            files={index: read for index, read in self.files.items() if index in indexes},
+            frames={
+                name: [part for frame in frames if (part := frame.filter(pl.col(FILE).is_in(keep))).height]
+                for name, frames in self.frames.items()
+            },
+            started_ns=self.started_ns,
+        )
 
     def tables_of(self, index: int) -> dict[str, pl.DataFrame]:
         """One file's normalised tables (without the file column)."""
