@@ -71,7 +71,7 @@ CASES: dict[str, str] = {
     "a full disk under the history cache left partial files for ever": "test_hostile_files::test_a_full_disk_under_the_history_cache_leaves_no_partial_files",
     "one <p> with N distinct attributes grew with N² (200k: 87 s)": "test_hostile_names::test_a_tag_of_many_attributes_costs_linear_time_and_is_named",
     "a name of one letter and 200,000 combining marks took figures 299 s": "test_hostile_names::test_a_name_of_200000_combining_marks_is_bounded_before_layout",
-    "summary --history on 10,000 tiny exports took 152 s (plain summary 8.5 s)": "test_history_singles::test_single_snapshot_projects_equal_the_per_project_path",
+    "summary --history on 10,000 tiny exports took 152 s (plain summary 8.5 s)": "test_history_stacked::test_rows_the_dataset_read_are_taken_not_read_again",
     "a NaN or 1e400 id said 'unexpected shape'": "test_hostile_input::test_a_nan_or_infinite_id_names_the_value_and_where",
 }
 
