@@ -146,6 +146,7 @@ def test_a_snapshot_edited_with_its_size_and_time_kept_is_read_again(store: Path
     assert _overall(again) != first
 
 
+@pytest.mark.slow
 def test_figures_on_a_full_disk_is_one_line_and_leaves_no_new_files(store: Path, tmp_path: Path) -> None:
     """``figures --out`` on a full disk ended in an OSError and left 17 figures, like a finished run."""
     from tests.test_hostile_store import small_fs

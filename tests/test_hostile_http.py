@@ -102,6 +102,7 @@ def test_a_trickling_server_ends_at_max_time(server: str, client: HttpClient) ->
     assert "\n" not in message and "--max-time 2 s" in message and "stalled" in message
 
 
+@pytest.mark.slow
 def test_a_stalled_fetch_ends_with_one_line_and_releases_the_lock(server: str, tmp_path) -> None:
     """fetch discourse against a server that trickles: one line within --max-time, lock released."""
     data = tmp_path / "data"
@@ -132,6 +133,7 @@ def test_a_redirect_loop_is_a_network_error_not_a_data_folder_problem(
     assert "redirect loop" in message and "write" not in message and "\n" not in message
 
 
+@pytest.mark.slow
 def test_the_whole_fetch_has_a_deadline_too(server: str, tmp_path) -> None:
     """--fetch-time bounds the whole fetch, even when each request's own --max-time is long."""
     command = [

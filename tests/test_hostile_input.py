@@ -500,6 +500,7 @@ def test_a_table_name_as_a_text_value_is_no_duplicate(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["overall"]["notes"] == 1
 
 
+@pytest.mark.slow
 def test_a_bomb_just_past_the_limit_peaks_near_the_limit_not_twice(tmp_path: Path) -> None:
     """At a 2 GiB cap a bomb just past it peaked at 4.1 GB (the capped buffer copied once more); the
     same shape at a 512 MiB cap must stay within the cap plus 0.5 GB (the issue's bound)."""

@@ -65,6 +65,7 @@ def test_safe_text_makes_controls_visible() -> None:
     assert safe_text("tab\tand\nnewline stay") == "tab\tand\nnewline stay"
 
 
+@pytest.mark.slow
 def test_figures_survive_control_characters_and_huge_names(tmp_path: Path) -> None:
     """A BEL in a name used to abort vl-convert (the process died); a 100,000-character name drew a
     chart 855,504 px wide. Labels are now printable and at most 60 characters."""
@@ -115,6 +116,7 @@ def test_a_tag_of_many_attributes_costs_linear_time_and_is_named(tmp_path: Path)
     assert "more than 256 attributes" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_name_of_200000_combining_marks_is_bounded_before_layout(tmp_path: Path) -> None:
     """One letter and 200,000 combining marks took ``figures`` 299 s and 871 MB (a 61 MB CSV)."""
     import time
@@ -131,6 +133,7 @@ def test_a_name_of_200000_combining_marks_is_bounded_before_layout(tmp_path: Pat
     assert max(file.stat().st_size for file in out.iterdir()) < 1_000_000
 
 
+@pytest.mark.slow
 def test_emoji_labels_are_cut_between_graphemes(tmp_path: Path) -> None:
     """Vega cut a long emoji label inside a surrogate pair and the figure failed; labels are now cut by us,
     at a grapheme boundary, and drawn whole."""

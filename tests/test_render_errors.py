@@ -240,6 +240,7 @@ Never here.
 ABORTS = KILLS.replace("os.kill(os.getpid(), signal.SIGKILL)", "os.abort()")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("report", "how"), [(KILLS, "SIGKILL"), (ABORTS, "SIGABRT")], ids=["kill", "abort"])
 def test_dead_kernel_ends_the_render(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], report: str, how: str

@@ -12,6 +12,8 @@ from impactreport.report import prepare_report, reuse
 REPO = Path(__file__).resolve().parents[1]
 RENDER_ID = "0123456789abcdef0123456789abcdef"
 
+pytestmark = pytest.mark.slow  # every test prepares a whole report: the render's own work
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:

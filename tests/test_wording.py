@@ -227,6 +227,7 @@ def test_render_output_dir_is_a_file(tmp_path: Path) -> None:
 # --- 3 and 4. the report's warnings on the terminal, and no local absolute path in the report ----------
 
 
+@pytest.mark.slow
 def test_render_prints_the_reports_warnings_and_shows_no_absolute_path(tmp_path: Path) -> None:
     """A data folder outside the project with generated demo data below it, and a team member who
     matches nobody: both warnings are in the report and on stderr (one line each, as summary prints
@@ -259,6 +260,7 @@ def test_render_prints_the_reports_warnings_and_shows_no_absolute_path(tmp_path:
         assert local not in html
 
 
+@pytest.mark.slow
 def test_render_prints_the_award_notes(tmp_path: Path) -> None:
     """The notes under the award-year table reach the terminal too, each once, after the warnings."""
     project = make_project(tmp_path / "project")
