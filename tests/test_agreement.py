@@ -69,6 +69,7 @@ def team_args(team: tuple[str, ...]) -> list[str]:
     return [arg for name in team for arg in ("--team", name)]
 
 
+@pytest.mark.slow  # draws every figure (vl-convert)
 def test_summary_and_figure_csvs_agree_on_demo_data(demo_root: Path, tmp_path: Path, capsys) -> None:
     stats = summary_json(capsys, str(demo_root), *team_args(DEMO_TEAM))
     csvs = figures(capsys, tmp_path / "figures", str(demo_root), *team_args(DEMO_TEAM))
@@ -76,6 +77,7 @@ def test_summary_and_figure_csvs_agree_on_demo_data(demo_root: Path, tmp_path: P
     check_csvs_agree(stats, csvs)
 
 
+@pytest.mark.slow  # draws every figure (vl-convert)
 @pytest.mark.shared
 def test_summary_and_figure_csvs_agree_on_real_exports(latest_dir: Path, tmp_path: Path, capsys) -> None:
     stats = summary_json(capsys, str(latest_dir), "--team", "dhimmel")

@@ -64,6 +64,7 @@ def manifests(home: Path) -> list[Path]:
     return sorted(home.glob("history/*/manifest.json"))
 
 
+@pytest.mark.slow  # draws every figure (vl-convert)
 def test_read_commands_leave_the_data_tree_as_it_was(
     data: Path, home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

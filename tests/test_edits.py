@@ -364,6 +364,7 @@ def test_one_snapshot_has_no_edits(latest_dir: Path) -> None:
     assert result.history is None and "edits" not in result.frames and "edits" not in result.charts
 
 
+@pytest.mark.slow  # draws every figure (vl-convert)
 def test_figures_writes_edits_with_several_snapshots(tree: Path, tmp_path: Path, capsys) -> None:
     assert main(["figures", str(tree), "--out", str(tmp_path), "--formats", "svg", "--json"]) == 0
     capsys.readouterr()

@@ -10,6 +10,8 @@ import pytest
 from impactreport.figures import write
 from impactreport.pipeline import Request, run
 
+pytestmark = pytest.mark.slow  # every test draws every figure (vl-convert)
+
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory):

@@ -305,6 +305,7 @@ def test_every_figure_states_its_period(result: Result) -> None:
         assert spec["description"].endswith(f"Period: {LABEL}."), name
 
 
+@pytest.mark.slow  # every figure drawn in three formats
 def test_every_file_carries_the_metadata(
     result: Result, written: dict[str, list[Path]], latest_dir: Path
 ) -> None:
@@ -384,6 +385,7 @@ def test_build_all_without_a_scope_still_has_metadata(result: Result) -> None:
     assert meta["Period"] == "unknown" and meta["Software"].startswith("impactreport ")
 
 
+@pytest.mark.slow  # draws every figure (vl-convert)
 def test_cli_figures_write_the_metadata(
     latest_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

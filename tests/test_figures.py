@@ -95,6 +95,7 @@ def written(rephetio: Dataset, frames: dict, charts: dict, tmp_path_factory: pyt
     return write_figures(result, out, formats=("svg", "png"), scale=1)
 
 
+@pytest.mark.slow  # the written fixture draws every figure (vl-convert)
 def test_every_figure_is_written_with_its_csv(written: dict[str, list[Path]]) -> None:
     assert list(written) == list(FIGURE_NAMES)
     for name, paths in written.items():
@@ -120,6 +121,7 @@ def svg_of(written: dict[str, list[Path]], name: str) -> str:
     return written[name][0].read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # the written fixture draws every figure (vl-convert)
 def test_cumulative_chart_labels(written: dict, frames: dict, charts: dict) -> None:
     frame = frames["cumulative-contribution"]
     last = frame.filter(pl.col("date") == pl.col("date").max())
@@ -147,6 +149,7 @@ def label_boxes(svg: str, labels: set[str]) -> list[tuple[float, float]]:
     return boxes
 
 
+@pytest.mark.slow  # the written fixture draws every figure (vl-convert)
 def test_cumulative_labels_do_not_overlap(written: dict, frames: dict) -> None:
     labels = set(frames["cumulative-contribution"].drop_nulls("label")["label"].unique().to_list())
     boxes = label_boxes(svg_of(written, "cumulative-contribution"), labels)
@@ -173,6 +176,7 @@ def test_label_frame_spreads_thin_bands(frames: dict) -> None:
     assert label_frame(frames["cumulative-contribution"], 440, max_labels=3)["total"].min() > 20_000
 
 
+@pytest.mark.slow  # the written fixture draws every figure (vl-convert)
 def test_stream_chart_series(written: dict, frames: dict, charts: dict) -> None:
     frame = frames["user-stream"]
     users = frame.unique("user").sort("order")["user"].to_list()
@@ -186,6 +190,7 @@ def test_stream_chart_series(written: dict, frames: dict, charts: dict) -> None:
     assert min(values) == pytest.approx(-max(values), rel=1e-3)
 
 
+@pytest.mark.slow  # the written fixture draws every figure (vl-convert)
 def test_imbalance_and_histogram_series(written: dict, charts: dict) -> None:
     texts = svg_texts(svg_of(written, "imbalance"))
     assert {"threads", "comments", "notes", "rephetio"} <= set(texts)
@@ -202,6 +207,7 @@ def test_density_charts_have_one_series_per_project(charts: dict, frames: dict) 
         assert len(rows) == frames[name].height <= 1000
 
 
+@pytest.mark.slow  # the written fixture draws every figure (vl-convert)
 def test_contributors_chart(written: dict, frames: dict) -> None:
     texts = svg_texts(svg_of(written, "contributors"))
     named = frames["contributors"].filter(pl.col("characters") >= 500)["user"].to_list()
@@ -210,6 +216,7 @@ def test_contributors_chart(written: dict, frames: dict) -> None:
     assert not set(below) & set(texts)
 
 
+@pytest.mark.slow  # the written fixture draws every figure (vl-convert)
 def test_views_charts(written: dict, frames: dict) -> None:
     texts = svg_texts(svg_of(written, "views"))
     assert frames["views"]["title"][0] in texts
@@ -235,6 +242,7 @@ def test_save_chart_writes_pdf(charts: dict, tmp_path: Path) -> None:
         save_chart(charts["imbalance"], tmp_path, "x", formats=("jpeg",))
 
 
+@pytest.mark.slow  # draws every figure (vl-convert)
 def test_cli_writes_figures(latest_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "figs"
     code = main(["figures", str(latest_dir / "meta.json"), "--out", str(out), "--formats", "svg", "--json",

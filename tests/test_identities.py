@@ -182,6 +182,7 @@ def test_counts_with_and_without_the_file_match_the_raw_files(
     assert stats["overall"]["non_team_contributors"] == len(merged) - 2
 
 
+@pytest.mark.slow  # draws every figure (vl-convert)
 @pytest.mark.shared
 def test_default_file_and_names_in_figures(data: list[Path], tmp_path: Path, capsys, monkeypatch) -> None:
     """data/identities.yml under the current folder applies without an option; figures use the names."""
