@@ -180,6 +180,7 @@ def test_api_key_appears_nowhere(fixtures_dir: Path, tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.slow  # a fetch scenario: several fetch and summary runs
 def test_since_merge_equals_a_full_fetch(forum: tuple[DiscourseState, str], tmp_path: Path) -> None:
     state, url = forum
     first, _ = fetch(url, tmp_path / "incremental")

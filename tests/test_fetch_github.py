@@ -393,6 +393,7 @@ def test_token_appears_nowhere(fixtures_dir: Path, tmp_path: Path) -> None:
             assert token.encode() not in gzip.decompress(raw)
 
 
+@pytest.mark.slow  # a fetch scenario: several fetch and summary runs
 def test_since_merge_equals_a_full_fetch(server: tuple[GitHubState, str], tmp_path: Path) -> None:
     state, url = server
     owner, name = PYGITHUB

@@ -145,6 +145,7 @@ def test_full_fetch_counts_what_the_server_holds(server: tuple[GitLabState, str]
     assert all(c["url"].startswith("https://gitlab.example.org/") for c in payload["comments"])
 
 
+@pytest.mark.slow  # a fetch scenario: several fetch and summary runs
 def test_incremental_fetch_rereads_only_what_changed_and_equals_a_full_fetch(
     server: tuple[GitLabState, str], tmp_path: Path
 ) -> None:

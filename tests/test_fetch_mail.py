@@ -257,6 +257,7 @@ def test_pipermail_addresses_read_back() -> None:
     assert (carol.address, carol.name) == ("carol@y.example", "Carol at Home")
 
 
+@pytest.mark.slow  # a fetch scenario: several fetch and summary runs
 def test_fetch_mbox_counts_match_the_raw_files(tmp_path: Path) -> None:
     mails = corpus()
     months = by_month(mails)
@@ -363,6 +364,7 @@ def serve_months(
         state.set_month(key, write_mbox(tmp_path / f"{key}.mbox", mails), modified)
 
 
+@pytest.mark.slow  # a fetch scenario: several fetch and summary runs
 def test_pipermail_incremental_and_faults(mailman: tuple[MailmanState, str], tmp_path: Path) -> None:
     state, url = mailman
     mails = corpus()
@@ -428,6 +430,7 @@ def test_pipermail_incremental_and_faults(mailman: tuple[MailmanState, str], tmp
     assert all(full[table] == second[table] for table in ("threads", "comments", "profiles"))
 
 
+@pytest.mark.slow  # a fetch scenario: several fetch and summary runs
 def test_hyperkitty_months_and_refetch(mailman: tuple[MailmanState, str], tmp_path: Path) -> None:
     state, url = mailman
     mails = [mail for mail in corpus() if mail.when is not None]

@@ -114,6 +114,7 @@ def fetch_github(url: str, data: Path, *extra: str) -> dict[str, Any]:
     return read_snapshot(Path(json.loads(result.stdout)["file"]))
 
 
+@pytest.mark.slow  # a fetch scenario: several fetch and summary runs
 def test_github_comment_edit_is_one_revision_and_a_removed_one_a_deletion(
     github: tuple[GitHubState, str], tmp_path: Path
 ) -> None:
@@ -149,6 +150,7 @@ def test_github_comment_edit_is_one_revision_and_a_removed_one_a_deletion(
     assert (last["revisions"], last["rerenders"]) == (1, 0)
 
 
+@pytest.mark.slow  # a fetch scenario: several fetch and summary runs
 def test_github_discussion_comment_edited_twice_is_one_revision_with_its_editor(
     github: tuple[GitHubState, str], tmp_path: Path
 ) -> None:
@@ -213,6 +215,7 @@ def fetch_discourse(url: str, data: Path, *extra: str) -> tuple[str, dict[str, A
     return report["project"], read_snapshot(Path(report["file"]))
 
 
+@pytest.mark.slow  # a fetch scenario: several fetch and summary runs
 def test_discourse_edits_rerender_and_deletion(
     discourse: tuple[DiscourseState, str], fixtures_dir: Path, tmp_path: Path
 ) -> None:
@@ -259,6 +262,7 @@ def test_discourse_edits_rerender_and_deletion(
     assert (last["revisions"], last["rerenders"]) == (1, 1)
 
 
+@pytest.mark.slow  # a fetch scenario: several fetch and summary runs
 def test_discourse_markdown_arriving_after_an_upgrade_is_no_revision(
     discourse: tuple[DiscourseState, str], tmp_path: Path
 ) -> None:
