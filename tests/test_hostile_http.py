@@ -73,7 +73,10 @@ def client(monkeypatch: pytest.MonkeyPatch) -> HttpClient:
     return HttpClient(policy=RetryPolicy(max_attempts=2, backoff=0.01, max_backoff=0.01, timeout=10))
 
 
-@pytest.mark.parametrize("path", ["/endless", "/bomb", "/declared"])
+@pytest.mark.parametrize(
+    "path",
+    ["/endless", pytest.param("/bomb", marks=pytest.mark.slow), "/declared"],  # the bomb: 256 MiB gzipped
+)
 def test_a_body_over_the_limit_is_refused_without_reading_it_all(
     server: str, client: HttpClient, path: str
 ) -> None:
