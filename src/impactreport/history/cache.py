@@ -349,6 +349,8 @@ def _plan(
     cached: Versions, files: Sequence[SnapshotFile], notice: Notice, where: Path
 ) -> tuple[list[SnapshotFile], set[tuple[str, str]], set[tuple[str, str]]]:
     """Files to read, projects extended from the cache, projects taken from it whole."""
+    if cached.snapshots.height == 0:  # nothing cached: every file is read (no signature to compare)
+        return list(files), set(), set()
     resolved = _Resolver()
     current = _signature(files, resolved)
     held: dict[tuple[str, str], list[Signature]] = {}
