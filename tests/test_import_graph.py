@@ -245,3 +245,16 @@ def test_known_exceptions_still_exist() -> None:
 def test_no_import_circle() -> None:
     cycles = _cycles(graph())
     assert not cycles, "modules importing each other in a circle:\n" + "\n".join(map(" ↔ ".join, cycles))
+
+
+#: Issue 21: a module past this many lines holds more than one job; split it by job.
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_is_past_600_lines() -> None:
+    long = {
+        str(path.relative_to(SRC)): lines
+        for path in SRC.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split each by job): {long}"
