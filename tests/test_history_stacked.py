@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from impactreport.history import reading
 from impactreport.history import versions as V
 from impactreport.load.dataset import load_dataset
 from impactreport.load.rows import Loaded
@@ -73,13 +74,13 @@ def test_rows_the_dataset_read_are_taken_not_read_again(
     load_dataset([folder], reads=reads)
     assert len(reads) == 1 and len(reads[0].files) == len(files) - 1  # the stray is not an export
     asked: list[str] = []
-    real = V.read_files
+    real = reading.read_files
 
     def spy(chosen, *args, **kwargs):  # the real reader, recording what it is asked to read
         asked.extend(file.path.name for file in chosen)
         return real(chosen, *args, **kwargs)
 
-    monkeypatch.setattr(V, "read_files", spy)
+    monkeypatch.setattr(reading, "read_files", spy)
     _equal(V.build_projects(files, [folder], reads=reads), expected)
     assert asked == ["notes.json"]
     asked.clear()

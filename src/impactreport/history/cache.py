@@ -63,7 +63,8 @@ from impactreport.files import (
     take_lock,
     write_all,
 )
-from impactreport.history.versions import Versions, build_projects, file_signature
+from impactreport.history.reading import file_signature
+from impactreport.history.versions import Versions, build_projects
 from impactreport.layout import TABLE_NAMES
 from impactreport.load.rows import Loaded
 from impactreport.snapshots import SnapshotFile, by_retrieval, find
