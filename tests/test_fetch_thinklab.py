@@ -113,6 +113,7 @@ def check_store(data: Path, seen: dict[Path, str]) -> None:
             assert hashlib.sha256(path.read_bytes()).hexdigest() == row["sha256"]
 
 
+@pytest.mark.slow  # a fetch scenario: every project through a server failing 40% of requests
 def test_all_projects_intact_under_40_percent_faults(serve, latest_dir: Path, tmp_path: Path) -> None:
     url, app = serve(fault_rate=0.4, seed=7)
     done = run_fetch(url, app, tmp_path, "--all", "--json", *FAST)

@@ -145,6 +145,7 @@ def test_report_counts() -> None:
 # --- 2. output paths: one line, never a traceback --------------------------------------------------------
 
 
+@pytest.mark.slow  # figures computes every figure before the refused write
 def test_figures_out_is_a_file(tmp_path: Path) -> None:
     export = write_export(tmp_path / "one.json")
     readme = tmp_path / "README.md"
@@ -185,6 +186,7 @@ def test_figures_out_not_writable(tmp_path: Path) -> None:
         locked.chmod(0o755)
 
 
+@pytest.mark.slow  # figures computes every figure before the refused write
 def test_figures_out_where_no_one_may_write(tmp_path: Path, unwritable_folder: Path) -> None:
     """``/sys`` refuses new folders even to root (EPERM)."""
     target = unwritable_folder
@@ -194,6 +196,7 @@ def test_figures_out_where_no_one_may_write(tmp_path: Path, unwritable_folder: P
     )
 
 
+@pytest.mark.slow  # figures draws every figure before the failed write
 def test_figures_write_failure_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
     """A write that fails after the check (disk full) is one line naming the file, exit code 2."""
     from impactreport import files
@@ -215,6 +218,7 @@ def test_figures_write_failure_is_one_line(tmp_path: Path, monkeypatch, capsys) 
     assert line.endswith(" (No space left on device)")
 
 
+@pytest.mark.slow  # two render runs
 def test_render_output_dir_is_a_file(tmp_path: Path) -> None:
     taken = tmp_path / "taken"
     taken.write_text("")
