@@ -58,7 +58,7 @@ def read_one(path: str) -> ReadFile | str:
     try:
         return read_normalised(Path(path))
     except NotAnExport as error:
-        return f"{error}: skipped (not a project export)"
+        return error.skipped()
 
 
 def _read_all(files: Sequence[SnapshotFile], threads: int) -> Iterator[ReadFile | str]:

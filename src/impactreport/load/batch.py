@@ -177,11 +177,13 @@ def _normalise_group(
                 loaded.frames[name].append(frame)
 
 
-def skip_or_raise(file: SnapshotFile, error: InputError, loaded: Loaded, skip_any: bool = False) -> None:
+def skip_or_raise(
+    file: SnapshotFile, error: InputError, loaded: Loaded, skip_non_exports: bool = False
+) -> None:
     """Raise a file's error, unless the file is not an export and is a stray found by a scan (or
-    ``skip_any``): then it is skipped with a warning."""
-    if isinstance(error, NotAnExport) and skip_any:
-        loaded.warnings.append(f"{error}: skipped (not a project export)")
+    ``skip_non_exports``): then it is skipped with a warning."""
+    if isinstance(error, NotAnExport) and skip_non_exports:
+        loaded.warnings.append(error.skipped())
         return
     if isinstance(error, NotAnExport) and file.scanned and not file.in_store:
         loaded.warnings.append(f"{error}: skipped (found in a scanned folder; not a project export)")
@@ -190,7 +192,10 @@ def skip_or_raise(file: SnapshotFile, error: InputError, loaded: Loaded, skip_an
 
 
 def _parse_small(
-    group: list[tuple[int, SmallExport]], files: Sequence[SnapshotFile], loaded: Loaded, skip_any: bool
+    group: list[tuple[int, SmallExport]],
+    files: Sequence[SnapshotFile],
+    loaded: Loaded,
+    skip_non_exports: bool,
 ) -> tuple[_Group | None, list[tuple[int, ParsedExport]]]:
     """Small exports of one shape parsed in one call; if polars cannot, each alone (for its message)."""
     stacked = parse_stacked([small for _, small in group])
@@ -205,7 +210,7 @@ def _parse_small(
         try:
             alone.append((index, parse_alone(small)))
         except InputError as error:
-            skip_or_raise(files[index], error, loaded, skip_any)
+            skip_or_raise(files[index], error, loaded, skip_non_exports)
     return None, alone
 
 

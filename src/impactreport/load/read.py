@@ -53,6 +53,10 @@ from impactreport.load.counters import clean_counters, counters_to_clean
 class NotAnExport(InputError):
     """The file is not an export of a project at all (see the module docstring for the rule)."""
 
+    def skipped(self) -> str:
+        """The warning of a reader that skips such a file (the history reads every file it lists)."""
+        return f"{self}: skipped (not a project export)"
+
 
 _HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
 
