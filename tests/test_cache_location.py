@@ -20,7 +20,8 @@ import pytest
 
 from impactreport.cli.main import main
 from impactreport.history import load_versions
-from impactreport.history.cache import CACHE_HOME_ENV, cache_dir
+from impactreport.cache_home import CACHE_HOME_ENV
+from impactreport.history.cache import cache_dir
 from tests.conftest import listing_changes, tree_listing
 from tests.runner import main_json
 
@@ -206,7 +207,7 @@ def test_an_empty_or_odd_home_never_puts_the_cache_at_the_root(
     """An empty HOME once put the cache in /.cache: the account's home is used instead."""
     import pwd
 
-    from impactreport.history.cache import cache_home
+    from impactreport.cache_home import cache_home
 
     monkeypatch.delenv("IMPACTREPORT_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # relative: ignored, as the XDG rule says

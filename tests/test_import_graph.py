@@ -50,6 +50,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "text_safety",
         "authors",
         "yaml_bounded",
+        "cache_home",
+        "memo",
         "<root>",
     ),
 )

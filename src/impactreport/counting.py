@@ -14,26 +14,34 @@ count (the discussion was unanswered at the end). ``--as-of DATE`` hides later s
 
 :class:`Store` lists the store once per run, loads each selection of snapshots once, and reads the
 versioned tables (views over time, history) at most once.
+
+What a period counts to (:class:`PeriodNumbers`) and the views of the snapshots that bracket it are
+kept in the user's cache folder (:mod:`impactreport.memo`) under a key of every file of the store (path,
+size, times, inode), the period and every counting parameter: the same store counted the same way again
+(a re-render, a comparison, last year's report beside this year's) reads them instead of counting. Any
+new, changed or removed snapshot, another parameter or other code makes another key.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from impactreport import labels
+from impactreport import labels, memo
 from impactreport.analyses.scope import AnalysisScope
 from impactreport.errors import InputError
 from impactreport.identities import apply_identities
 from impactreport.load.as_of import Counted, bracket_files, counted_snapshots, selected_files
+from impactreport.people import Team
 from impactreport.schema import TABLES, Dataset
 from impactreport.settings import Period, day_text
-from impactreport.snapshots import Discovery
+from impactreport.snapshots import Discovery, file_signature
 from impactreport.stats import ImpactStats, LevelStats, summarise
 
 if TYPE_CHECKING:
@@ -42,6 +50,8 @@ if TYPE_CHECKING:
     from impactreport.pipeline import Request
 
 Notice = Callable[[str], None]
+#: Numbers of more projects than this are not kept (their JSON would cost more than counting them).
+MEMO_PROJECTS = 5_000
 
 
 # -- the store, read once -----------------------------------------------------------------------------
@@ -59,6 +69,7 @@ class Store:
     #: in the run (which then need not read them again); False when the run reads no history
     keep_reads: bool = False
     reads: list[Loaded] = field(default_factory=list)
+    _signature: list[Any] | None = None
 
     @classmethod
     def open(cls, request: Request, *, keep_reads: bool = False) -> Store:
@@ -109,6 +120,30 @@ class Store:
             {i for i, read in loaded.files.items() if per_project[(read.file.source, read.file.project)] == 1}
         )
 
+    def signature(self) -> list[Any] | None:
+        """Every file of the store as listed (path, source, project, order; size, times, inode), what the
+        listing noted and the paths given: what any result counted from this store derives from (a
+        format-B file's keys come from its project's other snapshots, so the whole listing, not only
+        the files counted). None when a file can no longer be looked at (then nothing is kept)."""
+        if self._signature is None:
+            try:
+                files = [
+                    [str(f.path), f.source, f.project, f.order, *file_signature(f.path)]
+                    for f in self.listing.files
+                ]
+            except OSError:
+                return None
+            given = [str(Path(path).resolve()) for path in self.request.paths]
+            self._signature = [files, list(self.listing.notices), given]
+        return self._signature
+
+    def memo_key(self, kind: str, **parts: Any) -> str | None:
+        """The key of a result of ``kind`` counted from this store (:mod:`impactreport.memo`), or None."""
+        signature = self.signature()
+        if signature is None:
+            return None
+        return memo.key_of(kind, {"store": signature, "as_of": self.request.as_of, **parts})
+
     def several(self) -> bool:
         """True when some project has more than one snapshot (visible at ``--as-of``)."""
         return any(entry.snapshots > 1 for entry in self.counted(Period()))
@@ -116,14 +151,23 @@ class Store:
     def bracket_views(self, periods: list[Period]) -> pl.DataFrame:
         """The views series of only the snapshots that bracket ``periods`` (views gained in them),
         read without the cache: a summary of a period reads a few files per project, not the series."""
+        spans = [(period.since, period.until) for period in periods]
+        key = self.memo_key("views", spans=spans)
+        kept = memo.load("views", key) if key else None
+        if kept is not None:
+            self.version_notices.extend(line for line in kept.meta if line not in self.version_notices)
+            return kept.frames.get("views", pl.DataFrame())
         from impactreport.history.versions import snapshot_tables
         from impactreport.history.views import VIEWED, views_series
 
-        spans = [(period.since, period.until) for period in periods]
         files = bracket_files(self.listing.files, spans, self.request.as_of_instant)
         versions = snapshot_tables(files, list(self.request.paths), [table for table, _, _ in VIEWED])
         self.version_notices.extend(line for line in versions.warnings if line not in self.version_notices)
-        return views_series(versions)
+        views = views_series(versions)
+        if key:
+            frames = {"views": views} if views.width else {}
+            memo.save("views", key, list(dict.fromkeys(versions.warnings)), frames)
+        return views
 
     def read_versions(self, notice: Notice) -> Versions:
         """The versioned tables of every snapshot (through their cache), as the store stood at
@@ -379,15 +423,50 @@ def _moments(times: list[datetime]) -> str:
 
 # -- one period ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class PeriodCount:
-    """Everything counted for one period: its ``scope`` (the data as it stood at the period's end, the
-    period's part of it, the posts known by its end), the statistics and the notes on how to read them."""
+class PeriodNumbers:
+    """What a period counts to: the statistics, the notes on how to read them, and whether the period
+    holds nothing. What a comparison or award-year column shows, and what is kept for the period."""
 
     period: Period
-    counted: tuple[Counted, ...]
-    scope: AnalysisScope
     stats: ImpactStats
     notes: tuple[str, ...]
+    empty: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """What :mod:`impactreport.memo` keeps (the team comes from the request that asks again)."""
+        return {
+            "stats": self.stats.to_json(),
+            "warnings": list(self.stats.warnings),
+            "notes": list(self.notes),
+            "empty": self.empty,
+        }
+
+    @classmethod
+    def from_json(cls, period: Period, data: dict[str, Any], team: Team) -> PeriodNumbers:
+        stats = ImpactStats.from_json(data["stats"], team, data["warnings"])
+        return cls(period, stats, tuple(data["notes"]), bool(data["empty"]))
+
+
+@dataclass(frozen=True)
+class PeriodCount:
+    """Everything counted for one period: its ``scope`` (the data as it stood at the period's end, the
+    period's part of it, the posts known by its end), and its numbers (:class:`PeriodNumbers`)."""
+
+    counted: tuple[Counted, ...]
+    scope: AnalysisScope
+    numbers: PeriodNumbers
+
+    @property
+    def period(self) -> Period:
+        return self.numbers.period
+
+    @property
+    def stats(self) -> ImpactStats:
+        return self.numbers.stats
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.numbers.notes
 
     @property
     def full(self) -> Dataset:
@@ -399,10 +478,33 @@ class PeriodCount:
         """The period's part of the data."""
         return self.scope.dataset
 
-    @property
-    def empty(self) -> bool:
-        """The period holds no text and no discussion."""
-        return self.dataset.posts.height == 0 and self.dataset.threads.height == 0
+
+def _numbers_key(store: Store, request: Request, period: Period, views_from: str) -> str | None:
+    """Everything a period's numbers depend on besides the store: the period, the people and every
+    counting parameter, and where its views came from (``brackets``, ``series``, ``none``)."""
+    return store.memo_key(
+        "period",
+        period=[period.since, period.until],
+        team=list(request.team.entries),
+        identities=asdict(request.identities),
+        projects=list(request.projects),
+        text_basis=request.text_basis,
+        all_snapshots=request.all_snapshots,
+        include_bots=request.include_bots,
+        thresholds=list(request.thresholds),
+        words_per_publication=request.words_per_publication,
+        views_from=views_from,
+    )
+
+
+def _kept(key: str | None, period: Period, request: Request) -> PeriodNumbers | None:
+    kept = memo.load("period", key) if key else None
+    if kept is None:
+        return None
+    try:
+        return PeriodNumbers.from_json(period, kept.meta, request.team)
+    except (KeyError, TypeError, ValueError):  # another shape: count afresh
+        return None
 
 
 def count_period(
@@ -411,21 +513,49 @@ def count_period(
     period: Period,
     views: pl.DataFrame | None,
     on_file: Callable[[Any], None] | None = None,
+    *,
+    views_from: str = "none",
 ) -> PeriodCount:
     """The one way a period becomes numbers (the period asked for, the previous one, award years).
 
-    ``views`` is the views series of every snapshot (None when the store has one snapshot per project);
-    ``request.team`` must already hold the identities' team accounts.
+    ``views`` is the views series of the snapshots (None when the store has one snapshot per project),
+    read as ``views_from`` says; ``request.team`` must already hold the identities' team accounts. The
+    numbers are kept, and taken from what was kept for the same key (:func:`_numbers_key`).
     """
     counted = store.counted(period)
     full = store.dataset(counted, on_file)
     times = dict(zip(full.snapshots["path"].to_list(), full.snapshots["retrieved"].to_list(), strict=True))
     counted = [entry.read_at(times.get(str(entry.file.path)), period.end) for entry in counted]
     scope = AnalysisScope(restrict(full, period), full, known_by_end(full.posts, period), period)
+    key = _numbers_key(store, request, period, views_from)
+    numbers = _kept(key, period, request)
+    if numbers is None:
+        numbers = _numbers(scope, counted, request, period, views)
+        if key and len(numbers.stats.projects) <= MEMO_PROJECTS:
+            memo.save("period", key, numbers.to_json())
+    return PeriodCount(tuple(counted), scope, numbers)
+
+
+def count_numbers(
+    store: Store, request: Request, period: Period, views: pl.DataFrame | None, *, views_from: str = "none"
+) -> PeriodNumbers:
+    """A period's numbers (a comparison or award-year column): what was kept for it, else
+    :func:`count_period` (which keeps them)."""
+    kept = _kept(_numbers_key(store, request, period, views_from), period, request)
+    if kept is not None:
+        return kept
+    return count_period(store, request, period, views, views_from=views_from).numbers
+
+
+def _numbers(
+    scope: AnalysisScope, counted: list[Counted], request: Request, period: Period, views: pl.DataFrame | None
+) -> PeriodNumbers:
+    """Count a period: the statistics of its scope, views gained, and the notes on how to read them."""
     stats = statistics(scope, request)
     if views is None and not period.is_open:
         views = pl.DataFrame()  # one snapshot per project: nothing brackets a closed period
     stats, views_note = with_views_gained(stats, views, period)
+    full = scope.unrestricted
     notes = [
         note
         for note in (
@@ -435,4 +565,5 @@ def count_period(
         )
         if note
     ]
-    return PeriodCount(period, tuple(counted), scope, stats, tuple(notes))
+    empty = scope.dataset.posts.height == 0 and scope.dataset.threads.height == 0
+    return PeriodNumbers(period, stats, tuple(notes), empty)

@@ -23,7 +23,7 @@ import polars as pl
 
 from impactreport import settings
 from impactreport.comparison import AwardColumn, Comparison, percent_change
-from impactreport.counting import Store, check_period, count_period
+from impactreport.counting import Store, check_period, count_numbers, count_period
 from impactreport.identities import Identities, team_with
 from impactreport.people import Team
 from impactreport.schema import Dataset
@@ -287,20 +287,21 @@ def run(
     periods = [request.period, *([request.previous()] if request.compare_previous else [])]
     periods += [award.period for award in awards]
     closed = [period for period in periods if not period.is_open]
+    views_from = "none"
     if figures:
         say("Reading every snapshot")
         versions = store.read_versions(view_warnings.append)
-        views = views_series(versions, view_warnings)
+        views, views_from = views_series(versions, view_warnings), "series"
     elif closed and store.several():
         say("Reading the snapshots that bracket the period")
-        views = store.bracket_views(closed)
+        views, views_from = store.bracket_views(closed), "brackets"
         view_warnings.extend(line for line in store.version_notices if line not in view_warnings)
     say("Computing statistics")
-    counted = count_period(store, request, request.period, views, on_file)
+    counted = count_period(store, request, request.period, views, on_file, views_from=views_from)
     notes = list(counted.notes)
     comparison = None
     if request.compare_previous:
-        previous = count_period(store, request, request.previous(), views)
+        previous = count_numbers(store, request, request.previous(), views, views_from=views_from)
         empty = previous.empty
         change = percent_change(
             counted.stats.overall.to_json(), {} if empty else previous.stats.overall.to_json()
@@ -308,7 +309,7 @@ def run(
         comparison = Comparison(previous.period, previous.stats, change, empty, previous.notes)
         notes += [f"previous period: {note}" for note in previous.notes]
         notes += [comparison.note] if comparison.note else []
-    columns = tuple(award_column(store, request, award, views, counted.notes) for award in awards)
+    columns = tuple(award_column(store, request, award, views, views_from, counted.notes) for award in awards)
     result = Result(
         request,
         counted.dataset,
@@ -347,11 +348,16 @@ def run(
 
 
 def award_column(
-    store: Store, request: Request, award: AwardPeriod, views: pl.DataFrame | None, said: Sequence[str] = ()
+    store: Store,
+    request: Request,
+    award: AwardPeriod,
+    views: pl.DataFrame | None,
+    views_from: str,
+    said: Sequence[str] = (),
 ) -> AwardColumn:
     """One award-year column, counted as a direct run of its period would count it; its notes less
     those ``said`` already (the period's own, when a year is the period asked for)."""
-    one = count_period(store, request, award.period, views)
+    one = count_numbers(store, request, award.period, views, views_from=views_from)
     return AwardColumn(award.label, award.period, one.stats, tuple(n for n in one.notes if n not in said))
 
 

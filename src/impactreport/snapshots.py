@@ -464,3 +464,10 @@ def duplicate_notice(group: Sequence[SnapshotFile], *, all_snapshots: bool = Fal
             f"the newest {newest.path} ({_when(newest)}), then {_named(others)}"
         )
     return f"project {name} given {given}: counting {newest.path} ({_when(newest)}), not {_named(others)}"
+
+
+def file_signature(path: Path) -> tuple[int, int, int, int]:
+    """What tells a snapshot file changed without reading it: size, modification time, and the inode's
+    change time and number (which a hand edit cannot restore). The cache compares all four."""
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino

@@ -98,6 +98,14 @@ class LevelStats:
         """A plain JSON object with exactly :data:`KEYS`."""
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LevelStats:
+        """The statistics :meth:`to_json` gave (a counted period kept in :mod:`impactreport.memo`)."""
+        values = dict(data)
+        values["first_response"] = FirstResponse(**values["first_response"])
+        values["absence_factor"] = AbsenceFactor(**values["absence_factor"])
+        return cls(**values)
+
     def __getitem__(self, key: str) -> Any:
         """Read a statistic by its JSON key (for templates and tests)."""
         if key not in KEYS:
@@ -157,6 +165,20 @@ class ImpactStats:
                 for name, level in self.projects.items()
             },
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], team: Team, warnings: Sequence[str]) -> ImpactStats:
+        """The statistics :meth:`to_json` gave, with the ``team`` and ``warnings`` they were counted with."""
+        projects = {name: dict(level) for name, level in data["projects"].items()}
+        sources_of = {name: level.pop("source") for name, level in projects.items()}
+        return cls(
+            overall=LevelStats.from_json(data["overall"]),
+            projects={name: LevelStats.from_json(level) for name, level in projects.items()},
+            team=team,
+            warnings=tuple(warnings),
+            sources={name: LevelStats.from_json(level) for name, level in data["sources"].items()},
+            project_sources={name: source for name, source in sources_of.items() if source is not None},
+        )
 
     def projects_by_source(self) -> list[tuple[str, list[str]]]:
         """(source, its projects) in source order, projects in the order of :attr:`projects`."""

@@ -39,7 +39,7 @@ def _use_cache_dir(context: click.Context, _: click.Parameter, value: Path | Non
     """
     if value is None:
         return
-    from impactreport.history.cache import CACHE_HOME_ENV  # imported only when the option is given
+    from impactreport.cache_home import CACHE_HOME_ENV  # imported only when the option is given
 
     previous = os.environ.get(CACHE_HOME_ENV)
     os.environ[CACHE_HOME_ENV] = os.path.abspath(value)

@@ -78,7 +78,7 @@ _KEY_NAME = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _figure_cache() -> Path:
-    from impactreport.history.cache import cache_home
+    from impactreport.cache_home import cache_home
 
     return cache_home() / FIGURE_CACHE
 
@@ -111,7 +111,7 @@ def _from_cache(key: str, out: Path, name: str, formats: Sequence[str]) -> bool:
 
 def _to_cache(key: str, out: Path, name: str, formats: Sequence[str]) -> None:
     """Keep this figure's files under ``key`` in the user's cache folder (a failure only costs reuse)."""
-    from impactreport.history.cache import private_folder
+    from impactreport.cache_home import private_folder
 
     home = private_folder(FIGURE_CACHE)
     if home is None:

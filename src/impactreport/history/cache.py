@@ -42,10 +42,8 @@ import hashlib
 import io
 import json
 import os
-import pwd
 import re
 import stat
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -53,6 +51,7 @@ from pathlib import Path
 
 import polars as pl
 
+from impactreport.cache_home import cache_home, private_folders
 from impactreport.files import (
     FOLDER_FLAGS,
     LinkRefused,
@@ -63,16 +62,13 @@ from impactreport.files import (
     take_lock,
     write_all,
 )
-from impactreport.history.reading import file_signature
 from impactreport.history.versions import Versions, build_projects
 from impactreport.layout import TABLE_NAMES
 from impactreport.load.rows import Loaded
-from impactreport.snapshots import SnapshotFile, by_retrieval, find
+from impactreport.snapshots import SnapshotFile, by_retrieval, file_signature, find
 
 #: Bump when the layout or the meaning of a column changes: a cache of another version is rebuilt.
 FORMAT_VERSION = 3  # 2: comments carry editor_id; 3: files' ctime and inode, cache files' sha256
-#: Where every cache goes (the history caches in its ``history`` folder); ``--cache-dir`` sets it.
-CACHE_HOME_ENV = "IMPACTREPORT_CACHE_DIR"
 HISTORY_DIR = "history"
 MANIFEST = "manifest.json"
 LOCK = ".lock"
@@ -84,34 +80,6 @@ MANIFEST_TEMPORARY = re.compile(r"^\.manifest\.json\.(?:tmp-)?[0-9a-f]{12}\Z")
 NAME_PART = 40
 
 Notice = Callable[[str], None]
-
-
-def cache_home() -> Path:
-    """The folder holding every cache: ``$IMPACTREPORT_CACHE_DIR``, else ``$XDG_CACHE_HOME/impactreport``,
-    else ``~/.cache/impactreport`` (made absolute: a later change of working folder must not move it)."""
-    configured = os.environ.get(CACHE_HOME_ENV)
-    if configured:
-        return Path(os.path.abspath(configured))
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    if os.path.isabs(xdg):  # the XDG rule: a relative value is ignored
-        return Path(xdg) / "impactreport"
-    return _home() / ".cache" / "impactreport"
-
-
-def _home() -> Path:
-    """The user's home folder: ``$HOME`` when it is an absolute path, else the account's home from the
-    password database, else a per-user folder under the system's temporary folder (an empty ``HOME``
-    once put the cache in ``/.cache``)."""
-    home = os.environ.get("HOME", "")
-    if os.path.isabs(home) and home != "/":
-        return Path(home)
-    try:
-        recorded = pwd.getpwuid(os.getuid()).pw_dir
-    except KeyError:
-        recorded = ""
-    if os.path.isabs(recorded) and recorded != "/":
-        return Path(recorded)
-    return Path(tempfile.gettempdir()) / f"impactreport-{os.getuid()}"
 
 
 def cache_dir(folder: Path) -> Path:
@@ -136,40 +104,12 @@ class _Cache:
     locked: bool
 
 
-def _private_folders(path: Path) -> None:
-    """Create ``path`` and its missing parents with mode 0o700 (``mkdir(parents=True)`` would give
-    the parents the default mode)."""
-    missing: list[Path] = []
-    current = path
-    while not os.path.lexists(current) and current.parent != current:
-        missing.append(current)
-        current = current.parent
-    for part in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(part, 0o700)
-
-
-def private_folder(*parts: str) -> Path | None:
-    """``<cache home>/<parts>``, created with every missing folder 0o700, or None when it is not ours to
-    use (a symbolic link, not a folder, another user's) or cannot be made. The one way the caches
-    beside the history's (the prepared report, the figures) get their folder."""
-    where = cache_home().joinpath(*parts)
-    try:
-        _private_folders(where)
-        info = os.lstat(where)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
-        return None
-    return where
-
-
 def _open_cache(where: Path) -> int:
     """A descriptor of the cache folder ``where``, created (0o700) when missing.
 
     Raises :class:`CacheRefused` for a symbolic link or a folder of another user, OSError otherwise.
     """
-    _private_folders(where.parent)
+    private_folders(where.parent)
     parent = os.open(where.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with contextlib.suppress(FileExistsError):

@@ -24,7 +24,7 @@ from impactreport.load.batch import file_size, read_files
 from impactreport.load.formats import FILE_INDEX
 from impactreport.load.read import NotAnExport
 from impactreport.load.rows import FILE, FileTables, Loaded, NormalisedFile, References, read_normalised
-from impactreport.snapshots import SnapshotFile, retrieved_time
+from impactreport.snapshots import SnapshotFile, file_signature, retrieved_time
 
 #: Columns of the snapshots table (one row per file read).
 SNAPSHOT_SCHEMA: dict[str, pl.DataType] = {
@@ -116,13 +116,6 @@ def read_keyed(
         warnings.extend(read.warnings)
         tables = references.keys_recovered(file, read.export_format, read.tables)
         yield file, read, tables
-
-
-def file_signature(path: Path) -> tuple[int, int, int, int]:
-    """What tells a snapshot file changed without reading it: size, modification time, and the inode's
-    change time and number (which a hand edit cannot restore). The cache compares all four."""
-    info = path.stat()
-    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
 
 
 def _unchanged_since(path: Path, moment_ns: int) -> bool:

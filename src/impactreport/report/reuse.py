@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from impactreport import __version__
 from impactreport.files import read_regular, write_atomic
+from impactreport.memo import code_signature
 
 if TYPE_CHECKING:
     from impactreport.report.assemble import Report
@@ -46,20 +47,9 @@ def _where(render_id: str | None = None) -> Path | None:
     render_id = os.environ.get(RENDER_ID_ENV, "") if render_id is None else render_id
     if not _RENDER_ID.match(render_id):
         return None
-    from impactreport.history.cache import cache_home
+    from impactreport.cache_home import cache_home
 
     return cache_home() / FOLDER / f"{render_id}.pickle"
-
-
-def _sources_signature() -> str:
-    """The package's source files (name, size, time): a report made by other code is not reused."""
-    package = Path(__file__).resolve().parents[1]
-    lines = [
-        f"{path.relative_to(package)}:{info.st_size}:{info.st_mtime_ns}"
-        for path in sorted(package.rglob("*.py"))
-        if (info := path.stat())
-    ]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def key_of(params: Any, root: Path, output: Path, prepared: Any) -> str:
@@ -70,7 +60,7 @@ def key_of(params: Any, root: Path, output: Path, prepared: Any) -> str:
         "output": str(output.resolve()),
         "prepared": str(prepared),
         "version": __version__,
-        "sources": _sources_signature(),
+        "sources": code_signature(),
         "env": {name: value for name, value in sorted(os.environ.items()) if name.startswith("IMPACTREPORT_")
                 and name != RENDER_ID_ENV},
     }  # fmt: skip
@@ -99,7 +89,7 @@ def save(key: str, report: Report) -> None:
     where = _where()
     if where is None:
         return
-    from impactreport.history.cache import private_folder
+    from impactreport.cache_home import private_folder
 
     if private_folder(FOLDER) is None:
         return
