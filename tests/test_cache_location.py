@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from impactreport.cache_home import CACHE_HOME_ENV
 from impactreport.cli.main import main
 from impactreport.history import load_versions
-from impactreport.cache_home import CACHE_HOME_ENV
 from impactreport.history.cache import cache_dir
 from tests.conftest import listing_changes, tree_listing
 from tests.runner import main_json

@@ -479,3 +479,27 @@ def test_archive_edits(archive: tuple[Path, Path]) -> None:
                 counts["revisions"],
                 len(expected.edited[author]),
             )
+
+
+def test_no_revision_is_said_plainly() -> None:
+    """Snapshots compared without a revision: one plain sentence, not "Counting the 0 revisions of 0
+    posts", and the nouns in the number they need."""
+    overall = {
+        "snapshots": 1_600,
+        "revisions": 0,
+        "edited_posts": 0,
+        "first_snapshot": "2016-01-01T00:00:00Z",
+        "last_snapshot": "2016-12-31T00:00:00Z",
+        "written_characters": 5_000,
+    }
+    history = EditHistory(
+        Period(), {"overall": overall}, pl.DataFrame(), pl.DataFrame(), pl.DataFrame(), 5_000
+    )
+    assert revisions_sentence(history) == (
+        "The 1,600 snapshots from 1 Jan 2016 to 31 Dec 2016 show no revised post: every text stayed as "
+        "first seen."
+    )
+    one = EditHistory(Period(), {"overall": overall | {"snapshots": 1}}, *[pl.DataFrame()] * 3, 5_000)
+    assert revisions_sentence(one).startswith(
+        "The 1 snapshot from 1 Jan 2016 to 31 Dec 2016 shows no revised post"
+    )

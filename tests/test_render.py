@@ -234,11 +234,13 @@ def test_demo_data_by_default(demo_render: Path) -> None:
         sorted(folder.glob("*.json.gz"))[-1] for folder in sorted((data / "exports" / "thinklab").iterdir())
     ]
     counts = expected_counts(newest, set(DEMO_TEAM))
-    # the demo's snapshots hold no edit: the sentence says 0 revisions and the edits figure is left out
+    # the demo's snapshots hold no edit: the sentence says none was revised and the edits figure is left out
     text, _ = check_render(demo_render / "_output", stats, counts, set(FIGURE_NAMES) - {"edits"})
     snapshots = len(list((data / "exports").rglob("*.json.gz")))
-    assert f"Counting the 0 revisions of 0 posts seen across {snapshots} snapshots" in text
-    assert "No post was revised or re-rendered between these snapshots" in text
+    assert f"The {snapshots:,} snapshots from " in text
+    assert "show no revised post: every text stayed as first seen." in text
+    assert "Counting the 0 revisions" not in text
+    assert "show no revised post: every text stayed as first seen. Nor did the site re-render any post" in text
     assert text.startswith("Impact report")
     assert "generated demonstration data" in text
     assert "Views over time need" not in text

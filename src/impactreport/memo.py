@@ -11,9 +11,10 @@ and every counting parameter), plus the package's version and source files and t
 new data, another parameter or other code never meets an old result.
 
 Layout: ``<cache home>/memo/<kind>/<key>.zip`` (stored, not compressed), holding ``meta.json``
-(``{"format", "key", "meta", "sha256": {frame: sha256 of its file}}``) and one Arrow IPC file per frame.
-Written atomically (mode 0o600 in a 0o700 folder, no link followed); read only when the key inside
-matches and every frame matches its sha256 (else counted afresh, as without the file); a kind keeps its
+(``{"format", "key", "meta", "meta_sha256", "sha256": {frame: sha256 of its file}}``) and one Arrow IPC
+file per frame. Written atomically (mode 0o600 in a 0o700 folder, no link followed); read only when the
+key inside matches and the meta and every frame match their sha256 (else counted afresh, as without
+the file: a damaged or hand-edited result is never trusted); a kind keeps its
 :data:`KEEP` newest results. Deleting the folder loses nothing. Nothing here is unpickled.
 """
 
@@ -95,6 +96,8 @@ def load(kind: str, key: str) -> Entry | None:
             head = json.loads(archive.read("meta.json"))
             if head.get("format") != FORMAT or head.get("key") != key:
                 return None
+            if _digest(head["meta"]) != head["meta_sha256"]:
+                return None
             frames = {}
             for name, digest in head["sha256"].items():
                 raw = archive.read(f"{name}.arrow")
@@ -111,7 +114,7 @@ def save(kind: str, key: str, meta: Any, frames: Mapping[str, pl.DataFrame] | No
     folder = private_folder(FOLDER, kind)
     if folder is None:
         return
-    with contextlib.suppress(OSError, ValueError, TypeError):
+    with contextlib.suppress(Exception):  # a full disk, a frame IPC cannot hold: no reuse, same numbers
         files: dict[str, bytes] = {}
         for name, frame in (frames or {}).items():
             buffer = io.BytesIO()
@@ -121,6 +124,7 @@ def save(kind: str, key: str, meta: Any, frames: Mapping[str, pl.DataFrame] | No
             "format": FORMAT,
             "key": key,
             "meta": meta,
+            "meta_sha256": _digest(meta),
             "sha256": {name: hashlib.sha256(raw).hexdigest() for name, raw in files.items()},
         }
         buffer = io.BytesIO()
@@ -132,6 +136,10 @@ def save(kind: str, key: str, meta: Any, frames: Mapping[str, pl.DataFrame] | No
             return
         write_atomic(_where(kind, key), buffer.getvalue(), mode=0o600)
         _prune(folder)
+
+
+def _digest(meta: Any) -> str:
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
 
 
 def _prune(folder: Path) -> None:

@@ -45,16 +45,20 @@ def community_sentences(stats: ImpactStats, period: Period) -> tuple[str, str]:
 
 def revisions_sentence(history: EditHistory) -> str:
     """The report's sentence: "Counting the N revisions of M posts seen across K snapshots from DATE
-    to DATE, contributors wrote X characters, P % more than the final texts hold." """
+    to DATE, contributors wrote X characters, P % more than the final texts hold.", or, with no
+    revision, that the snapshots show none."""
     overall = history.overall
     snapshots = overall["snapshots"]
     if snapshots == 0:
         return "No snapshot was retrieved in the period, so no revision can be seen in it."
     revisions, posts = overall["revisions"], overall["edited_posts"]
-    counted = "the 1 revision" if revisions == 1 else f"the {revisions:,} revisions"
-    of = "1 post" if posts == 1 else f"{posts:,} posts"
     across = "1 snapshot" if snapshots == 1 else f"{snapshots:,} snapshots"
     first, last = _when(overall["first_snapshot"]), _when(overall["last_snapshot"])
+    if revisions == 0:  # "Counting the 0 revisions of 0 posts" read as if there were some
+        show = "shows" if snapshots == 1 else "show"
+        return f"The {across} from {first} to {last} {show} no revised post: every text stayed as first seen."
+    counted = "the 1 revision" if revisions == 1 else f"the {revisions:,} revisions"
+    of = "1 post" if posts == 1 else f"{posts:,} posts"
     chars = overall["written_characters"]
     written = f"contributors wrote {chars:,} character{'' if chars == 1 else 's'}"
     percent = history.extra_percent
