@@ -79,15 +79,29 @@ def growth(rate: float | None) -> str:
 
 
 def _between(frame: pl.DataFrame) -> str:
-    """``from the snapshot of 1 Sep 2016 to that of 2 Aug 2017``: the snapshots the views are measured by."""
+    """``from the snapshot of 1 Sep 2016 to that of 2 Aug 2017``: the snapshots the views are measured
+    by; when the projects drawn are measured from different days (a store keeps a snapshot only when
+    the export changed), ``from each project's last snapshot on or before 1 Sep 2016 to …``, never one
+    project's day standing for all."""
 
     def day(value: object) -> str:
         return day_text(value) if isinstance(value, date) else str(value)
 
-    starts = frame["views_from"].drop_nulls()
-    ends = frame["views_to"].drop_nulls()
-    since = f"the snapshot of {day(starts.min())}" if starts.len() else "the first view"
-    until = f"that of {day(ends.max())}" if ends.len() else "the newest snapshot"
+    starts = frame["views_from"].drop_nulls().unique()
+    ends = frame["views_to"].drop_nulls().unique()
+    each = starts.len() > 1 or ends.len() > 1
+    if starts.len() == 0:
+        since = "the first view"
+    elif each:
+        since = f"each project's last snapshot on or before {day(starts.max())}"
+    else:
+        since = f"the snapshot of {day(starts.max())}"
+    if ends.len() == 0:
+        until = "the newest snapshot"
+    elif each:
+        until = f"its last on or before {day(ends.max())}"
+    else:
+        until = f"that of {day(ends.max())}"
     return f"from {since} to {until}"
 
 
