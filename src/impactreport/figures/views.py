@@ -90,18 +90,12 @@ def _between(frame: pl.DataFrame) -> str:
     starts = frame["views_from"].drop_nulls().unique()
     ends = frame["views_to"].drop_nulls().unique()
     each = starts.len() > 1 or ends.len() > 1
-    if starts.len() == 0:
-        since = "the first view"
-    elif each:
-        since = f"each project's last snapshot on or before {day(starts.max())}"
-    else:
-        since = f"the snapshot of {day(starts.max())}"
-    if ends.len() == 0:
-        until = "the newest snapshot"
-    elif each:
-        until = f"its last on or before {day(ends.max())}"
-    else:
-        until = f"that of {day(ends.max())}"
+
+    def named(days: pl.Series, none: str, one: str, several: str) -> str:
+        return none if days.len() == 0 else (several if each else one) + f" {day(days.max())}"
+
+    since = named(starts, "the first view", "the snapshot of", "each project's last snapshot on or before")
+    until = named(ends, "the newest snapshot", "that of", "its last on or before")
     return f"from {since} to {until}"
 
 
