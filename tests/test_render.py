@@ -240,7 +240,9 @@ def test_demo_data_by_default(demo_render: Path) -> None:
     assert f"The {snapshots:,} snapshots from " in text
     assert "show no revised post: every text stayed as first seen." in text
     assert "Counting the 0 revisions" not in text
-    assert "show no revised post: every text stayed as first seen. Nor did the site re-render any post" in text
+    assert (
+        "show no revised post: every text stayed as first seen. Nor did the site re-render any post" in text
+    )
     assert text.startswith("Impact report")
     assert "generated demonstration data" in text
     assert "Views over time need" not in text
