@@ -7,8 +7,9 @@ the snapshots that bracket a period (``views``) and each period's numbers (``per
 
 A result is found only under its key: the sha256 of what it was derived from, as the caller lists it
 (:mod:`impactreport.counting` lists every file of the store with its size, times and inode, the period
-and every counting parameter), plus the package's version and source files and the polars version, so
-new data, another parameter or other code never meets an old result.
+and every counting parameter), plus the package's version and source files and the versions of Python,
+its Unicode tables, polars and the HTML parser, so new data, another parameter or other code never meets
+an old result.
 
 Layout: ``<cache home>/memo/<kind>/<key>.zip`` (stored, not compressed), holding ``meta.json``
 (``{"format", "key", "meta", "meta_sha256", "sha256": {frame: sha256 of its file}}``) and one Arrow IPC
@@ -26,6 +27,8 @@ import io
 import json
 import os
 import re
+import sys
+import unicodedata
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,10 +63,19 @@ class Entry:
 
 @cache
 def code_signature() -> str:
-    """The package's version and source files (name, size, time), and the polars version: a result
-    made by other code is never used."""
+    """The package's version and source files (name, size, time), and the versions of what else
+    shapes a number (Python and its Unicode tables, polars, the HTML parser): a result made by other
+    code is never used."""
+    import selectolax  # the HTML parser behind words and characters (imported by the loader anyway)
+
     package = Path(__file__).resolve().parent
-    lines = [__version__, pl.__version__] + [
+    lines = [
+        __version__,
+        sys.version,
+        unicodedata.unidata_version,
+        pl.__version__,
+        str(getattr(selectolax, "__version__", "")),
+    ] + [
         f"{path.relative_to(package)}:{info.st_size}:{info.st_mtime_ns}"
         for path in sorted(package.rglob("*.py"))
         if (info := path.stat())
