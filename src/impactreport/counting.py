@@ -69,7 +69,7 @@ class Store:
     #: in the run (which then need not read them again); False when the run reads no history
     keep_reads: bool = False
     reads: list[Loaded] = field(default_factory=list)
-    _signature: list[Any] | None = None
+    _signature: list[Any] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def open(cls, request: Request, *, keep_reads: bool = False) -> Store:
@@ -149,8 +149,9 @@ class Store:
         return any(entry.snapshots > 1 for entry in self.counted(Period()))
 
     def bracket_views(self, periods: list[Period]) -> pl.DataFrame:
-        """The views series of only the snapshots that bracket ``periods`` (views gained in them),
-        read without the cache: a summary of a period reads a few files per project, not the series."""
+        """The views series of only the snapshots that bracket ``periods`` (views gained in them), not
+        the versioned tables' series: a summary of a period reads a few files per project, once; the
+        same store and periods again take what was kept (:mod:`impactreport.memo`)."""
         spans = [(period.since, period.until) for period in periods]
         key = self.memo_key("views", spans=spans)
         kept = memo.load("views", key) if key else None
