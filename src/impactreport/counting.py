@@ -69,7 +69,7 @@ class Store:
     #: in the run (which then need not read them again); False when the run reads no history
     keep_reads: bool = False
     reads: list[Loaded] = field(default_factory=list)
-    _signature: list[Any] | None = field(default=None, init=False, repr=False)
+    _signature: str | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def open(cls, request: Request, *, keep_reads: bool = False) -> Store:
@@ -120,11 +120,12 @@ class Store:
             {i for i, read in loaded.files.items() if per_project[(read.file.source, read.file.project)] == 1}
         )
 
-    def signature(self) -> list[Any] | None:
-        """Every file of the store as listed (path, source, project, order; size, times, inode), what the
-        listing noted and the paths given: what any result counted from this store derives from (a
-        format-B file's keys come from its project's other snapshots, so the whole listing, not only
-        the files counted). None when a file can no longer be looked at (then nothing is kept)."""
+    def signature(self) -> str | None:
+        """The sha256 of every file of the store as listed (path, source, project, order; size, times,
+        inode), what the listing noted and the paths given: what any result counted from this store
+        derives from (a format-B file's keys come from its project's other snapshots, so the whole
+        listing, not only the files counted). Computed once per run; None when a file can no longer be
+        looked at (then nothing is kept)."""
         if self._signature is None:
             try:
                 files = [
@@ -134,7 +135,7 @@ class Store:
             except OSError:
                 return None
             given = [str(Path(path).resolve()) for path in self.request.paths]
-            self._signature = [files, list(self.listing.notices), given]
+            self._signature = memo.key_of("store", [files, list(self.listing.notices), given])
         return self._signature
 
     def memo_key(self, kind: str, **parts: Any) -> str | None:
@@ -523,29 +524,41 @@ def count_period(
     read as ``views_from`` says; ``request.team`` must already hold the identities' team accounts. The
     numbers are kept, and taken from what was kept for the same key (:func:`_numbers_key`).
     """
-    counted = store.counted(period)
-    full = store.dataset(counted, on_file)
-    times = dict(zip(full.snapshots["path"].to_list(), full.snapshots["retrieved"].to_list(), strict=True))
-    counted = [entry.read_at(times.get(str(entry.file.path)), period.end) for entry in counted]
-    scope = AnalysisScope(restrict(full, period), full, known_by_end(full.posts, period), period)
     key = _numbers_key(store, request, period, views_from)
-    numbers = _kept(key, period, request)
-    if numbers is None:
-        numbers = _numbers(scope, counted, request, period, views)
-        if key and len(numbers.stats.projects) <= MEMO_PROJECTS:
-            memo.save("period", key, numbers.to_json())
-    return PeriodCount(tuple(counted), scope, numbers)
+    return _count(store, request, period, views, on_file, key, _kept(key, period, request))
 
 
 def count_numbers(
     store: Store, request: Request, period: Period, views: pl.DataFrame | None, *, views_from: str = "none"
 ) -> PeriodNumbers:
-    """A period's numbers (a comparison or award-year column): what was kept for it, else
-    :func:`count_period` (which keeps them)."""
-    kept = _kept(_numbers_key(store, request, period, views_from), period, request)
-    if kept is not None:
-        return kept
-    return count_period(store, request, period, views, views_from=views_from).numbers
+    """A period's numbers (a comparison or award-year column): what was kept for it, else counted as
+    :func:`count_period` counts (and kept), without loading its data when it was kept."""
+    key = _numbers_key(store, request, period, views_from)
+    kept = _kept(key, period, request)
+    return kept if kept is not None else _count(store, request, period, views, None, key, None).numbers
+
+
+def _count(
+    store: Store,
+    request: Request,
+    period: Period,
+    views: pl.DataFrame | None,
+    on_file: Callable[[Any], None] | None,
+    key: str | None,
+    kept: PeriodNumbers | None,
+) -> PeriodCount:
+    """The period's scope, and its numbers: ``kept`` when given, else counted and kept under ``key``."""
+    counted = store.counted(period)
+    full = store.dataset(counted, on_file)
+    times = dict(zip(full.snapshots["path"].to_list(), full.snapshots["retrieved"].to_list(), strict=True))
+    counted = [entry.read_at(times.get(str(entry.file.path)), period.end) for entry in counted]
+    scope = AnalysisScope(restrict(full, period), full, known_by_end(full.posts, period), period)
+    numbers = kept
+    if numbers is None:
+        numbers = _numbers(scope, counted, request, period, views)
+        if key and len(numbers.stats.projects) <= MEMO_PROJECTS:
+            memo.save("period", key, numbers.to_json())
+    return PeriodCount(tuple(counted), scope, numbers)
 
 
 def _numbers(
