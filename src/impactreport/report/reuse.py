@@ -25,7 +25,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from impactreport import __version__
 from impactreport.files import read_regular, write_atomic
 from impactreport.memo import code_signature
 
@@ -59,8 +58,7 @@ def key_of(params: Any, root: Path, output: Path, prepared: Any) -> str:
         "root": str(root.resolve()),
         "output": str(output.resolve()),
         "prepared": str(prepared),
-        "version": __version__,
-        "sources": code_signature(),
+        "code": code_signature(),  # version, sources and the versions that shape a number
         "env": {name: value for name, value in sorted(os.environ.items()) if name.startswith("IMPACTREPORT_")
                 and name != RENDER_ID_ENV},
     }  # fmt: skip
