@@ -133,6 +133,8 @@ STRAY = {
     "list.json": b"[1, 2, 3]",
     "page.json": b"<!doctype html><html><title>502 Bad Gateway</title></html>",
     "notes.json": b"just some text",
+    # impactreport's own summary --json saved beside the exports: its "notes" are sentences, not rows
+    "summary.json": b'{"overall": {"comments": 1}, "projects": {}, "notes": ["views are not counted"]}',
 }
 
 
@@ -147,6 +149,21 @@ def test_stray_files_in_a_scanned_folder_are_skipped_by_name(tmp_path: Path, cap
         lines = [line for line in err.splitlines() if str(tmp_path / name) in line]
         assert len(lines) == 1 and "skipped" in lines[0], (name, err)
     assert "without any of the tables" in err and "an HTML page" in err
+
+
+def test_summary_json_saved_in_the_data_folder_is_skipped(tmp_path: Path, capsys) -> None:
+    """``summary data --json > data/summary.json``, then ``summary data``: the same numbers, one warning."""
+    write(tmp_path / "real.json", export())
+    code, first, _ = summary(
+        capsys, str(tmp_path), "--json", "--since", "2016-01-01", "--until", "2026-12-31"
+    )
+    assert code == 0 and json.loads(first)["notes"]  # a list of sentences under the key "notes"
+    (tmp_path / "summary.json").write_text(first)
+    code, again, err = summary(
+        capsys, str(tmp_path), "--json", "--since", "2016-01-01", "--until", "2026-12-31"
+    )
+    assert code == 0 and again == first
+    assert [line for line in err.splitlines() if "summary.json" in line and "skipped" in line]
 
 
 @pytest.mark.parametrize("name", sorted(STRAY))

@@ -7,9 +7,11 @@ not an export object, missing tables, tables that are not arrays. Each becomes a
 
 :class:`NotAnExport` (a kind of ``InputError``) marks a file that is evidently something else, not a
 damaged export: an HTML page, text or JSON that is not an object, or a JSON object that holds none of
-the five tables. The loader may skip such a file when it only met it while scanning a folder. Every
-other failure (unreadable, corrupt gzip, not UTF-8, empty, an object cut short, some tables missing)
-is damage to what should be an export, and stays an error wherever the file was found.
+the five tables as an array of objects and lacks some of their names (``summary --json``'s output, whose
+``notes`` are sentences, saved beside the exports). The loader may skip such a file when it only met
+it while scanning a folder. Every other failure (unreadable, corrupt gzip, not UTF-8, empty, an object
+cut short, some tables missing) is damage to what should be an export, and stays an error wherever the
+file was found.
 
 Parsing goes through polars' JSON reader (Rust, no Python object per row), which keeps a million-post
 export within memory; Python's ``json`` is used only to explain a parse error precisely.
@@ -275,8 +277,11 @@ def _parse_export_checked(path: Path, raw: bytes, digest: Callable[[], str]) -> 
     del raw  # the largest export's bytes need not outlive its parse
     schema = frame.schema
     missing = [name for name in TABLE_NAMES if name not in schema]
-    if len(missing) == len(TABLE_NAMES):
-        raise NotAnExport(f"{path}: a JSON object without any of the tables {', '.join(TABLE_NAMES)}")
+    tables = [name for name in TABLE_NAMES if name in schema and _is_table(schema[name])]
+    if not tables and missing:  # ("notes" in summary --json's own output is a list of sentences)
+        raise NotAnExport(
+            f"{path}: a JSON object without any of the tables {', '.join(TABLE_NAMES)} (arrays of objects)"
+        )
     if missing:
         raise InputError(f"{path}: missing table{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
     rows: dict[str, pl.Struct | None] = {}
@@ -296,6 +301,11 @@ def _parse_export_checked(path: Path, raw: bytes, digest: Callable[[], str]) -> 
         sha256=digest(),
         warnings=tuple(warnings),
     )
+
+
+def _is_table(dtype: pl.DataType) -> bool:
+    """An array of objects (or an empty array): what a table of an export is."""
+    return isinstance(dtype, pl.List) and holds_rows(dtype)
 
 
 def holds_rows(dtype: pl.List) -> bool:
