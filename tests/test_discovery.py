@@ -133,8 +133,9 @@ STRAY = {
     "list.json": b"[1, 2, 3]",
     "page.json": b"<!doctype html><html><title>502 Bad Gateway</title></html>",
     "notes.json": b"just some text",
-    # impactreport's own summary --json saved beside the exports: its "notes" are sentences, not rows
+    # impactreport's own summary --json saved beside the exports: its "notes" are sentences, or none
     "summary.json": b'{"overall": {"comments": 1}, "projects": {}, "notes": ["views are not counted"]}',
+    "summary-open.json": b'{"overall": {"comments": 1}, "projects": {}, "notes": []}',
 }
 
 
@@ -152,8 +153,15 @@ def test_stray_files_in_a_scanned_folder_are_skipped_by_name(tmp_path: Path, cap
 
 
 def test_summary_json_saved_in_the_data_folder_is_skipped(tmp_path: Path, capsys) -> None:
-    """``summary data --json > data/summary.json``, then ``summary data``: the same numbers, one warning."""
+    """``summary data --json > data/summary.json``, then ``summary data``: the same numbers, one warning
+    (with a period its "notes" are sentences; without one, none)."""
     write(tmp_path / "real.json", export())
+    code, plain, _ = summary(capsys, str(tmp_path), "--json")
+    assert code == 0 and json.loads(plain)["notes"] == []
+    (tmp_path / "plain.json").write_text(plain)
+    code, again, err = summary(capsys, str(tmp_path), "--json")
+    assert code == 0 and again == plain
+    assert [line for line in err.splitlines() if "plain.json" in line and "skipped" in line]
     code, first, _ = summary(
         capsys, str(tmp_path), "--json", "--since", "2016-01-01", "--until", "2026-12-31"
     )

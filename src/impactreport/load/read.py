@@ -6,12 +6,12 @@ not an export object, missing tables, tables that are not arrays. Each becomes a
 :class:`~impactreport.errors.InputError` whose message starts with the file name.
 
 :class:`NotAnExport` (a kind of ``InputError``) marks a file that is evidently something else, not a
-damaged export: an HTML page, text or JSON that is not an object, or a JSON object that holds none of
-the five tables as an array of objects and lacks some of their names (``summary --json``'s output, whose
-``notes`` are sentences, saved beside the exports). The loader may skip such a file when it only met
-it while scanning a folder. Every other failure (unreadable, corrupt gzip, not UTF-8, empty, an object
-cut short, some tables missing) is damage to what should be an export, and stays an error wherever the
-file was found.
+damaged export: an HTML page, text or JSON that is not an object, a JSON object that holds none of the
+five tables, or one that lacks some of them, holds keys no export has and no table rows
+(``summary --json``'s output saved beside the exports: ``notes`` of sentences, or none, beside
+``overall``). The loader may skip such a file when it only met it while scanning a folder. Every other
+failure (unreadable, corrupt gzip, not UTF-8, empty, an object cut short, some tables missing) is damage
+to what should be an export, and stays an error wherever the file was found.
 
 Parsing goes through polars' JSON reader (Rust, no Python object per row), which keeps a million-post
 export within memory; Python's ``json`` is used only to explain a parse error precisely.
@@ -277,10 +277,12 @@ def _parse_export_checked(path: Path, raw: bytes, digest: Callable[[], str]) -> 
     del raw  # the largest export's bytes need not outlive its parse
     schema = frame.schema
     missing = [name for name in TABLE_NAMES if name not in schema]
-    tables = [name for name in TABLE_NAMES if name in schema and _is_table(schema[name])]
-    if not tables and missing:  # ("notes" in summary --json's own output is a list of sentences)
-        raise NotAnExport(
-            f"{path}: a JSON object without any of the tables {', '.join(TABLE_NAMES)} (arrays of objects)"
+    if len(missing) == len(TABLE_NAMES):
+        raise NotAnExport(f"{path}: a JSON object without any of the tables {', '.join(TABLE_NAMES)}")
+    foreign = [key for key in schema if key not in EXPORT_KEYS]
+    if missing and foreign and not any(_has_rows(schema[name]) for name in TABLE_NAMES if name in schema):
+        raise NotAnExport(  # summary --json's own output: "notes" (sentences, or none) beside "overall"
+            f"{path}: a JSON object with keys no export has ({', '.join(foreign[:3])}) and no table rows"
         )
     if missing:
         raise InputError(f"{path}: missing table{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
@@ -303,9 +305,13 @@ def _parse_export_checked(path: Path, raw: bytes, digest: Callable[[], str]) -> 
     )
 
 
-def _is_table(dtype: pl.DataType) -> bool:
-    """An array of objects (or an empty array): what a table of an export is."""
-    return isinstance(dtype, pl.List) and holds_rows(dtype)
+#: The top-level keys of an export: its tables, and when and from where it was retrieved.
+EXPORT_KEYS = frozenset((*TABLE_NAMES, "retrieved", "source"))
+
+
+def _has_rows(dtype: pl.DataType) -> bool:
+    """A non-empty array of objects: a table with rows, what tells an export from a look-alike."""
+    return isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)
 
 
 def holds_rows(dtype: pl.List) -> bool:
